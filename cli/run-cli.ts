@@ -1,0 +1,219 @@
+// The `pgferry` command tree (commander). Takes argv and env as arguments so tests can run it
+// in-process; only cli/main.ts hands it the real process.env.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { type DestinationStream, pino } from 'pino';
+import { loadConfig, type PgferryConfig } from '../pipeline/config.js';
+import { ConfigError, PgferryError } from '../pipeline/errors.js';
+import { createLogger } from '../pipeline/logger.js';
+import { checkConfig, formatConfigTable } from './config-check.js';
+import { ConnectClient } from './connect-client.js';
+import { applyConnector } from './connector-apply.js';
+import { ConnectorFileError, readConnectorDefinition } from './connector-definition.js';
+import {
+  formatConnectorStatus,
+  readConnectorStatus,
+  toConnectorStatusJson,
+} from './connector-status.js';
+import { describeConnectorState } from './connector-wait.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Where JSON logs go; stderr by default so stdout carries only the command's answer. */
+  logDestination: DestinationStream;
+}
+
+export function createProcessIo(): CliIo {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    logDestination: pino.destination({ dest: 2, sync: true }),
+  };
+}
+
+type Env = Record<string, string | undefined>;
+
+interface ConnectorOptions {
+  connectUrl?: string;
+  name?: string;
+  json?: boolean;
+}
+
+interface ApplyOptions extends ConnectorOptions {
+  file?: string;
+  timeout: number;
+}
+
+/** Runs one pgferry command and resolves to its exit code: 0 ok, 1 failure, 2 config/usage. */
+export async function runCli(
+  argv: readonly string[],
+  env: Env,
+  io: CliIo = createProcessIo(),
+): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = new Command('pgferry')
+    .description('CDC pipeline: Debezium (Kafka Connect) -> Kafka (Avro) -> PostgreSQL')
+    .version(readPackageVersion())
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('config')
+    .description('inspect pgferry settings')
+    .command('check')
+    .description('validate settings from the environment and print them (secrets masked)')
+    .option('--json', 'print JSON instead of a table')
+    .action((options: { json?: boolean }) => {
+      const rows = checkConfig(env);
+      if (options.json) {
+        io.stdout(`${JSON.stringify({ valid: true, settings: rows }, null, 2)}\n`);
+      } else {
+        io.stdout(`Configuration is valid.\n${formatConfigTable(rows)}\n`);
+      }
+    });
+
+  const connector = program
+    .command('connector')
+    .description('manage the Debezium source connector');
+
+  connector
+    .command('apply')
+    .description('register or update the connector (idempotent), then wait until it runs')
+    .option(
+      '-f, --file <path>',
+      'connector JSON {"name","config"} (default: CONNECTOR_CONFIG_FILE)',
+    )
+    .option(
+      '--connect-url <url>',
+      'Kafka Connect REST URL (default: CONNECT_URL)',
+      parseHttpUrlOption,
+    )
+    .option('--name <name>', 'connector name (default: CONNECTOR_NAME, overrides the file)')
+    .option('--timeout <seconds>', 'give up after this many seconds', parseTimeoutOption, 120)
+    .option('--json', 'print the result as JSON')
+    .action(async (options: ApplyOptions) => {
+      const config = loadConfig(env);
+      const log = createLogger(config.log.level, io.logDestination);
+      const file = options.file ?? config.connect.connectorConfigFile;
+      const definition = await readConnectorDefinition(file);
+      const name = options.name ?? config.connect.connectorName;
+      if (definition.name !== undefined && definition.name !== name) {
+        io.stderr(
+          `note: ${file} names the connector "${definition.name}"; applying it as "${name}"\n`,
+        );
+      }
+      const client = createConnectClient(config, options);
+      const result = await applyConnector({
+        client,
+        name,
+        config: definition.config,
+        timeoutMs: options.timeout * 1000,
+        log,
+      });
+      if (options.json) {
+        io.stdout(
+          `${JSON.stringify({
+            name: result.name,
+            action: result.action,
+            changedKeys: result.changedKeys,
+            connectUrl: client.baseUrl,
+            ...toConnectorStatusJson({ name, found: true, running: true, status: result.status }),
+          })}\n`,
+        );
+      } else {
+        const changed =
+          result.changedKeys.length > 0 ? ` (changed: ${result.changedKeys.join(', ')})` : '';
+        io.stdout(`connector ${name}: ${result.action}${changed}\n`);
+        io.stdout(`connector ${name}: ${describeConnectorState(result.status)}\n`);
+      }
+    });
+
+  connector
+    .command('status')
+    .description('print connector and task states (exit 1 unless all are RUNNING)')
+    .option(
+      '--connect-url <url>',
+      'Kafka Connect REST URL (default: CONNECT_URL)',
+      parseHttpUrlOption,
+    )
+    .option('--name <name>', 'connector name (default: CONNECTOR_NAME)')
+    .option('--json', 'print JSON')
+    .action(async (options: ConnectorOptions) => {
+      const config = loadConfig(env);
+      const name = options.name ?? config.connect.connectorName;
+      const report = await readConnectorStatus(createConnectClient(config, options), name);
+      io.stdout(
+        options.json
+          ? `${JSON.stringify(toConnectorStatusJson(report))}\n`
+          : `${formatConnectorStatus(report)}\n`,
+      );
+      if (!report.running) exitCode = EXIT_FAILURE;
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    return reportError(error, io);
+  }
+}
+
+function createConnectClient(config: PgferryConfig, options: ConnectorOptions): ConnectClient {
+  return new ConnectClient({ baseUrl: options.connectUrl ?? config.connect.url });
+}
+
+function reportError(error: unknown, io: CliIo): number {
+  if (error instanceof CommanderError) {
+    // Commander already printed the message (or the help/version text).
+    return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+  }
+  if (error instanceof ConfigError || error instanceof ConnectorFileError) {
+    io.stderr(`${error.message}\n`);
+    return EXIT_USAGE;
+  }
+  if (error instanceof PgferryError) {
+    io.stderr(`error: ${error.message}\n`);
+    return EXIT_FAILURE;
+  }
+  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  io.stderr(`unexpected error: ${detail}\n`);
+  return EXIT_FAILURE;
+}
+
+function parseTimeoutOption(value: string): number {
+  const seconds = Number(value);
+  if (!/^\d*\.?\d+$/.test(value.trim()) || !(seconds > 0) || seconds > 86_400) {
+    throw new InvalidArgumentError('expected a number of seconds greater than 0');
+  }
+  return seconds;
+}
+
+function parseHttpUrlOption(value: string): string {
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new InvalidArgumentError('expected an http:// or https:// URL');
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
+// Works from both cli/ (tsx) and dist/cli/ (built): look one and two levels up.
+function readPackageVersion(): string {
+  for (const relative of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as {
+        name?: unknown;
+        version?: unknown;
+      };
+      if (pkg.name === 'pgferry' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // Not at this level; try the next one.
+    }
+  }
+  return 'unknown';
+}

@@ -1,0 +1,31 @@
+// Structured JSON logging (pino): one line per event, with secrets censored by path so a
+// config or error object logged whole never leaks a password.
+import { type DestinationStream, type Logger, pino } from 'pino';
+import type { LogLevel } from './config.js';
+
+export type { Logger } from 'pino';
+
+const SECRET_FIELDS = ['password', 'secret', 'sasl', 'saslPassword', 'authorization', 'auth'];
+
+// pino's redaction needs explicit paths (a `*` spans one level), so cover a few levels deep.
+const REDACT_PATHS = SECRET_FIELDS.flatMap((field) => [
+  field,
+  `*.${field}`,
+  `*.*.${field}`,
+  `*.*.*.${field}`,
+]);
+
+/**
+ * Creates the process logger. Writes JSON lines to `destination` (stdout by default; the CLI
+ * passes stderr so command output on stdout stays machine-readable).
+ */
+export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+  const options = {
+    level,
+    base: { service: 'pgferry' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: REDACT_PATHS, censor: '***' },
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
+  return destination === undefined ? pino(options) : pino(options, destination);
+}

@@ -1,0 +1,349 @@
+import { describe, expect, it } from 'vitest';
+import {
+  describeConfig,
+  loadConfig,
+  readConfigValue,
+  redactConfig,
+  settingsSchema,
+} from '../../pipeline/config.js';
+import { ConfigError } from '../../pipeline/errors.js';
+
+function loadConfigError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected loadConfig to throw a ConfigError');
+}
+
+const FULL_ENV = {
+  KAFKA_BOOTSTRAP: 'k1:9092, k2:9093',
+  KAFKA_GROUP_ID: 'g',
+  KAFKA_TOPIC_PATTERN: '^cdc\\.app\\..*',
+  KAFKA_CLIENT_ID: 'c',
+  KAFKA_SSL: 'true',
+  KAFKA_SSL_CA_FILE: '/ca.pem',
+  KAFKA_SSL_CERT_FILE: '/cert.pem',
+  KAFKA_SSL_KEY_FILE: '/key.pem',
+  KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+  KAFKA_SASL_USERNAME: 'kuser',
+  KAFKA_SASL_PASSWORD: 'kafka-pass-1',
+  SCHEMA_REGISTRY_URL: 'https://registry.example:8443/apis/ccompat/v7/',
+  SCHEMA_REGISTRY_USERNAME: 'ruser',
+  SCHEMA_REGISTRY_PASSWORD: 'registry-pass-2',
+  TARGET_DB_HOST: 'target',
+  TARGET_DB_PORT: '6543',
+  TARGET_DB_NAME: 'tdb',
+  TARGET_DB_USER: 'tuser',
+  TARGET_DB_PASSWORD: 'target-pass-3',
+  TARGET_DB_SSLMODE: 'verify-full',
+  TARGET_DB_SSLROOTCERT: '/target-ca.pem',
+  SOURCE_DB_HOST: 'source',
+  SOURCE_DB_PORT: '6432',
+  SOURCE_DB_NAME: 'sdb',
+  SOURCE_DB_USER: 'suser',
+  SOURCE_DB_PASSWORD: 'source-pass-4',
+  SOURCE_DB_SSLMODE: 'require',
+  SOURCE_DB_SSLROOTCERT: '/source-ca.pem',
+  CONNECT_URL: 'http://connect:8083',
+  CONNECTOR_NAME: 'my-source',
+  CONNECTOR_CONFIG_FILE: 'x.json',
+  BATCH_SIZE: '500',
+  BATCH_MAX_BYTES: '2048',
+  CONSUMER_POLL_TIMEOUT: '0.25',
+  DLQ_TOPIC: 'my.dlq',
+  METRICS_HOST: '0.0.0.0',
+  METRICS_PORT: '9999',
+  LOG_LEVEL: 'debug',
+};
+
+const SECRET_VALUES = ['kafka-pass-1', 'registry-pass-2', 'target-pass-3', 'source-pass-4'];
+
+describe('loadConfig defaults', () => {
+  it('gives every documented default when the env is empty', () => {
+    const config = loadConfig({});
+    expect(config.kafka.brokers).toEqual(['localhost:9092']);
+    expect(config.kafka.groupId).toBe('cdc-consumer-group');
+    expect(config.kafka.clientId).toBe('pgferry');
+    expect(config.kafka.topicPattern.test('cdc.public.orders')).toBe(true);
+    expect(config.kafka.topicPattern.test('cdc.audit.orders')).toBe(false);
+    expect(config.kafka.ssl).toEqual({ enabled: false });
+    expect(config.kafka.sasl).toBeUndefined();
+    expect(config.schemaRegistry).toEqual({ url: 'http://localhost:8081' });
+    expect(config.target).toEqual({
+      host: 'localhost',
+      port: 5433,
+      database: 'targetdb',
+      user: 'migration',
+      password: 'migration_secret',
+      sslMode: 'prefer',
+    });
+    expect(config.source).toBeUndefined();
+    expect(config.connect).toEqual({
+      url: 'http://localhost:8083',
+      connectorName: 'pgferry-source',
+      connectorConfigFile: 'connect-config/debezium-source.json',
+    });
+    expect(config.batch).toEqual({ maxRows: 1000, maxBytes: 16 * 1024 * 1024 });
+    expect(config.consumer.pollTimeoutSeconds).toBe(1);
+    expect(config.dlq.topic).toBe('pgferry.dlq');
+    expect(config.metrics).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(config.log.level).toBe('info');
+  });
+
+  it('treats empty and blank values as unset and ignores unknown variables', () => {
+    const config = loadConfig({
+      KAFKA_GROUP_ID: '',
+      TARGET_DB_PORT: '   ',
+      PATH: '/bin',
+      KAFKA_FOO: 'x',
+    });
+    expect(config.kafka.groupId).toBe('cdc-consumer-group');
+    expect(config.target.port).toBe(5433);
+  });
+
+  it('parses every setting when all are given', () => {
+    const config = loadConfig(FULL_ENV);
+    expect(config.kafka.brokers).toEqual(['k1:9092', 'k2:9093']);
+    expect(config.kafka.ssl).toEqual({
+      enabled: true,
+      caFile: '/ca.pem',
+      certFile: '/cert.pem',
+      keyFile: '/key.pem',
+    });
+    expect(config.kafka.sasl).toEqual({
+      mechanism: 'scram-sha-512',
+      username: 'kuser',
+      password: 'kafka-pass-1',
+    });
+    expect(config.schemaRegistry).toEqual({
+      url: 'https://registry.example:8443/apis/ccompat/v7',
+      auth: { username: 'ruser', password: 'registry-pass-2' },
+    });
+    expect(config.target.sslMode).toBe('verify-full');
+    expect(config.source).toEqual({
+      host: 'source',
+      port: 6432,
+      database: 'sdb',
+      user: 'suser',
+      password: 'source-pass-4',
+      sslMode: 'require',
+      sslRootCert: '/source-ca.pem',
+    });
+    expect(config.consumer.pollTimeoutSeconds).toBe(0.25);
+    expect(config.log.level).toBe('debug');
+  });
+});
+
+describe('describeConfig', () => {
+  it('lists one row per schema setting, each with an env name, description and key', () => {
+    const rows = describeConfig();
+    expect(rows.map((row) => row.env).sort()).toEqual(Object.keys(settingsSchema.shape).sort());
+    for (const row of rows) {
+      expect(row.description.length).toBeGreaterThan(10);
+    }
+    expect(rows.find((row) => row.env === 'BATCH_SIZE')?.default).toBe('1000');
+    expect(rows.filter((row) => row.secret).map((row) => row.env)).toEqual([
+      'KAFKA_SASL_PASSWORD',
+      'SCHEMA_REGISTRY_PASSWORD',
+      'TARGET_DB_PASSWORD',
+      'SOURCE_DB_PASSWORD',
+    ]);
+  });
+
+  it('names keys that exist in the loaded config', () => {
+    const config = loadConfig(FULL_ENV);
+    for (const row of describeConfig()) {
+      expect(readConfigValue(config, row.key), row.key).toBeDefined();
+    }
+  });
+});
+
+describe('loadConfig validation', () => {
+  it('reports every invalid setting in one error', () => {
+    const error = loadConfigError({
+      KAFKA_BOOTSTRAP: 'localhost',
+      KAFKA_TOPIC_PATTERN: '^cdc\\.(',
+      KAFKA_SSL: 'maybe',
+      TARGET_DB_PORT: '70000',
+      TARGET_DB_SSLMODE: 'strict',
+      BATCH_SIZE: '0',
+      CONSUMER_POLL_TIMEOUT: '-1',
+      CONNECT_URL: 'ftp://connect',
+      DLQ_TOPIC: 'bad topic',
+      LOG_LEVEL: 'loud',
+    });
+    expect(error.problems.map((problem) => problem.setting)).toEqual([
+      'KAFKA_BOOTSTRAP',
+      'KAFKA_TOPIC_PATTERN',
+      'KAFKA_SSL',
+      'TARGET_DB_PORT',
+      'TARGET_DB_SSLMODE',
+      'CONNECT_URL',
+      'BATCH_SIZE',
+      'CONSUMER_POLL_TIMEOUT',
+      'DLQ_TOPIC',
+      'LOG_LEVEL',
+    ]);
+    expect(error.retriable).toBe(false);
+    expect(error.message).toMatch(/^Invalid pgferry configuration \(10 problems\):\n/);
+    expect(error.message).toContain(
+      "  - TARGET_DB_PORT: got '70000'; expected an integer from 1 to 65535",
+    );
+    expect(error.message).toContain(
+      "  - TARGET_DB_SSLMODE: got 'strict'; expected one of disable, prefer, require, verify-ca, verify-full",
+    );
+    expect(error.message).toContain(
+      "  - BATCH_SIZE: got '0'; expected an integer from 1 to 100000",
+    );
+  });
+
+  it('reports field errors together with cross-setting errors', () => {
+    const error = loadConfigError({ TARGET_DB_PORT: 'x', KAFKA_SASL_MECHANISM: 'plain' });
+    expect(error.problems.map((problem) => problem.setting)).toEqual([
+      'TARGET_DB_PORT',
+      'KAFKA_SASL_USERNAME',
+      'KAFKA_SASL_PASSWORD',
+    ]);
+  });
+
+  it('requires KAFKA_TOPIC_PATTERN to compile as a RegExp', () => {
+    const error = loadConfigError({ KAFKA_TOPIC_PATTERN: '[unclosed' });
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]?.message).toMatch(/expected a JavaScript regular expression \(.+\)/);
+    expect(
+      loadConfig({ KAFKA_TOPIC_PATTERN: '^cdc\\.(public|app)\\..*$' }).kafka.topicPattern.source,
+    ).toBe('^cdc\\.(public|app)\\..*$');
+  });
+
+  it('accepts each sslmode in any case and rejects others', () => {
+    for (const mode of ['disable', 'prefer', 'require', 'verify-ca', 'verify-full']) {
+      expect(loadConfig({ TARGET_DB_SSLMODE: mode.toUpperCase() }).target.sslMode).toBe(mode);
+    }
+    expect(loadConfigError({ TARGET_DB_SSLMODE: 'allow' }).problems[0]?.setting).toBe(
+      'TARGET_DB_SSLMODE',
+    );
+  });
+
+  it('requires SASL username and password with a mechanism, and a mechanism with credentials', () => {
+    expect(
+      loadConfigError({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u' }).problems,
+    ).toEqual([
+      {
+        setting: 'KAFKA_SASL_PASSWORD',
+        message: 'not set; required when KAFKA_SASL_MECHANISM is set',
+      },
+    ]);
+    const missingMechanism = loadConfigError({
+      KAFKA_SASL_USERNAME: 'u',
+      KAFKA_SASL_PASSWORD: 'p',
+    });
+    expect(missingMechanism.problems.map((problem) => problem.setting)).toEqual([
+      'KAFKA_SASL_MECHANISM',
+    ]);
+    expect(
+      loadConfigError({ KAFKA_SASL_MECHANISM: 'gssapi' }).problems.map((p) => p.setting),
+    ).toEqual(['KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD']);
+  });
+
+  it('rejects TLS files while KAFKA_SSL is off, and a cert without its key', () => {
+    const error = loadConfigError({ KAFKA_SSL_CA_FILE: '/ca.pem', KAFKA_SSL_CERT_FILE: '/c.pem' });
+    expect(error.problems.map((problem) => problem.setting)).toEqual([
+      'KAFKA_SSL_CA_FILE',
+      'KAFKA_SSL_CERT_FILE',
+      'KAFKA_SSL_KEY_FILE',
+    ]);
+    expect(loadConfig({ KAFKA_SSL: 'yes', KAFKA_SSL_CA_FILE: '/ca.pem' }).kafka.ssl).toEqual({
+      enabled: true,
+      caFile: '/ca.pem',
+    });
+  });
+
+  it('treats SOURCE_DB_* as an all-or-nothing group', () => {
+    expect(loadConfigError({ SOURCE_DB_HOST: 'src' }).problems.map((p) => p.setting)).toEqual([
+      'SOURCE_DB_NAME',
+      'SOURCE_DB_USER',
+    ]);
+    expect(
+      loadConfig({ SOURCE_DB_HOST: 'h', SOURCE_DB_NAME: 'd', SOURCE_DB_USER: 'u' }).source,
+    ).toEqual({
+      host: 'h',
+      port: 5432,
+      database: 'd',
+      user: 'u',
+      sslMode: 'prefer',
+    });
+  });
+
+  it('validates broker lists entry by entry', () => {
+    expect(loadConfig({ KAFKA_BOOTSTRAP: 'a:1,[::1]:9092,' }).kafka.brokers).toEqual([
+      'a:1',
+      '[::1]:9092',
+    ]);
+    const error = loadConfigError({ KAFKA_BOOTSTRAP: 'a:9092,b:0,c' });
+    expect(error.problems[0]?.message).toContain("bad entry: 'b:0', 'c'");
+  });
+});
+
+describe('secrets', () => {
+  it('never shows secret values in a ConfigError', () => {
+    const error = loadConfigError({
+      ...FULL_ENV,
+      KAFKA_SASL_MECHANISM: undefined,
+      SCHEMA_REGISTRY_USERNAME: undefined,
+      SOURCE_DB_HOST: undefined,
+      SOURCE_DB_NAME: undefined,
+      TARGET_DB_PORT: 'not-a-port',
+    });
+    expect(error.problems.map((problem) => problem.setting)).toEqual([
+      'TARGET_DB_PORT',
+      'KAFKA_SASL_MECHANISM',
+      'SCHEMA_REGISTRY_USERNAME',
+      'SOURCE_DB_HOST',
+      'SOURCE_DB_NAME',
+    ]);
+    for (const secret of SECRET_VALUES) {
+      expect(error.message).not.toContain(secret);
+    }
+  });
+
+  it('masks a rejected secret value in the error message', () => {
+    const error = loadConfigError({
+      TARGET_DB_PASSWORD: 'target-pass-3\n',
+      TARGET_DB_PORT: 'p0rt',
+    });
+    expect(error.problems).toEqual([
+      { setting: 'TARGET_DB_PORT', message: "got 'p0rt'; expected an integer from 1 to 65535" },
+      {
+        setting: 'TARGET_DB_PASSWORD',
+        message: "got '***'; expected no line breaks (a trailing newline?)",
+      },
+    ]);
+    expect(error.message).not.toContain('target-pass-3');
+  });
+
+  it('redactConfig replaces every set secret with *** and leaves the input alone', () => {
+    const config = loadConfig(FULL_ENV);
+    const redacted = redactConfig(config);
+    expect(redacted.kafka.sasl?.password).toBe('***');
+    expect(redacted.schemaRegistry.auth?.password).toBe('***');
+    expect(redacted.target.password).toBe('***');
+    expect(redacted.source?.password).toBe('***');
+    expect(redacted.kafka.sasl?.username).toBe('kuser');
+    expect(redacted.kafka.topicPattern).toBeInstanceOf(RegExp);
+    const text = JSON.stringify(redacted);
+    for (const secret of SECRET_VALUES) {
+      expect(text).not.toContain(secret);
+    }
+    expect(config.target.password).toBe('target-pass-3');
+  });
+
+  it('redactConfig does not invent secrets that are unset', () => {
+    const redacted = redactConfig(loadConfig({}));
+    expect(redacted.kafka.sasl).toBeUndefined();
+    expect(redacted.source).toBeUndefined();
+    expect(redacted.target.password).toBe('***');
+  });
+});
