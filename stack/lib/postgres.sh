@@ -112,38 +112,13 @@ pg_bootstrap_source() {
   psql_super "$port" "$db" \
     -v dbz_user="$PGFERRY_DEBEZIUM_USER" -v dbz_pw="$PGFERRY_DEBEZIUM_PASSWORD" \
     -v rd_user="$PGFERRY_SOURCE_READER_USER" -v rd_pw="$PGFERRY_SOURCE_READER_PASSWORD" \
-    -v pub="$PGFERRY_PUBLICATION" -v db="$db" <<'SQL'
-SELECT format('CREATE ROLE %I LOGIN', :'dbz_user')
-  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'dbz_user') \gexec
-SELECT format('ALTER ROLE %I WITH LOGIN REPLICATION PASSWORD %L', :'dbz_user', :'dbz_pw') \gexec
-SELECT format('CREATE ROLE %I LOGIN', :'rd_user')
-  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'rd_user') \gexec
-SELECT format('ALTER ROLE %I WITH LOGIN NOREPLICATION PASSWORD %L', :'rd_user', :'rd_pw') \gexec
--- Debezium reads the captured schema (snapshot) and streams it; pgferry's reader only reads.
-SELECT format('GRANT CONNECT ON DATABASE %I TO %I, %I', :'db', :'dbz_user', :'rd_user') \gexec
-SELECT format('GRANT USAGE ON SCHEMA public TO %I, %I', :'dbz_user', :'rd_user') \gexec
-SELECT format('GRANT SELECT ON ALL TABLES IN SCHEMA public TO %I, %I', :'dbz_user', :'rd_user') \gexec
-SELECT format('GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO %I', :'rd_user') \gexec
-SELECT format('ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT ON TABLES TO %I, %I', :'dbz_user', :'rd_user') \gexec
-SELECT format('ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT ON SEQUENCES TO %I', :'rd_user') \gexec
-SELECT format('GRANT pg_monitor TO %I', :'rd_user') \gexec
--- One publication for the whole schema, so tables created later are captured without a
--- connector restart (the connector runs with publication.autocreate.mode=disabled).
-SELECT format('CREATE PUBLICATION %I FOR TABLES IN SCHEMA public', :'pub')
-  WHERE NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = :'pub') \gexec
-SQL
+    -v pub="$PGFERRY_PUBLICATION" -v db="$db" -f "$PGFERRY_ROOT/stack/sql/source-bootstrap.sql"
 }
 
 pg_bootstrap_target() {
   local port=$PGFERRY_TARGET_PG_PORT db=$PGFERRY_TARGET_DB
   psql_super "$port" postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 ||
     psql_super "$port" postgres -c "CREATE DATABASE \"$db\""
-  psql_super "$port" "$db" -v app_user="$PGFERRY_TARGET_USER" -v app_pw="$PGFERRY_TARGET_PASSWORD" -v db="$db" <<'SQL'
-SELECT format('CREATE ROLE %I LOGIN', :'app_user')
-  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'app_user') \gexec
-SELECT format('ALTER ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD %L', :'app_user', :'app_pw') \gexec
--- pgferry creates its bookkeeping schema and the replicated tables, and nothing else.
-SELECT format('GRANT CONNECT, CREATE, TEMPORARY ON DATABASE %I TO %I', :'db', :'app_user') \gexec
-SELECT format('GRANT USAGE, CREATE ON SCHEMA public TO %I', :'app_user') \gexec
-SQL
+  psql_super "$port" "$db" -v app_user="$PGFERRY_TARGET_USER" -v app_pw="$PGFERRY_TARGET_PASSWORD" -v db="$db" \
+    -f "$PGFERRY_ROOT/stack/sql/target-bootstrap.sql"
 }

@@ -1,0 +1,21 @@
+-- Roles and the publication on the SOURCE database. Idempotent; run by the native stack on every
+-- `up` and by docker-compose's source init script. psql variables: dbz_user, dbz_pw, rd_user,
+-- rd_pw, pub, db. Run as a superuser connected to the source database.
+SELECT format('CREATE ROLE %I LOGIN', :'dbz_user')
+  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'dbz_user') \gexec
+SELECT format('ALTER ROLE %I WITH LOGIN REPLICATION PASSWORD %L', :'dbz_user', :'dbz_pw') \gexec
+SELECT format('CREATE ROLE %I LOGIN', :'rd_user')
+  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'rd_user') \gexec
+SELECT format('ALTER ROLE %I WITH LOGIN NOREPLICATION PASSWORD %L', :'rd_user', :'rd_pw') \gexec
+-- Debezium reads the captured schema (snapshot) and streams it; pgferry's reader only reads.
+SELECT format('GRANT CONNECT ON DATABASE %I TO %I, %I', :'db', :'dbz_user', :'rd_user') \gexec
+SELECT format('GRANT USAGE ON SCHEMA public TO %I, %I', :'dbz_user', :'rd_user') \gexec
+SELECT format('GRANT SELECT ON ALL TABLES IN SCHEMA public TO %I, %I', :'dbz_user', :'rd_user') \gexec
+SELECT format('GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO %I', :'rd_user') \gexec
+SELECT format('ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT ON TABLES TO %I, %I', :'dbz_user', :'rd_user') \gexec
+SELECT format('ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT ON SEQUENCES TO %I', :'rd_user') \gexec
+SELECT format('GRANT pg_monitor TO %I', :'rd_user') \gexec
+-- One publication for the whole schema, so tables created later are captured without a
+-- connector restart (the connector runs with publication.autocreate.mode=disabled).
+SELECT format('CREATE PUBLICATION %I FOR TABLES IN SCHEMA public', :'pub')
+  WHERE NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = :'pub') \gexec

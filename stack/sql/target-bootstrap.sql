@@ -1,0 +1,9 @@
+-- pgferry's least-privilege role on the TARGET database. Idempotent; run by the native stack on
+-- every `up` and by docker-compose's target init script. psql variables: app_user, app_pw, db.
+-- Run as a superuser connected to the target database.
+SELECT format('CREATE ROLE %I LOGIN', :'app_user')
+  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'app_user') \gexec
+SELECT format('ALTER ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD %L', :'app_user', :'app_pw') \gexec
+-- pgferry creates its bookkeeping schema and the replicated tables, and nothing else.
+SELECT format('GRANT CONNECT, CREATE, TEMPORARY ON DATABASE %I TO %I', :'db', :'app_user') \gexec
+SELECT format('GRANT USAGE, CREATE ON SCHEMA public TO %I', :'app_user') \gexec
