@@ -17,6 +17,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/support/stack-global-setup.ts'],
           environment: 'node',
           testTimeout: 180_000,
           hookTimeout: 300_000,

@@ -1,0 +1,19 @@
+// Avro `long` as BigInt. Debezium writes nanosecond timestamps (ts_ns) and LSNs as longs that
+// exceed 2^53, where avsc's default number-based long refuses to decode ("potential precision loss").
+import avro from 'avsc';
+
+export const bigintLongType = avro.types.LongType.__with({
+  fromBuffer: (buf: Buffer): bigint => buf.readBigInt64LE(),
+  toBuffer: (value: bigint | number): Buffer => {
+    const buf = Buffer.alloc(8);
+    buf.writeBigInt64LE(BigInt(value));
+    return buf;
+  },
+  fromJSON: (value: unknown): bigint => BigInt(value as string | number),
+  toJSON: (value: bigint): number | string =>
+    value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)
+      ? Number(value)
+      : value.toString(),
+  isValid: (value: unknown): boolean => typeof value === 'bigint',
+  compare: (a: bigint, b: bigint): number => (a === b ? 0 : a < b ? -1 : 1),
+});
