@@ -16,6 +16,7 @@ import {
   toConnectorStatusJson,
 } from './connector-status.js';
 import { describeConnectorState } from './connector-wait.js';
+import { runPipeline } from './run-pipeline.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -75,6 +76,29 @@ export async function runCli(
         io.stdout(`${JSON.stringify({ valid: true, settings: rows }, null, 2)}\n`);
       } else {
         io.stdout(`Configuration is valid.\n${formatConfigTable(rows)}\n`);
+      }
+    });
+
+  program
+    .command('run')
+    .description(
+      'replicate: consume the Debezium topics and apply them to the target until SIGTERM/SIGINT',
+    )
+    .action(async () => {
+      const config = loadConfig(env);
+      const log = createLogger(config.log.level, io.logDestination);
+      const controller = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => {
+        log.info({ signal: sig }, 'signal received');
+        controller.abort();
+      };
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+      try {
+        exitCode = await runPipeline(config, log, controller.signal);
+      } finally {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
       }
     });
 

@@ -40,8 +40,11 @@ export interface PgferryConfig {
   source?: PostgresSettings;
   connect: { url: string; connectorName: string; connectorConfigFile: string };
   batch: { maxRows: number; maxBytes: number };
-  consumer: { pollTimeoutSeconds: number };
-  dlq: { topic: string };
+  consumer: { pollTimeoutSeconds: number; topicRefreshSeconds: number };
+  /** Unset topic = `<source topic>.dlq`. */
+  dlq: { topic?: string };
+  mapping: { targetSchema?: string };
+  retry: { maxDelaySeconds: number };
   metrics: { host: string; port: number };
   log: { level: LogLevel };
 }
@@ -488,10 +491,35 @@ const SETTINGS = {
   DLQ_TOPIC: defineSetting(
     {
       key: 'dlq.topic',
-      description: 'Dead-letter topic for poison messages.',
-      default: 'pgferry.dlq',
+      description:
+        'Dead-letter topic for poison messages and rows the target rejects. Unset: `<topic>.dlq` per source topic.',
     },
     parseTopicName(),
+  ),
+  TARGET_SCHEMA: defineSetting(
+    {
+      key: 'mapping.targetSchema',
+      description:
+        'Target schema for every replicated table. Unset: the source schema (cdc.<schema>.<table> -> <schema>.<table>).',
+    },
+    parseText('a schema name'),
+  ),
+  TOPIC_REFRESH_SECONDS: defineSetting(
+    {
+      key: 'consumer.topicRefreshSeconds',
+      description: 'How often to look for new topics matching KAFKA_TOPIC_PATTERN (new tables).',
+      default: '10',
+    },
+    parseSeconds(3600),
+  ),
+  RETRY_MAX_DELAY_SECONDS: defineSetting(
+    {
+      key: 'retry.maxDelaySeconds',
+      description:
+        'Cap of the exponential backoff when the target, registry or broker is unavailable.',
+      default: '30',
+    },
+    parseSeconds(3600),
   ),
   METRICS_HOST: defineSetting(
     {
@@ -678,8 +706,13 @@ function buildConfig(s: ParsedSettings): PgferryConfig {
       connectorConfigFile: s.CONNECTOR_CONFIG_FILE,
     },
     batch: { maxRows: s.BATCH_SIZE, maxBytes: s.BATCH_MAX_BYTES },
-    consumer: { pollTimeoutSeconds: s.CONSUMER_POLL_TIMEOUT },
-    dlq: { topic: s.DLQ_TOPIC },
+    consumer: {
+      pollTimeoutSeconds: s.CONSUMER_POLL_TIMEOUT,
+      topicRefreshSeconds: s.TOPIC_REFRESH_SECONDS,
+    },
+    dlq: { ...optional('topic', s.DLQ_TOPIC) },
+    mapping: { ...optional('targetSchema', s.TARGET_SCHEMA) },
+    retry: { maxDelaySeconds: s.RETRY_MAX_DELAY_SECONDS },
     metrics: { host: s.METRICS_HOST, port: s.METRICS_PORT },
     log: { level: s.LOG_LEVEL },
   };

@@ -54,6 +54,7 @@ const FULL_ENV = {
   BATCH_MAX_BYTES: '2048',
   CONSUMER_POLL_TIMEOUT: '0.25',
   DLQ_TOPIC: 'my.dlq',
+  TARGET_SCHEMA: 'migrated',
   METRICS_HOST: '0.0.0.0',
   METRICS_PORT: '9999',
   LOG_LEVEL: 'debug',
@@ -88,7 +89,7 @@ describe('loadConfig defaults', () => {
     });
     expect(config.batch).toEqual({ maxRows: 1000, maxBytes: 16 * 1024 * 1024 });
     expect(config.consumer.pollTimeoutSeconds).toBe(1);
-    expect(config.dlq.topic).toBe('pgferry.dlq');
+    expect(config.dlq.topic).toBeUndefined();
     expect(config.metrics).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(config.log.level).toBe('info');
   });

@@ -1,0 +1,246 @@
+// Source: a kafkajs consumer group over every topic matching KAFKA_TOPIC_PATTERN. Records come in
+// per-partition batches, cut to BATCH_SIZE rows and BATCH_MAX_BYTES bytes; the next chunk is
+// fetched only when the sink has committed the previous one (bounded memory, natural pause).
+// kafkajs resolves a topic regex only when it subscribes, so new topics (new tables) are found by
+// listing topics periodically and re-subscribing. On partition assignment the consumer seeks to
+// the offsets stored in the target, which are the truth; Kafka's committed offsets follow them.
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { type KafkaRecord, recordSize } from './kafka-record.js';
+import type { Logger } from './logger.js';
+
+export interface SourceBatch {
+  topic: string;
+  partition: number;
+  records: KafkaRecord[];
+  /** Keeps the group membership alive during long work (retries, big merges). */
+  heartbeat: () => Promise<void>;
+  /** False once the consumer is stopping or lost the partition: abandon the batch. */
+  isActive: () => boolean;
+}
+
+export interface KafkaSourceOptions {
+  kafka: Kafka;
+  groupId: string;
+  topicPattern: RegExp;
+  /** Topics never consumed even if they match (dead-letter topics). */
+  excludeTopic: (topic: string) => boolean;
+  maxRows: number;
+  maxBytes: number;
+  topicRefreshMs: number;
+  log: Logger;
+  handleBatch: (batch: SourceBatch) => Promise<void>;
+  /** Stored next offsets per partition of a topic, read from the target. */
+  storedOffsets: (topic: string) => Promise<Map<number, string>>;
+  /** Topics whose table is stopped: not consumed until restart. */
+  isTopicStopped: (topic: string) => boolean;
+}
+
+/** Thrown from a batch handler to give the batch back unprocessed (rebalance, shutdown). */
+export class BatchAbandonedError extends Error {}
+
+export class KafkaSource {
+  private consumer: Consumer | undefined;
+  private subscribed: string[] = [];
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private running = false;
+  private restarting: Promise<void> | undefined;
+  private joined = false;
+
+  constructor(private readonly options: KafkaSourceOptions) {}
+
+  get isJoined(): boolean {
+    return this.joined;
+  }
+
+  get topics(): readonly string[] {
+    return this.subscribed;
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    await this.refreshTopics();
+    this.scheduleRefresh();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    await this.restarting;
+    await this.stopConsumer();
+  }
+
+  /** Stops fetching a topic (its table hit an error an operator must resolve). */
+  pauseTopic(topic: string): void {
+    this.consumer?.pause([{ topic }]);
+  }
+
+  private scheduleRefresh(): void {
+    if (!this.running) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTopics()
+        .catch((error: Error) =>
+          this.options.log.warn({ err: error.message }, 'topic refresh failed; will retry'),
+        )
+        .finally(() => this.scheduleRefresh());
+    }, this.options.topicRefreshMs);
+    this.refreshTimer.unref();
+  }
+
+  private async matchingTopics(): Promise<string[]> {
+    const admin = this.options.kafka.admin();
+    await admin.connect();
+    try {
+      const all = await admin.listTopics();
+      return all
+        .filter((t) => this.options.topicPattern.test(t) && !this.options.excludeTopic(t))
+        .sort();
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private async refreshTopics(): Promise<void> {
+    if (!this.running) return;
+    const topics = await this.matchingTopics();
+    if (topics.join('\u0000') === this.subscribed.join('\u0000') && this.consumer) return;
+    if (topics.length === 0) {
+      if (this.subscribed.length === 0) {
+        this.options.log.info(
+          { pattern: this.options.topicPattern.source },
+          'no topics match yet; waiting',
+        );
+      }
+      return;
+    }
+    const added = topics.filter((t) => !this.subscribed.includes(t));
+    this.options.log.info({ topics: topics.length, added }, 'subscribing to matching topics');
+    this.restarting = this.restartConsumer(topics);
+    await this.restarting;
+    this.restarting = undefined;
+  }
+
+  private async stopConsumer(): Promise<void> {
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    this.joined = false;
+    if (consumer) {
+      // stop() waits for the batch in progress to finish (or be abandoned) before leaving.
+      await consumer.stop().catch(() => undefined);
+      await consumer.disconnect().catch(() => undefined);
+    }
+  }
+
+  private async restartConsumer(topics: string[]): Promise<void> {
+    await this.stopConsumer();
+    if (!this.running) return;
+    const consumer = this.options.kafka.consumer({
+      groupId: this.options.groupId,
+      maxBytes: this.options.maxBytes,
+      maxBytesPerPartition: this.options.maxBytes,
+      sessionTimeout: 30_000,
+      rebalanceTimeout: 60_000,
+      heartbeatInterval: 3_000,
+      allowAutoTopicCreation: false,
+    });
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      this.joined = true;
+      const assignment = event.payload.memberAssignment as Record<string, number[]>;
+      void this.seekToStoredOffsets(consumer, assignment);
+    });
+    consumer.on(consumer.events.CRASH, (event) => {
+      this.joined = false;
+      this.options.log.error(
+        { err: String(event.payload.error) },
+        'consumer crashed; kafkajs restarts it',
+      );
+    });
+    await consumer.connect();
+    for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
+    this.consumer = consumer;
+    this.subscribed = topics;
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.consumeBatch(consumer, payload),
+    });
+    for (const topic of topics) if (this.options.isTopicStopped(topic)) consumer.pause([{ topic }]);
+  }
+
+  private async seekToStoredOffsets(
+    consumer: Consumer,
+    assignment: Record<string, number[]>,
+  ): Promise<void> {
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      try {
+        const stored = await this.options.storedOffsets(topic);
+        for (const partition of partitions) {
+          const offset = stored.get(partition);
+          if (offset !== undefined) consumer.seek({ topic, partition, offset });
+        }
+        this.options.log.info({ topic, partitions }, 'partitions assigned');
+      } catch (error) {
+        // The sink's offset filter still prevents double application; seeking only saves work.
+        this.options.log.warn(
+          { topic, err: (error as Error).message },
+          'could not read stored offsets to seek',
+        );
+      }
+    }
+  }
+
+  private async consumeBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
+    const { batch, heartbeat, resolveOffset, isRunning, isStale } = payload;
+    const isActive = () => this.running && isRunning() && !isStale() && this.consumer === consumer;
+    let chunk: KafkaRecord[] = [];
+    let bytes = 0;
+    const flush = async (): Promise<boolean> => {
+      if (chunk.length === 0) return true;
+      const records = chunk;
+      chunk = [];
+      bytes = 0;
+      try {
+        await this.options.handleBatch({
+          topic: batch.topic,
+          partition: batch.partition,
+          records,
+          heartbeat,
+          isActive,
+        });
+      } catch (error) {
+        if (error instanceof BatchAbandonedError) return false;
+        throw error;
+      }
+      const last = records[records.length - 1] as KafkaRecord;
+      resolveOffset(last.offset);
+      const next = (BigInt(last.offset) + 1n).toString();
+      // Kafka's committed offset follows the target's, so lag tools see progress. Best effort:
+      // the target holds the truth.
+      await consumer
+        .commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])
+        .catch((error: Error) =>
+          this.options.log.warn({ err: error.message }, 'Kafka offset commit failed'),
+        );
+      await heartbeat();
+      return true;
+    };
+    for (const message of batch.messages) {
+      if (!isActive()) return;
+      const record: KafkaRecord = {
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: message.offset,
+        key: message.key,
+        value: message.value,
+        headers: message.headers ?? {},
+        timestamp: message.timestamp,
+      } as KafkaRecord;
+      chunk.push(record);
+      bytes += recordSize(record);
+      if (chunk.length >= this.options.maxRows || bytes >= this.options.maxBytes) {
+        if (!(await flush())) return;
+      }
+    }
+    if (isActive()) await flush();
+  }
+}

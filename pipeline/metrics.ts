@@ -1,0 +1,87 @@
+// Every metric pgferry exports, in one place: dashboards and alert rules use only these names.
+// Labels are bounded (table, topic, partition, op, stage, reason, cause): never keys or offsets.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'pgferry_process_' });
+  const m = {
+    registry,
+    eventsConsumed: new Counter({
+      name: 'pgferry_events_consumed_total',
+      help: 'Kafka records consumed, by topic.',
+      labelNames: ['topic'],
+      registers: [registry],
+    }),
+    bytesConsumed: new Counter({
+      name: 'pgferry_consumed_bytes_total',
+      help: 'Key and value bytes consumed, by topic.',
+      labelNames: ['topic'],
+      registers: [registry],
+    }),
+    changesApplied: new Counter({
+      name: 'pgferry_changes_applied_total',
+      help: 'Row changes applied to the target (after dedupe), by table and op.',
+      labelNames: ['table', 'op'],
+      registers: [registry],
+    }),
+    batches: new Counter({
+      name: 'pgferry_batches_total',
+      help: 'Batches written, by outcome (applied, replayed, failed).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    stageSeconds: new Histogram({
+      name: 'pgferry_stage_duration_seconds',
+      help: 'Time per batch in each stage (process = decode+transform+dedupe, write = COPY+merge+commit).',
+      labelNames: ['stage'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    batchRows: new Histogram({
+      name: 'pgferry_batch_rows',
+      help: 'Records per batch.',
+      buckets: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+      registers: [registry],
+    }),
+    dlqMessages: new Counter({
+      name: 'pgferry_dlq_messages_total',
+      help: 'Records sent to the dead-letter topic, by source topic and reason (error class).',
+      labelNames: ['topic', 'reason'],
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: 'pgferry_retries_total',
+      help: 'Retries of a batch after a transient fault, by cause.',
+      labelNames: ['cause'],
+      registers: [registry],
+    }),
+    tablesStopped: new Gauge({
+      name: 'pgferry_table_stopped',
+      help: '1 while a table is stopped by an error an operator must resolve (e.g. incompatible schema change).',
+      labelNames: ['table'],
+      registers: [registry],
+    }),
+    endToEndLag: new Gauge({
+      name: 'pgferry_end_to_end_lag_seconds',
+      help: 'Now minus the source commit time of the last change applied, by table.',
+      labelNames: ['table'],
+      registers: [registry],
+    }),
+    endToEndLagHistogram: new Histogram({
+      name: 'pgferry_end_to_end_lag_distribution_seconds',
+      help: 'Source commit to target commit, per applied batch (its newest change).',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    lastAppliedSourceTs: new Gauge({
+      name: 'pgferry_last_applied_source_timestamp_seconds',
+      help: 'Source commit time (unix seconds) of the last change applied, by table.',
+      labelNames: ['table'],
+      registers: [registry],
+    }),
+  };
+  return m;
+}
+
+export type PgferryMetrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,47 @@
+// The pipeline's unit of work: one source row change, already converted to PostgreSQL text
+// values, with the log position that orders it and the Kafka record it came from.
+import type { TableSchema } from './table-schema.js';
+
+/** c = create, r = snapshot read, u = update, d = delete, t = truncate (Debezium's codes). */
+export type ChangeOp = 'c' | 'r' | 'u' | 'd' | 't';
+
+/** A column left out of an update because PostgreSQL did not send its unchanged TOAST value. */
+export const UNCHANGED_TOAST: unique symbol = Symbol('unchanged-toast');
+
+/** A column value as PostgreSQL text input, SQL NULL, or "keep what the target has". */
+export type PgValue = string | null | typeof UNCHANGED_TOAST;
+
+export type PgRow = Record<string, PgValue>;
+
+export interface TableRef {
+  schema: string;
+  name: string;
+}
+
+/** Where a change came from in Kafka; offsets are strings as kafkajs gives them (int64). */
+export interface RecordOrigin {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export interface RowChange {
+  table: TableRef;
+  op: ChangeOp;
+  /** Primary-key columns -> text; empty for truncates. */
+  key: Record<string, string>;
+  /** The row after the change (c, r, u); null for d and t. */
+  after: PgRow | null;
+  /**
+   * Source log position: Debezium's source.lsn. For one row, PostgreSQL's row locks make change
+   * LSNs grow with commit order, so the LSN alone orders that row's changes.
+   */
+  position: bigint;
+  sourceTsMs: number;
+  txId: string | null;
+  /** The table as described by the event's schema (columns, types, primary key). */
+  schema: TableSchema;
+  origin: RecordOrigin;
+}
+
+export const tableKey = (table: TableRef): string => `${table.schema}.${table.name}`;

@@ -1,0 +1,288 @@
+// The runner drives source -> topology -> sink with an explicit lifecycle (stopped -> starting ->
+// running -> stopping -> stopped; start and stop are idempotent). Per batch: process, dead-letter
+// the poison records, write rows and offsets in one target transaction (the DLQ send happens
+// before its commit), then let the source commit to Kafka. Transient faults are retried with
+// capped, jittered backoff while heartbeating; the batch is never acknowledged before the sink
+// has committed it.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
+import { type DeadLetter, DlqProducer, dlqTopicFor } from '../sink/dlq-producer.js';
+import { type PostgresSink, TableStoppedError } from '../sink/postgres-sink.js';
+import type { PgferryConfig } from './config.js';
+import { PgferryError, PoisonMessageError, SchemaIncompatibleError } from './errors.js';
+import type { KafkaRecord } from './kafka-record.js';
+import { BatchAbandonedError, KafkaSource, type SourceBatch } from './kafka-source.js';
+import type { Logger } from './logger.js';
+import type { PgferryMetrics } from './metrics.js';
+import { type RowChange, tableKey } from './row-change.js';
+import type { Topology } from './topology.js';
+
+export type RunnerState = 'stopped' | 'starting' | 'running' | 'stopping';
+
+export interface PipelineRunnerOptions {
+  config: PgferryConfig;
+  kafka: Kafka;
+  topology: Topology<KafkaRecord, RowChange>;
+  sink: PostgresSink;
+  log: Logger;
+  metrics: PgferryMetrics;
+}
+
+export class PipelineRunner {
+  private stateValue: RunnerState = 'stopped';
+  private source: KafkaSource | undefined;
+  private dlq: DlqProducer | undefined;
+  private readonly stoppedTopics = new Map<string, string>();
+  private lastError: string | undefined;
+  private startPromise: Promise<void> | undefined;
+  private stopPromise: Promise<void> | undefined;
+
+  constructor(private readonly options: PipelineRunnerOptions) {}
+
+  get state(): RunnerState {
+    return this.stateValue;
+  }
+
+  /** Ready = running, in the consumer group, no fatal state (for /readyz). */
+  get ready(): boolean {
+    return this.stateValue === 'running' && (this.source?.isJoined ?? false);
+  }
+
+  get stoppedTables(): ReadonlyMap<string, string> {
+    return this.stoppedTopics;
+  }
+
+  start(): Promise<void> {
+    if (this.stateValue === 'running' || this.stateValue === 'starting')
+      return this.startPromise ?? Promise.resolve();
+    this.startPromise = this.doStart();
+    return this.startPromise;
+  }
+
+  stop(): Promise<void> {
+    if (this.stateValue === 'stopped') return Promise.resolve();
+    if (this.stateValue === 'stopping' && this.stopPromise) return this.stopPromise;
+    this.stopPromise = this.doStop();
+    return this.stopPromise;
+  }
+
+  private async doStart(): Promise<void> {
+    const { config, log } = this.options;
+    this.stateValue = 'starting';
+    await this.options.topology.init({ log });
+    await this.retryUntilUp('target PostgreSQL', () => this.options.sink.start());
+    this.dlq = new DlqProducer({
+      kafka: this.options.kafka,
+      groupId: config.kafka.groupId,
+      log,
+      ...(config.dlq.topic ? { topic: config.dlq.topic } : {}),
+    });
+    await this.retryUntilUp('Kafka (DLQ producer)', () => (this.dlq as DlqProducer).start());
+    const dlqTopic = config.dlq.topic;
+    this.source = new KafkaSource({
+      kafka: this.options.kafka,
+      groupId: config.kafka.groupId,
+      topicPattern: config.kafka.topicPattern,
+      excludeTopic: (t) => t.endsWith('.dlq') || t === dlqTopic || t.startsWith('__'),
+      maxRows: config.batch.maxRows,
+      maxBytes: config.batch.maxBytes,
+      topicRefreshMs: config.consumer.topicRefreshSeconds * 1000,
+      log,
+      handleBatch: (batch) => this.handleBatch(batch),
+      storedOffsets: (topic) => this.options.sink.storedOffsets(config.kafka.groupId, topic),
+      isTopicStopped: (topic) => this.stoppedTopics.has(topic),
+    });
+    await this.retryUntilUp('Kafka (consumer)', () => (this.source as KafkaSource).start());
+    if (this.stateValue === 'starting') this.stateValue = 'running';
+    log.info(
+      { group: config.kafka.groupId, pattern: config.kafka.topicPattern.source },
+      'pgferry running',
+    );
+  }
+
+  private async doStop(): Promise<void> {
+    this.stateValue = 'stopping';
+    await this.startPromise?.catch(() => undefined);
+    // The source first: it finishes (or abandons) the batch in flight, so nothing is half-written.
+    await this.source?.stop();
+    await this.dlq?.stop();
+    await this.options.sink.stop();
+    await this.options.topology.close();
+    this.stateValue = 'stopped';
+    this.options.log.info({ lastError: this.lastError }, 'pgferry stopped');
+  }
+
+  private async retryUntilUp(what: string, operation: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await operation();
+        return;
+      } catch (error) {
+        if (this.stateValue === 'stopping' || this.stateValue === 'stopped') throw error;
+        if (error instanceof PgferryError && !error.retriable) throw error;
+        const delay = this.backoffMs(attempt);
+        this.options.log.warn(
+          { what, attempt, delayMs: delay, err: (error as Error).message },
+          'not reachable yet; retrying',
+        );
+        await sleep(delay);
+      }
+    }
+  }
+
+  private backoffMs(attempt: number): number {
+    const cap = this.options.config.retry.maxDelaySeconds * 1000;
+    const ceiling = Math.min(cap, 200 * 2 ** Math.min(attempt - 1, 20));
+    return Math.round(ceiling * (0.5 + Math.random() * 0.5));
+  }
+
+  private async handleBatch(batch: SourceBatch): Promise<void> {
+    const { config, log, metrics } = this.options;
+    const topic = batch.topic;
+    if (this.stoppedTopics.has(topic))
+      throw new BatchAbandonedError(`table of ${topic} is stopped`);
+    const bytes = batch.records.reduce(
+      (n, r) => n + (r.key?.length ?? 0) + (r.value?.length ?? 0),
+      0,
+    );
+    metrics.eventsConsumed.inc({ topic }, batch.records.length);
+    metrics.bytesConsumed.inc({ topic }, bytes);
+    metrics.batchRows.observe(batch.records.length);
+    const last = batch.records[batch.records.length - 1] as KafkaRecord;
+    const nextOffset = (BigInt(last.offset) + 1n).toString();
+
+    for (let attempt = 1; ; attempt++) {
+      if (!batch.isActive())
+        throw new BatchAbandonedError('consumer stopping or partition revoked');
+      try {
+        const processStart = performance.now();
+        const result = await this.options.topology.processBatch(batch.records, { log });
+        metrics.stageSeconds.observe(
+          { stage: 'process' },
+          (performance.now() - processStart) / 1000,
+        );
+
+        const incompatible = result.failures.find(
+          (f) => f.error instanceof SchemaIncompatibleError,
+        );
+        if (incompatible) {
+          this.stopTopic(topic, incompatible.error.message);
+          throw new BatchAbandonedError('table stopped');
+        }
+        const letters: DeadLetter[] = result.failures.map((f) => ({
+          record: f.source,
+          stage: f.processor,
+          error: f.error,
+        }));
+        const byOffset = new Map(batch.records.map((r) => [r.offset, r]));
+        const writeStart = performance.now();
+        const written = await this.options.sink.writeBatch(
+          {
+            groupId: config.kafka.groupId,
+            topic,
+            partition: batch.partition,
+            nextOffset,
+            changes: result.outputs,
+          },
+          {
+            beforeCommit: async (rejected) => {
+              const all = [
+                ...letters,
+                ...rejected.map((r) => ({
+                  record: byOffset.get(r.change.origin.offset) as KafkaRecord,
+                  stage: 'apply',
+                  error: r.error,
+                })),
+              ].filter((l) => l.record !== undefined);
+              await (this.dlq as DlqProducer).send(all);
+              for (const l of all) {
+                metrics.dlqMessages.inc({
+                  topic,
+                  reason:
+                    l.error instanceof PoisonMessageError ? l.error.name : l.error.name || 'Error',
+                });
+              }
+            },
+          },
+        );
+        metrics.stageSeconds.observe({ stage: 'write' }, (performance.now() - writeStart) / 1000);
+        metrics.batches.inc({ outcome: written.alreadyApplied ? 'replayed' : 'applied' });
+        this.recordApplied(result.outputs, written.alreadyApplied);
+        if (written.rejected.length > 0 || letters.length > 0) {
+          log.warn(
+            {
+              topic,
+              partition: batch.partition,
+              dlq: dlqTopicFor(topic, config.dlq.topic),
+              poison: letters.length,
+              rejected: written.rejected.length,
+            },
+            'batch applied with records dead-lettered',
+          );
+        }
+        return;
+      } catch (error) {
+        if (error instanceof BatchAbandonedError) throw error;
+        if (error instanceof TableStoppedError) {
+          this.stopTopic(topic, error.message);
+          throw new BatchAbandonedError('table stopped');
+        }
+        if (!(error instanceof PgferryError) || !error.retriable) {
+          // Unknown failure on this table's data: stop the table, keep the others going.
+          metrics.batches.inc({ outcome: 'failed' });
+          this.stopTopic(topic, `unexpected error: ${(error as Error).message}`);
+          log.error(
+            { topic, partition: batch.partition, err: (error as Error).stack },
+            'batch failed',
+          );
+          throw new BatchAbandonedError('table stopped');
+        }
+        const delay = this.backoffMs(attempt);
+        metrics.retries.inc({ cause: error.constructor.name });
+        this.lastError = error.message;
+        log.warn(
+          { topic, partition: batch.partition, attempt, delayMs: delay, err: error.message },
+          'transient fault; retrying the batch',
+        );
+        // Sleep in slices, heartbeating, so the group keeps us while a service is down.
+        const until = Date.now() + delay;
+        while (Date.now() < until) {
+          if (!batch.isActive())
+            throw new BatchAbandonedError('consumer stopping or partition revoked');
+          await batch.heartbeat().catch(() => undefined);
+          await sleep(Math.min(1000, Math.max(0, until - Date.now())));
+        }
+      }
+    }
+  }
+
+  private recordApplied(changes: RowChange[], replayed: boolean): void {
+    if (replayed) return;
+    const { metrics } = this.options;
+    const newest = new Map<string, number>();
+    for (const c of changes) {
+      const table = tableKey(c.table);
+      metrics.changesApplied.inc({ table, op: c.op });
+      newest.set(table, Math.max(newest.get(table) ?? 0, c.sourceTsMs));
+    }
+    const now = Date.now();
+    for (const [table, ts] of newest) {
+      if (ts <= 0) continue;
+      metrics.lastAppliedSourceTs.set({ table }, ts / 1000);
+      metrics.endToEndLag.set({ table }, Math.max(0, (now - ts) / 1000));
+      metrics.endToEndLagHistogram.observe(Math.max(0, (now - ts) / 1000));
+    }
+  }
+
+  private stopTopic(topic: string, reason: string): void {
+    if (!this.stoppedTopics.has(topic)) {
+      this.stoppedTopics.set(topic, reason);
+      this.options.metrics.tablesStopped.set({ table: topic }, 1);
+      this.options.log.error(
+        { topic, reason },
+        'table stopped: fix the cause and restart pgferry; other tables continue',
+      );
+    }
+    this.source?.pauseTopic(topic);
+  }
+}

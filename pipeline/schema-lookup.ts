@@ -1,0 +1,119 @@
+// Fetches writer schemas by id from a Confluent-compatible registry (Apicurio's /apis/ccompat/v7)
+// and caches them for the life of the process (an id never changes its schema). Keeps the raw
+// JSON, which carries Debezium's connect.* attributes that avsc's parsed types drop.
+import avro from 'avsc';
+import { bigintLongType } from './avro-long-type.js';
+import type { AvroJson } from './column-codec.js';
+import { PoisonMessageError, RetriableError } from './errors.js';
+
+export interface ResolvedSchema {
+  id: number;
+  json: AvroJson;
+  type: avro.Type;
+}
+
+export interface SchemaLookup {
+  getSchema(id: number): Promise<ResolvedSchema>;
+}
+
+/** The id is not in the registry: the message can never be decoded, so it is poison. */
+export class UnknownSchemaError extends PoisonMessageError {}
+
+export function parseAvroSchema(id: number, json: AvroJson): ResolvedSchema {
+  // A fresh registry per schema: avsc records named types in it (see avro-long-type.ts). The
+  // registry only catches `"long"` by name; Debezium writes most longs as objects
+  // (`{"type":"long","connect.parameters":...}`: bigint columns, MicroTimestamp), which avsc
+  // would build as number-based longs that refuse values beyond 2^53, hence the hook.
+  const type = avro.Type.forSchema(json as avro.Schema, {
+    registry: { long: bigintLongType },
+    typeHook: (schema) => (isLongObject(schema) ? bigintLongType : undefined),
+  });
+  return { id, json, type };
+}
+
+const isLongObject = (schema: unknown): boolean =>
+  typeof schema === 'object' &&
+  schema !== null &&
+  !Array.isArray(schema) &&
+  (schema as { type?: unknown }).type === 'long';
+
+export interface RegistrySchemaLookupOptions {
+  url: string;
+  auth?: { username: string; password: string };
+  requestTimeoutMs?: number;
+}
+
+export class RegistrySchemaLookup implements SchemaLookup {
+  private readonly cache = new Map<number, Promise<ResolvedSchema>>();
+  private readonly baseUrl: string;
+  private readonly headers: Record<string, string>;
+  private readonly timeoutMs: number;
+
+  constructor(options: RegistrySchemaLookupOptions) {
+    this.baseUrl = options.url.replace(/\/+$/, '');
+    this.timeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.headers = { accept: 'application/vnd.schemaregistry.v1+json, application/json' };
+    if (options.auth) {
+      const token = Buffer.from(`${options.auth.username}:${options.auth.password}`).toString(
+        'base64',
+      );
+      this.headers.authorization = `Basic ${token}`;
+    }
+  }
+
+  getSchema(id: number): Promise<ResolvedSchema> {
+    let pending = this.cache.get(id);
+    if (!pending) {
+      pending = this.fetchSchema(id);
+      this.cache.set(id, pending);
+      // A failed lookup must not stay cached: the registry may come back.
+      pending.catch(() => this.cache.delete(id));
+    }
+    return pending;
+  }
+
+  private async fetchSchema(id: number): Promise<ResolvedSchema> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}/schemas/ids/${id}`, {
+        headers: this.headers,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (error) {
+      throw new RetriableError(`schema registry unreachable (${describe(error)})`, {
+        cause: error,
+      });
+    }
+    const body = await response.text();
+    if (response.status === 404)
+      throw new UnknownSchemaError(`schema id ${id} is not in the registry`);
+    if (!response.ok) {
+      // 5xx, auth proxies, rate limits: the registry may recover; never a reason to drop data.
+      throw new RetriableError(`schema registry answered ${response.status} for schema id ${id}`);
+    }
+    let json: AvroJson;
+    try {
+      json = JSON.parse((JSON.parse(body) as { schema: string }).schema) as AvroJson;
+    } catch (error) {
+      throw new RetriableError(`schema registry sent an unreadable body for schema id ${id}`, {
+        cause: error,
+      });
+    }
+    try {
+      return parseAvroSchema(id, json);
+    } catch (error) {
+      throw new PoisonMessageError(
+        `schema id ${id} is not a valid Avro schema: ${describe(error)}`,
+        { cause: error },
+      );
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as { cause?: unknown }).cause;
+    return cause instanceof Error ? `${error.message}: ${cause.message}` : error.message;
+  }
+  return String(error);
+}

@@ -1,0 +1,91 @@
+// A chain of processors from a source record type to the sink's record type. `processBatch`
+// drives one batch through it record by record, so a record that fails (poison) is reported with
+// the source record it came from, while retriable errors abort the batch for a retry.
+import { PgferryError } from './errors.js';
+import type { Processor, ProcessorContext } from './processor.js';
+
+export interface RecordFailure<S> {
+  source: S;
+  processor: string;
+  error: PgferryError;
+}
+
+export interface BatchResult<S, O> {
+  outputs: O[];
+  failures: RecordFailure<S>[];
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a chain of processors of varying types
+type AnyProcessor = Processor<any, any>;
+
+export class Topology<S, O> {
+  private constructor(private readonly processors: readonly AnyProcessor[]) {}
+
+  static from<S>(): Topology<S, S> {
+    return new Topology<S, S>([]);
+  }
+
+  through<N>(processor: Processor<O, N>): Topology<S, N> {
+    return new Topology<S, N>([...this.processors, processor]);
+  }
+
+  get names(): string[] {
+    return this.processors.map((p) => p.name);
+  }
+
+  async init(ctx: ProcessorContext): Promise<void> {
+    for (const p of this.processors) await p.init?.(ctx);
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.processors) await p.close?.();
+  }
+
+  async processBatch(records: readonly S[], ctx: ProcessorContext): Promise<BatchResult<S, O>> {
+    const outputs: O[] = [];
+    const failures: RecordFailure<S>[] = [];
+    for (const source of records) {
+      await this.push(source, [source], 0, ctx, outputs, failures);
+    }
+    // Flush in chain order: what a processor releases still passes through those after it.
+    for (let i = 0; i < this.processors.length; i++) {
+      const processor = this.processors[i] as AnyProcessor;
+      if (!processor.flush) continue;
+      const released = await processor.flush(ctx);
+      for (const item of released) {
+        // Records released by a flush no longer map to one source record: a failure after this
+        // point is not attributable, so it aborts the batch rather than blaming a bystander.
+        await this.push(undefined as S, [item], i + 1, ctx, outputs, undefined);
+      }
+    }
+    return { outputs, failures };
+  }
+
+  private async push(
+    source: S,
+    items: unknown[],
+    from: number,
+    ctx: ProcessorContext,
+    outputs: O[],
+    failures: RecordFailure<S>[] | undefined,
+  ): Promise<void> {
+    let current = items;
+    for (let i = from; i < this.processors.length && current.length > 0; i++) {
+      const processor = this.processors[i] as AnyProcessor;
+      const next: unknown[] = [];
+      for (const item of current) {
+        try {
+          next.push(...(await processor.process(item, ctx)));
+        } catch (error) {
+          if (failures && error instanceof PgferryError && !error.retriable) {
+            failures.push({ source, processor: processor.name, error });
+            return;
+          }
+          throw error;
+        }
+      }
+      current = next;
+    }
+    outputs.push(...(current as O[]));
+  }
+}

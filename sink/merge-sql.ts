@@ -1,0 +1,88 @@
+// The SQL of one table's apply step, built as text from quoted identifiers and integer literals
+// only (no values: values travel through COPY). Pure functions so tests can assert the shape.
+import { BOOKKEEPING_SCHEMA, tablesTable } from './bookkeeping.js';
+import { qualifiedName, quoteIdent, quoteLiteral } from './sql-identifier.js';
+
+export interface MergeTarget {
+  schema: string;
+  name: string;
+  positionTable: string;
+  primaryKey: readonly string[];
+}
+
+export interface StagingTable {
+  name: string;
+  /** Target columns staged, in COPY order after __op, __pos, __toast. */
+  columns: readonly { name: string; type: string }[];
+}
+
+const keyMatch = (left: string, right: string, key: readonly string[]): string =>
+  key.map((k) => `${left}.${quoteIdent(k)} = ${right}.${quoteIdent(k)}`).join(' AND ');
+
+export function createStagingTableSql(stage: StagingTable): string {
+  const cols = stage.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`);
+  return `CREATE TEMP TABLE IF NOT EXISTS ${quoteIdent(stage.name)} (__op "char" NOT NULL, __pos bigint NOT NULL, __toast text NOT NULL${cols.length ? `, ${cols.join(', ')}` : ''}) ON COMMIT DELETE ROWS`;
+}
+
+export function copyIntoStagingSql(stage: StagingTable): string {
+  const cols = ['__op', '__pos', '__toast', ...stage.columns.map((c) => quoteIdent(c.name))];
+  return `COPY ${quoteIdent(stage.name)} (${cols.join(', ')}) FROM STDIN`;
+}
+
+/**
+ * A truncate at `position`: removes every row whose last change is not newer than the truncate
+ * (rows changed after it, possibly applied earlier from another partition, stay), forgets older
+ * row positions, and records the truncate so older changes that arrive later are skipped.
+ */
+export function truncateSql(target: MergeTarget, position: bigint): string[] {
+  const t = qualifiedName(target.schema, target.name);
+  const p = qualifiedName(BOOKKEEPING_SCHEMA, target.positionTable);
+  const pos = position.toString();
+  return [
+    `DELETE FROM ${t} AS t WHERE NOT EXISTS (SELECT 1 FROM ${p} AS p WHERE ${keyMatch('p', 't', target.primaryKey)} AND p.__pos > ${pos} AND NOT p.__deleted)`,
+    `DELETE FROM ${p} WHERE __pos <= ${pos}`,
+    `UPDATE ${tablesTable()} SET truncated_position = GREATEST(truncated_position, ${pos}) WHERE table_schema = ${quoteLiteral(target.schema)} AND table_name = ${quoteLiteral(target.name)}`,
+  ];
+}
+
+/**
+ * Applies the staged changes (one per row key, already deduped) with the position guard:
+ * 1. drop staged changes not newer than the row's recorded position or the table's last truncate;
+ * 2. record the new positions (deletes too: a late older update must not resurrect the row);
+ * 3. delete the deleted rows; 4. upsert the rest, one statement per set of columns to keep
+ *    (unchanged TOAST values, columns a change's schema version lacks).
+ */
+export function mergeSql(
+  target: MergeTarget,
+  stage: StagingTable,
+  keepPatterns: readonly string[],
+): string[] {
+  const t = qualifiedName(target.schema, target.name);
+  const p = qualifiedName(BOOKKEEPING_SCHEMA, target.positionTable);
+  const s = quoteIdent(stage.name);
+  const key = target.primaryKey;
+  const keyList = key.map(quoteIdent).join(', ');
+  const statements = [
+    `DELETE FROM ${s} AS s USING ${p} AS p WHERE ${keyMatch('p', 's', key)} AND p.__pos >= s.__pos`,
+  ];
+  // Read inside the transaction: a truncate applied by this batch or another process counts.
+  statements.push(
+    `DELETE FROM ${s} WHERE __pos <= (SELECT truncated_position FROM ${tablesTable()} WHERE table_schema = ${quoteLiteral(target.schema)} AND table_name = ${quoteLiteral(target.name)})`,
+    `INSERT INTO ${p} (${keyList}, __pos, __deleted) SELECT ${keyList}, __pos, __op = 'd' FROM ${s} ON CONFLICT (${keyList}) DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted`,
+    `DELETE FROM ${t} AS t USING ${s} AS s WHERE s.__op = 'd' AND ${keyMatch('t', 's', key)}`,
+  );
+  const keySet = new Set(key);
+  for (const pattern of keepPatterns) {
+    const keep = new Set(pattern === '' ? [] : pattern.split(',').map(Number));
+    const cols = stage.columns.filter((_, i) => !keep.has(i)).map((c) => c.name);
+    const colList = cols.map(quoteIdent).join(', ');
+    const updates = cols
+      .filter((c) => !keySet.has(c))
+      .map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`);
+    const onConflict = updates.length ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING';
+    statements.push(
+      `INSERT INTO ${t} (${colList}) SELECT ${colList} FROM ${s} WHERE __op <> 'd' AND __toast = ${quoteLiteral(pattern)} ON CONFLICT (${keyList}) ${onConflict}`,
+    );
+  }
+  return statements;
+}

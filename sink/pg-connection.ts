@@ -1,0 +1,62 @@
+// node-postgres connection settings from pgferry's PostgresSettings, with libpq's sslmode meaning:
+// disable, prefer (TLS if the server offers it), require (TLS, no verification), verify-ca (TLS,
+// CA checked), verify-full (TLS, CA and host name checked).
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import type { PostgresSettings } from '../pipeline/config.js';
+
+function sslOption(settings: PostgresSettings): pg.ClientConfig['ssl'] {
+  const ca = settings.sslRootCert ? readFileSync(settings.sslRootCert, 'utf8') : undefined;
+  switch (settings.sslMode) {
+    case 'disable':
+      return false;
+    case 'prefer':
+    case 'require':
+      return { rejectUnauthorized: false };
+    case 'verify-ca':
+      return {
+        rejectUnauthorized: true,
+        ...(ca ? { ca } : {}),
+        checkServerIdentity: () => undefined,
+      };
+    case 'verify-full':
+      return { rejectUnauthorized: true, ...(ca ? { ca } : {}) };
+  }
+}
+
+export function pgClientConfig(
+  settings: PostgresSettings,
+  applicationName: string,
+): pg.ClientConfig {
+  return {
+    host: settings.host,
+    port: settings.port,
+    database: settings.database,
+    user: settings.user,
+    ...(settings.password === undefined ? {} : { password: settings.password }),
+    ssl: sslOption(settings),
+    application_name: applicationName,
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
+  };
+}
+
+/** Connects; `prefer` falls back to plain TCP when the server has no TLS (as libpq does). */
+export async function connectPg(
+  settings: PostgresSettings,
+  applicationName: string,
+): Promise<pg.Client> {
+  const client = new pg.Client(pgClientConfig(settings, applicationName));
+  try {
+    await client.connect();
+    return client;
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    if (settings.sslMode === 'prefer' && /does not support SSL/i.test((error as Error).message)) {
+      const plain = new pg.Client({ ...pgClientConfig(settings, applicationName), ssl: false });
+      await plain.connect();
+      return plain;
+    }
+    throw error;
+  }
+}

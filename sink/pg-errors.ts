@@ -1,0 +1,28 @@
+// What a PostgreSQL failure means for pgferry: retry (the server or network is in trouble), reject
+// the row (the data cannot go in: dead-letter it), or stop the table (our schema or privileges).
+export type PgFailureKind = 'retriable' | 'rejected-row' | 'table-error';
+
+const RETRIABLE_NODE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+export function classifyPgError(error: unknown): PgFailureKind {
+  const e = error as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (RETRIABLE_NODE_CODES.has(code)) return 'retriable';
+  if (/^(08|53|57|58)/.test(code)) return 'retriable'; // connection, resources, shutdown, system
+  if (code === '40001' || code === '40P01' || code === '55P03') return 'retriable'; // serialization, deadlock, lock
+  if (/^(22|23)/.test(code) || code === '42804') return 'rejected-row'; // data exception, constraint
+  if (code.length === 5) return 'table-error';
+  // No SQLSTATE: the connection died under us (pg: "Connection terminated unexpectedly").
+  const message = typeof e?.message === 'string' ? e.message : '';
+  if (/connection|terminated|socket|closed/i.test(message)) return 'retriable';
+  return 'table-error';
+}

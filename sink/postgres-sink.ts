@@ -1,0 +1,380 @@
+// The PostgreSQL sink. `writeBatch` applies one batch of one partition and records its Kafka
+// offset in the same target transaction, so a crash anywhere leaves either all of it or none.
+// Per table: COPY into a session staging table, then the guarded merge (merge-sql.ts). Rows the
+// target rejects are isolated by bisection under savepoints and handed back for the DLQ before
+// the commit; the rest of the batch still applies.
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { PostgresSettings } from '../pipeline/config.js';
+import { PgferryError, RetriableError, SchemaIncompatibleError } from '../pipeline/errors.js';
+import type { Logger } from '../pipeline/logger.js';
+import {
+  type RowChange,
+  type TableRef,
+  tableKey,
+  UNCHANGED_TOAST,
+} from '../pipeline/row-change.js';
+import { ensureBookkeeping, offsetsTable, readStoredOffsets, tablesTable } from './bookkeeping.js';
+import { encodeCopyRow } from './copy-text.js';
+import {
+  copyIntoStagingSql,
+  createStagingTableSql,
+  mergeSql,
+  type StagingTable,
+  truncateSql,
+} from './merge-sql.js';
+import { connectPg } from './pg-connection.js';
+import { classifyPgError } from './pg-errors.js';
+import { ensureTargetTable, type TargetTable } from './target-table.js';
+
+export interface SinkBatch {
+  groupId: string;
+  topic: string;
+  partition: number;
+  /** Offset after the last record of the batch: stored as the partition's next offset. */
+  nextOffset: string;
+  changes: RowChange[];
+}
+
+export interface RejectedChange {
+  change: RowChange;
+  error: Error;
+}
+
+export interface SinkResult {
+  /** Changes handed to the merge (after the offset filter); the position guard may skip some. */
+  applied: number;
+  rejected: RejectedChange[];
+  /** True when the target already had this batch (replay after a crash or rebalance). */
+  alreadyApplied: boolean;
+  /** Rows affected per table and statement kind, for metrics. */
+  tables: { table: string; upserted: number; deleted: number }[];
+}
+
+export interface WriteBatchHooks {
+  /** Runs inside the transaction just before COMMIT (the DLQ produce goes here). */
+  beforeCommit?: (rejected: RejectedChange[]) => Promise<void>;
+}
+
+/** The target cannot take this table's changes until an operator acts; other tables continue. */
+export class TableStoppedError extends PgferryError {
+  constructor(
+    readonly table: string,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, { retriable: false, cause: options.cause });
+  }
+}
+
+export interface PostgresSinkOptions {
+  settings: PostgresSettings;
+  log: Logger;
+  /** Map a source table to its target table (default: same schema and name). */
+  mapTable?: (source: TableRef) => TableRef;
+}
+
+class RejectedRowError extends Error {}
+
+function highestPosition(changes: readonly RowChange[]): bigint {
+  let highest = 0n;
+  for (const c of changes) if (c.position > highest) highest = c.position;
+  return highest;
+}
+
+export class PostgresSink {
+  private client: pg.Client | undefined;
+  private readonly tables = new Map<string, TargetTable>();
+  private readonly ensuredSchemas = new Set<string>();
+  private readonly stagingTables = new Set<string>();
+  private readonly mapTable: (source: TableRef) => TableRef;
+
+  constructor(private readonly options: PostgresSinkOptions) {
+    this.mapTable = options.mapTable ?? ((t) => t);
+  }
+
+  async start(): Promise<void> {
+    await this.connection();
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  /** Offsets the target holds for a topic (partition -> next offset), to seek on assignment. */
+  async storedOffsets(groupId: string, topic: string): Promise<Map<number, string>> {
+    return this.withRetriable(async (c) => readStoredOffsets(c, groupId, topic));
+  }
+
+  async writeBatch(batch: SinkBatch, hooks: WriteBatchHooks = {}): Promise<SinkResult> {
+    return this.withRetriable(async (client) => {
+      const byTable = new Map<string, { source: TableRef; changes: RowChange[] }>();
+      for (const change of batch.changes) {
+        const k = tableKey(change.table);
+        let group = byTable.get(k);
+        if (!group) {
+          group = { source: change.table, changes: [] };
+          byTable.set(k, group);
+        }
+        group.changes.push(change);
+      }
+      // DDL first, each in its own short transaction (creating or evolving target tables).
+      const targets = new Map<string, TargetTable>();
+      for (const [k, group] of byTable)
+        targets.set(k, await this.targetFor(client, group.source, group.changes));
+
+      await client.query('BEGIN');
+      try {
+        await client.query(
+          `INSERT INTO ${offsetsTable()} (group_id, topic, partition, next_offset) VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING`,
+          [batch.groupId, batch.topic, batch.partition],
+        );
+        const stored = await client.query<{ next_offset: string }>(
+          `SELECT next_offset FROM ${offsetsTable()} WHERE group_id = $1 AND topic = $2 AND partition = $3 FOR UPDATE`,
+          [batch.groupId, batch.topic, batch.partition],
+        );
+        const storedNext = BigInt(stored.rows[0]?.next_offset ?? '0');
+        if (storedNext >= BigInt(batch.nextOffset)) {
+          await client.query('COMMIT');
+          return { applied: 0, rejected: [], alreadyApplied: true, tables: [] };
+        }
+        const rejected: RejectedChange[] = [];
+        const tableStats: SinkResult['tables'] = [];
+        let applied = 0;
+        for (const [k, group] of byTable) {
+          const fresh = group.changes.filter((c) => BigInt(c.origin.offset) >= storedNext);
+          if (fresh.length === 0) continue;
+          const target = targets.get(k) as TargetTable;
+          const stats = await this.applyTable(client, target, fresh, rejected);
+          applied += fresh.length;
+          tableStats.push({ table: k, ...stats });
+          const maxPosition = highestPosition(fresh);
+          const maxTs = fresh.reduce((m, c) => Math.max(m, c.sourceTsMs), 0);
+          await client.query(
+            `UPDATE ${tablesTable()} SET last_position = GREATEST(COALESCE(last_position, 0), $3::bigint),
+               last_source_ts = GREATEST(last_source_ts, to_timestamp($4::double precision / 1000)),
+               last_applied_at = now(), changes_applied = changes_applied + $5
+             WHERE table_schema = $1 AND table_name = $2`,
+            [target.ref.schema, target.ref.name, maxPosition.toString(), maxTs, fresh.length],
+          );
+        }
+        await client.query(
+          `UPDATE ${offsetsTable()} SET next_offset = GREATEST(next_offset, $4::bigint), updated_at = now()
+           WHERE group_id = $1 AND topic = $2 AND partition = $3`,
+          [batch.groupId, batch.topic, batch.partition, batch.nextOffset],
+        );
+        if (hooks.beforeCommit) await hooks.beforeCommit(rejected);
+        await client.query('COMMIT');
+        return { applied, rejected, alreadyApplied: false, tables: tableStats };
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  private async targetFor(
+    client: pg.Client,
+    source: TableRef,
+    changes: RowChange[],
+  ): Promise<TargetTable> {
+    const ref = this.mapTable(source);
+    const name = tableKey(ref);
+    // Every schema version in the batch must fit the target (older versions are subsets).
+    const versions = new Map(
+      changes.filter((c) => c.op !== 't').map((c) => [c.schema.id, c.schema]),
+    );
+    if (versions.size === 0 && changes[0]) versions.set(changes[0].schema.id, changes[0].schema);
+    let target = this.tables.get(name);
+    for (const [id, schema] of versions) {
+      if (target && this.ensuredSchemas.has(`${name}\u0000${id}`)) continue;
+      try {
+        target = await ensureTargetTable(client, ref, schema, this.options.log);
+      } catch (error) {
+        if (error instanceof SchemaIncompatibleError) {
+          throw new TableStoppedError(name, error.message, { cause: error });
+        }
+        if (classifyPgError(error) === 'retriable' || error instanceof PgferryError) throw error;
+        throw new TableStoppedError(
+          name,
+          `cannot prepare target table ${name}: ${(error as Error).message}`,
+          {
+            cause: error,
+          },
+        );
+      }
+      this.tables.set(name, target);
+      this.ensuredSchemas.add(`${name}\u0000${id}`);
+    }
+    if (!target) throw new TableStoppedError(name, `no schema for ${name}`);
+    return target;
+  }
+
+  private async applyTable(
+    client: pg.Client,
+    target: TargetTable,
+    changes: RowChange[],
+    rejected: RejectedChange[],
+  ): Promise<{ upserted: number; deleted: number }> {
+    const mergeTarget = {
+      schema: target.ref.schema,
+      name: target.ref.name,
+      positionTable: target.positionTable,
+      primaryKey: target.primaryKey,
+    };
+    const truncates = changes.filter((c) => c.op === 't');
+    const rows = changes.filter((c) => c.op !== 't');
+    if (truncates.length > 0) {
+      const position = highestPosition(truncates);
+      for (const sql of truncateSql(mergeTarget, position)) await client.query(sql);
+      this.options.log.info(
+        { table: tableKey(target.ref), position: position.toString() },
+        'applied truncate',
+      );
+    }
+    if (rows.length === 0) return { upserted: 0, deleted: 0 };
+
+    // Stage every target column some change in the batch carries (key columns first).
+    const carried = new Set<string>(target.primaryKey);
+    for (const c of rows)
+      for (const col of c.schema.columns) if (target.columns.has(col.name)) carried.add(col.name);
+    const stageColumns = [...carried].map((name) => ({
+      name,
+      type: target.columns.get(name)?.type ?? 'text',
+    }));
+    const signature = createHash('sha256')
+      .update(
+        `${tableKey(target.ref)}\u0000${stageColumns.map((c) => `${c.name}:${c.type}`).join('\u0000')}`,
+      )
+      .digest('hex')
+      .slice(0, 16);
+    const stage: StagingTable = { name: `pgferry_stage_${signature}`, columns: stageColumns };
+    if (!this.stagingTables.has(stage.name)) {
+      await client.query(createStagingTableSql(stage));
+      this.stagingTables.add(stage.name);
+    }
+
+    const stats = { upserted: 0, deleted: 0 };
+    const attempt = async (subset: RowChange[]): Promise<void> => {
+      await client.query('SAVEPOINT pgferry_rows');
+      try {
+        const result = await this.stageAndMerge(client, mergeTarget, stage, subset);
+        await client.query('RELEASE SAVEPOINT pgferry_rows');
+        stats.upserted += result.upserted;
+        stats.deleted += result.deleted;
+      } catch (error) {
+        if (classifyPgError(error) !== 'rejected-row') throw error;
+        await client.query('ROLLBACK TO SAVEPOINT pgferry_rows');
+        await client.query('RELEASE SAVEPOINT pgferry_rows');
+        if (subset.length === 1) {
+          const change = subset[0] as RowChange;
+          rejected.push({ change, error: new RejectedRowError((error as Error).message) });
+          return;
+        }
+        const middle = Math.ceil(subset.length / 2);
+        await attempt(subset.slice(0, middle));
+        await attempt(subset.slice(middle));
+      }
+    };
+    await attempt(rows);
+    return stats;
+  }
+
+  private async stageAndMerge(
+    client: pg.Client,
+    target: Parameters<typeof mergeSql>[0],
+    stage: StagingTable,
+    rows: RowChange[],
+  ): Promise<{ upserted: number; deleted: number }> {
+    const keepPatterns = new Set<string>();
+    const keySet = new Set(target.primaryKey);
+    function* lines(): Generator<string> {
+      for (const change of rows) {
+        const carried = new Set(change.schema.columns.map((c) => c.name));
+        const values: (string | null)[] = [change.op, change.position.toString(), ''];
+        const keep: number[] = [];
+        stage.columns.forEach((col, i) => {
+          if (change.op === 'd') {
+            values.push(keySet.has(col.name) ? (change.key[col.name] ?? null) : null);
+            return;
+          }
+          const v = change.after?.[col.name];
+          if (v === UNCHANGED_TOAST || (!carried.has(col.name) && !keySet.has(col.name))) {
+            keep.push(i);
+            values.push(null);
+          } else {
+            values.push(v === undefined ? null : v);
+          }
+        });
+        const pattern = keep.join(',');
+        values[2] = pattern;
+        if (change.op !== 'd') keepPatterns.add(pattern);
+        yield encodeCopyRow(values);
+      }
+    }
+    await pipeline(Readable.from(lines()), client.query(copyFrom(copyIntoStagingSql(stage))));
+    const statements = mergeSql(target, stage, [...keepPatterns].sort());
+    const results = (await client.query(statements.join(';\n'))) as unknown as
+      | pg.QueryResult[]
+      | pg.QueryResult;
+    const list = Array.isArray(results) ? results : [results];
+    // Statement order: guard delete, truncate guard, positions upsert, delete, upserts...
+    const deleted = list[3]?.rowCount ?? 0;
+    const upserted = list.slice(4).reduce((n, r) => n + (r.rowCount ?? 0), 0);
+    return { upserted, deleted };
+  }
+
+  private async connection(): Promise<pg.Client> {
+    if (this.client) return this.client;
+    let client: pg.Client;
+    try {
+      client = await connectPg(this.options.settings, 'pgferry-sink');
+    } catch (error) {
+      throw new RetriableError(`target PostgreSQL unreachable: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    client.on('error', (error) => {
+      this.options.log.warn(
+        { err: error.message },
+        'target connection error; reconnecting on next batch',
+      );
+      if (this.client === client) this.dropConnection();
+    });
+    await ensureBookkeeping(client);
+    this.client = client;
+    return client;
+  }
+
+  private dropConnection(): void {
+    const client = this.client;
+    this.client = undefined;
+    // Session state goes with the connection: staging tables are temporary.
+    this.stagingTables.clear();
+    client?.end().catch(() => undefined);
+  }
+
+  /** Runs an operation on the connection; connection-level and transient failures -> RetriableError. */
+  private async withRetriable<T>(operation: (client: pg.Client) => Promise<T>): Promise<T> {
+    const client = await this.connection();
+    try {
+      return await operation(client);
+    } catch (error) {
+      if (error instanceof PgferryError) throw error;
+      if (classifyPgError(error) === 'retriable') {
+        const code = (error as { code?: string }).code ?? '';
+        // Serialization failures and deadlocks leave the session usable; anything else may not.
+        if (code !== '40001' && code !== '40P01' && code !== '55P03') this.dropConnection();
+        throw new RetriableError(`target PostgreSQL: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+}

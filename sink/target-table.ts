@@ -1,0 +1,212 @@
+// The target side of one replicated table: read from the catalog (never assumed), created from the
+// event schema when missing, evolved when a new schema version adds or widens columns, and
+// registered in pgferry.tables with its position table.
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { SchemaIncompatibleError } from '../pipeline/errors.js';
+import type { Logger } from '../pipeline/logger.js';
+import type { TableRef } from '../pipeline/row-change.js';
+import type { TableSchema } from '../pipeline/table-schema.js';
+import { BOOKKEEPING_SCHEMA, DDL_LOCK_KEY, tablesTable } from './bookkeeping.js';
+import { planColumnTypeChange } from './column-type-change.js';
+import { boundedIdentifier, qualifiedName, quoteIdent } from './sql-identifier.js';
+
+export interface TargetColumn {
+  name: string;
+  /** format_type() of the column, used verbatim for staging columns. */
+  type: string;
+  notNull: boolean;
+}
+
+export interface TargetTable {
+  ref: TableRef;
+  columns: Map<string, TargetColumn>;
+  primaryKey: string[];
+  /** Name (in the pgferry schema) of this table's row-position table. */
+  positionTable: string;
+  truncatedPosition: bigint;
+}
+
+export async function readTargetColumns(
+  client: pg.ClientBase,
+  ref: TableRef,
+): Promise<{ columns: TargetColumn[]; primaryKey: string[] } | undefined> {
+  const regclass = qualifiedName(ref.schema, ref.name);
+  const exists = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::oid AS oid', [
+    regclass,
+  ]);
+  const oid = exists.rows[0]?.oid;
+  if (!oid) return undefined;
+  const columns = await client.query<{ name: string; type: string; not_null: boolean }>(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null
+       FROM pg_attribute a
+      WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attnum`,
+    [oid],
+  );
+  const pk = await client.query<{ name: string }>(
+    `SELECT a.attname AS name
+       FROM pg_index i
+       CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+      WHERE i.indrelid = $1 AND i.indisprimary
+      ORDER BY k.ord`,
+    [oid],
+  );
+  return {
+    columns: columns.rows.map((r) => ({ name: r.name, type: r.type, notNull: r.not_null })),
+    primaryKey: pk.rows.map((r) => r.name),
+  };
+}
+
+/** A quoted user type ("mood") that the target lacks becomes text, with a warning. */
+async function resolveDdlType(
+  client: pg.ClientBase,
+  pgType: string,
+  log: Logger,
+  where: string,
+): Promise<string> {
+  const base = pgType.endsWith('[]') ? pgType.slice(0, -2) : pgType;
+  if (!base.startsWith('"')) return pgType;
+  const found = await client.query<{ t: string | null }>('SELECT to_regtype($1)::text AS t', [
+    base,
+  ]);
+  if (found.rows[0]?.t) return pgType;
+  log.warn(
+    { column: where, type: pgType },
+    'type does not exist in the target; using text (run schema-sync to create it)',
+  );
+  return pgType.endsWith('[]') ? 'text[]' : 'text';
+}
+
+function positionTableName(ref: TableRef): string {
+  const hash = createHash('sha256').update(`${ref.schema}\u0000${ref.name}`).digest('hex');
+  return boundedIdentifier(`pos_${ref.schema}__${ref.name}`, hash);
+}
+
+const sameKey = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && [...a].sort().join('\u0000') === [...b].sort().join('\u0000');
+
+/**
+ * Makes the target table fit the event schema: create it if missing, add columns a newer schema
+ * version brings, widen compatible type changes, relax NOT NULL of columns the source dropped.
+ * Runs in its own transaction under the DDL advisory lock (several pgferry processes may race).
+ */
+export async function ensureTargetTable(
+  client: pg.ClientBase,
+  ref: TableRef,
+  schema: TableSchema,
+  log: Logger,
+): Promise<TargetTable> {
+  const tableName = `${ref.schema}.${ref.name}`;
+  if (schema.primaryKey.length === 0) {
+    throw new SchemaIncompatibleError(
+      `table ${tableName} has no primary key in its change events`,
+      { table: tableName },
+    );
+  }
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK_KEY]);
+    const target = qualifiedName(ref.schema, ref.name);
+    let current = await readTargetColumns(client, ref);
+    if (!current) {
+      const defs: string[] = [];
+      for (const c of schema.columns) {
+        const type = await resolveDdlType(client, c.pgType, log, `${tableName}.${c.name}`);
+        const notNull = schema.primaryKey.includes(c.name) || !c.nullable ? ' NOT NULL' : '';
+        defs.push(`${quoteIdent(c.name)} ${type}${notNull}`);
+      }
+      defs.push(`PRIMARY KEY (${schema.primaryKey.map(quoteIdent).join(', ')})`);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(ref.schema)}`);
+      await client.query(`CREATE TABLE ${target} (${defs.join(', ')})`);
+      log.info({ table: tableName }, 'created target table from the event schema');
+      current = await readTargetColumns(client, ref);
+      if (!current) throw new Error(`table ${tableName} vanished after CREATE TABLE`);
+    } else {
+      if (!sameKey(current.primaryKey, schema.primaryKey)) {
+        throw new SchemaIncompatibleError(
+          `target ${tableName} has primary key (${current.primaryKey.join(', ') || 'none'}) but the source key is (${schema.primaryKey.join(', ')})`,
+          { table: tableName },
+        );
+      }
+      const existing = new Map(current.columns.map((c) => [c.name, c]));
+      let changed = false;
+      for (const c of schema.columns) {
+        const have = existing.get(c.name);
+        if (!have) {
+          const type = await resolveDdlType(client, c.pgType, log, `${tableName}.${c.name}`);
+          await client.query(`ALTER TABLE ${target} ADD COLUMN ${quoteIdent(c.name)} ${type}`);
+          log.info(
+            { table: tableName, column: c.name, type },
+            'added column from a new schema version',
+          );
+          changed = true;
+          continue;
+        }
+        const plan = planColumnTypeChange(have.type, c.pgType);
+        if (plan.kind === 'incompatible') {
+          throw new SchemaIncompatibleError(`${tableName}.${c.name}: ${plan.reason}`, {
+            table: tableName,
+          });
+        }
+        if (plan.kind === 'widen') {
+          await client.query(
+            `ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(c.name)} TYPE ${plan.to}`,
+          );
+          log.info(
+            { table: tableName, column: c.name, from: have.type, to: plan.to },
+            'widened column type',
+          );
+          changed = true;
+        }
+      }
+      const inEvent = new Set(schema.columns.map((c) => c.name));
+      for (const c of current.columns) {
+        // A column the source dropped stays, but must accept rows that no longer carry it.
+        if (!inEvent.has(c.name) && c.notNull && !current.primaryKey.includes(c.name)) {
+          await client.query(
+            `ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(c.name)} DROP NOT NULL`,
+          );
+          log.info(
+            { table: tableName, column: c.name },
+            'column dropped at the source: kept, now nullable',
+          );
+          changed = true;
+        }
+      }
+      if (changed) {
+        current = await readTargetColumns(client, ref);
+        if (!current) throw new Error(`table ${tableName} vanished during schema evolution`);
+      }
+    }
+
+    const positionTable = positionTableName(ref);
+    const keyDefs = current.primaryKey.map((k) => {
+      const col = current?.columns.find((c) => c.name === k);
+      return `${quoteIdent(k)} ${col?.type ?? 'text'} NOT NULL`;
+    });
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${qualifiedName(BOOKKEEPING_SCHEMA, positionTable)} (${keyDefs.join(', ')},
+        __pos bigint NOT NULL, __deleted boolean NOT NULL,
+        PRIMARY KEY (${current.primaryKey.map(quoteIdent).join(', ')}))`,
+    );
+    const registered = await client.query<{ truncated_position: string }>(
+      `INSERT INTO ${tablesTable()} (table_schema, table_name, position_table) VALUES ($1, $2, $3)
+       ON CONFLICT (table_schema, table_name) DO UPDATE SET position_table = EXCLUDED.position_table
+       RETURNING truncated_position`,
+      [ref.schema, ref.name, positionTable],
+    );
+    await client.query('COMMIT');
+    return {
+      ref,
+      columns: new Map(current.columns.map((c) => [c.name, c])),
+      primaryKey: current.primaryKey,
+      positionTable,
+      truncatedPosition: BigInt(registered.rows[0]?.truncated_position ?? '0'),
+    };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
