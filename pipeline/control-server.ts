@@ -56,6 +56,11 @@ export async function startControlServer(options: {
   return {
     server,
     port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Scrapers keep connections alive; they must not hold up shutdown.
+        server.closeAllConnections();
+      }),
   };
 }

@@ -28,7 +28,12 @@ import {
 } from './merge-sql.js';
 import { connectPg } from './pg-connection.js';
 import { classifyPgError } from './pg-errors.js';
-import { ensureTargetTable, type TargetTable } from './target-table.js';
+import {
+  ensureTargetTable,
+  loadTargetTable,
+  recordTruncateOnly,
+  type TargetTable,
+} from './target-table.js';
 
 export interface SinkBatch {
   groupId: string;
@@ -124,7 +129,7 @@ export class PostgresSink {
         group.changes.push(change);
       }
       // DDL first, each in its own short transaction (creating or evolving target tables).
-      const targets = new Map<string, TargetTable>();
+      const targets = new Map<string, TargetTable | undefined>();
       for (const [k, group] of byTable)
         targets.set(k, await this.targetFor(client, group.source, group.changes));
 
@@ -149,7 +154,13 @@ export class PostgresSink {
         for (const [k, group] of byTable) {
           const fresh = group.changes.filter((c) => BigInt(c.origin.offset) >= storedNext);
           if (fresh.length === 0) continue;
-          const target = targets.get(k) as TargetTable;
+          const target = targets.get(k);
+          if (!target) {
+            // Only truncates, for a table the target does not have: nothing to delete, but
+            // rows older than the truncate that arrive later must still be skipped.
+            await recordTruncateOnly(client, this.mapTable(group.source), highestPosition(fresh));
+            continue;
+          }
           const stats = await this.applyTable(client, target, fresh, rejected);
           applied += fresh.length;
           tableStats.push({ table: k, ...stats });
@@ -173,6 +184,8 @@ export class PostgresSink {
         return { applied, rejected, alreadyApplied: false, tables: tableStats };
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
+        // Staging tables created in this transaction are gone with it: create them again.
+        this.stagingTables.clear();
         throw error;
       }
     });
@@ -182,15 +195,28 @@ export class PostgresSink {
     client: pg.Client,
     source: TableRef,
     changes: RowChange[],
-  ): Promise<TargetTable> {
+  ): Promise<TargetTable | undefined> {
     const ref = this.mapTable(source);
     const name = tableKey(ref);
     // Every schema version in the batch must fit the target (older versions are subsets).
+    // Truncate events carry no key schema: they only need the table as it is.
     const versions = new Map(
       changes.filter((c) => c.op !== 't').map((c) => [c.schema.id, c.schema]),
     );
-    if (versions.size === 0 && changes[0]) versions.set(changes[0].schema.id, changes[0].schema);
     let target = this.tables.get(name);
+    if (versions.size === 0) {
+      if (target) return target;
+      try {
+        target = await loadTargetTable(client, ref, this.options.log);
+      } catch (error) {
+        if (error instanceof SchemaIncompatibleError) {
+          throw new TableStoppedError(name, error.message, { cause: error });
+        }
+        throw error;
+      }
+      if (target) this.tables.set(name, target);
+      return target;
+    }
     for (const [id, schema] of versions) {
       if (target && this.ensuredSchemas.has(`${name}\u0000${id}`)) continue;
       try {

@@ -20,7 +20,8 @@ export function boundedIdentifier(base: string, hash: string): string {
   const limit = 63;
   if (Buffer.byteLength(base) <= limit) return base;
   const suffix = `_${hash.slice(0, 12)}`;
-  let cut = base;
-  while (Buffer.byteLength(cut) + suffix.length > limit) cut = cut.slice(0, -1);
-  return cut + suffix;
+  // Cut whole code points: half a surrogate pair would reach PostgreSQL as U+FFFD.
+  const chars = Array.from(base);
+  while (Buffer.byteLength(chars.join('')) + suffix.length > limit) chars.pop();
+  return chars.join('') + suffix;
 }

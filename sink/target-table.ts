@@ -84,6 +84,30 @@ function positionTableName(ref: TableRef): string {
   return boundedIdentifier(`pos_${ref.schema}__${ref.name}`, hash);
 }
 
+/**
+ * The position table keys rows by the target's key columns: when a key column was widened (here
+ * or by an operator), widen it there too, or new keys would not fit and be dead-lettered.
+ */
+async function alignPositionKeyTypes(
+  client: pg.ClientBase,
+  positionTable: string,
+  current: { columns: TargetColumn[]; primaryKey: string[] },
+): Promise<void> {
+  const positions = await readTargetColumns(client, {
+    schema: BOOKKEEPING_SCHEMA,
+    name: positionTable,
+  });
+  if (!positions) return;
+  for (const key of current.primaryKey) {
+    const want = current.columns.find((c) => c.name === key)?.type;
+    const have = positions.columns.find((c) => c.name === key)?.type;
+    if (!want || !have || have === want) continue;
+    await client.query(
+      `ALTER TABLE ${qualifiedName(BOOKKEEPING_SCHEMA, positionTable)} ALTER COLUMN ${quoteIdent(key)} TYPE ${want}`,
+    );
+  }
+}
+
 const sameKey = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && [...a].sort().join('\u0000') === [...b].sort().join('\u0000');
 
@@ -98,8 +122,42 @@ export async function ensureTargetTable(
   schema: TableSchema,
   log: Logger,
 ): Promise<TargetTable> {
+  return (await prepareTargetTable(client, ref, schema, log)) as TargetTable;
+}
+
+/**
+ * The target table as it is, without creating or evolving it (for truncates, whose events carry
+ * no key schema); undefined when the target has no such table yet.
+ */
+export async function loadTargetTable(
+  client: pg.ClientBase,
+  ref: TableRef,
+  log: Logger,
+): Promise<TargetTable | undefined> {
+  return prepareTargetTable(client, ref, undefined, log);
+}
+
+/** A truncate of a table the target does not have yet: remember it, so older rows are skipped. */
+export async function recordTruncateOnly(
+  client: pg.ClientBase,
+  ref: TableRef,
+  position: bigint,
+): Promise<void> {
+  await client.query(
+    `INSERT INTO ${tablesTable()} (table_schema, table_name, position_table, truncated_position) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (table_schema, table_name) DO UPDATE SET truncated_position = GREATEST(${tablesTable()}.truncated_position, EXCLUDED.truncated_position)`,
+    [ref.schema, ref.name, positionTableName(ref), position.toString()],
+  );
+}
+
+async function prepareTargetTable(
+  client: pg.ClientBase,
+  ref: TableRef,
+  schema: TableSchema | undefined,
+  log: Logger,
+): Promise<TargetTable | undefined> {
   const tableName = `${ref.schema}.${ref.name}`;
-  if (schema.primaryKey.length === 0) {
+  if (schema && schema.primaryKey.length === 0) {
     throw new SchemaIncompatibleError(
       `table ${tableName} has no primary key in its change events`,
       { table: tableName },
@@ -110,7 +168,17 @@ export async function ensureTargetTable(
     await client.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK_KEY]);
     const target = qualifiedName(ref.schema, ref.name);
     let current = await readTargetColumns(client, ref);
-    if (!current) {
+    if (!schema) {
+      if (!current) {
+        await client.query('COMMIT');
+        return undefined;
+      }
+      if (current.primaryKey.length === 0) {
+        throw new SchemaIncompatibleError(`target ${tableName} has no primary key`, {
+          table: tableName,
+        });
+      }
+    } else if (!current) {
       const defs: string[] = [];
       for (const c of schema.columns) {
         const type = await resolveDdlType(client, c.pgType, log, `${tableName}.${c.name}`);
@@ -191,6 +259,7 @@ export async function ensureTargetTable(
         __pos bigint NOT NULL, __deleted boolean NOT NULL,
         PRIMARY KEY (${current.primaryKey.map(quoteIdent).join(', ')}))`,
     );
+    await alignPositionKeyTypes(client, positionTable, current);
     const registered = await client.query<{ truncated_position: string }>(
       `INSERT INTO ${tablesTable()} (table_schema, table_name, position_table) VALUES ($1, $2, $3)
        ON CONFLICT (table_schema, table_name) DO UPDATE SET position_table = EXCLUDED.position_table

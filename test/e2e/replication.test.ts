@@ -272,11 +272,18 @@ describe.sequential('replication end to end', () => {
     await admin.disconnect();
     await consumer.connect();
     for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`copied ${copies.length} of ${total}`)),
+        60_000,
+      );
       void consumer.run({
         eachMessage: async ({ topic, partition, message }) => {
           copies.push({ topic, partition, key: message.key, value: message.value });
-          if (copies.length >= total) resolve();
+          if (copies.length >= total) {
+            clearTimeout(timer);
+            resolve();
+          }
         },
       });
     });

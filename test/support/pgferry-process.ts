@@ -1,6 +1,7 @@
 // Runs the real `pgferry run` as a child process (built dist/), for end-to-end and fault tests.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { repoPath } from './stack-env.js';
 

@@ -1,0 +1,63 @@
+// COPY text format: the characters the format gives meaning to are escaped, NULL is \N, and
+// everything else (unicode included) passes through untouched.
+import { describe, expect, it } from 'vitest';
+import { COPY_NULL, encodeCopyRow, escapeCopyText } from '../../sink/copy-text.js';
+
+describe('escapeCopyText', () => {
+  it('leaves plain text and unicode alone', () => {
+    expect(escapeCopyText('hello world')).toBe('hello world');
+    expect(escapeCopyText('')).toBe('');
+    expect(escapeCopyText('naïve café – 日本語 🚢')).toBe('naïve café – 日本語 🚢');
+  });
+
+  it('escapes backslash, tab, newline and carriage return', () => {
+    expect(escapeCopyText('a\\b')).toBe('a\\\\b');
+    expect(escapeCopyText('a\tb')).toBe('a\\tb');
+    expect(escapeCopyText('a\nb')).toBe('a\\nb');
+    expect(escapeCopyText('a\rb')).toBe('a\\rb');
+    expect(escapeCopyText('\r\n\t\\')).toBe('\\r\\n\\t\\\\');
+    expect(escapeCopyText('\\\\')).toBe('\\\\\\\\');
+  });
+
+  it('makes a literal \\N and the end-of-data marker plain data', () => {
+    expect(escapeCopyText('\\N')).toBe('\\\\N');
+    expect(escapeCopyText('\\.')).toBe('\\\\.');
+  });
+
+  it('passes other control characters through (COPY takes them literally)', () => {
+    expect(escapeCopyText('a\u0001b\u000bc\fd')).toBe('a\u0001b\u000bc\fd');
+  });
+
+  it('escapes unicode text around the special characters without touching it', () => {
+    expect(escapeCopyText('ü\tß\n🚢\\')).toBe('ü\\tß\\n🚢\\\\');
+  });
+});
+
+describe('encodeCopyRow', () => {
+  it('joins escaped values with tabs, ends with a newline, NULL as \\N', () => {
+    expect(COPY_NULL).toBe('\\N');
+    expect(encodeCopyRow(['u', '42', '', 'a\tb', null, '\\N'])).toBe(
+      'u\t42\t\ta\\tb\t\\N\t\\\\N\n',
+    );
+  });
+
+  it('writes exactly one line whatever the values contain', () => {
+    const line = encodeCopyRow(['line1\nline2', 'x\r\ny', null]);
+    expect(line).toBe('line1\\nline2\tx\\r\\ny\t\\N\n');
+    expect(line.split('\n')).toEqual(['line1\\nline2\tx\\r\\ny\t\\N', '']);
+  });
+
+  it('tells the empty string from NULL', () => {
+    expect(encodeCopyRow([''])).toBe('\n');
+    expect(encodeCopyRow([null])).toBe('\\N\n');
+    expect(encodeCopyRow(['', null])).toBe('\t\\N\n');
+  });
+
+  it('treats a missing value as NULL', () => {
+    expect(encodeCopyRow([undefined as unknown as null, 'x'])).toBe('\\N\tx\n');
+  });
+
+  it('writes an empty line for no values', () => {
+    expect(encodeCopyRow([])).toBe('\n');
+  });
+});

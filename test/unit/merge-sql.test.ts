@@ -1,0 +1,164 @@
+// The apply step's SQL shape: every identifier quoted (quotes, spaces, unicode survive), the key
+// match covers every primary-key column, and each keep pattern upserts exactly the columns it
+// does not keep.
+import { describe, expect, it } from 'vitest';
+import {
+  copyIntoStagingSql,
+  createStagingTableSql,
+  type MergeTarget,
+  mergeSql,
+  type StagingTable,
+  truncateSql,
+} from '../../sink/merge-sql.js';
+
+const ORDERS: MergeTarget = {
+  schema: 'public',
+  name: 'orders',
+  positionTable: 'pos_public__orders',
+  primaryKey: ['id'],
+};
+
+const ORDERS_STAGE: StagingTable = {
+  name: 'pgferry_stage_0123',
+  columns: [
+    { name: 'id', type: 'integer' },
+    { name: 'body', type: 'text' },
+    { name: 'note', type: 'character varying(20)' },
+  ],
+};
+
+// Composite key, and names that need quoting: embedded quotes, spaces, unicode, upper case.
+const WEIRD: MergeTarget = {
+  schema: 'My "Schema"',
+  name: 'ordér lines',
+  positionTable: 'pos_My "Schema"__ordér lines',
+  primaryKey: ['order id', 'line"no'],
+};
+
+const WEIRD_STAGE: StagingTable = {
+  name: 'pgferry_stage_"x"',
+  columns: [
+    { name: 'order id', type: 'bigint' },
+    { name: 'line"no', type: 'integer' },
+    { name: 'naïve Ünïcode', type: 'text' },
+    { name: 'Qty', type: 'numeric(12,2)' },
+  ],
+};
+
+describe('createStagingTableSql', () => {
+  it('puts the bookkeeping columns first and quotes the staged ones', () => {
+    expect(createStagingTableSql(ORDERS_STAGE)).toBe(
+      'CREATE TEMP TABLE IF NOT EXISTS "pgferry_stage_0123" (__op "char" NOT NULL, __pos bigint NOT NULL, __toast text NOT NULL, "id" integer, "body" text, "note" character varying(20)) ON COMMIT DELETE ROWS',
+    );
+  });
+
+  it('quotes names with quotes, spaces and unicode', () => {
+    expect(createStagingTableSql(WEIRD_STAGE)).toBe(
+      'CREATE TEMP TABLE IF NOT EXISTS "pgferry_stage_""x""" (__op "char" NOT NULL, __pos bigint NOT NULL, __toast text NOT NULL, "order id" bigint, "line""no" integer, "naïve Ünïcode" text, "Qty" numeric(12,2)) ON COMMIT DELETE ROWS',
+    );
+  });
+
+  it('has no dangling comma without staged columns', () => {
+    expect(createStagingTableSql({ name: 's', columns: [] })).toBe(
+      'CREATE TEMP TABLE IF NOT EXISTS "s" (__op "char" NOT NULL, __pos bigint NOT NULL, __toast text NOT NULL) ON COMMIT DELETE ROWS',
+    );
+  });
+});
+
+describe('copyIntoStagingSql', () => {
+  it('lists the columns in COPY order: __op, __pos, __toast, then the staged columns', () => {
+    expect(copyIntoStagingSql(ORDERS_STAGE)).toBe(
+      'COPY "pgferry_stage_0123" (__op, __pos, __toast, "id", "body", "note") FROM STDIN',
+    );
+    expect(copyIntoStagingSql(WEIRD_STAGE)).toBe(
+      'COPY "pgferry_stage_""x""" (__op, __pos, __toast, "order id", "line""no", "naïve Ünïcode", "Qty") FROM STDIN',
+    );
+  });
+});
+
+describe('truncateSql', () => {
+  it('keeps rows changed after the truncate, forgets older positions, records the truncate', () => {
+    expect(truncateSql(ORDERS, 12345678901234n)).toEqual([
+      'DELETE FROM "public"."orders" AS t WHERE NOT EXISTS (SELECT 1 FROM "pgferry"."pos_public__orders" AS p WHERE p."id" = t."id" AND p.__pos > 12345678901234 AND NOT p.__deleted)',
+      'DELETE FROM "pgferry"."pos_public__orders" WHERE __pos <= 12345678901234',
+      `UPDATE "pgferry"."tables" SET truncated_position = GREATEST(truncated_position, 12345678901234) WHERE table_schema = 'public' AND table_name = 'orders'`,
+    ]);
+  });
+
+  it('matches every key column and quotes names and literals', () => {
+    expect(truncateSql(WEIRD, 7n)).toEqual([
+      'DELETE FROM "My ""Schema"""."ordér lines" AS t WHERE NOT EXISTS (SELECT 1 FROM "pgferry"."pos_My ""Schema""__ordér lines" AS p WHERE p."order id" = t."order id" AND p."line""no" = t."line""no" AND p.__pos > 7 AND NOT p.__deleted)',
+      'DELETE FROM "pgferry"."pos_My ""Schema""__ordér lines" WHERE __pos <= 7',
+      `UPDATE "pgferry"."tables" SET truncated_position = GREATEST(truncated_position, 7) WHERE table_schema = 'My "Schema"' AND table_name = 'ordér lines'`,
+    ]);
+  });
+
+  it("doubles single quotes in the table's name literal", () => {
+    const [, , record] = truncateSql({ ...ORDERS, schema: "o'hara", name: "it's" }, 1n);
+    expect(record).toBe(
+      `UPDATE "pgferry"."tables" SET truncated_position = GREATEST(truncated_position, 1) WHERE table_schema = 'o''hara' AND table_name = 'it''s'`,
+    );
+  });
+});
+
+describe('mergeSql', () => {
+  const guardStatements = [
+    'DELETE FROM "pgferry_stage_0123" AS s USING "pgferry"."pos_public__orders" AS p WHERE p."id" = s."id" AND p.__pos >= s.__pos',
+    `DELETE FROM "pgferry_stage_0123" WHERE __pos <= (SELECT truncated_position FROM "pgferry"."tables" WHERE table_schema = 'public' AND table_name = 'orders')`,
+    `INSERT INTO "pgferry"."pos_public__orders" ("id", __pos, __deleted) SELECT "id", __pos, __op = 'd' FROM "pgferry_stage_0123" ON CONFLICT ("id") DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted`,
+    `DELETE FROM "public"."orders" AS t USING "pgferry_stage_0123" AS s WHERE s.__op = 'd' AND t."id" = s."id"`,
+  ];
+
+  it('guards, records positions, deletes, then upserts every column for the empty pattern', () => {
+    expect(mergeSql(ORDERS, ORDERS_STAGE, [''])).toEqual([
+      ...guardStatements,
+      `INSERT INTO "public"."orders" ("id", "body", "note") SELECT "id", "body", "note" FROM "pgferry_stage_0123" WHERE __op <> 'd' AND __toast = '' ON CONFLICT ("id") DO UPDATE SET "body" = EXCLUDED."body", "note" = EXCLUDED."note"`,
+    ]);
+  });
+
+  it('issues one upsert per keep pattern, leaving the kept columns out of both lists', () => {
+    expect(mergeSql(ORDERS, ORDERS_STAGE, ['', '1', '2'])).toEqual([
+      ...guardStatements,
+      `INSERT INTO "public"."orders" ("id", "body", "note") SELECT "id", "body", "note" FROM "pgferry_stage_0123" WHERE __op <> 'd' AND __toast = '' ON CONFLICT ("id") DO UPDATE SET "body" = EXCLUDED."body", "note" = EXCLUDED."note"`,
+      `INSERT INTO "public"."orders" ("id", "note") SELECT "id", "note" FROM "pgferry_stage_0123" WHERE __op <> 'd' AND __toast = '1' ON CONFLICT ("id") DO UPDATE SET "note" = EXCLUDED."note"`,
+      `INSERT INTO "public"."orders" ("id", "body") SELECT "id", "body" FROM "pgferry_stage_0123" WHERE __op <> 'd' AND __toast = '2' ON CONFLICT ("id") DO UPDATE SET "body" = EXCLUDED."body"`,
+    ]);
+  });
+
+  it('falls back to DO NOTHING when only key columns remain', () => {
+    const statements = mergeSql(ORDERS, ORDERS_STAGE, ['1,2']);
+    expect(statements).toHaveLength(5);
+    expect(statements[4]).toBe(
+      `INSERT INTO "public"."orders" ("id") SELECT "id" FROM "pgferry_stage_0123" WHERE __op <> 'd' AND __toast = '1,2' ON CONFLICT ("id") DO NOTHING`,
+    );
+    // A key-only table has nothing to update either.
+    const keyOnly = mergeSql(ORDERS, { name: 'k', columns: [{ name: 'id', type: 'integer' }] }, [
+      '',
+    ]);
+    expect(keyOnly[4]).toBe(
+      `INSERT INTO "public"."orders" ("id") SELECT "id" FROM "k" WHERE __op <> 'd' AND __toast = '' ON CONFLICT ("id") DO NOTHING`,
+    );
+  });
+
+  it('has no upsert without keep patterns (a batch of deletes)', () => {
+    expect(mergeSql(ORDERS, ORDERS_STAGE, [])).toEqual(guardStatements);
+  });
+
+  it('matches composite keys on every column and quotes weird names throughout', () => {
+    expect(mergeSql(WEIRD, WEIRD_STAGE, ['', '3'])).toEqual([
+      'DELETE FROM "pgferry_stage_""x""" AS s USING "pgferry"."pos_My ""Schema""__ordér lines" AS p WHERE p."order id" = s."order id" AND p."line""no" = s."line""no" AND p.__pos >= s.__pos',
+      `DELETE FROM "pgferry_stage_""x""" WHERE __pos <= (SELECT truncated_position FROM "pgferry"."tables" WHERE table_schema = 'My "Schema"' AND table_name = 'ordér lines')`,
+      `INSERT INTO "pgferry"."pos_My ""Schema""__ordér lines" ("order id", "line""no", __pos, __deleted) SELECT "order id", "line""no", __pos, __op = 'd' FROM "pgferry_stage_""x""" ON CONFLICT ("order id", "line""no") DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted`,
+      `DELETE FROM "My ""Schema"""."ordér lines" AS t USING "pgferry_stage_""x""" AS s WHERE s.__op = 'd' AND t."order id" = s."order id" AND t."line""no" = s."line""no"`,
+      `INSERT INTO "My ""Schema"""."ordér lines" ("order id", "line""no", "naïve Ünïcode", "Qty") SELECT "order id", "line""no", "naïve Ünïcode", "Qty" FROM "pgferry_stage_""x""" WHERE __op <> 'd' AND __toast = '' ON CONFLICT ("order id", "line""no") DO UPDATE SET "naïve Ünïcode" = EXCLUDED."naïve Ünïcode", "Qty" = EXCLUDED."Qty"`,
+      `INSERT INTO "My ""Schema"""."ordér lines" ("order id", "line""no", "naïve Ünïcode") SELECT "order id", "line""no", "naïve Ünïcode" FROM "pgferry_stage_""x""" WHERE __op <> 'd' AND __toast = '3' ON CONFLICT ("order id", "line""no") DO UPDATE SET "naïve Ünïcode" = EXCLUDED."naïve Ünïcode"`,
+    ]);
+  });
+
+  it('refuses identifiers PostgreSQL cannot take instead of splicing them', () => {
+    expect(() => mergeSql({ ...ORDERS, name: '' }, ORDERS_STAGE, [''])).toThrow(RangeError);
+    expect(() =>
+      mergeSql(ORDERS, { name: 's', columns: [{ name: 'a\u0000b', type: 'text' }] }, ['']),
+    ).toThrow(RangeError);
+  });
+});
