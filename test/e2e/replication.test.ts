@@ -72,7 +72,8 @@ async function waitForCaughtUp(topics: string[], timeoutMs: number): Promise<voi
         const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
         for (const end of ends) {
           const c = committed?.partitions.find((p) => p.partition === end.partition);
-          const at = c && c.offset !== '-1' ? BigInt(c.offset) : 0n;
+          // Negative = no committed offset (-1) or the EARLIEST sentinel after a reset (-2).
+          const at = c && BigInt(c.offset) > 0n ? BigInt(c.offset) : 0n;
           if (BigInt(end.high) > at) behind += Number(BigInt(end.high) - at);
         }
       }
@@ -83,6 +84,13 @@ async function waitForCaughtUp(topics: string[], timeoutMs: number): Promise<voi
   } finally {
     await admin.disconnect();
   }
+}
+
+function sumMetric(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n'))
+    if (line.startsWith(`${name}{`)) sum += Number(line.split(' ').pop());
+  return sum;
 }
 
 async function stopPgferry(signal: NodeJS.Signals): Promise<number | string> {
@@ -288,6 +296,12 @@ describe.sequential('replication end to end', () => {
       });
     });
     await consumer.disconnect();
+    expect(total).toBeGreaterThan(100);
+    expect(copies).toHaveLength(total);
+    const consumedBefore = sumMetric(
+      await (pgferry as PgferryProcess).metrics(),
+      'pgferry_events_consumed_total',
+    );
     // Shuffle, then send every event again into its own partition, in the new order.
     for (let i = copies.length - 1; i > 0; i--) {
       const j = Math.floor(Math.random() * (i + 1));
@@ -307,6 +321,12 @@ describe.sequential('replication end to end', () => {
     await producer.disconnect();
     await waitForCaughtUp(await e2eTopics(), 120_000);
     await waitForEqual(stack.sourceDatabaseUrl, stack.targetDatabaseUrl, TABLES, 30_000);
+    // pgferry really consumed every copy (and the position guard made them no-ops).
+    const consumedAfter = sumMetric(
+      await (pgferry as PgferryProcess).metrics(),
+      'pgferry_events_consumed_total',
+    );
+    expect(consumedAfter - consumedBefore).toBeGreaterThanOrEqual(total);
   });
 
   it('survives SIGKILL in the middle of a large transaction: nothing lost, nothing doubled', async () => {

@@ -35,8 +35,13 @@ export async function startPgferry(env: Record<string, string>): Promise<Pgferry
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
-  const collect = (chunk: Buffer) =>
+  // Also on disk, for the post-mortem of a failed run.
+  mkdirSync(repoPath('.stack/logs'), { recursive: true });
+  const file = createWriteStream(repoPath(`.stack/logs/pgferry-test-${Date.now()}-${port}.log`));
+  const collect = (chunk: Buffer) => {
+    file.write(chunk);
     logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+  };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   const exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | string);
