@@ -1,6 +1,8 @@
 // `pgferry run`: the replication pipeline until SIGTERM/SIGINT, then a clean stop (the batch in
 // flight finishes or is abandoned uncommitted, offsets are committed, connections closed).
 import type { PgferryConfig } from '../pipeline/config.js';
+import { startConnectorMonitor } from '../pipeline/connector-monitor.js';
+import { startConsumerLagMonitor } from '../pipeline/consumer-lag-monitor.js';
 import { startControlServer } from '../pipeline/control-server.js';
 import { createDecodeProcessor } from '../pipeline/decode-processor.js';
 import { createDedupeProcessor } from '../pipeline/dedupe-processor.js';
@@ -10,6 +12,7 @@ import type { Logger } from '../pipeline/logger.js';
 import { createMetrics } from '../pipeline/metrics.js';
 import { PipelineRunner } from '../pipeline/runner.js';
 import { RegistrySchemaLookup } from '../pipeline/schema-lookup.js';
+import { startSourceSlotMonitor } from '../pipeline/source-slot-monitor.js';
 import { Topology } from '../pipeline/topology.js';
 import { createTransformProcessor } from '../pipeline/transform-processor.js';
 import { PostgresSink } from '../sink/postgres-sink.js';
@@ -35,11 +38,13 @@ export async function runPipeline(
   const sink = new PostgresSink({
     settings: config.target,
     log,
+    onSchemaChange: (table, kind) => metrics.schemaChanges.inc({ table, kind }),
     ...(targetSchema ? { mapTable: (t) => ({ schema: targetSchema, name: t.name }) } : {}),
   });
+  const kafka = createKafka(config.kafka, log);
   const runner = new PipelineRunner({
     config,
-    kafka: createKafka(config.kafka, log),
+    kafka,
     topology: buildTopology(lookup),
     sink,
     log,
@@ -55,6 +60,27 @@ export async function runPipeline(
     { host: config.metrics.host, port: control.port },
     'metrics and health endpoint listening',
   );
+  // Observability pollers: none of them is on the data path, none can stop the pipeline.
+  const stopMonitors = [
+    startConsumerLagMonitor({
+      kafka,
+      groupId: config.kafka.groupId,
+      topics: () => runner.topics,
+      metrics,
+      log,
+      intervalMs: 10_000,
+    }),
+    startConnectorMonitor({
+      url: config.connect.url,
+      name: config.connect.connectorName,
+      metrics,
+      log,
+      intervalMs: 15_000,
+    }),
+    ...(config.source
+      ? [startSourceSlotMonitor({ settings: config.source, metrics, log, intervalMs: 10_000 })]
+      : []),
+  ];
   const stopped = new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     signal.addEventListener('abort', () => resolve(), { once: true });
@@ -70,6 +96,7 @@ export async function runPipeline(
     await runner.stop().catch(() => undefined);
     return 1;
   } finally {
+    for (const stop of stopMonitors) stop();
     await control.close();
   }
 }

@@ -27,6 +27,8 @@ export interface KafkaSourceOptions {
   maxRows: number;
   maxBytes: number;
   topicRefreshMs: number;
+  /** How long a fetch waits for more records before returning a partial batch. */
+  pollTimeoutMs: number;
   log: Logger;
   handleBatch: (batch: SourceBatch) => Promise<void>;
   /** Stored next offsets per partition of a topic, read from the target. */
@@ -137,6 +139,7 @@ export class KafkaSource {
       groupId: this.options.groupId,
       maxBytes: this.options.maxBytes,
       maxBytesPerPartition: this.options.maxBytes,
+      maxWaitTimeInMs: this.options.pollTimeoutMs,
       sessionTimeout: 30_000,
       rebalanceTimeout: 60_000,
       heartbeatInterval: 3_000,

@@ -4,7 +4,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'pgferry_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'pgferry_' });
   const m = {
     registry,
     eventsConsumed: new Counter({
@@ -33,7 +33,7 @@ export function createMetrics() {
     }),
     stageSeconds: new Histogram({
       name: 'pgferry_stage_duration_seconds',
-      help: 'Time per batch in each stage (process = decode+transform+dedupe, write = COPY+merge+commit).',
+      help: 'Time per batch in each stage: decode, transform, dedupe, copy, merge, commit, dlq.',
       labelNames: ['stage'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
@@ -78,6 +78,42 @@ export function createMetrics() {
       name: 'pgferry_last_applied_source_timestamp_seconds',
       help: 'Source commit time (unix seconds) of the last change applied, by table.',
       labelNames: ['table'],
+      registers: [registry],
+    }),
+    consumerLag: new Gauge({
+      name: 'pgferry_consumer_lag_records',
+      help: "Records in the partition not yet applied (high watermark minus the group's committed offset).",
+      labelNames: ['topic', 'partition'],
+      registers: [registry],
+    }),
+    slotLagBytes: new Gauge({
+      name: 'pgferry_source_slot_lag_bytes',
+      help: 'WAL the source retains for a logical replication slot (current LSN minus confirmed_flush_lsn).',
+      labelNames: ['slot'],
+      registers: [registry],
+    }),
+    slotActive: new Gauge({
+      name: 'pgferry_source_slot_active',
+      help: '1 while a consumer (Debezium) is attached to the replication slot.',
+      labelNames: ['slot'],
+      registers: [registry],
+    }),
+    connectorState: new Gauge({
+      name: 'pgferry_connector_state',
+      help: 'Debezium connector state from the Connect REST API: 1 for the current state, 0 for the others.',
+      labelNames: ['connector', 'state'],
+      registers: [registry],
+    }),
+    connectorTasks: new Gauge({
+      name: 'pgferry_connector_tasks',
+      help: 'Debezium connector tasks by state.',
+      labelNames: ['connector', 'state'],
+      registers: [registry],
+    }),
+    schemaChanges: new Counter({
+      name: 'pgferry_schema_changes_total',
+      help: 'DDL applied to the target to follow the source schema, by table and kind.',
+      labelNames: ['table', 'kind'],
       registers: [registry],
     }),
   };

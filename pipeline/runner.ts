@@ -48,6 +48,11 @@ export class PipelineRunner {
     return this.stateValue === 'running' && (this.source?.isJoined ?? false);
   }
 
+  /** Topics currently subscribed (for the lag monitor). */
+  get topics(): readonly string[] {
+    return this.source?.topics ?? [];
+  }
+
   get stoppedTables(): ReadonlyMap<string, string> {
     return this.stoppedTopics;
   }
@@ -87,6 +92,7 @@ export class PipelineRunner {
       maxRows: config.batch.maxRows,
       maxBytes: config.batch.maxBytes,
       topicRefreshMs: config.consumer.topicRefreshSeconds * 1000,
+      pollTimeoutMs: Math.round(config.consumer.pollTimeoutSeconds * 1000),
       log,
       handleBatch: (batch) => this.handleBatch(batch),
       storedOffsets: (topic) => this.options.sink.storedOffsets(config.kafka.groupId, topic),
@@ -155,12 +161,10 @@ export class PipelineRunner {
       if (!batch.isActive())
         throw new BatchAbandonedError('consumer stopping or partition revoked');
       try {
-        const processStart = performance.now();
         const result = await this.options.topology.processBatch(batch.records, { log });
-        metrics.stageSeconds.observe(
-          { stage: 'process' },
-          (performance.now() - processStart) / 1000,
-        );
+        for (const [stage, ms] of Object.entries(result.timingsMs)) {
+          metrics.stageSeconds.observe({ stage }, ms / 1000);
+        }
 
         const incompatible = result.failures.find(
           (f) => f.error instanceof SchemaIncompatibleError,
@@ -175,7 +179,7 @@ export class PipelineRunner {
           error: f.error,
         }));
         const byOffset = new Map(batch.records.map((r) => [r.offset, r]));
-        const writeStart = performance.now();
+        let dlqMs = 0;
         const written = await this.options.sink.writeBatch(
           {
             groupId: config.kafka.groupId,
@@ -194,7 +198,9 @@ export class PipelineRunner {
                   error: r.error,
                 })),
               ].filter((l) => l.record !== undefined);
+              const dlqStart = performance.now();
               await (this.dlq as DlqProducer).send(all);
+              dlqMs = performance.now() - dlqStart;
               for (const l of all) {
                 metrics.dlqMessages.inc({
                   topic,
@@ -205,7 +211,10 @@ export class PipelineRunner {
             },
           },
         );
-        metrics.stageSeconds.observe({ stage: 'write' }, (performance.now() - writeStart) / 1000);
+        for (const [stage, ms] of Object.entries(written.timingsMs)) {
+          metrics.stageSeconds.observe({ stage }, ms / 1000);
+        }
+        if (dlqMs > 0) metrics.stageSeconds.observe({ stage: 'dlq' }, dlqMs / 1000);
         metrics.batches.inc({ outcome: written.alreadyApplied ? 'replayed' : 'applied' });
         this.recordApplied(result.outputs, written.alreadyApplied);
         if (written.rejected.length > 0 || letters.length > 0) {

@@ -13,6 +13,8 @@ export interface RecordFailure<S> {
 export interface BatchResult<S, O> {
   outputs: O[];
   failures: RecordFailure<S>[];
+  /** Time spent in each processor over the batch (process + flush), in milliseconds. */
+  timingsMs: Record<string, number>;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a chain of processors of varying types
@@ -44,21 +46,28 @@ export class Topology<S, O> {
   async processBatch(records: readonly S[], ctx: ProcessorContext): Promise<BatchResult<S, O>> {
     const outputs: O[] = [];
     const failures: RecordFailure<S>[] = [];
+    const timings = new Array<number>(this.processors.length).fill(0);
     for (const source of records) {
-      await this.push(source, [source], 0, ctx, outputs, failures);
+      await this.push(source, [source], 0, ctx, outputs, failures, timings);
     }
     // Flush in chain order: what a processor releases still passes through those after it.
     for (let i = 0; i < this.processors.length; i++) {
       const processor = this.processors[i] as AnyProcessor;
       if (!processor.flush) continue;
+      const flushStart = performance.now();
       const released = await processor.flush(ctx);
+      timings[i] = (timings[i] ?? 0) + (performance.now() - flushStart);
       for (const item of released) {
         // Records released by a flush no longer map to one source record: a failure after this
         // point is not attributable, so it aborts the batch rather than blaming a bystander.
-        await this.push(undefined as S, [item], i + 1, ctx, outputs, undefined);
+        await this.push(undefined as S, [item], i + 1, ctx, outputs, undefined, timings);
       }
     }
-    return { outputs, failures };
+    const timingsMs: Record<string, number> = {};
+    this.processors.forEach((p, i) => {
+      timingsMs[p.name] = (timingsMs[p.name] ?? 0) + (timings[i] ?? 0);
+    });
+    return { outputs, failures, timingsMs };
   }
 
   private async push(
@@ -68,15 +77,18 @@ export class Topology<S, O> {
     ctx: ProcessorContext,
     outputs: O[],
     failures: RecordFailure<S>[] | undefined,
+    timings: number[],
   ): Promise<void> {
     let current = items;
     for (let i = from; i < this.processors.length && current.length > 0; i++) {
       const processor = this.processors[i] as AnyProcessor;
       const next: unknown[] = [];
+      const started = performance.now();
       for (const item of current) {
         try {
           next.push(...(await processor.process(item, ctx)));
         } catch (error) {
+          timings[i] = (timings[i] ?? 0) + (performance.now() - started);
           if (failures && error instanceof PgferryError && !error.retriable) {
             failures.push({ source, processor: processor.name, error });
             return;
@@ -84,6 +96,7 @@ export class Topology<S, O> {
           throw error;
         }
       }
+      timings[i] = (timings[i] ?? 0) + (performance.now() - started);
       current = next;
     }
     outputs.push(...(current as O[]));

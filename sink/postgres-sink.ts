@@ -32,6 +32,7 @@ import {
   ensureTargetTable,
   loadTargetTable,
   recordTruncateOnly,
+  type SchemaChangeListener,
   type TargetTable,
 } from './target-table.js';
 
@@ -57,6 +58,8 @@ export interface SinkResult {
   alreadyApplied: boolean;
   /** Rows affected per table and statement kind, for metrics. */
   tables: { table: string; upserted: number; deleted: number }[];
+  /** Milliseconds spent in COPY, the merge statements and COMMIT, for stage metrics. */
+  timingsMs: { copy: number; merge: number; commit: number };
 }
 
 export interface WriteBatchHooks {
@@ -80,6 +83,8 @@ export interface PostgresSinkOptions {
   log: Logger;
   /** Map a source table to its target table (default: same schema and name). */
   mapTable?: (source: TableRef) => TableRef;
+  /** Told of every DDL the sink applies to the target (for metrics). */
+  onSchemaChange?: SchemaChangeListener;
 }
 
 class RejectedRowError extends Error {}
@@ -96,6 +101,7 @@ export class PostgresSink {
   private readonly ensuredSchemas = new Set<string>();
   private readonly stagingTables = new Set<string>();
   private readonly mapTable: (source: TableRef) => TableRef;
+  private timings = { copy: 0, merge: 0, commit: 0 };
 
   constructor(private readonly options: PostgresSinkOptions) {
     this.mapTable = options.mapTable ?? ((t) => t);
@@ -118,6 +124,7 @@ export class PostgresSink {
 
   async writeBatch(batch: SinkBatch, hooks: WriteBatchHooks = {}): Promise<SinkResult> {
     return this.withRetriable(async (client) => {
+      this.timings = { copy: 0, merge: 0, commit: 0 };
       const byTable = new Map<string, { source: TableRef; changes: RowChange[] }>();
       for (const change of batch.changes) {
         const k = tableKey(change.table);
@@ -146,7 +153,13 @@ export class PostgresSink {
         const storedNext = BigInt(stored.rows[0]?.next_offset ?? '0');
         if (storedNext >= BigInt(batch.nextOffset)) {
           await client.query('COMMIT');
-          return { applied: 0, rejected: [], alreadyApplied: true, tables: [] };
+          return {
+            applied: 0,
+            rejected: [],
+            alreadyApplied: true,
+            tables: [],
+            timingsMs: this.timings,
+          };
         }
         const rejected: RejectedChange[] = [];
         const tableStats: SinkResult['tables'] = [];
@@ -180,8 +193,16 @@ export class PostgresSink {
           [batch.groupId, batch.topic, batch.partition, batch.nextOffset],
         );
         if (hooks.beforeCommit) await hooks.beforeCommit(rejected);
+        const commitStart = performance.now();
         await client.query('COMMIT');
-        return { applied, rejected, alreadyApplied: false, tables: tableStats };
+        this.timings.commit += performance.now() - commitStart;
+        return {
+          applied,
+          rejected,
+          alreadyApplied: false,
+          tables: tableStats,
+          timingsMs: this.timings,
+        };
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         // Staging tables created in this transaction are gone with it: create them again.
@@ -220,7 +241,13 @@ export class PostgresSink {
     for (const [id, schema] of versions) {
       if (target && this.ensuredSchemas.has(`${name}\u0000${id}`)) continue;
       try {
-        target = await ensureTargetTable(client, ref, schema, this.options.log);
+        target = await ensureTargetTable(
+          client,
+          ref,
+          schema,
+          this.options.log,
+          this.options.onSchemaChange,
+        );
       } catch (error) {
         if (error instanceof SchemaIncompatibleError) {
           throw new TableStoppedError(name, error.message, { cause: error });
@@ -343,11 +370,14 @@ export class PostgresSink {
         yield encodeCopyRow(values);
       }
     }
+    const copyStart = performance.now();
     await pipeline(Readable.from(lines()), client.query(copyFrom(copyIntoStagingSql(stage))));
+    const mergeStart = performance.now();
+    this.timings.copy += mergeStart - copyStart;
     const statements = mergeSql(target, stage, [...keepPatterns].sort());
-    const results = (await client.query(statements.join(';\n'))) as unknown as
-      | pg.QueryResult[]
-      | pg.QueryResult;
+    const results = (await client.query(statements.join(';\n')).finally(() => {
+      this.timings.merge += performance.now() - mergeStart;
+    })) as unknown as pg.QueryResult[] | pg.QueryResult;
     const list = Array.isArray(results) ? results : [results];
     // Statement order: guard delete, truncate guard, positions upsert, delete, upserts...
     const deleted = list[3]?.rowCount ?? 0;

@@ -11,6 +11,9 @@ import { BOOKKEEPING_SCHEMA, DDL_LOCK_KEY, tablesTable } from './bookkeeping.js'
 import { planColumnTypeChange } from './column-type-change.js';
 import { boundedIdentifier, qualifiedName, quoteIdent } from './sql-identifier.js';
 
+export type SchemaChangeKind = 'create_table' | 'add_column' | 'widen_column' | 'drop_not_null';
+export type SchemaChangeListener = (table: string, kind: SchemaChangeKind) => void;
+
 export interface TargetColumn {
   name: string;
   /** format_type() of the column, used verbatim for staging columns. */
@@ -121,8 +124,9 @@ export async function ensureTargetTable(
   ref: TableRef,
   schema: TableSchema,
   log: Logger,
+  onChange?: SchemaChangeListener,
 ): Promise<TargetTable> {
-  return (await prepareTargetTable(client, ref, schema, log)) as TargetTable;
+  return (await prepareTargetTable(client, ref, schema, log, onChange)) as TargetTable;
 }
 
 /**
@@ -155,6 +159,7 @@ async function prepareTargetTable(
   ref: TableRef,
   schema: TableSchema | undefined,
   log: Logger,
+  onChange: SchemaChangeListener = () => undefined,
 ): Promise<TargetTable | undefined> {
   const tableName = `${ref.schema}.${ref.name}`;
   if (schema && schema.primaryKey.length === 0) {
@@ -189,6 +194,7 @@ async function prepareTargetTable(
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(ref.schema)}`);
       await client.query(`CREATE TABLE ${target} (${defs.join(', ')})`);
       log.info({ table: tableName }, 'created target table from the event schema');
+      onChange(tableName, 'create_table');
       current = await readTargetColumns(client, ref);
       if (!current) throw new Error(`table ${tableName} vanished after CREATE TABLE`);
     } else {
@@ -209,6 +215,7 @@ async function prepareTargetTable(
             { table: tableName, column: c.name, type },
             'added column from a new schema version',
           );
+          onChange(tableName, 'add_column');
           changed = true;
           continue;
         }
@@ -226,6 +233,7 @@ async function prepareTargetTable(
             { table: tableName, column: c.name, from: have.type, to: plan.to },
             'widened column type',
           );
+          onChange(tableName, 'widen_column');
           changed = true;
         }
       }
@@ -240,6 +248,7 @@ async function prepareTargetTable(
             { table: tableName, column: c.name },
             'column dropped at the source: kept, now nullable',
           );
+          onChange(tableName, 'drop_not_null');
           changed = true;
         }
       }

@@ -26,6 +26,8 @@ echo "[test] typecheck" >&2
 npm run --silent typecheck
 echo "[test] lint" >&2
 npm run --silent lint
+echo "[test] build (integration tests run the built pgferry)" >&2
+npm run --silent build
 echo "[test] vitest: unit + integration (against the local stack)" >&2
 set +e
 npx vitest run "$@"

@@ -1,0 +1,71 @@
+// Replication slots on the source: how much WAL each retains and whether Debezium is attached.
+// A slot nobody reads keeps WAL forever and can fill the source's disk: the metric behind the
+// SlotLagHigh/SlotInactive alerts. Needs the read-only SOURCE_DB_* role (pg_monitor suffices).
+import type pg from 'pg';
+import { connectPg } from '../sink/pg-connection.js';
+import type { PostgresSettings } from './config.js';
+import type { Logger } from './logger.js';
+import type { PgferryMetrics } from './metrics.js';
+
+export interface SlotReading {
+  slot: string;
+  active: boolean;
+  lagBytes: number;
+}
+
+export async function readSlots(client: pg.ClientBase): Promise<SlotReading[]> {
+  const result = await client.query<{ slot_name: string; active: boolean; lag: string | null }>(
+    `SELECT slot_name, active,
+            pg_wal_lsn_diff(pg_current_wal_lsn(), COALESCE(confirmed_flush_lsn, restart_lsn))::bigint AS lag
+       FROM pg_replication_slots WHERE slot_type = 'logical' AND database = current_database()`,
+  );
+  return result.rows.map((r) => ({
+    slot: r.slot_name,
+    active: r.active,
+    lagBytes: Number(r.lag ?? 0),
+  }));
+}
+
+export function startSourceSlotMonitor(options: {
+  settings: PostgresSettings;
+  metrics: PgferryMetrics;
+  log: Logger;
+  intervalMs: number;
+}): () => void {
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const seen = new Set<string>();
+  const tick = async () => {
+    try {
+      client ??= await connectPg(options.settings, 'pgferry-monitor');
+      const slots = await readSlots(client);
+      const now = new Set(slots.map((s) => s.slot));
+      for (const s of slots) {
+        options.metrics.slotLagBytes.set({ slot: s.slot }, s.lagBytes);
+        options.metrics.slotActive.set({ slot: s.slot }, s.active ? 1 : 0);
+      }
+      // A dropped slot disappears from the metrics rather than freezing at its last value.
+      for (const gone of [...seen].filter((s) => !now.has(s))) {
+        options.metrics.slotLagBytes.remove({ slot: gone });
+        options.metrics.slotActive.remove({ slot: gone });
+      }
+      seen.clear();
+      for (const s of now) seen.add(s);
+    } catch (error) {
+      options.log.warn(
+        { err: (error as Error).message },
+        'reading replication slots on the source failed',
+      );
+      await client?.end().catch(() => undefined);
+      client = undefined;
+    }
+    if (!stopped) timer = setTimeout(tick, options.intervalMs).unref();
+  };
+  timer = setTimeout(tick, 500).unref();
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+    void client?.end().catch(() => undefined);
+  };
+}
