@@ -25,6 +25,8 @@ registry_start() {
     return 0
   fi
   is_port_open "$port" && die "port $port (registry) is taken by another process; set PGFERRY_REGISTRY_PORT"
+  is_port_open "$PGFERRY_REGISTRY_MANAGEMENT_PORT" &&
+    die "port $PGFERRY_REGISTRY_MANAGEMENT_PORT (registry management) is taken; set PGFERRY_REGISTRY_MANAGEMENT_PORT"
   jar=$(registry_run_jar)
   [[ -n $jar ]] || die "Apicurio registry not fetched (run: npm run stack:up)"
   say "starting registry on 127.0.0.1:$port"
@@ -32,7 +34,7 @@ registry_start() {
   java=$(registry_java)
   start_background registry "$java" -Xms128m "-Xmx$PGFERRY_REGISTRY_HEAP" \
     -Dquarkus.http.host=127.0.0.1 "-Dquarkus.http.port=$port" \
-    -Dquarkus.management.enabled=false \
+    -Dquarkus.management.host=127.0.0.1 "-Dquarkus.management.port=$PGFERRY_REGISTRY_MANAGEMENT_PORT" \
     "-Dapicurio.datasource.url=jdbc:h2:file:$PGFERRY_STACK_DIR/registry/db;DB_CLOSE_ON_EXIT=FALSE" \
     -Dquarkus.http.access-log.enabled=false \
     -Dquarkus.log.level=INFO \

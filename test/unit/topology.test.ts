@@ -76,7 +76,8 @@ describe('Topology via TopologyTestDriver', () => {
       .through(step('filter', (i) => (i.id % 2 === 0 ? [] : [i])))
       .through(later);
     const result = await new TopologyTestDriver(topology).pipe([item(2), item(4)]);
-    expect(result).toEqual({ outputs: [], failures: [] });
+    expect(result).toMatchObject({ outputs: [], failures: [] });
+    expect(Object.keys(result.timingsMs).sort()).toEqual(['filter', 'later']);
     expect(later.seen).toEqual([]);
 
     const mixed = await new TopologyTestDriver(topology).pipe([item(1), item(2), item(3)]);

@@ -125,7 +125,7 @@ describe('transform of real Debezium records', () => {
 
   it('filters the tombstone that follows a delete', async () => {
     expect(tombstone.value).toBeNull();
-    expect(await driverWith().pipe([tombstone])).toEqual({ outputs: [], failures: [] });
+    expect(await driverWith().pipe([tombstone])).toMatchObject({ outputs: [], failures: [] });
     const { outputs } = await driverWith().pipe([pkDelete, tombstone]);
     expect(outputs.map((o) => [o.op, o.key, o.after])).toEqual([
       ['d', { tenant_id: '2', order_no: '100' }, null],
