@@ -170,7 +170,11 @@ export class PipelineRunner {
           (f) => f.error instanceof SchemaIncompatibleError,
         );
         if (incompatible) {
-          this.stopTopic(topic, incompatible.error.message);
+          this.stopTopic(
+            topic,
+            incompatible.error.message,
+            (incompatible.error as SchemaIncompatibleError).table,
+          );
           throw new BatchAbandonedError('table stopped');
         }
         const letters: DeadLetter[] = result.failures.map((f) => ({
@@ -233,7 +237,7 @@ export class PipelineRunner {
       } catch (error) {
         if (error instanceof BatchAbandonedError) throw error;
         if (error instanceof TableStoppedError) {
-          this.stopTopic(topic, error.message);
+          this.stopTopic(topic, error.message, error.table);
           throw new BatchAbandonedError('table stopped');
         }
         if (!(error instanceof PgferryError) || !error.retriable) {
@@ -283,10 +287,11 @@ export class PipelineRunner {
     }
   }
 
-  private stopTopic(topic: string, reason: string): void {
+  private stopTopic(topic: string, reason: string, table?: string): void {
     if (!this.stoppedTopics.has(topic)) {
       this.stoppedTopics.set(topic, reason);
-      this.options.metrics.tablesStopped.set({ table: topic }, 1);
+      // Labelled like the other table metrics (schema.table); the topic when the table is unknown.
+      this.options.metrics.tablesStopped.set({ table: table ?? topic }, 1);
       this.options.log.error(
         { topic, reason },
         'table stopped: fix the cause and restart pgferry; other tables continue',

@@ -102,6 +102,7 @@ export class PostgresSink {
   private readonly stagingTables = new Set<string>();
   private readonly mapTable: (source: TableRef) => TableRef;
   private timings = { copy: 0, merge: 0, commit: 0 };
+  private connecting: Promise<pg.Client> | undefined;
 
   constructor(private readonly options: PostgresSinkOptions) {
     this.mapTable = options.mapTable ?? ((t) => t);
@@ -112,14 +113,31 @@ export class PostgresSink {
   }
 
   async stop(): Promise<void> {
-    const client = this.client;
+    // A connect still in flight would otherwise leave a client (and the process) alive.
+    const pending = await this.connecting?.catch(() => undefined);
+    const client = this.client ?? pending;
     this.client = undefined;
     await client?.end().catch(() => undefined);
   }
 
   /** Offsets the target holds for a topic (partition -> next offset), to seek on assignment. */
   async storedOffsets(groupId: string, topic: string): Promise<Map<number, string>> {
-    return this.withRetriable(async (c) => readStoredOffsets(c, groupId, topic));
+    // Its own short connection: this runs on rebalance, possibly while a batch transaction is
+    // open on the sink's connection, and must not interleave with it.
+    let client: pg.Client;
+    try {
+      client = await connectPg(this.options.settings, 'pgferry-offsets');
+    } catch (error) {
+      throw new RetriableError(`target PostgreSQL unreachable: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    try {
+      await ensureBookkeeping(client);
+      return await readStoredOffsets(client, groupId, topic);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
   }
 
   async writeBatch(batch: SinkBatch, hooks: WriteBatchHooks = {}): Promise<SinkResult> {
@@ -385,8 +403,16 @@ export class PostgresSink {
     return { upserted, deleted };
   }
 
-  private async connection(): Promise<pg.Client> {
-    if (this.client) return this.client;
+  private connection(): Promise<pg.Client> {
+    if (this.client) return Promise.resolve(this.client);
+    // One connect at a time: concurrent callers share it (a second client would leak).
+    this.connecting ??= this.openConnection().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async openConnection(): Promise<pg.Client> {
     let client: pg.Client;
     try {
       client = await connectPg(this.options.settings, 'pgferry-sink');
@@ -402,7 +428,12 @@ export class PostgresSink {
       );
       if (this.client === client) this.dropConnection();
     });
-    await ensureBookkeeping(client);
+    try {
+      await ensureBookkeeping(client);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
     this.client = client;
     return client;
   }

@@ -23,8 +23,15 @@ export interface PgferryProcess {
   metrics(): Promise<string>;
 }
 
-export async function startPgferry(env: Record<string, string>): Promise<PgferryProcess> {
-  const port = await freePort();
+/**
+ * Starts `pgferry run` with `env`. Its metrics port is a free one unless `fixedPort` is given (e.g. the
+ * port the stack's Prometheus scrapes, PGFERRY_METRICS_PORT).
+ */
+export async function startPgferry(
+  env: Record<string, string>,
+  fixedPort?: number,
+): Promise<PgferryProcess> {
+  const port = fixedPort ?? (await freePort());
   const child = spawn(process.execPath, [repoPath('bin/pgferry.js'), 'run'], {
     env: {
       PATH: process.env.PATH ?? '',

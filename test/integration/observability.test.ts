@@ -1,0 +1,415 @@
+// Observability on the real stack: a dedicated Debezium connector and `pgferry run` on the port
+// the stack's Prometheus scrapes (PGFERRY_METRICS_PORT), with traffic that exercises every metric
+// (several tables, a schema change, a table without primary key, a poison message, a transient
+// target fault). Then every Grafana panel query and every recording rule must return series from
+// that Prometheus, and alerts must fire where they should: DLQ after the poison message, table
+// stopped, and PgferryDown after pgferry stops.
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConnectClient } from '../../cli/connect-client.js';
+import { applyConnector } from '../../cli/connector-apply.js';
+import { readConnectorDefinition } from '../../cli/connector-definition.js';
+import {
+  allPanels,
+  allRules,
+  labelValuesQuery,
+  loadDashboard,
+  RULES_DIR,
+  substituteVariables,
+  variableQuery,
+  yamlFilesIn,
+} from '../support/observability-files.js';
+import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
+import { loadStackEnv, repoPath } from '../support/stack-env.js';
+
+const stack = loadStackEnv();
+const run = Date.now().toString(36);
+const prefix = `obs_${run}`;
+const groupId = `pgferry-obs-${run}`;
+const connectorName = `pgferry-obs-${run}`;
+const slotName = `pgferry_obs_${run}`;
+const t = (name: string) => `obs_${name}_${run}`;
+const USERS = t('users');
+const ORDERS = t('orders');
+const NOPK = t('nopk');
+const topicOf = (table: string) => `${prefix}.public.${table}`;
+const metricsPort = Number(stack.vars.METRICS_PORT ?? '59464');
+
+const kafka = new Kafka({
+  brokers: [stack.kafkaBootstrap],
+  clientId: 'pgferry-obs-test',
+  logLevel: logLevel.NOTHING,
+});
+const source = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
+const target = new pg.Client({ connectionString: stack.targetDatabaseUrl });
+const connect = new ConnectClient({ baseUrl: stack.connectUrl });
+let pgferry: PgferryProcess | undefined;
+let traffic: { stop: () => Promise<void> } | undefined;
+let connected = false;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Series {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+async function promQuery(query: string): Promise<Series[]> {
+  const url = `${stack.prometheusUrl}/api/v1/query?query=${encodeURIComponent(query)}`;
+  const response = await fetch(url);
+  const body = (await response.json()) as {
+    status: string;
+    error?: string;
+    data?: { resultType: string; result: Series[] };
+  };
+  if (body.status !== 'success') throw new Error(`Prometheus rejected ${query}: ${body.error}`);
+  const data = body.data as { resultType: string; result: Series[] };
+  if (data.resultType !== 'vector') throw new Error(`${query}: ${data.resultType}, not a vector`);
+  return data.result;
+}
+
+/** Polls until every query returns at least one series; names the ones that never did. */
+async function waitForSeries(
+  queries: { name: string; query: string }[],
+  timeoutMs: number,
+): Promise<Map<string, Series[]>> {
+  const found = new Map<string, Series[]>();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const q of queries) {
+      if (found.has(q.name)) continue;
+      const result = await promQuery(q.query);
+      if (result.length > 0) found.set(q.name, result);
+    }
+    const missing = queries.filter((q) => !found.has(q.name));
+    if (missing.length === 0) return found;
+    if (Date.now() > deadline)
+      throw new Error(
+        `no series after ${timeoutMs / 1000}s for:\n${missing.map((q) => `  ${q.name}: ${q.query}`).join('\n')}`,
+      );
+    await sleep(2000);
+  }
+}
+
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s: ${what}`);
+    await sleep(1000);
+  }
+}
+
+async function alertStates(selector: string): Promise<string[]> {
+  return (await promQuery(`ALERTS{${selector}}`)).map((s) => s.metric.alertstate as string);
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+async function targetCount(table: string): Promise<number> {
+  const result = await target
+    .query(`SELECT count(*)::int AS n FROM public.${table}`)
+    .catch(() => ({ rows: [{ n: 0 }] }));
+  return Number(result.rows[0]?.n ?? 0);
+}
+
+/** A steady trickle of inserts and updates, so that rates over the last minute are not empty. */
+function startTraffic(): { stop: () => Promise<void> } {
+  const client = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
+  let running = true;
+  const loop = (async () => {
+    await client.connect();
+    let i = 0;
+    while (running) {
+      i++;
+      await client.query(`INSERT INTO ${USERS} (username, email) VALUES ($1, $2)`, [
+        `steady${i}`,
+        `steady${i}@example.com`,
+      ]);
+      await client.query(`UPDATE ${ORDERS} SET amount = amount + 1 WHERE id = $1`, [1 + (i % 20)]);
+      await sleep(500);
+    }
+    await client.end();
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+describe.sequential('observability against the stack Prometheus', () => {
+  beforeAll(async () => {
+    // The stack's Prometheus must run the rules of this checkout (stack/lib/prometheus.sh copies
+    // prometheus/ at `stack up`): otherwise this would test stale rules.
+    const loaded = (await (await fetch(`${stack.prometheusUrl}/api/v1/rules`)).json()) as {
+      data: { groups: { rules: { name: string; query: string }[] }[] };
+    };
+    const live = new Map(
+      loaded.data.groups.flatMap((g) => g.rules.map((r) => [r.name, r.query] as const)),
+    );
+    const mine = allRules().map((r) => (r.alert ?? r.record) as string);
+    expect(
+      mine.filter((name) => !live.has(name)),
+      'rules missing in the stack Prometheus: run `bash stack/stack.sh up` to copy prometheus/ and reload',
+    ).toEqual([]);
+    const stackDir = stack.vars.PGFERRY_STACK_DIR ?? repoPath('.stack');
+    for (const file of yamlFilesIn(RULES_DIR)) {
+      const copy = `${stackDir}/prometheus/config/rules/${file.slice(RULES_DIR.length + 1)}`;
+      expect(
+        existsSync(copy) && readFileSync(copy, 'utf8') === readFileSync(repoPath(file), 'utf8'),
+        `${file} differs from the stack's copy: run \`bash stack/stack.sh up\` to copy prometheus/ and reload`,
+      ).toBe(true);
+    }
+    if (!(await portIsFree(metricsPort)))
+      throw new Error(
+        `port ${metricsPort} (PGFERRY_METRICS_PORT, scraped by the stack's Prometheus) is taken: stop the pgferry using it (npm start?)`,
+      );
+
+    await source.connect();
+    await target.connect();
+    connected = true;
+    await source.query(`CREATE TABLE ${USERS} (id serial PRIMARY KEY, username text, email text)`);
+    await source.query(
+      `CREATE TABLE ${ORDERS} (id integer PRIMARY KEY, user_id integer, amount numeric(12,2))`,
+    );
+    await source.query(`CREATE TABLE ${NOPK} (note text)`);
+    await source.query(
+      `INSERT INTO ${USERS} (username, email) SELECT 'snap' || g, 'snap' || g || '@example.com' FROM generate_series(1, 20) g`,
+    );
+    await source.query(
+      `INSERT INTO ${ORDERS} SELECT g, 1 + g % 20, g * 1.5 FROM generate_series(1, 20) g`,
+    );
+
+    const definition = await readConnectorDefinition(
+      repoPath('connect-config/debezium-source.json'),
+    );
+    await applyConnector({
+      client: connect,
+      name: connectorName,
+      timeoutMs: 180_000,
+      config: {
+        ...definition.config,
+        'topic.prefix': prefix,
+        'slot.name': slotName,
+        'slot.drop.on.stop': 'true',
+        'table.include.list': `public\\.obs_.*_${run}`,
+      },
+    });
+    pgferry = await startPgferry(
+      {
+        ...stack.vars,
+        KAFKA_TOPIC_PATTERN: `^${prefix}\\.public\\..*`,
+        KAFKA_GROUP_ID: groupId,
+        CONNECTOR_NAME: connectorName,
+        TOPIC_REFRESH_SECONDS: '2',
+        RETRY_MAX_DELAY_SECONDS: '2',
+        LOG_LEVEL: 'info',
+      },
+      metricsPort,
+    );
+    traffic = startTraffic();
+  });
+
+  afterAll(async () => {
+    // A client that never connected would queue the cleanup queries forever.
+    if (!connected) return;
+    await traffic?.stop().catch(() => undefined);
+    if (pgferry) {
+      const running = pgferry;
+      running.child.kill('SIGTERM');
+      const code = await Promise.race([running.exited, sleep(15_000).then(() => 'running')]);
+      if (code === 'running') running.child.kill('SIGKILL');
+    }
+    await fetch(`${stack.connectUrl}/connectors/${connectorName}`, { method: 'DELETE' }).catch(
+      () => undefined,
+    );
+    // The connector drops its slot on stop; make sure no slot is left retaining WAL.
+    await sleep(2000);
+    await source
+      .query(
+        'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
+        [slotName],
+      )
+      .catch(() => undefined);
+    for (const table of [USERS, ORDERS, NOPK])
+      await source.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+    await source.end().catch(() => undefined);
+    await target.end().catch(() => undefined);
+  });
+
+  it('replicates traffic with a schema change, a table without key, a poison message and a transient fault', async () => {
+    await waitFor('snapshot rows in the target', 120_000, async () =>
+      (await targetCount(USERS)) >= 20 && (await targetCount(ORDERS)) >= 20 ? true : undefined,
+    );
+    // A new column: a new schema version, applied as ADD COLUMN (pgferry_schema_changes_total).
+    await source.query(`ALTER TABLE ${ORDERS} ADD COLUMN note text`);
+    await source.query(
+      `INSERT INTO ${ORDERS} SELECT g, 1, 0, 'after alter' FROM generate_series(21, 30) g`,
+    );
+    await source.query(`DELETE FROM ${ORDERS} WHERE id = 30`);
+    // No primary key: that table stops (pgferry_table_stopped), the others go on.
+    await source.query(`INSERT INTO ${NOPK} VALUES ('no key here')`);
+    // Bytes that are not Avro: dead-lettered (pgferry_dlq_messages_total).
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: topicOf(USERS),
+      messages: [{ partition: 0, key: null, value: Buffer.from('definitely not avro') }],
+    });
+    await producer.disconnect();
+
+    // The new topic is subscribed (a rebalance) and its table stopped before the fault below, so
+    // the reconnect after it does not coincide with a rebalance.
+    await waitFor('the table without key stopped', 60_000, async () =>
+      (await (pgferry as PgferryProcess).metrics()).includes(
+        `pgferry_table_stopped{table="public.${NOPK}"} 1`,
+      )
+        ? true
+        : undefined,
+    );
+
+    // A transient fault: hold a lock on a target table so that the sink blocks on it, then kill
+    // the sink's session. pgferry retries the batch (pgferry_retries_total) and goes on.
+    const locker = new pg.Client({ connectionString: stack.targetDatabaseUrl });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE public.${ORDERS} IN ACCESS EXCLUSIVE MODE`);
+      await source.query(`UPDATE ${ORDERS} SET amount = amount + 100 WHERE id = 1`);
+      const blocked = await waitFor('the sink waiting on the lock', 60_000, async () => {
+        const r = await target.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity
+            WHERE application_name = 'pgferry-sink' AND $1 = ANY(pg_blocking_pids(pid))`,
+          [(await locker.query('SELECT pg_backend_pid() AS pid')).rows[0].pid],
+        );
+        return r.rows[0]?.pid;
+      });
+      await target.query('SELECT pg_terminate_backend($1)', [blocked]);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+    }
+    await waitFor('the updated order applied after the retry', 60_000, async () => {
+      const r = await target.query(`SELECT amount FROM public.${ORDERS} WHERE id = 1`);
+      return Number(r.rows[0]?.amount) >= 100 ? true : undefined;
+    });
+    // 20 snapshot rows + 10 after the ALTER - 1 deleted.
+    await waitFor('every order change applied', 60_000, async () =>
+      (await targetCount(ORDERS)) === 29 ? true : undefined,
+    );
+
+    const metrics = await (pgferry as PgferryProcess).metrics();
+    expect(metrics).toMatch(/pgferry_retries_total\{cause="RetriableError"\} [1-9]/);
+    expect(metrics).toContain(`pgferry_table_stopped{table="public.${NOPK}"} 1`);
+    expect(metrics).toMatch(
+      new RegExp(
+        `pgferry_schema_changes_total\\{table="public\\.${ORDERS}",kind="add_column"\\} 1`,
+      ),
+    );
+  });
+
+  it('fires the DLQ and table-stopped alerts for this run', async () => {
+    await waitFor('PgferryDlqMessages pending or firing', 60_000, async () =>
+      (await alertStates(`alertname="PgferryDlqMessages",topic="${topicOf(USERS)}"`)).length > 0
+        ? true
+        : undefined,
+    );
+    await waitFor('PgferryTableStopped pending or firing', 60_000, async () =>
+      (await alertStates(`alertname="PgferryTableStopped",table="${topicOf(NOPK)}"`)).length > 0
+        ? true
+        : undefined,
+    );
+    // pgferry answers scrapes: its down alert is not active.
+    await waitFor('PgferryDown inactive while pgferry runs', 30_000, async () =>
+      (await alertStates('alertname="PgferryDown"')).length === 0 ? true : undefined,
+    );
+  });
+
+  it('returns series for every dashboard panel query', async () => {
+    const dashboard = loadDashboard();
+    const queries = allPanels(dashboard).flatMap((p) =>
+      (p.targets ?? []).map((target) => ({
+        name: `${p.title} [${target.refId}]`,
+        query: substituteVariables(target.expr ?? ''),
+      })),
+    );
+    expect(queries.length).toBeGreaterThan(20);
+    const found = await waitForSeries(queries, 120_000);
+    // The series are this run's, not leftovers: spot-check the labels.
+    const labels = (name: string, label: string) =>
+      (found.get(name) ?? []).map((s) => s.metric[label]);
+    const byTitle = (title: string) =>
+      queries.filter((q) => q.name.startsWith(`${title} [`)).map((q) => q.name);
+    expect(labels(byTitle('Changes applied by table and op')[0] as string, 'table')).toContain(
+      `public.${USERS}`,
+    );
+    expect(labels(byTitle('Replication slot lag')[0] as string, 'slot')).toContain(slotName);
+    expect(labels(byTitle('Connector state')[0] as string, 'connector')).toContain(connectorName);
+    expect(labels(byTitle('Connector state')[0] as string, 'state')).toContain('RUNNING');
+    expect(labels(byTitle('Stopped tables')[0] as string, 'table')).toContain(topicOf(NOPK));
+    expect(labels(byTitle('Retries by cause')[0] as string, 'cause')).toContain('RetriableError');
+
+    // The table variable's values (label_values) include this run's tables.
+    for (const variable of dashboard.templating.list.filter((v) => v.type === 'query')) {
+      const lv = labelValuesQuery(variableQuery(variable));
+      expect(lv, variable.name).toBeDefined();
+      const { metric, label } = lv as { metric: string; label: string };
+      const url = `${stack.prometheusUrl}/api/v1/label/${label}/values?match[]=${encodeURIComponent(metric)}`;
+      const values = ((await (await fetch(url)).json()) as { data: string[] }).data;
+      expect(values, variable.name).toContain(`public.${USERS}`);
+    }
+  });
+
+  it('returns series for every recording rule', async () => {
+    const records = allRules().flatMap((r) => (r.record ? [r.record] : []));
+    expect(records.length).toBeGreaterThan(5);
+    await waitForSeries(
+      records.map((name) => ({ name, query: name })),
+      120_000,
+    );
+  });
+
+  it('raises PgferryDown once pgferry stops answering scrapes', async () => {
+    await traffic?.stop();
+    traffic = undefined;
+    (pgferry as PgferryProcess).child.kill('SIGTERM');
+    const stoppedAt = Date.now();
+    const pending = await waitFor('PgferryDown pending or firing', 60_000, async () => {
+      const states = await alertStates('alertname="PgferryDown"');
+      return states.length > 0 ? states : undefined;
+    });
+    expect(['pending', 'firing']).toContain(pending[0]);
+    // `for: 1m`: firing a minute (plus a scrape and an evaluation) after the first failed scrape.
+    await waitFor('PgferryDown firing', 90_000, async () =>
+      (await alertStates('alertname="PgferryDown"')).includes('firing') ? true : undefined,
+    );
+    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(55_000);
+  }, 200_000);
+
+  it('has let pgferry exit 0 after SIGTERM', async () => {
+    const running = pgferry as PgferryProcess;
+    pgferry = undefined;
+    const code = await Promise.race([running.exited, sleep(30_000).then(() => 'still running')]);
+    if (code === 'still running') running.child.kill('SIGKILL');
+    expect(
+      code,
+      'pgferry exits after SIGTERM (an open handle, e.g. a leaked connection, keeps it alive)',
+    ).toBe(0);
+  });
+});
