@@ -43,9 +43,13 @@ export class PipelineRunner {
     return this.stateValue;
   }
 
-  /** Ready = running, in the consumer group, no fatal state (for /readyz). */
+  /** Ready = running, in the consumer group, target connected (for /readyz; stopped tables too). */
   get ready(): boolean {
-    return this.stateValue === 'running' && (this.source?.isJoined ?? false);
+    return (
+      this.stateValue === 'running' &&
+      (this.source?.isJoined ?? false) &&
+      this.options.sink.isConnected
+    );
   }
 
   /** Topics currently subscribed (for the lag monitor). */

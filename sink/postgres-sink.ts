@@ -108,6 +108,11 @@ export class PostgresSink {
     this.mapTable = options.mapTable ?? ((t) => t);
   }
 
+  /** True while the sink holds a live target connection (dropped on connection errors). */
+  get isConnected(): boolean {
+    return this.client !== undefined;
+  }
+
   async start(): Promise<void> {
     await this.connection();
   }

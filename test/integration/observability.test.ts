@@ -331,7 +331,7 @@ describe.sequential('observability against the stack Prometheus', () => {
         : undefined,
     );
     await waitFor('PgferryTableStopped pending or firing', 60_000, async () =>
-      (await alertStates(`alertname="PgferryTableStopped",table="${topicOf(NOPK)}"`)).length > 0
+      (await alertStates(`alertname="PgferryTableStopped",table="public.${NOPK}"`)).length > 0
         ? true
         : undefined,
     );
@@ -362,7 +362,7 @@ describe.sequential('observability against the stack Prometheus', () => {
     expect(labels(byTitle('Replication slot lag')[0] as string, 'slot')).toContain(slotName);
     expect(labels(byTitle('Connector state')[0] as string, 'connector')).toContain(connectorName);
     expect(labels(byTitle('Connector state')[0] as string, 'state')).toContain('RUNNING');
-    expect(labels(byTitle('Stopped tables')[0] as string, 'table')).toContain(topicOf(NOPK));
+    expect(labels(byTitle('Stopped tables')[0] as string, 'table')).toContain(`public.${NOPK}`);
     expect(labels(byTitle('Retries by cause')[0] as string, 'cause')).toContain('RetriableError');
 
     // The table variable's values (label_values) include this run's tables.

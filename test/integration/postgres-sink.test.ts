@@ -279,7 +279,7 @@ describe('PostgresSink on the real target', () => {
       change(t, 'c', 102n, row('3', { [odd]: '日本語 🚢 naïve', price: null, flag: 'f' })),
       change(t, 'c', 103n, row('4', { [odd]: '' })),
     ]);
-    expect(first).toEqual({
+    expect(first).toMatchObject({
       applied: 4,
       rejected: [],
       alreadyApplied: false,
@@ -408,7 +408,7 @@ describe('PostgresSink on the real target', () => {
     const before = await rowsOf(t);
     const beforeRegistration = await registration(t);
 
-    expect(await sink.writeBatch(first)).toEqual({
+    expect(await sink.writeBatch(first)).toMatchObject({
       applied: 0,
       rejected: [],
       alreadyApplied: true,
