@@ -3,6 +3,7 @@
 import { ConnectClient } from '../cli/connect-client.js';
 import type { Logger } from './logger.js';
 import type { PgferryMetrics } from './metrics.js';
+import { startPoller } from './poller.js';
 
 export const CONNECTOR_STATES = [
   'RUNNING',
@@ -44,8 +45,6 @@ export function startConnectorMonitor(options: {
   intervalMs: number;
 }): () => void {
   const client = new ConnectClient({ baseUrl: options.url, requestTimeoutMs: 5000 });
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
   let last = '';
   const tick = async () => {
     const state = await measureConnector(client, options.name, options.metrics);
@@ -54,11 +53,6 @@ export function startConnectorMonitor(options: {
       options.log[level]({ connector: options.name, state }, 'source connector state');
       last = state;
     }
-    if (!stopped) timer = setTimeout(tick, options.intervalMs).unref();
   };
-  timer = setTimeout(tick, 500).unref();
-  return () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-  };
+  return startPoller(tick, { intervalMs: options.intervalMs, firstDelayMs: 500 });
 }

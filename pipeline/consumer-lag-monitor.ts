@@ -3,6 +3,7 @@
 import type { Kafka } from 'kafkajs';
 import type { Logger } from './logger.js';
 import type { PgferryMetrics } from './metrics.js';
+import { startPoller } from './poller.js';
 
 export function computeLag(high: string, committed: string | undefined, low: string): number {
   const end = BigInt(high);
@@ -47,19 +48,12 @@ export function startConsumerLagMonitor(options: {
   log: Logger;
   intervalMs: number;
 }): () => void {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
   const tick = async () => {
     try {
       await measureConsumerLag(options.kafka, options.groupId, options.topics(), options.metrics);
     } catch (error) {
       options.log.debug({ err: (error as Error).message }, 'consumer lag measurement failed');
     }
-    if (!stopped) timer = setTimeout(tick, options.intervalMs).unref();
   };
-  timer = setTimeout(tick, 1000).unref();
-  return () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-  };
+  return startPoller(tick, { intervalMs: options.intervalMs, firstDelayMs: 1000 });
 }

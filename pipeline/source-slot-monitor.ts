@@ -6,6 +6,7 @@ import { connectPg } from '../sink/pg-connection.js';
 import type { PostgresSettings } from './config.js';
 import type { Logger } from './logger.js';
 import type { PgferryMetrics } from './metrics.js';
+import { startPoller } from './poller.js';
 
 export interface SlotReading {
   slot: string;
@@ -32,9 +33,7 @@ export function startSourceSlotMonitor(options: {
   log: Logger;
   intervalMs: number;
 }): () => void {
-  let stopped = false;
   let client: pg.Client | undefined;
-  let timer: NodeJS.Timeout | undefined;
   const seen = new Set<string>();
   const tick = async () => {
     try {
@@ -60,12 +59,10 @@ export function startSourceSlotMonitor(options: {
       await client?.end().catch(() => undefined);
       client = undefined;
     }
-    if (!stopped) timer = setTimeout(tick, options.intervalMs).unref();
   };
-  timer = setTimeout(tick, 500).unref();
-  return () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-    void client?.end().catch(() => undefined);
-  };
+  return startPoller(tick, {
+    intervalMs: options.intervalMs,
+    firstDelayMs: 500,
+    onStop: () => void client?.end().catch(() => undefined),
+  });
 }

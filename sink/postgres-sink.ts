@@ -129,14 +129,7 @@ export class PostgresSink {
   async storedOffsets(groupId: string, topic: string): Promise<Map<number, string>> {
     // Its own short connection: this runs on rebalance, possibly while a batch transaction is
     // open on the sink's connection, and must not interleave with it.
-    let client: pg.Client;
-    try {
-      client = await connectPg(this.options.settings, 'pgferry-offsets');
-    } catch (error) {
-      throw new RetriableError(`target PostgreSQL unreachable: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
+    const client = await this.connectTarget('pgferry-offsets');
     try {
       await ensureBookkeeping(client);
       return await readStoredOffsets(client, groupId, topic);
@@ -417,15 +410,19 @@ export class PostgresSink {
     return this.connecting;
   }
 
-  private async openConnection(): Promise<pg.Client> {
-    let client: pg.Client;
+  /** A new target connection; failing to connect is a transient fault, never a data problem. */
+  private async connectTarget(applicationName: string): Promise<pg.Client> {
     try {
-      client = await connectPg(this.options.settings, 'pgferry-sink');
+      return await connectPg(this.options.settings, applicationName);
     } catch (error) {
       throw new RetriableError(`target PostgreSQL unreachable: ${(error as Error).message}`, {
         cause: error,
       });
     }
+  }
+
+  private async openConnection(): Promise<pg.Client> {
+    const client = await this.connectTarget('pgferry-sink');
     client.on('error', (error) => {
       this.options.log.warn(
         { err: error.message },
