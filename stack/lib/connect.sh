@@ -33,7 +33,7 @@ CONF
 }
 
 connect_ready() {
-  curl -fsS --max-time 3 "$(connect_url)/connector-plugins" | grep -q 'io.debezium.connector.postgresql.PostgresConnector'
+  curl -fsS --max-time 3 "$(connect_url)/connector-plugins" | grep 'io.debezium.connector.postgresql.PostgresConnector' >/dev/null
 }
 
 connect_start() {

@@ -72,5 +72,7 @@ kafka_start() {
 # (its log says so): a bare open port can precede that by a few seconds.
 kafka_is_ready() {
   is_port_open "$PGFERRY_KAFKA_PORT" &&
-    log_since_start kafka | grep -q "Kafka Server started"
+    # Not grep -q: it would exit at the first match and, with pipefail, the writer's SIGPIPE
+    # would fail the check on a long log.
+    log_since_start kafka | grep "Kafka Server started" >/dev/null
 }

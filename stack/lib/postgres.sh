@@ -107,7 +107,7 @@ pg_stop_cluster() {
 # Roles, databases and the publication. Idempotent: runs on every `up`.
 pg_bootstrap_source() {
   local port=$PGFERRY_SOURCE_PG_PORT db=$PGFERRY_SOURCE_DB
-  psql_super "$port" postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 ||
+  psql_super "$port" postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep 1 >/dev/null ||
     psql_super "$port" postgres -c "CREATE DATABASE \"$db\""
   psql_super "$port" "$db" \
     -v dbz_user="$PGFERRY_DEBEZIUM_USER" -v dbz_pw="$PGFERRY_DEBEZIUM_PASSWORD" \
@@ -117,7 +117,7 @@ pg_bootstrap_source() {
 
 pg_bootstrap_target() {
   local port=$PGFERRY_TARGET_PG_PORT db=$PGFERRY_TARGET_DB
-  psql_super "$port" postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 ||
+  psql_super "$port" postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep 1 >/dev/null ||
     psql_super "$port" postgres -c "CREATE DATABASE \"$db\""
   psql_super "$port" "$db" -v app_user="$PGFERRY_TARGET_USER" -v app_pw="$PGFERRY_TARGET_PASSWORD" -v db="$db" \
     -f "$PGFERRY_ROOT/stack/sql/target-bootstrap.sql"
