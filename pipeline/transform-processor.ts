@@ -75,7 +75,7 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
 
       if (envelope.keyColumns.length === 0) {
         throw new SchemaIncompatibleError(
-          `table ${source.schema}.${source.table} has no primary key in its events: give it a primary key, or REPLICA IDENTITY FULL and an explicit key (see README)`,
+          `table ${source.schema}.${source.table} has no primary key in its events: give it one (tables without a primary key are not replicated; see README)`,
           { table: `${source.schema}.${source.table}` },
         );
       }
