@@ -35,6 +35,10 @@ export function resolveLatest(changes: readonly RowChange[]): RowChange {
   const ordered = [...changes].sort((a, b) => (isNewer(a, b) ? 1 : isNewer(b, a) ? -1 : 0));
   let latest = ordered[0] as RowChange;
   for (const next of ordered.slice(1)) latest = carryUnchangedToast(next, latest);
+  if (ordered.length > 1) {
+    // If the target rejects the winner, the changes it replaced must reach the DLQ with it.
+    latest = { ...latest, folded: ordered.filter((c) => c !== latest).map((c) => c.origin) };
+  }
   return latest;
 }
 
@@ -64,6 +68,10 @@ export function createDedupeProcessor(): Processor<RowChange, RowChange> {
       if (held) held.push(change);
       else rows.set(id, [change]);
       return [];
+    },
+    reset() {
+      rows = new Map();
+      truncates = new Map();
     },
     flush() {
       // Truncates first: the sink applies them before the row changes of the same table, and

@@ -67,7 +67,7 @@ export class KafkaSource {
   async stop(): Promise<void> {
     this.running = false;
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
-    await this.restarting;
+    await this.restarting?.catch(() => undefined);
     await this.stopConsumer();
   }
 
@@ -117,8 +117,11 @@ export class KafkaSource {
     const added = topics.filter((t) => !this.subscribed.includes(t));
     this.options.log.info({ topics: topics.length, added }, 'subscribing to matching topics');
     this.restarting = this.restartConsumer(topics);
-    await this.restarting;
-    this.restarting = undefined;
+    try {
+      await this.restarting;
+    } finally {
+      this.restarting = undefined;
+    }
   }
 
   private async stopConsumer(): Promise<void> {
@@ -157,8 +160,14 @@ export class KafkaSource {
         'consumer crashed; kafkajs restarts it',
       );
     });
-    await consumer.connect();
-    for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
+    try {
+      await consumer.connect();
+      for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
+    } catch (error) {
+      // Not yet ours to stop later: close it here, or its sockets keep the process alive.
+      await consumer.disconnect().catch(() => undefined);
+      throw error;
+    }
     this.consumer = consumer;
     this.subscribed = topics;
     await consumer.run({

@@ -13,5 +13,7 @@ export interface Processor<I, O> {
   init?(ctx: ProcessorContext): void | Promise<void>;
   process(record: I, ctx: ProcessorContext): O[] | Promise<O[]>;
   flush?(ctx: ProcessorContext): O[] | Promise<O[]>;
+  /** Drops what is held back: a batch that failed part-way must not leak into the next one. */
+  reset?(): void;
   close?(): void | Promise<void>;
 }

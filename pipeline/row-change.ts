@@ -42,6 +42,8 @@ export interface RowChange {
   /** The table as described by the event's schema (columns, types, primary key). */
   schema: TableSchema;
   origin: RecordOrigin;
+  /** Older changes of the same row that dedupe folded into this one (their TOAST values live on). */
+  folded?: RecordOrigin[];
 }
 
 export const tableKey = (table: TableRef): string => `${table.schema}.${table.name}`;

@@ -200,11 +200,13 @@ export class PipelineRunner {
             beforeCommit: async (rejected) => {
               const all = [
                 ...letters,
-                ...rejected.map((r) => ({
-                  record: byOffset.get(r.change.origin.offset) as KafkaRecord,
-                  stage: 'apply',
-                  error: r.error,
-                })),
+                ...rejected.flatMap((r) =>
+                  [r.change.origin, ...(r.change.folded ?? [])].map((origin) => ({
+                    record: byOffset.get(origin.offset) as KafkaRecord,
+                    stage: 'apply',
+                    error: r.error,
+                  })),
+                ),
               ].filter((l) => l.record !== undefined);
               const dlqStart = performance.now();
               await (this.dlq as DlqProducer).send(all);

@@ -85,8 +85,11 @@ export class RegistrySchemaLookup implements SchemaLookup {
       });
     }
     const body = await response.text();
-    if (response.status === 404)
+    // Only the registry's own "schema not found" (error_code 40403) makes a message poison: a 404
+    // from a wrong URL or a proxy must not dead-letter every record.
+    if (response.status === 404 && /"error_code"\s*:\s*40403/.test(body)) {
       throw new UnknownSchemaError(`schema id ${id} is not in the registry`);
+    }
     if (!response.ok) {
       // 5xx, auth proxies, rate limits: the registry may recover; never a reason to drop data.
       throw new RetriableError(`schema registry answered ${response.status} for schema id ${id}`);

@@ -47,6 +47,8 @@ export class Topology<S, O> {
     const outputs: O[] = [];
     const failures: RecordFailure<S>[] = [];
     const timings = new Array<number>(this.processors.length).fill(0);
+    // A previous attempt may have failed before its flush (a retriable error): start clean.
+    for (const p of this.processors) p.reset?.();
     for (const source of records) {
       await this.push(source, [source], 0, ctx, outputs, failures, timings);
     }

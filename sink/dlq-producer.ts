@@ -3,6 +3,7 @@
 // awaited with acks from all in-sync replicas before the batch's offsets commit: a poison message
 // is never dropped silently (at worst, after a crash, it is dead-lettered twice).
 import type { Admin, Kafka, Producer } from 'kafkajs';
+import { RetriableError } from '../pipeline/errors.js';
 import type { KafkaRecord } from '../pipeline/kafka-record.js';
 import type { Logger } from '../pipeline/logger.js';
 
@@ -61,6 +62,17 @@ export class DlqProducer {
 
   async send(letters: readonly DeadLetter[]): Promise<void> {
     if (letters.length === 0) return;
+    try {
+      await this.sendAll(letters);
+    } catch (error) {
+      // A broker hiccup must delay the batch, not stop the table: the batch is retried whole.
+      throw new RetriableError(`dead-letter produce failed: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  private async sendAll(letters: readonly DeadLetter[]): Promise<void> {
     const producer = this.producer;
     if (!producer) throw new Error('DLQ producer is not started');
     const byTopic = new Map<string, DeadLetter[]>();

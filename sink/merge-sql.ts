@@ -38,17 +38,20 @@ export function truncateSql(target: MergeTarget, position: bigint): string[] {
   const t = qualifiedName(target.schema, target.name);
   const p = qualifiedName(BOOKKEEPING_SCHEMA, target.positionTable);
   const pos = position.toString();
+  // The UPDATE goes first: its row lock makes concurrent row batches (which read the truncate
+  // position FOR SHARE) wait for this truncate, or this truncate wait for them.
   return [
+    `UPDATE ${tablesTable()} SET truncated_position = GREATEST(truncated_position, ${pos}) WHERE table_schema = ${quoteLiteral(target.schema)} AND table_name = ${quoteLiteral(target.name)}`,
     `DELETE FROM ${t} AS t WHERE NOT EXISTS (SELECT 1 FROM ${p} AS p WHERE ${keyMatch('p', 't', target.primaryKey)} AND p.__pos > ${pos} AND NOT p.__deleted)`,
     `DELETE FROM ${p} WHERE __pos <= ${pos}`,
-    `UPDATE ${tablesTable()} SET truncated_position = GREATEST(truncated_position, ${pos}) WHERE table_schema = ${quoteLiteral(target.schema)} AND table_name = ${quoteLiteral(target.name)}`,
   ];
 }
 
 /**
  * Applies the staged changes (one per row key, already deduped) with the position guard:
  * 1. drop staged changes not newer than the row's recorded position or the table's last truncate;
- * 2. record the new positions (deletes too: a late older update must not resurrect the row);
+ * 2. record the new positions (deletes too: a late older update must not resurrect the row),
+ *    never over a newer one, and drop staged changes a concurrent writer has overtaken;
  * 3. delete the deleted rows; 4. upsert the rest, one statement per set of columns to keep
  *    (unchanged TOAST values, columns a change's schema version lacks).
  */
@@ -67,8 +70,11 @@ export function mergeSql(
   ];
   // Read inside the transaction: a truncate applied by this batch or another process counts.
   statements.push(
-    `DELETE FROM ${s} WHERE __pos <= (SELECT truncated_position FROM ${tablesTable()} WHERE table_schema = ${quoteLiteral(target.schema)} AND table_name = ${quoteLiteral(target.name)})`,
-    `INSERT INTO ${p} (${keyList}, __pos, __deleted) SELECT ${keyList}, __pos, __op = 'd' FROM ${s} ON CONFLICT (${keyList}) DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted`,
+    `DELETE FROM ${s} WHERE __pos <= (SELECT truncated_position FROM ${tablesTable()} WHERE table_schema = ${quoteLiteral(target.schema)} AND table_name = ${quoteLiteral(target.name)} FOR SHARE)`,
+    `INSERT INTO ${p} AS p (${keyList}, __pos, __deleted) SELECT ${keyList}, __pos, __op = 'd' FROM ${s} ON CONFLICT (${keyList}) DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted WHERE p.__pos < EXCLUDED.__pos`,
+    // A concurrent transaction (another process, after a rebalance) may have recorded a newer
+    // position for a key meanwhile: such a staged change must not be applied either.
+    `DELETE FROM ${s} AS s USING ${p} AS p WHERE ${keyMatch('p', 's', key)} AND p.__pos > s.__pos`,
     `DELETE FROM ${t} AS t USING ${s} AS s WHERE s.__op = 'd' AND ${keyMatch('t', 's', key)}`,
   );
   const keySet = new Set(key);

@@ -38,6 +38,11 @@ export function pgClientConfig(
     application_name: applicationName,
     connectionTimeoutMillis: 10_000,
     keepAlive: true,
+    // Notice a dead peer in seconds, not the OS default of two hours.
+    keepAliveInitialDelayMillis: 10_000,
+    // A lock held by someone else (an operator's ALTER, a long report) becomes a retriable 55P03
+    // instead of an unbounded wait that would also hold up shutdown.
+    options: '-c lock_timeout=30s',
   };
 }
 

@@ -395,9 +395,9 @@ export class PostgresSink {
       this.timings.merge += performance.now() - mergeStart;
     })) as unknown as pg.QueryResult[] | pg.QueryResult;
     const list = Array.isArray(results) ? results : [results];
-    // Statement order: guard delete, truncate guard, positions upsert, delete, upserts...
-    const deleted = list[3]?.rowCount ?? 0;
-    const upserted = list.slice(4).reduce((n, r) => n + (r.rowCount ?? 0), 0);
+    // Statement order: guard delete, truncate guard, positions upsert, overtaken delete, delete, upserts...
+    const deleted = list[4]?.rowCount ?? 0;
+    const upserted = list.slice(5).reduce((n, r) => n + (r.rowCount ?? 0), 0);
     return { upserted, deleted };
   }
 

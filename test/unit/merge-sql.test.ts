@@ -79,22 +79,22 @@ describe('copyIntoStagingSql', () => {
 describe('truncateSql', () => {
   it('keeps rows changed after the truncate, forgets older positions, records the truncate', () => {
     expect(truncateSql(ORDERS, 12345678901234n)).toEqual([
+      `UPDATE "pgferry"."tables" SET truncated_position = GREATEST(truncated_position, 12345678901234) WHERE table_schema = 'public' AND table_name = 'orders'`,
       'DELETE FROM "public"."orders" AS t WHERE NOT EXISTS (SELECT 1 FROM "pgferry"."pos_public__orders" AS p WHERE p."id" = t."id" AND p.__pos > 12345678901234 AND NOT p.__deleted)',
       'DELETE FROM "pgferry"."pos_public__orders" WHERE __pos <= 12345678901234',
-      `UPDATE "pgferry"."tables" SET truncated_position = GREATEST(truncated_position, 12345678901234) WHERE table_schema = 'public' AND table_name = 'orders'`,
     ]);
   });
 
   it('matches every key column and quotes names and literals', () => {
     expect(truncateSql(WEIRD, 7n)).toEqual([
+      `UPDATE "pgferry"."tables" SET truncated_position = GREATEST(truncated_position, 7) WHERE table_schema = 'My "Schema"' AND table_name = 'ordér lines'`,
       'DELETE FROM "My ""Schema"""."ordér lines" AS t WHERE NOT EXISTS (SELECT 1 FROM "pgferry"."pos_My ""Schema""__ordér lines" AS p WHERE p."order id" = t."order id" AND p."line""no" = t."line""no" AND p.__pos > 7 AND NOT p.__deleted)',
       'DELETE FROM "pgferry"."pos_My ""Schema""__ordér lines" WHERE __pos <= 7',
-      `UPDATE "pgferry"."tables" SET truncated_position = GREATEST(truncated_position, 7) WHERE table_schema = 'My "Schema"' AND table_name = 'ordér lines'`,
     ]);
   });
 
   it("doubles single quotes in the table's name literal", () => {
-    const [, , record] = truncateSql({ ...ORDERS, schema: "o'hara", name: "it's" }, 1n);
+    const [record] = truncateSql({ ...ORDERS, schema: "o'hara", name: "it's" }, 1n);
     expect(record).toBe(
       `UPDATE "pgferry"."tables" SET truncated_position = GREATEST(truncated_position, 1) WHERE table_schema = 'o''hara' AND table_name = 'it''s'`,
     );
@@ -104,8 +104,9 @@ describe('truncateSql', () => {
 describe('mergeSql', () => {
   const guardStatements = [
     'DELETE FROM "pgferry_stage_0123" AS s USING "pgferry"."pos_public__orders" AS p WHERE p."id" = s."id" AND p.__pos >= s.__pos',
-    `DELETE FROM "pgferry_stage_0123" WHERE __pos <= (SELECT truncated_position FROM "pgferry"."tables" WHERE table_schema = 'public' AND table_name = 'orders')`,
-    `INSERT INTO "pgferry"."pos_public__orders" ("id", __pos, __deleted) SELECT "id", __pos, __op = 'd' FROM "pgferry_stage_0123" ON CONFLICT ("id") DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted`,
+    `DELETE FROM "pgferry_stage_0123" WHERE __pos <= (SELECT truncated_position FROM "pgferry"."tables" WHERE table_schema = 'public' AND table_name = 'orders' FOR SHARE)`,
+    `INSERT INTO "pgferry"."pos_public__orders" AS p ("id", __pos, __deleted) SELECT "id", __pos, __op = 'd' FROM "pgferry_stage_0123" ON CONFLICT ("id") DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted WHERE p.__pos < EXCLUDED.__pos`,
+    'DELETE FROM "pgferry_stage_0123" AS s USING "pgferry"."pos_public__orders" AS p WHERE p."id" = s."id" AND p.__pos > s.__pos',
     `DELETE FROM "public"."orders" AS t USING "pgferry_stage_0123" AS s WHERE s.__op = 'd' AND t."id" = s."id"`,
   ];
 
@@ -127,15 +128,15 @@ describe('mergeSql', () => {
 
   it('falls back to DO NOTHING when only key columns remain', () => {
     const statements = mergeSql(ORDERS, ORDERS_STAGE, ['1,2']);
-    expect(statements).toHaveLength(5);
-    expect(statements[4]).toBe(
+    expect(statements).toHaveLength(6);
+    expect(statements[5]).toBe(
       `INSERT INTO "public"."orders" ("id") SELECT "id" FROM "pgferry_stage_0123" WHERE __op <> 'd' AND __toast = '1,2' ON CONFLICT ("id") DO NOTHING`,
     );
     // A key-only table has nothing to update either.
     const keyOnly = mergeSql(ORDERS, { name: 'k', columns: [{ name: 'id', type: 'integer' }] }, [
       '',
     ]);
-    expect(keyOnly[4]).toBe(
+    expect(keyOnly[5]).toBe(
       `INSERT INTO "public"."orders" ("id") SELECT "id" FROM "k" WHERE __op <> 'd' AND __toast = '' ON CONFLICT ("id") DO NOTHING`,
     );
   });
@@ -147,8 +148,9 @@ describe('mergeSql', () => {
   it('matches composite keys on every column and quotes weird names throughout', () => {
     expect(mergeSql(WEIRD, WEIRD_STAGE, ['', '3'])).toEqual([
       'DELETE FROM "pgferry_stage_""x""" AS s USING "pgferry"."pos_My ""Schema""__ordér lines" AS p WHERE p."order id" = s."order id" AND p."line""no" = s."line""no" AND p.__pos >= s.__pos',
-      `DELETE FROM "pgferry_stage_""x""" WHERE __pos <= (SELECT truncated_position FROM "pgferry"."tables" WHERE table_schema = 'My "Schema"' AND table_name = 'ordér lines')`,
-      `INSERT INTO "pgferry"."pos_My ""Schema""__ordér lines" ("order id", "line""no", __pos, __deleted) SELECT "order id", "line""no", __pos, __op = 'd' FROM "pgferry_stage_""x""" ON CONFLICT ("order id", "line""no") DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted`,
+      `DELETE FROM "pgferry_stage_""x""" WHERE __pos <= (SELECT truncated_position FROM "pgferry"."tables" WHERE table_schema = 'My "Schema"' AND table_name = 'ordér lines' FOR SHARE)`,
+      `INSERT INTO "pgferry"."pos_My ""Schema""__ordér lines" AS p ("order id", "line""no", __pos, __deleted) SELECT "order id", "line""no", __pos, __op = 'd' FROM "pgferry_stage_""x""" ON CONFLICT ("order id", "line""no") DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted WHERE p.__pos < EXCLUDED.__pos`,
+      'DELETE FROM "pgferry_stage_""x""" AS s USING "pgferry"."pos_My ""Schema""__ordér lines" AS p WHERE p."order id" = s."order id" AND p."line""no" = s."line""no" AND p.__pos > s.__pos',
       `DELETE FROM "My ""Schema"""."ordér lines" AS t USING "pgferry_stage_""x""" AS s WHERE s.__op = 'd' AND t."order id" = s."order id" AND t."line""no" = s."line""no"`,
       `INSERT INTO "My ""Schema"""."ordér lines" ("order id", "line""no", "naïve Ünïcode", "Qty") SELECT "order id", "line""no", "naïve Ünïcode", "Qty" FROM "pgferry_stage_""x""" WHERE __op <> 'd' AND __toast = '' ON CONFLICT ("order id", "line""no") DO UPDATE SET "naïve Ünïcode" = EXCLUDED."naïve Ünïcode", "Qty" = EXCLUDED."Qty"`,
       `INSERT INTO "My ""Schema"""."ordér lines" ("order id", "line""no", "naïve Ünïcode") SELECT "order id", "line""no", "naïve Ünïcode" FROM "pgferry_stage_""x""" WHERE __op <> 'd' AND __toast = '3' ON CONFLICT ("order id", "line""no") DO UPDATE SET "naïve Ünïcode" = EXCLUDED."naïve Ünïcode"`,
