@@ -284,7 +284,10 @@ export function pgTypeFromSourceType(typeName: string, params: Record<string, st
   switch (lower) {
     case 'numeric':
     case 'decimal':
-      return hasLength && length <= 1000 ? `numeric(${length},${scale ?? 0})` : 'numeric';
+      // Only digits reach DDL: the parameters come from a registry schema, not from our code.
+      return hasLength && length <= 1000 && /^\d+$/.test(scale ?? '0')
+        ? `numeric(${length},${scale ?? 0})`
+        : 'numeric';
     case 'varchar':
       return hasLength ? `character varying(${length})` : 'character varying';
     case 'bpchar':
