@@ -2,7 +2,7 @@
 // and caches them for the life of the process (an id never changes its schema). Keeps the raw
 // JSON, which carries Debezium's connect.* attributes that avsc's parsed types drop.
 import avro from 'avsc';
-import { bigintLongType } from './avro-long-type.js';
+import { exactLongParseOptions } from './avro-long-type.js';
 import type { AvroJson } from './column-codec.js';
 import { PoisonMessageError, RetriableError } from './errors.js';
 
@@ -20,22 +20,9 @@ export interface SchemaLookup {
 export class UnknownSchemaError extends PoisonMessageError {}
 
 export function parseAvroSchema(id: number, json: AvroJson): ResolvedSchema {
-  // A fresh registry per schema: avsc records named types in it (see avro-long-type.ts). The
-  // registry only catches `"long"` by name; Debezium writes most longs as objects
-  // (`{"type":"long","connect.parameters":...}`: bigint columns, MicroTimestamp), which avsc
-  // would build as number-based longs that refuse values beyond 2^53, hence the hook.
-  const type = avro.Type.forSchema(json as avro.Schema, {
-    registry: { long: bigintLongType },
-    typeHook: (schema) => (isLongObject(schema) ? bigintLongType : undefined),
-  });
+  const type = avro.Type.forSchema(json as avro.Schema, exactLongParseOptions());
   return { id, json, type };
 }
-
-const isLongObject = (schema: unknown): boolean =>
-  typeof schema === 'object' &&
-  schema !== null &&
-  !Array.isArray(schema) &&
-  (schema as { type?: unknown }).type === 'long';
 
 export interface RegistrySchemaLookupOptions {
   url: string;

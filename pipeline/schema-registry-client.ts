@@ -1,7 +1,7 @@
 // The Confluent-compatible schema registry client (Apicurio's /apis/ccompat/v7 here), set up so
 // that Avro longs decode exactly (BigInt). Schemas are cached by id inside the client.
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { bigintLongType } from './avro-long-type.js';
+import { exactLongParseOptions } from './avro-long-type.js';
 
 export interface SchemaRegistrySettings {
   url: string;
@@ -13,12 +13,12 @@ export function createSchemaRegistryClient(settings: SchemaRegistrySettings): Sc
     { host: settings.url, ...(settings.auth ? { auth: settings.auth } : {}) },
     {
       [SchemaType.AVRO]: {
-        // A fresh avsc registry per parsed schema: avsc records every named type in the registry
-        // it is given, so one shared object makes the second parse of `cdc.x.Key` fail with
-        // "duplicate type name". The client spreads these options per parse, calling the getter.
+        // The client spreads these options per parse, so the getter hands each parse a fresh
+        // registry (see exactLongParseOptions).
         get registry() {
-          return { long: bigintLongType };
+          return exactLongParseOptions().registry;
         },
+        typeHook: exactLongParseOptions().typeHook,
       },
     },
   );

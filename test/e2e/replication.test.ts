@@ -7,11 +7,10 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../cli/connect-client.js';
-import { applyConnector } from '../../cli/connector-apply.js';
-import { readConnectorDefinition } from '../../cli/connector-definition.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
-import { loadStackEnv, repoPath } from '../support/stack-env.js';
+import { loadStackEnv } from '../support/stack-env.js';
 import { tableFingerprint, waitForEqual } from '../support/table-checksum.js';
+import { applyTestConnector } from '../support/test-connector.js';
 
 const stack = loadStackEnv();
 const run = Date.now().toString(36);
@@ -141,20 +140,11 @@ describe.sequential('replication end to end', () => {
       `INSERT INTO ${ITEMS} SELECT o, l, 'sku-' || o || '-' || l, l FROM generate_series(1, 5) o, generate_series(1, 3) l`,
     );
 
-    const definition = await readConnectorDefinition(
-      repoPath('connect-config/debezium-source.json'),
-    );
-    await applyConnector({
-      client: connect,
+    await applyTestConnector(connect, {
       name: connectorName,
-      timeoutMs: 180_000,
-      config: {
-        ...definition.config,
-        'topic.prefix': prefix,
-        'slot.name': `pgferry_e2e_${run}`,
-        'slot.drop.on.stop': 'true',
-        'table.include.list': `public\\.e2e_.*_${run}`,
-      },
+      topicPrefix: prefix,
+      slotName: `pgferry_e2e_${run}`,
+      tableIncludeList: `public\\.e2e_.*_${run}`,
     });
     pgferry = await startPgferry(pgferryEnv());
   });

@@ -10,8 +10,6 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../cli/connect-client.js';
-import { applyConnector } from '../../cli/connector-apply.js';
-import { readConnectorDefinition } from '../../cli/connector-definition.js';
 import {
   allPanels,
   allRules,
@@ -24,6 +22,7 @@ import {
 } from '../support/observability-files.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
 import { loadStackEnv, repoPath } from '../support/stack-env.js';
+import { applyTestConnector } from '../support/test-connector.js';
 
 const stack = loadStackEnv();
 const run = Date.now().toString(36);
@@ -196,20 +195,11 @@ describe.sequential('observability against the stack Prometheus', () => {
       `INSERT INTO ${ORDERS} SELECT g, 1 + g % 20, g * 1.5 FROM generate_series(1, 20) g`,
     );
 
-    const definition = await readConnectorDefinition(
-      repoPath('connect-config/debezium-source.json'),
-    );
-    await applyConnector({
-      client: connect,
+    await applyTestConnector(connect, {
       name: connectorName,
-      timeoutMs: 180_000,
-      config: {
-        ...definition.config,
-        'topic.prefix': prefix,
-        'slot.name': slotName,
-        'slot.drop.on.stop': 'true',
-        'table.include.list': `public\\.obs_.*_${run}`,
-      },
+      topicPrefix: prefix,
+      slotName,
+      tableIncludeList: `public\\.obs_.*_${run}`,
     });
     pgferry = await startPgferry(
       {

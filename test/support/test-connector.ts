@@ -1,0 +1,25 @@
+// A Debezium connector of a test's own: the project's connector file with its own topic prefix,
+// slot (dropped when the connector stops) and tables, so tests never share offsets or slots.
+import type { ConnectClient } from '../../cli/connect-client.js';
+import { applyConnector } from '../../cli/connector-apply.js';
+import { readConnectorDefinition } from '../../cli/connector-definition.js';
+import { repoPath } from './stack-env.js';
+
+export async function applyTestConnector(
+  connect: ConnectClient,
+  options: { name: string; topicPrefix: string; slotName: string; tableIncludeList: string },
+): Promise<void> {
+  const definition = await readConnectorDefinition(repoPath('connect-config/debezium-source.json'));
+  await applyConnector({
+    client: connect,
+    name: options.name,
+    timeoutMs: 180_000,
+    config: {
+      ...definition.config,
+      'topic.prefix': options.topicPrefix,
+      'slot.name': options.slotName,
+      'slot.drop.on.stop': 'true',
+      'table.include.list': options.tableIncludeList,
+    },
+  });
+}
