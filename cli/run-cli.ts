@@ -2,10 +2,19 @@
 // in-process; only cli/main.ts hands it the real process.env.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { type DestinationStream, pino } from 'pino';
+import { pino } from 'pino';
 import { loadConfig, type PgferryConfig } from '../pipeline/config.js';
 import { ConfigError, PgferryError } from '../pipeline/errors.js';
 import { createLogger } from '../pipeline/logger.js';
+import {
+  type CliIo,
+  type CommandContext,
+  type Env,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  type RegisterCommand,
+} from './command-context.js';
 import { checkConfig, formatConfigTable } from './config-check.js';
 import { ConnectClient } from './connect-client.js';
 import { applyConnector } from './connector-apply.js';
@@ -16,18 +25,31 @@ import {
   toConnectorStatusJson,
 } from './connector-status.js';
 import { describeConnectorState } from './connector-wait.js';
+import { registerCutoverCommand } from './cutover-command.js';
+import { registerPauseResumeCommands } from './pause-resume-command.js';
+import { registerRollbackCommands } from './rollback-command.js';
 import { runPipeline } from './run-pipeline.js';
+import { registerSchemaSyncCommand } from './schema-sync-command.js';
+import { registerStatusCommand } from './status-command.js';
+import { registerVerifyCommand } from './verify-command.js';
 
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+export {
+  type CliIo,
+  EXIT_CHECK_FAILED,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+} from './command-context.js';
 
-export interface CliIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  /** Where JSON logs go; stderr by default so stdout carries only the command's answer. */
-  logDestination: DestinationStream;
-}
+/** The migration workflow's commands, each in its own module. */
+const MIGRATION_COMMANDS: readonly RegisterCommand[] = [
+  registerSchemaSyncCommand,
+  registerStatusCommand,
+  registerVerifyCommand,
+  registerPauseResumeCommands,
+  registerCutoverCommand,
+  registerRollbackCommands,
+];
 
 export function createProcessIo(): CliIo {
   return {
@@ -36,8 +58,6 @@ export function createProcessIo(): CliIo {
     logDestination: pino.destination({ dest: 2, sync: true }),
   };
 }
-
-type Env = Record<string, string | undefined>;
 
 interface ConnectorOptions {
   connectUrl?: string;
@@ -179,6 +199,15 @@ export async function runCli(
       );
       if (!report.running) exitCode = EXIT_FAILURE;
     });
+
+  const context: CommandContext = {
+    env,
+    io,
+    setExitCode: (code) => {
+      exitCode = code;
+    },
+  };
+  for (const register of MIGRATION_COMMANDS) register(program, context);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -39,6 +39,8 @@ export interface PgferryConfig {
   /** Present only when SOURCE_DB_* is configured; needed by status/verify, not by the pipeline. */
   source?: PostgresSettings;
   connect: { url: string; connectorName: string; connectorConfigFile: string };
+  /** The source's Debezium publication and slot (what status, verify and cutover look at). */
+  replication: { publication: string; slotName: string };
   batch: { maxRows: number; maxBytes: number };
   consumer: { pollTimeoutSeconds: number; topicRefreshSeconds: number };
   /** Unset topic = `<source topic>.dlq`. */
@@ -463,6 +465,23 @@ const SETTINGS = {
     },
     parseText('a file path'),
   ),
+  SOURCE_PUBLICATION: defineSetting(
+    {
+      key: 'replication.publication',
+      description:
+        'The source publication Debezium reads; its tables are what schema-sync, verify and cutover work on.',
+      default: 'pgferry_publication',
+    },
+    parseText('a publication name'),
+  ),
+  SOURCE_SLOT_NAME: defineSetting(
+    {
+      key: 'replication.slotName',
+      description: 'The source replication slot Debezium reads (status and cutover check its lag).',
+      default: 'pgferry_slot',
+    },
+    parseText('a slot name'),
+  ),
   BATCH_SIZE: defineSetting(
     {
       key: 'batch.maxRows',
@@ -705,6 +724,7 @@ function buildConfig(s: ParsedSettings): PgferryConfig {
       connectorName: s.CONNECTOR_NAME,
       connectorConfigFile: s.CONNECTOR_CONFIG_FILE,
     },
+    replication: { publication: s.SOURCE_PUBLICATION, slotName: s.SOURCE_SLOT_NAME },
     batch: { maxRows: s.BATCH_SIZE, maxBytes: s.BATCH_MAX_BYTES },
     consumer: {
       pollTimeoutSeconds: s.CONSUMER_POLL_TIMEOUT,

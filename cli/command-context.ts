@@ -1,0 +1,44 @@
+// What every `pgferry` subcommand gets: the env (never process.env directly), where to print, and
+// how to set the exit code. Exit codes mean the same thing for every command (see EXIT_*).
+import type { Command } from 'commander';
+import type { DestinationStream } from 'pino';
+import type { PgferryConfig } from '../pipeline/config.js';
+import { PgferryError } from '../pipeline/errors.js';
+
+/** Success: the command did what it says, every check passed. */
+export const EXIT_OK = 0;
+/** Operational failure: something could not be reached or an unexpected error happened. */
+export const EXIT_FAILURE = 1;
+/** Bad usage or configuration: nothing was attempted. */
+export const EXIT_USAGE = 2;
+/** The command ran fine but its check failed: lag not zero, a mismatch, a cutover gate refused. */
+export const EXIT_CHECK_FAILED = 3;
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Where JSON logs go; stderr by default so stdout carries only the command's answer. */
+  logDestination: DestinationStream;
+}
+
+export type Env = Record<string, string | undefined>;
+
+export interface CommandContext {
+  env: Env;
+  io: CliIo;
+  setExitCode: (code: number) => void;
+}
+
+/** A module that adds one command (or command group) to the `pgferry` program. */
+export type RegisterCommand = (program: Command, context: CommandContext) => void;
+
+/** The source connection settings, or a clear error naming the settings a command needs. */
+export function requireSource(config: PgferryConfig, command: string) {
+  if (config.source === undefined) {
+    throw new PgferryError(
+      `${command} needs the source database: set SOURCE_DB_HOST, SOURCE_DB_NAME, SOURCE_DB_USER (and SOURCE_DB_PASSWORD)`,
+      { retriable: false },
+    );
+  }
+  return config.source;
+}
