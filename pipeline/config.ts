@@ -41,6 +41,17 @@ export interface PgferryConfig {
   connect: { url: string; connectorName: string; connectorConfigFile: string };
   /** The source's Debezium publication and slot (what status, verify and cutover look at). */
   replication: { publication: string; slotName: string };
+  /** Reverse replication (target -> source) for the rollback plan; see cli/reverse-config.ts. */
+  reverse: {
+    connectorName: string;
+    connectorConfigFile: string;
+    publication: string;
+    slotName: string;
+    groupId: string;
+    topicPattern: RegExp;
+    /** The source role the reverse pgferry writes with; needed by `rollback` and `run --reverse`. */
+    sourceWriter?: { user: string; password?: string };
+  };
   batch: { maxRows: number; maxBytes: number };
   consumer: { pollTimeoutSeconds: number; topicRefreshSeconds: number };
   /** Unset topic = `<source topic>.dlq`. */
@@ -254,6 +265,74 @@ function defineSetting<S extends EnvSchema<unknown>>(
     default: meta.default,
     // The default is the env-string form, so it goes through the same parsing as a set value.
     schema: meta.default === undefined ? schema.optional() : schema.default(meta.default),
+  };
+}
+
+function defineReverseSettings() {
+  const note = 'Used by the rollback plan (reverse replication target -> source).';
+  return {
+    ROLLBACK_DB_USER: defineSetting(
+      {
+        key: 'reverse.sourceWriter.user',
+        description: `Source role the reverse pgferry writes with (INSERT/UPDATE/DELETE on the migrated tables, CREATE on the database for its bookkeeping schema, UPDATE on their sequences). ${note}`,
+      },
+      parseText('a user name'),
+    ),
+    ROLLBACK_DB_PASSWORD: defineSetting(
+      {
+        key: 'reverse.sourceWriter.password',
+        description: `Password of ROLLBACK_DB_USER. ${note}`,
+        secret: true,
+      },
+      parseSecret(),
+    ),
+    REVERSE_CONNECTOR_NAME: defineSetting(
+      {
+        key: 'reverse.connectorName',
+        description: `Debezium connector reading the target. ${note}`,
+        default: 'pgferry-reverse',
+      },
+      parseText('a connector name'),
+    ),
+    REVERSE_CONNECTOR_CONFIG_FILE: defineSetting(
+      {
+        key: 'reverse.connectorConfigFile',
+        description: `Connector JSON for the reverse connector. ${note}`,
+        default: 'connect-config/debezium-reverse.json',
+      },
+      parseText('a file path'),
+    ),
+    REVERSE_PUBLICATION: defineSetting(
+      {
+        key: 'reverse.publication',
+        description: `Publication that \`rollback prepare\` creates on the target for the migrated tables. ${note}`,
+        default: 'pgferry_reverse_publication',
+      },
+      parseText('a publication name'),
+    ),
+    REVERSE_SLOT_NAME: defineSetting(
+      {
+        key: 'reverse.slotName',
+        description: `Replication slot of the reverse connector on the target. ${note}`,
+        default: 'pgferry_reverse_slot',
+      },
+      parseText('a slot name'),
+    ),
+    REVERSE_KAFKA_GROUP_ID: defineSetting(
+      {
+        key: 'reverse.groupId',
+        description: `Consumer group of the reverse pgferry (default: KAFKA_GROUP_ID + "-reverse"). ${note}`,
+      },
+      parseText('a consumer group id'),
+    ),
+    REVERSE_KAFKA_TOPIC_PATTERN: defineSetting(
+      {
+        key: 'reverse.topicPattern',
+        description: `Topics of the reverse connector (its topic.prefix). ${note}`,
+        default: '^rev\\.public\\..*',
+      },
+      parseRegExp(),
+    ),
   };
 }
 
@@ -556,6 +635,7 @@ const SETTINGS = {
     },
     parseInteger(0, 65535),
   ),
+  ...defineReverseSettings(),
   LOG_LEVEL: defineSetting(
     { key: 'log.level', description: `Log level (${LOG_LEVELS.join(', ')}).`, default: 'info' },
     parseChoice(LOG_LEVELS),
@@ -725,6 +805,22 @@ function buildConfig(s: ParsedSettings): PgferryConfig {
       connectorConfigFile: s.CONNECTOR_CONFIG_FILE,
     },
     replication: { publication: s.SOURCE_PUBLICATION, slotName: s.SOURCE_SLOT_NAME },
+    reverse: {
+      connectorName: s.REVERSE_CONNECTOR_NAME,
+      connectorConfigFile: s.REVERSE_CONNECTOR_CONFIG_FILE,
+      publication: s.REVERSE_PUBLICATION,
+      slotName: s.REVERSE_SLOT_NAME,
+      groupId: s.REVERSE_KAFKA_GROUP_ID ?? `${s.KAFKA_GROUP_ID}-reverse`,
+      topicPattern: s.REVERSE_KAFKA_TOPIC_PATTERN,
+      ...(s.ROLLBACK_DB_USER === undefined
+        ? {}
+        : {
+            sourceWriter: {
+              user: s.ROLLBACK_DB_USER,
+              ...optional('password', s.ROLLBACK_DB_PASSWORD),
+            },
+          }),
+    },
     batch: { maxRows: s.BATCH_SIZE, maxBytes: s.BATCH_MAX_BYTES },
     consumer: {
       pollTimeoutSeconds: s.CONSUMER_POLL_TIMEOUT,

@@ -1,0 +1,139 @@
+// Cutover gate 1: "the source no longer takes writes". Watched, not assumed: for a quiet window
+// no transaction may hold a write lock on a migrated table and their insert/update/delete
+// counters may not move. The database's read-only default is reported as supporting evidence
+// (sessions opened before it was set can still write, so it cannot be the proof).
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+import { formatTableName, type MigrationTable } from './migration-tables.js';
+
+export interface WriteActivityReport {
+  quiet: boolean;
+  watchedSeconds: number;
+  /** `default_transaction_read_only` is on for the database (ALTER DATABASE ... SET). */
+  readOnlyDefault: boolean;
+  /** Why the window was not quiet: the first evidence of a write, in words. */
+  evidence: string[];
+  /** The source WAL position when the window closed quiet (changes up to here must be applied). */
+  quietLsn: string | null;
+}
+
+interface Sample {
+  counters: Map<string, bigint>;
+  writers: { pid: number; table: string; application: string; user: string }[];
+}
+
+async function sampleWrites(
+  client: pg.ClientBase,
+  tables: readonly MigrationTable[],
+): Promise<Sample> {
+  const schemas = tables.map((t) => t.schema);
+  const names = tables.map((t) => t.name);
+  const counters = await client.query<{ schema: string; name: string; changes: string }>(
+    `SELECT s.schemaname AS schema, s.relname AS name,
+            (s.n_tup_ins + s.n_tup_upd + s.n_tup_del)::text AS changes
+       FROM pg_stat_user_tables s
+       JOIN unnest($1::text[], $2::text[]) AS want(schema, name)
+         ON s.schemaname = want.schema AND s.relname = want.name`,
+    [schemas, names],
+  );
+  // A transaction holding RowExclusiveLock (or stronger) on a table is writing it right now,
+  // even if its changes are not committed (and so not counted) yet.
+  const writers = await client.query<{
+    pid: number;
+    schema: string;
+    name: string;
+    application: string | null;
+    usename: string | null;
+  }>(
+    `SELECT DISTINCT l.pid, n.nspname AS schema, c.relname AS name,
+            a.application_name AS application, a.usename
+       FROM pg_locks l
+       JOIN pg_class c ON c.oid = l.relation
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN unnest($1::text[], $2::text[]) AS want(schema, name)
+         ON n.nspname = want.schema AND c.relname = want.name
+       LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.granted AND l.pid <> pg_backend_pid()
+        AND l.mode IN ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
+        AND l.locktype = 'relation' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [schemas, names],
+  );
+  return {
+    counters: new Map(counters.rows.map((r) => [`${r.schema}.${r.name}`, BigInt(r.changes)])),
+    writers: writers.rows.map((r) => ({
+      pid: r.pid,
+      table: `${r.schema}.${r.name}`,
+      application: r.application ?? '',
+      user: r.usename ?? '',
+    })),
+  };
+}
+
+async function readOnlyDefault(client: pg.ClientBase): Promise<boolean> {
+  const result = await client.query<{ on: boolean }>(
+    `SELECT EXISTS (
+       SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+        WHERE d.datname = current_database() AND s.setrole = 0
+          AND 'default_transaction_read_only=on' = ANY (s.setconfig)) AS on`,
+  );
+  return result.rows[0]?.on ?? false;
+}
+
+/**
+ * Watches the tables for `quietSeconds`; returns at the first sign of a write (quiet: false) or
+ * when the window passed without one. Statistics reach the shared counters up to ~1 s after a
+ * commit (longer for an idle session), so keep the window well above that: 10 s or more.
+ */
+export async function watchWriteActivity(
+  client: pg.ClientBase,
+  tables: readonly MigrationTable[],
+  options: { quietSeconds: number; pollMs?: number; signal?: AbortSignal },
+): Promise<WriteActivityReport> {
+  const pollMs = options.pollMs ?? 500;
+  const started = Date.now();
+  const readOnly = await readOnlyDefault(client);
+  // Counters of this session's own reads must not lag: ask for fresh shared stats each sample.
+  await client.query('SET stats_fetch_consistency = none');
+  const first = await sampleWrites(client, tables);
+  const report = (quiet: boolean, evidence: string[], quietLsn: string | null) => ({
+    quiet,
+    watchedSeconds: Math.round((Date.now() - started) / 100) / 10,
+    readOnlyDefault: readOnly,
+    evidence,
+    quietLsn,
+  });
+  for (let sample = first; ; ) {
+    if (sample.writers.length > 0) {
+      return report(
+        false,
+        sample.writers.map(
+          (w) =>
+            `pid ${w.pid} (${w.user || 'unknown user'}${w.application ? `, ${w.application}` : ''}) holds a write lock on ${w.table}`,
+        ),
+        null,
+      );
+    }
+    const changed = [...sample.counters].filter(
+      ([table, n]) => first.counters.get(table) !== undefined && first.counters.get(table) !== n,
+    );
+    if (changed.length > 0) {
+      return report(
+        false,
+        changed.map(
+          ([table, n]) =>
+            `${table}: ${n - (first.counters.get(table) ?? n)} rows inserted/updated/deleted while watching`,
+        ),
+        null,
+      );
+    }
+    if (Date.now() - started >= options.quietSeconds * 1000) {
+      const lsn = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+      return report(true, [], lsn.rows[0]?.lsn ?? null);
+    }
+    await sleep(pollMs, undefined, options.signal ? { signal: options.signal } : undefined);
+    sample = await sampleWrites(client, tables);
+  }
+}
+
+export const describeTables = (tables: readonly MigrationTable[]): string =>
+  tables.map(formatTableName).join(', ');
