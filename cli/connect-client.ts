@@ -84,6 +84,24 @@ export class ConnectClient {
     return this.parseBody('GET', `/connectors/${name}/status`, response, statusSchema);
   }
 
+  /** Asks Connect to pause the connector and its tasks (202: it happens asynchronously). */
+  async pauseConnector(name: string, signal?: AbortSignal): Promise<void> {
+    await this.request('PUT', `/connectors/${encodeURIComponent(name)}/pause`, { signal });
+  }
+
+  /** Asks Connect to resume a paused connector and its tasks (202: asynchronously). */
+  async resumeConnector(name: string, signal?: AbortSignal): Promise<void> {
+    await this.request('PUT', `/connectors/${encodeURIComponent(name)}/resume`, { signal });
+  }
+
+  /**
+   * Stops the connector (Kafka 3.5+): tasks shut down, their replication connection closes, the
+   * config and offsets stay. Used when the forward connector must not see reverse writes.
+   */
+  async stopConnector(name: string, signal?: AbortSignal): Promise<void> {
+    await this.request('PUT', `/connectors/${encodeURIComponent(name)}/stop`, { signal });
+  }
+
   private async request(
     method: string,
     path: string,

@@ -112,6 +112,7 @@ pg_bootstrap_source() {
   psql_super "$port" "$db" \
     -v dbz_user="$PGFERRY_DEBEZIUM_USER" -v dbz_pw="$PGFERRY_DEBEZIUM_PASSWORD" \
     -v rd_user="$PGFERRY_SOURCE_READER_USER" -v rd_pw="$PGFERRY_SOURCE_READER_PASSWORD" \
+    -v rb_user="$PGFERRY_ROLLBACK_USER" -v rb_pw="$PGFERRY_ROLLBACK_PASSWORD" \
     -v pub="$PGFERRY_PUBLICATION" -v db="$db" -f "$PGFERRY_ROOT/stack/sql/source-bootstrap.sql"
 }
 
@@ -120,5 +121,6 @@ pg_bootstrap_target() {
   psql_super "$port" postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep 1 >/dev/null ||
     psql_super "$port" postgres -c "CREATE DATABASE \"$db\""
   psql_super "$port" "$db" -v app_user="$PGFERRY_TARGET_USER" -v app_pw="$PGFERRY_TARGET_PASSWORD" -v db="$db" \
+    -v dbz_user="$PGFERRY_DEBEZIUM_USER" -v dbz_pw="$PGFERRY_DEBEZIUM_PASSWORD" \
     -f "$PGFERRY_ROOT/stack/sql/target-bootstrap.sql"
 }
