@@ -1,6 +1,163 @@
-// `pgferry cutover` (being built).
-import type { RegisterCommand } from './command-context.js';
+// `pgferry cutover`: the gated cutover (see cli/cutover.ts), printed gate by gate as it runs.
+// Exit 0 = every gate passed (ready to switch traffic), 3 = a gate refused, 1 = could not run.
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { loadConfig, type PgferryConfig } from '../pipeline/config.js';
+import { type CliIo, EXIT_CHECK_FAILED, EXIT_OK, type RegisterCommand } from './command-context.js';
+import {
+  type CutoverDependencies,
+  type CutoverResult,
+  type GateResult,
+  runCutover,
+} from './cutover.js';
+import { readMigrationStatus } from './migration-status.js';
+import { parseTableList } from './migration-tables.js';
+import { verifyTables } from './table-verify.js';
 
-export const registerCutoverCommand: RegisterCommand = (program) => {
-  program.command('cutover').description('(not implemented yet)');
+export interface GateCommandOptions {
+  dryRun?: boolean;
+  tables?: string;
+  quietSeconds: number;
+  lagTimeout: number;
+  sequenceMargin?: bigint;
+  reportDir: string;
+  chunkRows?: number;
+  json?: boolean;
+}
+
+const GATE_COUNT = 5;
+
+/** The options cutover and rollback share. */
+export function addGateOptions(command: Command): Command {
+  return command
+    .option('--dry-run', 'run the checks, change nothing (no sequence change, no report file)')
+    .option('--tables <list>', 'comma-separated tables (default: the publication’s tables)')
+    .option(
+      '--quiet-seconds <n>',
+      'how long the tables must take no writes (gate 1)',
+      parsePositiveNumber,
+      15,
+    )
+    .option(
+      '--lag-timeout <seconds>',
+      'how long to wait for lag to reach zero (gate 2)',
+      parsePositiveNumber,
+      120,
+    )
+    .option(
+      '--sequence-margin <n>',
+      'extra values to skip when raising sequences (gate 4)',
+      parseMargin,
+    )
+    .option('--chunk-rows <n>', 'verify: rows per checksum chunk', parsePositiveInteger)
+    .option('--report-dir <dir>', 'where the report files go', 'cutover-reports')
+    .option('--json', 'print the result as JSON (gate lines still go to stderr)');
+}
+
+/** The real verify and lag readers behind the gates. */
+export function cutoverDependencies(options: GateCommandOptions): CutoverDependencies {
+  return {
+    readConsumerLag: async (config: PgferryConfig) => {
+      const status = await readMigrationStatus(config);
+      return {
+        totalLag: status.consumer.totalLag,
+        partitions: status.consumer.partitions,
+        ...(status.consumer.error === undefined ? {} : { error: status.consumer.error }),
+      };
+    },
+    verify: (source, target, pairs) =>
+      verifyTables(source, target, pairs, {
+        ...(options.chunkRows ? { chunkRows: options.chunkRows } : {}),
+        // The source is quiet by now: a difference is real, no need to wait for it to go away.
+        recheck: { attempts: 1, delayMs: 2_000 },
+      }),
+  };
+}
+
+export async function runGateCommand(
+  config: PgferryConfig,
+  direction: 'cutover' | 'rollback',
+  options: GateCommandOptions,
+  io: CliIo,
+): Promise<{ result: CutoverResult; exitCode: number }> {
+  const progress = options.json ? io.stderr : io.stdout;
+  progress(
+    `${direction === 'cutover' ? 'Cutover' : 'Rollback'}${options.dryRun ? ' (dry run)' : ''}: ${config.source?.host}:${config.source?.port}/${config.source?.database} -> ${config.target.host}:${config.target.port}/${config.target.database}\n`,
+  );
+  const result = await runCutover(
+    config,
+    {
+      direction,
+      dryRun: options.dryRun === true,
+      ...(options.tables ? { tables: parseTableList(options.tables) } : {}),
+      quietSeconds: options.quietSeconds,
+      lagTimeoutSeconds: options.lagTimeout,
+      sequenceMargin: options.sequenceMargin ?? 0n,
+      reportDir: options.reportDir,
+      onGate: (gate) => progress(formatGateLine(gate, direction)),
+    },
+    cutoverDependencies(options),
+  );
+  if (options.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+  else io.stdout(`${formatVerdict(result)}\n`);
+  return { result, exitCode: result.ok ? EXIT_OK : EXIT_CHECK_FAILED };
+}
+
+const GATE_NUMBER: Record<GateResult['gate'], number> = {
+  'writes-stopped': 1,
+  'caught-up': 2,
+  verified: 3,
+  sequences: 4,
+  report: 5,
 };
+
+export function formatGateLine(gate: GateResult, direction: 'cutover' | 'rollback'): string {
+  const label =
+    direction === 'rollback' && gate.gate === 'writes-stopped' ? 'target quiet' : gate.gate;
+  return `  [${GATE_NUMBER[gate.gate]}/${GATE_COUNT}] ${label.padEnd(15)} ${gate.status.toUpperCase().padEnd(7)} ${`${gate.seconds}s`.padStart(6)}  ${gate.summary}\n`;
+}
+
+export function formatVerdict(result: CutoverResult): string {
+  const failed = result.gates.find((g) => g.status === 'failed');
+  if (!result.ok) {
+    return `REFUSED at gate ${failed ? `${GATE_NUMBER[failed.gate]} (${failed.gate})` : '?'}: nothing was switched. Fix the cause above and run it again.`;
+  }
+  if (result.dryRun) return 'DRY RUN: every gate would pass; nothing was changed.';
+  return result.direction === 'cutover'
+    ? `READY TO CUT OVER: switch the application to the target. Report: ${result.reportFiles.join(', ')}`
+    : `READY TO SWITCH BACK: the source has every write made on the target. Report: ${result.reportFiles.join(', ')}`;
+}
+
+export const registerCutoverCommand: RegisterCommand = (program, { env, io, setExitCode }) => {
+  addGateOptions(
+    program
+      .command('cutover')
+      .description(
+        'gated cutover: (1) source takes no writes, (2) slot and consumer lag zero, (3) verify passes, (4) target sequences raised past the source, (5) report written. Exit 0 ready, 3 refused at a gate, 1 error.',
+      ),
+  ).action(async (options: GateCommandOptions) => {
+    const config = loadConfig(env);
+    const { exitCode } = await runGateCommand(config, 'cutover', options, io);
+    setExitCode(exitCode);
+  });
+};
+
+function parsePositiveNumber(value: string): number {
+  const n = Number(value);
+  if (!/^\d*\.?\d+$/.test(value.trim()) || !(n > 0)) {
+    throw new InvalidArgumentError('expected a number greater than 0');
+  }
+  return n;
+}
+
+function parsePositiveInteger(value: string): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) {
+    throw new InvalidArgumentError('expected a whole number greater than 0');
+  }
+  return Number(value);
+}
+
+function parseMargin(value: string): bigint {
+  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a whole number >= 0');
+  return BigInt(value.trim());
+}

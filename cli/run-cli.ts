@@ -1,7 +1,7 @@
 // The `pgferry` command tree (commander). Takes argv and env as arguments so tests can run it
 // in-process; only cli/main.ts hands it the real process.env.
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { pino } from 'pino';
 import { loadConfig, type PgferryConfig } from '../pipeline/config.js';
 import { ConfigError, PgferryError } from '../pipeline/errors.js';
@@ -13,6 +13,8 @@ import {
   EXIT_FAILURE,
   EXIT_OK,
   EXIT_USAGE,
+  parseHttpUrlOption,
+  parseTimeoutOption,
   type RegisterCommand,
 } from './command-context.js';
 import { checkConfig, formatConfigTable } from './config-check.js';
@@ -27,6 +29,7 @@ import {
 import { describeConnectorState } from './connector-wait.js';
 import { registerCutoverCommand } from './cutover-command.js';
 import { registerPauseResumeCommands } from './pause-resume-command.js';
+import { reverseConfig } from './reverse-config.js';
 import { registerRollbackCommands } from './rollback-command.js';
 import { runPipeline } from './run-pipeline.js';
 import { registerSchemaSyncCommand } from './schema-sync-command.js';
@@ -56,6 +59,7 @@ export function createProcessIo(): CliIo {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     logDestination: pino.destination({ dest: 2, sync: true }),
+    isTty: process.stdout.isTTY === true,
   };
 }
 
@@ -104,8 +108,13 @@ export async function runCli(
     .description(
       'replicate: consume the Debezium topics and apply them to the target until SIGTERM/SIGINT',
     )
-    .action(async () => {
-      const config = loadConfig(env);
+    .option(
+      '--reverse',
+      'the rollback plan’s reverse pipeline: apply the target’s changes (reverse connector topics) to the source, as ROLLBACK_DB_USER',
+    )
+    .action(async (options: { reverse?: boolean }) => {
+      const forward = loadConfig(env);
+      const config = options.reverse ? reverseConfig(forward) : forward;
       const log = createLogger(config.log.level, io.logDestination);
       const controller = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => {
@@ -237,22 +246,6 @@ function reportError(error: unknown, io: CliIo): number {
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
   io.stderr(`unexpected error: ${detail}\n`);
   return EXIT_FAILURE;
-}
-
-function parseTimeoutOption(value: string): number {
-  const seconds = Number(value);
-  if (!/^\d*\.?\d+$/.test(value.trim()) || !(seconds > 0) || seconds > 86_400) {
-    throw new InvalidArgumentError('expected a number of seconds greater than 0');
-  }
-  return seconds;
-}
-
-function parseHttpUrlOption(value: string): string {
-  const url = URL.canParse(value) ? new URL(value) : undefined;
-  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new InvalidArgumentError('expected an http:// or https:// URL');
-  }
-  return url.href.replace(/\/+$/, '');
 }
 
 // Works from both cli/ (tsx) and dist/cli/ (built): look one and two levels up.

@@ -26,6 +26,7 @@ import { describeConfig, loadConfig } from '../../pipeline/config.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
 const CONNECTOR_FILE = 'connect-config/debezium-source.json';
+const REVERSE_CONNECTOR_FILE = 'connect-config/debezium-reverse.json';
 
 // --- the compose model (only the fields this file uses) ---
 
@@ -463,9 +464,13 @@ describe('docker-compose.yml: structure', () => {
 
 describe('docker-compose.yml: the connector', () => {
   const connector = JSON.parse(readRepoFile(CONNECTOR_FILE)) as { config: Record<string, string> };
+  // The rollback plan's reverse connector: the forward file with these keys on top.
+  const reverseConnector = JSON.parse(readRepoFile(REVERSE_CONNECTOR_FILE)) as {
+    config: Record<string, string>;
+  };
   const placeholders = [
     ...new Set(
-      Object.values(connector.config).flatMap((v) =>
+      [...Object.values(connector.config), ...Object.values(reverseConnector.config)].flatMap((v) =>
         [...v.matchAll(/\$\{env:([A-Za-z0-9_]+)\}/g)].map((m) => m[1] ?? ''),
       ),
     ),
@@ -549,6 +554,22 @@ describe('docker-compose.yml: the connector', () => {
     expect(connector.config['value.converter']).toBe(
       'io.apicurio.registry.utils.converter.AvroConverter',
     );
+  });
+
+  it('points the reverse connector at the target database, whose Debezium role exists', () => {
+    const env = environmentOf(service('connect'));
+    const targetDb = service(env.REVERSE_DB_HOST ?? '');
+    expect(env.REVERSE_DB_HOST).toBe('target-db');
+    expect(env.REVERSE_DB_NAME).toBe(environmentOf(targetDb).POSTGRES_DB);
+    expect(env.REVERSE_DEBEZIUM_DB_USER).toBe(environmentOf(targetDb).PGFERRY_DEBEZIUM_USER);
+    expect(env.REVERSE_DEBEZIUM_DB_PASSWORD).toBe(
+      environmentOf(targetDb).PGFERRY_DEBEZIUM_PASSWORD,
+    );
+    const command = targetDb.command;
+    const text = Array.isArray(command) ? command.join(' ') : String(command);
+    expect(text).toMatch(/-c wal_level=logical/);
+    expect(reverseConnector.config['snapshot.mode']).toBe('no_data');
+    expect(reverseConnector.config['topic.prefix']).not.toBe(connector.config['topic.prefix']);
   });
 
   it('starts the source database with the settings logical decoding needs', () => {
