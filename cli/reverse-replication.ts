@@ -52,11 +52,19 @@ export interface PrepareOptions {
   readConsumerLag: (config: PgferryConfig) => Promise<ConsumerLagReading>;
 }
 
-/** The reverse connector: the forward file's settings with the reverse file's keys on top. */
+/** The reverse connector: the forward file's settings, the reverse file's keys on top, and the
+ * publication and slot named by pgferry's config (REVERSE_PUBLICATION, REVERSE_SLOT_NAME). */
 export async function buildReverseConnectorConfig(config: PgferryConfig): Promise<ConnectorConfig> {
   const forward = await readConnectorDefinition(config.connect.connectorConfigFile);
   const reverse = await readConnectorDefinition(config.reverse.connectorConfigFile);
-  return { ...forward.config, ...reverse.config };
+  // pgferry creates the publication and watches the slot: it names them, not the file.
+  return {
+    ...forward.config,
+    ...reverse.config,
+    'publication.name': config.reverse.publication,
+    'publication.autocreate.mode': 'disabled',
+    'slot.name': config.reverse.slotName,
+  };
 }
 
 export async function prepareReverseReplication(

@@ -25,14 +25,15 @@ export interface PgferryProcess {
 
 /**
  * Starts `pgferry run` with `env`. Its metrics port is a free one unless `fixedPort` is given (e.g. the
- * port the stack's Prometheus scrapes, PGFERRY_METRICS_PORT).
+ * port the stack's Prometheus scrapes, PGFERRY_METRICS_PORT); `runArgs` go after `run` (e.g. --reverse).
  */
 export async function startPgferry(
   env: Record<string, string>,
   fixedPort?: number,
+  runArgs: readonly string[] = [],
 ): Promise<PgferryProcess> {
   const port = fixedPort ?? (await freePort());
-  const child = spawn(process.execPath, [repoPath('bin/pgferry.js'), 'run'], {
+  const child = spawn(process.execPath, [repoPath('bin/pgferry.js'), 'run', ...runArgs], {
     env: {
       PATH: process.env.PATH ?? '',
       ...env,
