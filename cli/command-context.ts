@@ -1,6 +1,6 @@
 // What every `pgferry` subcommand gets: the env (never process.env directly), where to print, and
 // how to set the exit code. Exit codes mean the same thing for every command (see EXIT_*).
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import type { DestinationStream } from 'pino';
 import type { PgferryConfig } from '../pipeline/config.js';
 import { PgferryError } from '../pipeline/errors.js';
@@ -19,6 +19,8 @@ export interface CliIo {
   stderr: (text: string) => void;
   /** Where JSON logs go; stderr by default so stdout carries only the command's answer. */
   logDestination: DestinationStream;
+  /** stdout is a terminal (screen redraws, e.g. `status --watch`); absent = not. */
+  isTty?: boolean;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -41,4 +43,22 @@ export function requireSource(config: PgferryConfig, command: string) {
     );
   }
   return config.source;
+}
+
+/** Commander parser of a --timeout in seconds (0 < s <= 1 day). */
+export function parseTimeoutOption(value: string): number {
+  const seconds = Number(value);
+  if (!/^\d*\.?\d+$/.test(value.trim()) || !(seconds > 0) || seconds > 86_400) {
+    throw new InvalidArgumentError('expected a number of seconds greater than 0');
+  }
+  return seconds;
+}
+
+/** Commander parser of an http(s) URL option; the trailing slash is dropped. */
+export function parseHttpUrlOption(value: string): string {
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new InvalidArgumentError('expected an http:// or https:// URL');
+  }
+  return url.href.replace(/\/+$/, '');
 }

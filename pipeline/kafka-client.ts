@@ -11,7 +11,10 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-export function createKafka(settings: KafkaSettings, log: Logger): Kafka {
+/** Retry and timeouts a one-shot reader (a CLI command) shortens to fail fast. */
+export type KafkaTimeouts = Pick<KafkaConfig, 'retry' | 'connectionTimeout' | 'requestTimeout'>;
+
+export function createKafka(settings: KafkaSettings, log: Logger, timeouts?: KafkaTimeouts): Kafka {
   const config: KafkaConfig = {
     clientId: settings.clientId,
     brokers: settings.brokers,
@@ -23,6 +26,7 @@ export function createKafka(settings: KafkaSettings, log: Logger): Kafka {
       log[level]({ kafkajs: entry.namespace, ...rest }, message);
     },
     retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 30_000 },
+    ...timeouts,
   };
   if (settings.ssl.enabled) {
     config.ssl = {

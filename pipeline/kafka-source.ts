@@ -4,6 +4,9 @@
 // kafkajs resolves a topic regex only when it subscribes, so new topics (new tables) are found by
 // listing topics periodically and re-subscribing. On partition assignment the consumer seeks to
 // the offsets stored in the target, which are the truth; Kafka's committed offsets follow them.
+// Pause (operator's emergency stop) stops fetching every subscribed topic while staying in the
+// group; it survives rebalances and topic refreshes, and `pause()` resolves once the batch in
+// flight has been committed (or abandoned), so nothing is applied after it returns.
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { type KafkaRecord, recordSize } from './kafka-record.js';
 import type { Logger } from './logger.js';
@@ -47,8 +50,20 @@ export class KafkaSource {
   private running = false;
   private restarting: Promise<void> | undefined;
   private joined = false;
+  private paused = false;
+  /** The chunk being handed to the sink and committed; pause() waits for it. */
+  private inFlight: Promise<unknown> | undefined;
 
   constructor(private readonly options: KafkaSourceOptions) {}
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** True while a chunk is being applied and committed. */
+  get isBusy(): boolean {
+    return this.inFlight !== undefined;
+  }
 
   get isJoined(): boolean {
     return this.joined;
@@ -74,6 +89,26 @@ export class KafkaSource {
   /** Stops fetching a topic (its table hit an error an operator must resolve). */
   pauseTopic(topic: string): void {
     this.consumer?.pause([{ topic }]);
+  }
+
+  /**
+   * Stops fetching every topic, keeping the group membership (kafkajs heartbeats while every
+   * partition is paused). Resolves when no chunk is in flight: the last one is committed or
+   * abandoned uncommitted, and the rest of its fetch is fetched again after resume.
+   */
+  async pause(): Promise<void> {
+    this.paused = true;
+    if (this.subscribed.length > 0) {
+      this.consumer?.pause(this.subscribed.map((topic) => ({ topic })));
+    }
+    while (this.inFlight !== undefined) await this.inFlight.catch(() => undefined);
+  }
+
+  /** Fetches again from where the group stopped; topics of stopped tables stay paused. */
+  resume(): void {
+    this.paused = false;
+    const topics = this.subscribed.filter((topic) => !this.options.isTopicStopped(topic));
+    if (topics.length > 0) this.consumer?.resume(topics.map((topic) => ({ topic })));
   }
 
   private scheduleRefresh(): void {
@@ -176,7 +211,11 @@ export class KafkaSource {
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.consumeBatch(consumer, payload),
     });
-    for (const topic of topics) if (this.options.isTopicStopped(topic)) consumer.pause([{ topic }]);
+    // kafkajs accepts pause only once run() set the group up; consumeBatch refuses anything a
+    // fetch already under way delivers meanwhile.
+    for (const topic of topics) {
+      if (this.paused || this.options.isTopicStopped(topic)) consumer.pause([{ topic }]);
+    }
   }
 
   private async seekToStoredOffsets(
@@ -202,7 +241,7 @@ export class KafkaSource {
   }
 
   private async consumeBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
-    const { batch, heartbeat, resolveOffset, isRunning, isStale } = payload;
+    const { batch, isRunning, isStale } = payload;
     const isActive = () => this.running && isRunning() && !isStale() && this.consumer === consumer;
     let chunk: KafkaRecord[] = [];
     let bytes = 0;
@@ -211,33 +250,18 @@ export class KafkaSource {
       const records = chunk;
       chunk = [];
       bytes = 0;
+      const work = this.applyChunk(consumer, payload, records, isActive);
+      this.inFlight = work;
       try {
-        await this.options.handleBatch({
-          topic: batch.topic,
-          partition: batch.partition,
-          records,
-          heartbeat,
-          isActive,
-        });
-      } catch (error) {
-        if (error instanceof BatchAbandonedError) return false;
-        throw error;
+        return await work;
+      } finally {
+        this.inFlight = undefined;
       }
-      const last = records[records.length - 1] as KafkaRecord;
-      resolveOffset(last.offset);
-      const next = (BigInt(last.offset) + 1n).toString();
-      // Kafka's committed offset follows the target's, so lag tools see progress. Best effort:
-      // the target holds the truth.
-      await consumer
-        .commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])
-        .catch((error: Error) =>
-          this.options.log.warn({ err: error.message }, 'Kafka offset commit failed'),
-        );
-      await heartbeat();
-      return true;
     };
+    // Paused: leave the rest unresolved; kafkajs fetches it again from the resolved offset.
+    const proceed = () => isActive() && !this.paused;
     for (const message of batch.messages) {
-      if (!isActive()) return;
+      if (!proceed()) return;
       const record: KafkaRecord = {
         topic: batch.topic,
         partition: batch.partition,
@@ -253,6 +277,40 @@ export class KafkaSource {
         if (!(await flush())) return;
       }
     }
-    if (isActive()) await flush();
+    if (proceed()) await flush();
+  }
+
+  /** Hands one chunk to the sink, then resolves and commits its offset; false = abandoned. */
+  private async applyChunk(
+    consumer: Consumer,
+    payload: EachBatchPayload,
+    records: KafkaRecord[],
+    isActive: () => boolean,
+  ): Promise<boolean> {
+    const { batch, heartbeat, resolveOffset } = payload;
+    try {
+      await this.options.handleBatch({
+        topic: batch.topic,
+        partition: batch.partition,
+        records,
+        heartbeat,
+        isActive,
+      });
+    } catch (error) {
+      if (error instanceof BatchAbandonedError) return false;
+      throw error;
+    }
+    const last = records[records.length - 1] as KafkaRecord;
+    resolveOffset(last.offset);
+    const next = (BigInt(last.offset) + 1n).toString();
+    // Kafka's committed offset follows the target's, so lag tools see progress. Best effort:
+    // the target holds the truth.
+    await consumer
+      .commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])
+      .catch((error: Error) =>
+        this.options.log.warn({ err: error.message }, 'Kafka offset commit failed'),
+      );
+    await heartbeat();
+    return true;
   }
 }

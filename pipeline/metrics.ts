@@ -110,6 +110,11 @@ export function createMetrics() {
       labelNames: ['connector', 'state'],
       registers: [registry],
     }),
+    paused: new Gauge({
+      name: 'pgferry_paused',
+      help: '1 while an operator has paused this pgferry process (POST /pause), 0 otherwise.',
+      registers: [registry],
+    }),
     schemaChanges: new Counter({
       name: 'pgferry_schema_changes_total',
       help: 'DDL applied to the target to follow the source schema, by table and kind.',

@@ -3,7 +3,8 @@
 // the poison records, write rows and offsets in one target transaction (the DLQ send happens
 // before its commit), then let the source commit to Kafka. Transient faults are retried with
 // capped, jittered backoff while heartbeating; the batch is never acknowledged before the sink
-// has committed it.
+// has committed it. An operator can pause the runner (stop applying, keep the group and the
+// offsets) and resume it; the pause outlives consumer restarts and is reported on /healthz.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { type DeadLetter, DlqProducer, dlqTopicFor } from '../sink/dlq-producer.js';
@@ -18,6 +19,15 @@ import { type RowChange, tableKey } from './row-change.js';
 import type { Topology } from './topology.js';
 
 export type RunnerState = 'stopped' | 'starting' | 'running' | 'stopping';
+
+/** What /pause, /resume and /healthz report. */
+export interface PauseStatus {
+  state: RunnerState;
+  /** Pause requested and in effect: no batch in flight, none will be applied until resume. */
+  paused: boolean;
+  /** Pause requested, the batch in flight is still being applied and committed. */
+  pausing: boolean;
+}
 
 export interface PipelineRunnerOptions {
   config: PgferryConfig;
@@ -36,8 +46,46 @@ export class PipelineRunner {
   private lastError: string | undefined;
   private startPromise: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;
+  private pauseRequested = false;
 
-  constructor(private readonly options: PipelineRunnerOptions) {}
+  constructor(private readonly options: PipelineRunnerOptions) {
+    options.metrics.paused.set(0);
+  }
+
+  get pauseStatus(): PauseStatus {
+    const busy = this.source?.isBusy ?? false;
+    return {
+      state: this.stateValue,
+      paused: this.pauseRequested && !busy,
+      pausing: this.pauseRequested && busy,
+    };
+  }
+
+  /**
+   * Stops applying: no fetch, no new batch. Resolves once the batch in flight is committed (or
+   * abandoned uncommitted); offsets in the target and Kafka stay where the last commit put them.
+   */
+  async pause(): Promise<PauseStatus> {
+    if (!this.pauseRequested) {
+      this.pauseRequested = true;
+      this.options.metrics.paused.set(1);
+      this.options.log.info('pause requested: finishing the batch in flight');
+    }
+    await this.source?.pause();
+    if (this.pauseRequested) this.options.log.info('paused');
+    return this.pauseStatus;
+  }
+
+  /** Fetches again from the offsets of the last commit. */
+  resume(): PauseStatus {
+    if (this.pauseRequested) {
+      this.pauseRequested = false;
+      this.options.metrics.paused.set(0);
+      this.source?.resume();
+      this.options.log.info('resumed');
+    }
+    return this.pauseStatus;
+  }
 
   get state(): RunnerState {
     return this.stateValue;
@@ -102,6 +150,8 @@ export class PipelineRunner {
       storedOffsets: (topic) => this.options.sink.storedOffsets(config.kafka.groupId, topic),
       isTopicStopped: (topic) => this.stoppedTopics.has(topic),
     });
+    // Paused before the consumer existed: it starts paused.
+    if (this.pauseRequested) void this.source.pause();
     await this.retryUntilUp('Kafka (consumer)', () => (this.source as KafkaSource).start());
     if (this.stateValue === 'starting') this.stateValue = 'running';
     log.info(

@@ -1,0 +1,260 @@
+// `pgferry status`, `pause` and `resume` on the real stack: a dedicated Debezium connector (own
+// topics, slot, tables) and the real `pgferry run`. Status must show caught up with the exact
+// changes applied; pause must stop both the connector and pgferry (target frozen while the source
+// moves on, slot kept, offsets kept, a new table's topic found while paused stays paused); resume
+// must bring the target to exactly the source: nothing lost, nothing applied twice.
+import { Writable } from 'node:stream';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConnectClient } from '../../cli/connect-client.js';
+import type { MigrationStatus } from '../../cli/migration-status.js';
+import type { PauseComponentResult } from '../../cli/pipeline-pause.js';
+import { type CliIo, runCli } from '../../cli/run-cli.js';
+import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
+import { loadStackEnv } from '../support/stack-env.js';
+import { waitForEqual } from '../support/table-checksum.js';
+import { applyTestConnector } from '../support/test-connector.js';
+
+const stack = loadStackEnv();
+const run = Date.now().toString(36);
+const prefix = `sp_${run}`;
+const groupId = `pgferry-sp-${run}`;
+const connectorName = `pgferry-sp-${run}`;
+const slotName = `pgferry_sp_${run}`;
+const ITEMS = `sp_items_${run}`;
+const LATE = `sp_late_${run}`;
+
+const source = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
+const target = new pg.Client({ connectionString: stack.targetDatabaseUrl });
+const connect = new ConnectClient({ baseUrl: stack.connectUrl });
+let pgferry: PgferryProcess | undefined;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const pipelineEnv = (): Record<string, string> => ({
+  ...stack.vars,
+  KAFKA_TOPIC_PATTERN: `^${prefix}\\.public\\..*`,
+  KAFKA_GROUP_ID: groupId,
+  SOURCE_SLOT_NAME: slotName,
+  CONNECTOR_NAME: connectorName,
+  TOPIC_REFRESH_SECONDS: '2',
+  RETRY_MAX_DELAY_SECONDS: '2',
+  LOG_LEVEL: 'info',
+});
+
+async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    logDestination: new Writable({ write: (_chunk, _encoding, done) => done() }),
+  };
+  const env = { ...pipelineEnv(), METRICS_PORT: String(pgferry?.port ?? 1), LOG_LEVEL: 'silent' };
+  const code = await runCli(argv, env, io);
+  return { code, stdout, stderr };
+}
+
+async function status(): Promise<{ code: number; status: MigrationStatus }> {
+  const result = await cli(['status', '--json', '--control-url', controlUrl()]);
+  expect(result.stderr).toBe('');
+  return { code: result.code, status: JSON.parse(result.stdout) as MigrationStatus };
+}
+
+const controlUrl = () => `http://127.0.0.1:${pgferry?.port}`;
+
+async function waitForStatus(
+  what: string,
+  timeoutMs: number,
+  accept: (s: MigrationStatus) => boolean,
+): Promise<{ code: number; status: MigrationStatus }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await status();
+    if (accept(result.status)) return result;
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}:\n${JSON.stringify(result.status, null, 2)}`);
+    }
+    await sleep(1000);
+  }
+}
+
+async function targetCount(table: string): Promise<number> {
+  const exists = await target.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [
+    `public.${table}`,
+  ]);
+  if (exists.rows[0]?.t == null) return 0;
+  const result = await target.query<{ n: string }>(`SELECT count(*) AS n FROM public.${table}`);
+  return Number(result.rows[0]?.n);
+}
+
+const tableOf = (s: MigrationStatus, table: string) =>
+  s.tables.find((t) => t.table === `public.${table}`);
+
+describe.sequential('status, pause and resume', () => {
+  beforeAll(async () => {
+    await source.connect();
+    await target.connect();
+    await source.query(`CREATE TABLE ${ITEMS} (id integer PRIMARY KEY, note text)`);
+    // Snapshot rows (op r), then the connector, then pgferry.
+    await source.query(`INSERT INTO ${ITEMS} SELECT g, 'snap ' || g FROM generate_series(1, 20) g`);
+    await applyTestConnector(connect, {
+      name: connectorName,
+      topicPrefix: prefix,
+      slotName,
+      tableIncludeList: `public\\.sp_.*_${run}`,
+    });
+    pgferry = await startPgferry(pipelineEnv());
+  });
+
+  afterAll(async () => {
+    const running = pgferry;
+    pgferry = undefined;
+    if (running) {
+      running.child.kill('SIGTERM');
+      await running.exited;
+    }
+    await fetch(`${stack.connectUrl}/connectors/${connectorName}`, { method: 'DELETE' }).catch(
+      () => undefined,
+    );
+    // The connector drops its slot on stop; make sure none is left retaining WAL.
+    await sleep(2000);
+    await source
+      .query(
+        'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
+        [slotName],
+      )
+      .catch(() => undefined);
+    await source.end();
+    await target.end();
+  });
+
+  it('shows caught up with the exact changes applied once the target equals the source', async () => {
+    await source.query(
+      `INSERT INTO ${ITEMS} SELECT g, 'live ' || g FROM generate_series(21, 50) g`,
+    );
+    await waitForEqual(
+      stack.sourceDatabaseUrl,
+      stack.targetDatabaseUrl,
+      [{ name: ITEMS, orderBy: 'id' }],
+      120_000,
+    );
+    const { code, status: s } = await waitForStatus('caught up', 60_000, (x) => x.caughtUp);
+    expect(code).toBe(0);
+    expect(s.reasons).toEqual([]);
+    expect(s.connector).toMatchObject({ name: connectorName, state: 'RUNNING' });
+    expect(s.slot).toMatchObject({ name: slotName, exists: true, active: true });
+    expect(s.consumer.groupId).toBe(groupId);
+    expect(s.consumer.totalLag).toBe(0);
+    const topic = `${prefix}.public.${ITEMS}`;
+    const partitions = s.consumer.partitions.filter((p) => p.topic === topic);
+    expect(partitions.length).toBeGreaterThan(0);
+    // Every message of the topic is applied: 20 snapshot reads + 30 inserts.
+    const messages = partitions.reduce((n, p) => n + Number(p.endOffset), 0);
+    expect(messages).toBe(50);
+    for (const p of partitions) {
+      if (p.endOffset !== '0') expect(p.appliedOffset).toBe(p.endOffset);
+    }
+    // Distinct keys, so no dedupe: one change applied per row.
+    expect(tableOf(s, ITEMS)).toMatchObject({ topic, changesApplied: 50, dlqMessages: 0 });
+    expect(tableOf(s, ITEMS)?.endToEndLagSeconds).toBeGreaterThanOrEqual(0);
+    expect(s.pgferry).toEqual([
+      { url: controlUrl(), state: 'running', paused: false, pausing: false },
+    ]);
+
+    const human = await cli(['status']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/: caught up\n/);
+    expect(human.stdout).toContain(`public.${ITEMS}`);
+  });
+
+  it('pause stops the connector and pgferry; the target does not move while the source does', async () => {
+    const paused = await cli(['pause', '--control-url', controlUrl(), '--json']);
+    expect(paused.stderr).toBe('');
+    const body = JSON.parse(paused.stdout) as { ok: boolean; components: PauseComponentResult[] };
+    expect(body.components).toEqual([
+      expect.objectContaining({ component: 'connector', state: 'PAUSED', reached: true }),
+      expect.objectContaining({ component: 'pgferry', state: 'paused', reached: true }),
+    ]);
+    expect(paused.code).toBe(0);
+    const metrics = await pgferry?.metrics();
+    expect(metrics).toMatch(/^pgferry_paused 1$/m);
+
+    await source.query(
+      `INSERT INTO ${ITEMS} SELECT g, 'while paused ' || g FROM generate_series(51, 90) g`,
+    );
+    for (let i = 0; i < 6; i++) {
+      expect(await targetCount(ITEMS)).toBe(50);
+      await sleep(1000);
+    }
+    const { code, status: s } = await status();
+    expect(code).toBe(3);
+    expect(s.caughtUp).toBe(false);
+    expect(s.connector.state).toBe('PAUSED');
+    expect(s.connector.tasks.every((t) => t.state === 'PAUSED')).toBe(true);
+    // Paused, not stopped: the slot stays (and retains the WAL of the 40 new rows).
+    expect(s.slot).toMatchObject({ exists: true });
+    expect(s.slot.lagBytes).toBeGreaterThan(0);
+    expect(s.pgferry?.[0]).toMatchObject({ paused: true, state: 'running' });
+    expect(s.reasons).toContain(`connector ${connectorName} is PAUSED`);
+    expect(s.reasons).toContain(`pgferry ${controlUrl()} is paused`);
+    // /readyz stays 200: a pause is intended, not a fault.
+    const ready = await fetch(`${controlUrl()}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ ready: true, paused: true });
+  });
+
+  it('a paused pgferry stays paused while messages arrive and a new topic is subscribed', async () => {
+    const connectorResumed = await cli(['resume', '--connector-only']);
+    expect(connectorResumed.stdout).toMatch(/^connector .*: connector RUNNING/);
+    expect(connectorResumed.code).toBe(0);
+    // A table created now gets a topic; pgferry's topic refresh re-subscribes (a new consumer).
+    await source.query(`CREATE TABLE ${LATE} (id integer PRIMARY KEY, note text)`);
+    await source.query(`INSERT INTO ${LATE} SELECT g, 'late ' || g FROM generate_series(1, 7) g`);
+    const { status: s } = await waitForStatus(
+      'the 47 new messages in Kafka',
+      120_000,
+      (x) => x.consumer.totalLag === 47,
+    );
+    expect(s.pgferry?.[0]).toMatchObject({ paused: true });
+    expect(s.tables.map((t) => t.table)).toContain(`public.${LATE}`);
+    // pgferry found the new topic and restarted its consumer: the new one must start paused.
+    const lateTopic = `${prefix}.public.${LATE}`;
+    const deadline = Date.now() + 30_000;
+    while (!pgferry?.logs.some((l) => l.includes('"added":[') && l.includes(lateTopic))) {
+      if (Date.now() > deadline) throw new Error(`pgferry never subscribed to ${lateTopic}`);
+      await sleep(500);
+    }
+    await sleep(6000);
+    expect(await targetCount(ITEMS)).toBe(50);
+    expect(await targetCount(LATE)).toBe(0);
+    expect((await status()).status.consumer.totalLag).toBe(47);
+  });
+
+  it('resume continues from where it stopped: nothing lost, nothing doubled', async () => {
+    const resumed = await cli(['resume', '--control-url', controlUrl()]);
+    expect(resumed.stdout).toContain(`pgferry ${controlUrl()}: resumed`);
+    expect(resumed.code).toBe(0);
+    const result = await waitForEqual(
+      stack.sourceDatabaseUrl,
+      stack.targetDatabaseUrl,
+      [
+        { name: ITEMS, orderBy: 'id' },
+        { name: LATE, orderBy: 'id' },
+      ],
+      120_000,
+    );
+    expect(result.get(ITEMS)?.rows).toBe(90);
+    expect(result.get(LATE)?.rows).toBe(7);
+    const { code, status: s } = await waitForStatus('caught up again', 60_000, (x) => x.caughtUp);
+    expect(code).toBe(0);
+    // Each message applied exactly once across the pause.
+    expect(tableOf(s, ITEMS)?.changesApplied).toBe(90);
+    expect(tableOf(s, LATE)?.changesApplied).toBe(7);
+    expect(await pgferry?.metrics()).toMatch(/^pgferry_paused 0$/m);
+  });
+});
