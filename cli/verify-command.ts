@@ -14,6 +14,7 @@ import {
   requireSource,
 } from './command-context.js';
 import { parseTableList, resolveMigrationTables } from './migration-tables.js';
+import { reverseConfig } from './reverse-config.js';
 import {
   DEFAULT_CHUNK_ROWS,
   DEFAULT_MAX_KEYS_PER_TABLE,
@@ -71,8 +72,12 @@ export const registerVerifyCommand: RegisterCommand = (program, { env, io, setEx
       DEFAULT_MAX_KEYS_PER_TABLE,
     )
     .option('--json', 'print the report as JSON')
-    .action(async (options: VerifyCommandOptions) => {
-      const config = loadConfig(env);
+    .option(
+      '--reverse',
+      'the rollback plan’s direction: the target is the reference, the source must equal it',
+    )
+    .action(async (options: VerifyCommandOptions & { reverse?: boolean }) => {
+      const config = options.reverse ? reverseConfig(loadConfig(env)) : loadConfig(env);
       const sourceSettings = requireSource(config, 'verify');
       const requested = options.tables === undefined ? undefined : parseTableList(options.tables);
       const targetSchema = config.mapping.targetSchema;

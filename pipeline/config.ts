@@ -751,6 +751,10 @@ function findCrossSettingProblems(
     );
   }
 
+  if (isSet('ROLLBACK_DB_PASSWORD') && !isSet('ROLLBACK_DB_USER')) {
+    requireWith(['ROLLBACK_DB_USER'], 'when ROLLBACK_DB_PASSWORD is set');
+  }
+
   const sourceMarkers: SettingEnvName[] = [
     'SOURCE_DB_HOST',
     'SOURCE_DB_NAME',

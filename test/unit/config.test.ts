@@ -47,6 +47,9 @@ const FULL_ENV = {
   SOURCE_DB_PASSWORD: 'source-pass-4',
   SOURCE_DB_SSLMODE: 'require',
   SOURCE_DB_SSLROOTCERT: '/source-ca.pem',
+  ROLLBACK_DB_USER: 'rollback',
+  ROLLBACK_DB_PASSWORD: 'rollback-pass-5',
+  REVERSE_KAFKA_GROUP_ID: 'g-rev',
   CONNECT_URL: 'http://connect:8083',
   CONNECTOR_NAME: 'my-source',
   CONNECTOR_CONFIG_FILE: 'x.json',
@@ -151,6 +154,7 @@ describe('describeConfig', () => {
       'SCHEMA_REGISTRY_PASSWORD',
       'TARGET_DB_PASSWORD',
       'SOURCE_DB_PASSWORD',
+      'ROLLBACK_DB_PASSWORD',
     ]);
   });
 

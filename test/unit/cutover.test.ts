@@ -1,0 +1,188 @@
+// Pure parts of cutover and rollback: the mirrored config, the gate lines and verdicts, and the
+// Markdown report. The gates themselves run against the real stack (test/integration).
+import { describe, expect, it } from 'vitest';
+import type { CutoverResult } from '../../cli/cutover.js';
+import { formatGateLine, formatVerdict } from '../../cli/cutover-command.js';
+import { renderCutoverMarkdown } from '../../cli/cutover-report.js';
+import { reverseConfig } from '../../cli/reverse-config.js';
+import { loadConfig } from '../../pipeline/config.js';
+import { ConfigError } from '../../pipeline/errors.js';
+
+const BASE = {
+  KAFKA_BOOTSTRAP: 'k:9092',
+  KAFKA_GROUP_ID: 'grp',
+  TARGET_DB_HOST: 'target',
+  TARGET_DB_NAME: 'tdb',
+  TARGET_DB_USER: 'pgferry',
+  TARGET_DB_PASSWORD: 'target-secret',
+  SOURCE_DB_HOST: 'source',
+  SOURCE_DB_PORT: '6432',
+  SOURCE_DB_NAME: 'sdb',
+  SOURCE_DB_USER: 'reader',
+  SOURCE_DB_PASSWORD: 'reader-secret',
+  SOURCE_DB_SSLMODE: 'verify-full',
+  ROLLBACK_DB_USER: 'writer',
+  ROLLBACK_DB_PASSWORD: 'writer-secret',
+};
+
+describe('reverseConfig', () => {
+  it('mirrors the databases: the target is read, the source is written as ROLLBACK_DB_USER', () => {
+    const reversed = reverseConfig(loadConfig(BASE));
+    expect(reversed.source).toMatchObject({ host: 'target', database: 'tdb', user: 'pgferry' });
+    expect(reversed.target).toMatchObject({
+      host: 'source',
+      port: 6432,
+      database: 'sdb',
+      user: 'writer',
+      password: 'writer-secret',
+      sslMode: 'verify-full',
+    });
+    expect(reversed.kafka.groupId).toBe('grp-reverse');
+    expect(reversed.kafka.topicPattern.test('rev.public.users')).toBe(true);
+    expect(reversed.kafka.topicPattern.test('cdc.public.users')).toBe(false);
+    expect(reversed.connect.connectorName).toBe('pgferry-reverse');
+    expect(reversed.replication).toEqual({
+      publication: 'pgferry_reverse_publication',
+      slotName: 'pgferry_reverse_slot',
+    });
+  });
+
+  it('never carries the read-only role’s password over to the writer', () => {
+    const { ROLLBACK_DB_PASSWORD: _unused, ...withoutPassword } = BASE;
+    const reversed = reverseConfig(loadConfig(withoutPassword));
+    expect(reversed.target.user).toBe('writer');
+    expect(reversed.target.password).toBeUndefined();
+  });
+
+  it('names every missing setting at once', () => {
+    const { ROLLBACK_DB_USER, ROLLBACK_DB_PASSWORD, SOURCE_DB_HOST, ...rest } = BASE;
+    const config = loadConfig({
+      ...rest,
+      SOURCE_DB_PORT: undefined,
+      SOURCE_DB_NAME: undefined,
+      SOURCE_DB_USER: undefined,
+      SOURCE_DB_PASSWORD: undefined,
+      TARGET_SCHEMA: 'moved',
+    });
+    expect(() => reverseConfig(config)).toThrow(ConfigError);
+    try {
+      reverseConfig(config);
+    } catch (error) {
+      const settings = (error as ConfigError).problems.map((p) => p.setting);
+      expect(settings).toEqual(['SOURCE_DB_HOST', 'ROLLBACK_DB_USER', 'TARGET_SCHEMA']);
+    }
+  });
+
+  it('refuses ROLLBACK_DB_PASSWORD without ROLLBACK_DB_USER at load time', () => {
+    const { ROLLBACK_DB_USER: _unused, ...rest } = BASE;
+    expect(() => loadConfig(rest)).toThrow(/ROLLBACK_DB_USER: not set/);
+  });
+});
+
+const PASSED: CutoverResult = {
+  direction: 'cutover',
+  ok: true,
+  dryRun: false,
+  startedAt: '2026-11-27T10:00:00.000Z',
+  finishedAt: '2026-11-27T10:01:00.000Z',
+  source: 'source:5432/sdb',
+  target: 'target:5432/tdb',
+  tables: ['public.users'],
+  reportFiles: ['r/cutover.json', 'r/cutover.md'],
+  gates: [
+    { gate: 'writes-stopped', status: 'passed', seconds: 15, summary: 'no writes for 15s' },
+    {
+      gate: 'caught-up',
+      status: 'passed',
+      seconds: 2.5,
+      summary: 'slot confirmed',
+      details: {
+        slot: { name: 's', confirmedFlushLsn: '0/20', quietLsn: '0/10', lagBytes: 56 },
+        consumer: { totalLag: 0, partitions: [] },
+      },
+    },
+    {
+      gate: 'verified',
+      status: 'passed',
+      seconds: 1,
+      summary: '1 table equal',
+      details: {
+        match: true,
+        tables: [
+          {
+            source: 'public.users',
+            target: 'public.users',
+            match: true,
+            sourceRows: 3,
+            targetRows: 3,
+            checksum: 'abc|def',
+            differences: [],
+          },
+        ],
+      },
+    },
+    {
+      gate: 'sequences',
+      status: 'passed',
+      seconds: 0.1,
+      summary: 'raised 1',
+      details: [
+        {
+          table: 'public.users',
+          column: 'id',
+          sourceSequence: { schema: 'public', name: 'users_id_seq' },
+          targetSequence: { schema: 'public', name: 'users_id_seq' },
+          sourceLastValue: '3',
+          targetLastValue: '1',
+          targetMaxColumn: '3',
+          setTo: '3',
+        },
+      ],
+    },
+    { gate: 'report', status: 'passed', seconds: 0, summary: 'written' },
+  ],
+};
+
+describe('cutover output', () => {
+  it('renders the report with gates, lag, per-table counts and checksums, and sequences', () => {
+    const md = renderCutoverMarkdown(PASSED);
+    expect(md).toMatch(/^# Cutover report\n/);
+    expect(md).toContain('**ready: every gate passed**');
+    expect(md).toContain('| 2 | caught-up | passed | 2.5 | slot confirmed |');
+    expect(md).toContain('confirmed 0/20, quiet point 0/10, 56 bytes of WAL behind');
+    // A pipe inside a value must not break the table.
+    expect(md).toContain('| public.users | 3 | 3 | yes | `abc\\|def` |');
+    expect(md).toContain('| public.users.id | 3 | 3 | 3 |');
+  });
+
+  it('says where it stopped when a gate refused', () => {
+    const refused: CutoverResult = {
+      ...PASSED,
+      ok: false,
+      reportFiles: [],
+      gates: [
+        { gate: 'writes-stopped', status: 'passed', seconds: 15, summary: 'quiet' },
+        { gate: 'caught-up', status: 'failed', seconds: 120, summary: 'consumer lag 4' },
+      ],
+    };
+    expect(formatVerdict(refused)).toMatch(/^REFUSED at gate 2 \(caught-up\)/);
+    expect(renderCutoverMarkdown(refused)).toContain('**refused**');
+    expect(formatVerdict(PASSED)).toMatch(/^READY TO CUT OVER: .*r\/cutover\.md/);
+    expect(formatVerdict({ ...PASSED, direction: 'rollback' })).toMatch(/^READY TO SWITCH BACK/);
+    expect(formatVerdict({ ...PASSED, dryRun: true })).toMatch(/^DRY RUN/);
+  });
+
+  it('prints one aligned line per gate with its number', () => {
+    const line = formatGateLine(
+      { gate: 'verified', status: 'failed', seconds: 3.2, summary: '1 table differs' },
+      'cutover',
+    );
+    expect(line).toBe('  [3/5] verified        FAILED    3.2s  1 table differs\n');
+    expect(
+      formatGateLine(
+        { gate: 'writes-stopped', status: 'passed', seconds: 5, summary: 'x' },
+        'rollback',
+      ),
+    ).toContain('[1/5] target quiet');
+  });
+});
