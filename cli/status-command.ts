@@ -13,6 +13,7 @@ import {
 } from './command-context.js';
 import { isNothingRead, type MigrationStatus, readMigrationStatus } from './migration-status.js';
 import { formatMigrationStatus } from './migration-status-text.js';
+import { reverseConfig } from './reverse-config.js';
 
 const DEFAULT_WATCH_SECONDS = 5;
 const CLEAR_SCREEN = '\u001b[2J\u001b[H';
@@ -47,6 +48,10 @@ export const registerStatusCommand: RegisterCommand = (program, { env, io, setEx
       collectUrl,
       [],
     )
+    .option(
+      '--reverse',
+      'the rollback plan’s reverse pipeline (REVERSE_* connector, slot on the target, reverse group)',
+    )
     .addHelpText(
       'after',
       `
@@ -58,8 +63,8 @@ answers "running" and is not paused. The slot's byte lag is shown but not judged
 Exit codes: 0 caught up; 3 behind, or something is not running; 1 nothing could be read;
 2 usage or configuration error. With --watch, the code of the last refresh.`,
     )
-    .action(async (options: StatusOptions) => {
-      const config = loadConfig(env);
+    .action(async (options: StatusOptions & { reverse?: boolean }) => {
+      const config = options.reverse ? reverseConfig(loadConfig(env)) : loadConfig(env);
       // kafkajs logs every failed connection; the status reports it already.
       const verbose = config.log.level === 'debug' || config.log.level === 'trace';
       const log = createLogger(verbose ? config.log.level : 'silent', io.logDestination);
