@@ -23,6 +23,8 @@ const connectorName = `pgferry-sp-${run}`;
 const slotName = `pgferry_sp_${run}`;
 const ITEMS = `sp_items_${run}`;
 const LATE = `sp_late_${run}`;
+const BULK = `sp_bulk_${run}`;
+const BULK_ROWS = 50_000;
 
 const source = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
 const target = new pg.Client({ connectionString: stack.targetDatabaseUrl });
@@ -100,6 +102,7 @@ describe.sequential('status, pause and resume', () => {
     await source.connect();
     await target.connect();
     await source.query(`CREATE TABLE ${ITEMS} (id integer PRIMARY KEY, note text)`);
+    await source.query(`CREATE TABLE ${BULK} (id integer PRIMARY KEY, note text)`);
     // Snapshot rows (op r), then the connector, then pgferry.
     await source.query(`INSERT INTO ${ITEMS} SELECT g, 'snap ' || g FROM generate_series(1, 20) g`);
     await applyTestConnector(connect, {
@@ -173,6 +176,23 @@ describe.sequential('status, pause and resume', () => {
   });
 
   it('pause stops the connector and pgferry; the target does not move while the source does', async () => {
+    // A large transaction, so that pgferry is likely applying batches when the pause arrives:
+    // the pause answers only once the batch in flight is committed, so nothing moves after it.
+    await source.query(
+      `INSERT INTO ${BULK} SELECT g, 'bulk ' || g FROM generate_series(1, ${BULK_ROWS}) g`,
+    );
+    const deadline = Date.now() + 60_000;
+    while ((await targetCount(BULK)) === 0) {
+      if (Date.now() > deadline) throw new Error(`no ${BULK} row reached the target`);
+      await sleep(100);
+    }
+    // pgferry alone first, sampling the target right away: "paused" means committed and still.
+    const pgferryPaused = await cli(['pause', '--pgferry-only', '--control-url', controlUrl()]);
+    const bulkAtPause = await targetCount(BULK);
+    expect(pgferryPaused.stdout).toBe(`pgferry ${controlUrl()}: paused\n`);
+    expect(pgferryPaused.code).toBe(0);
+    console.info(`${BULK}: ${bulkAtPause} of ${BULK_ROWS} rows applied when paused`);
+    // Then both (pgferry again: idempotent).
     const paused = await cli(['pause', '--control-url', controlUrl(), '--json']);
     expect(paused.stderr).toBe('');
     const body = JSON.parse(paused.stdout) as { ok: boolean; components: PauseComponentResult[] };
@@ -180,6 +200,7 @@ describe.sequential('status, pause and resume', () => {
       expect.objectContaining({ component: 'connector', state: 'PAUSED', reached: true }),
       expect.objectContaining({ component: 'pgferry', state: 'paused', reached: true }),
     ]);
+    expect(body.ok).toBe(true);
     expect(paused.code).toBe(0);
     const metrics = await pgferry?.metrics();
     expect(metrics).toMatch(/^pgferry_paused 1$/m);
@@ -189,6 +210,7 @@ describe.sequential('status, pause and resume', () => {
     );
     for (let i = 0; i < 6; i++) {
       expect(await targetCount(ITEMS)).toBe(50);
+      expect(await targetCount(BULK)).toBe(bulkAtPause);
       await sleep(1000);
     }
     const { code, status: s } = await status();
@@ -215,11 +237,16 @@ describe.sequential('status, pause and resume', () => {
     // A table created now gets a topic; pgferry's topic refresh re-subscribes (a new consumer).
     await source.query(`CREATE TABLE ${LATE} (id integer PRIMARY KEY, note text)`);
     await source.query(`INSERT INTO ${LATE} SELECT g, 'late ' || g FROM generate_series(1, 7) g`);
+    const lagOf = (x: MigrationStatus, tables: string[]) =>
+      x.consumer.partitions
+        .filter((p) => tables.some((t) => p.topic === `${prefix}.public.${t}`))
+        .reduce((n, p) => n + p.lag, 0);
     const { status: s } = await waitForStatus(
       'the 47 new messages in Kafka',
       120_000,
-      (x) => x.consumer.totalLag === 47,
+      (x) => lagOf(x, [ITEMS, LATE]) === 47,
     );
+    const bulkFrozen = await targetCount(BULK);
     expect(s.pgferry?.[0]).toMatchObject({ paused: true });
     expect(s.tables.map((t) => t.table)).toContain(`public.${LATE}`);
     // pgferry found the new topic and restarted its consumer: the new one must start paused.
@@ -232,7 +259,10 @@ describe.sequential('status, pause and resume', () => {
     await sleep(6000);
     expect(await targetCount(ITEMS)).toBe(50);
     expect(await targetCount(LATE)).toBe(0);
-    expect((await status()).status.consumer.totalLag).toBe(47);
+    expect(await targetCount(BULK)).toBe(bulkFrozen);
+    const after = (await status()).status;
+    expect(lagOf(after, [ITEMS, LATE])).toBe(47);
+    expect(after.consumer.totalLag).toBe(47 + lagOf(after, [BULK]));
   });
 
   it('resume continues from where it stopped: nothing lost, nothing doubled', async () => {
@@ -245,16 +275,19 @@ describe.sequential('status, pause and resume', () => {
       [
         { name: ITEMS, orderBy: 'id' },
         { name: LATE, orderBy: 'id' },
+        { name: BULK, orderBy: 'id' },
       ],
-      120_000,
+      180_000,
     );
     expect(result.get(ITEMS)?.rows).toBe(90);
     expect(result.get(LATE)?.rows).toBe(7);
+    expect(result.get(BULK)?.rows).toBe(BULK_ROWS);
     const { code, status: s } = await waitForStatus('caught up again', 60_000, (x) => x.caughtUp);
     expect(code).toBe(0);
     // Each message applied exactly once across the pause.
     expect(tableOf(s, ITEMS)?.changesApplied).toBe(90);
     expect(tableOf(s, LATE)?.changesApplied).toBe(7);
+    expect(tableOf(s, BULK)?.changesApplied).toBe(BULK_ROWS);
     expect(await pgferry?.metrics()).toMatch(/^pgferry_paused 0$/m);
   });
 });
