@@ -186,6 +186,13 @@ export class KafkaSource {
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       this.joined = true;
       const assignment = event.payload.memberAssignment as Record<string, number[]>;
+      // After a crash kafkajs restarts with a fresh group state that forgot every pause.
+      try {
+        this.pauseHeldTopics(consumer, Object.keys(assignment));
+      } catch (error) {
+        // consumeBatch still refuses records while paused; only fetch efficiency is lost.
+        this.options.log.warn({ err: (error as Error).message }, 'could not re-pause topics');
+      }
       void this.seekToStoredOffsets(consumer, assignment);
     });
     consumer.on(consumer.events.CRASH, (event) => {
@@ -213,9 +220,13 @@ export class KafkaSource {
     });
     // kafkajs accepts pause only once run() set the group up; consumeBatch refuses anything a
     // fetch already under way delivers meanwhile.
-    for (const topic of topics) {
-      if (this.paused || this.options.isTopicStopped(topic)) consumer.pause([{ topic }]);
-    }
+    this.pauseHeldTopics(consumer, topics);
+  }
+
+  /** Pauses the topics that must not be fetched: all while paused, else the stopped tables'. */
+  private pauseHeldTopics(consumer: Consumer, topics: readonly string[]): void {
+    const held = topics.filter((t) => this.paused || this.options.isTopicStopped(t));
+    if (held.length > 0) consumer.pause(held.map((topic) => ({ topic })));
   }
 
   private async seekToStoredOffsets(
