@@ -29,14 +29,22 @@ export function renderCutoverMarkdown(result: CutoverResult): string {
     ),
   ];
   const caughtUp = findGate(result.gates, 'caught-up')?.details as
-    | { slot?: { name: string; confirmedFlushLsn: string; quietLsn: string; lagBytes: number } }
+    | {
+        slot?: {
+          name: string;
+          confirmedFlushLsn: string;
+          quietLsn: string;
+          watermarkLsn?: string;
+          lagBytes: number;
+        };
+      }
     | undefined;
   if (caughtUp?.slot) {
     lines.push(
       '',
       '## Lag at the quiet point',
       '',
-      `- Slot \`${caughtUp.slot.name}\`: confirmed ${caughtUp.slot.confirmedFlushLsn}, quiet point ${caughtUp.slot.quietLsn}, ${caughtUp.slot.lagBytes} bytes of WAL behind`,
+      `- Slot \`${caughtUp.slot.name}\`: confirmed ${caughtUp.slot.confirmedFlushLsn}, quiet point ${caughtUp.slot.quietLsn}, watermark ${caughtUp.slot.watermarkLsn ?? '-'}, ${caughtUp.slot.lagBytes} bytes of WAL behind`,
       '- Consumer lag: 0 messages',
     );
   }

@@ -1,6 +1,6 @@
 // The gated cutover, step by step, stopping at the first gate that fails with its reason:
 //   1. writes stopped   the migrated tables took no writes for a quiet window
-//   2. caught up        the slot confirmed everything up to the quiet point, consumer lag is 0
+//   2. caught up        the slot confirmed a watermark written after the quiet window, lag 0
 //   3. verified         chunked checksums equal on both sides
 //   4. sequences        target sequences set past the source's values (skipped in a dry run)
 //   5. report           Markdown + JSON report written (skipped in a dry run)
@@ -275,6 +275,15 @@ async function waitForCatchUp(
   deps: CutoverDependencies,
 ): Promise<Omit<GateResult, 'gate' | 'seconds'>> {
   const deadline = Date.now() + options.lagTimeoutSeconds * 1000;
+  // An idle database gives Debezium nothing to confirm, so its slot would stay short of any WAL
+  // position we picked. A logical decoding message is a watermark it must read and confirm: once
+  // the slot is past it, every change committed before it is in Kafka. Non-transactional, so it
+  // needs no table write and works on a source frozen read-only.
+  const mark = await source.query<{ lsn: string }>(
+    `SELECT pg_logical_emit_message(false, 'pgferry-cutover', $1)::text AS lsn`,
+    [JSON.stringify({ quietLsn, at: new Date().toISOString() })],
+  );
+  const watermark = mark.rows[0]?.lsn ?? quietLsn;
   let last = '';
   let details: unknown;
   for (;;) {
@@ -288,7 +297,7 @@ async function waitForCatchUp(
               pg_wal_lsn_diff($2::pg_lsn, confirmed_flush_lsn)::text AS behind,
               pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag
          FROM pg_replication_slots WHERE slot_name = $1`,
-      [config.replication.slotName, quietLsn],
+      [config.replication.slotName, watermark],
     );
     const s = slot.rows[0];
     if (s === undefined) {
@@ -297,7 +306,7 @@ async function waitForCatchUp(
         summary: `replication slot ${config.replication.slotName} does not exist on the source: changes may be lost; re-snapshot (see the runbook) before cutting over`,
       };
     }
-    // The slot's confirmed position passing the quiet point means Debezium has read every change
+    // The slot's confirmed position reaching the watermark means Debezium has read every change
     // made before it and Kafka holds them (Connect commits offsets only after the broker acks).
     const slotDone = s.confirmed !== null && Number(s.behind ?? '1') <= 0;
     let lag: ConsumerLagReading | undefined;
@@ -308,6 +317,7 @@ async function waitForCatchUp(
         active: s.active,
         confirmedFlushLsn: s.confirmed,
         quietLsn,
+        watermarkLsn: watermark,
         lagBytes: Number(s.lag ?? 0),
       },
       consumer: lag ?? null,
@@ -315,12 +325,12 @@ async function waitForCatchUp(
     if (slotDone && lag !== undefined && lag.error === undefined && lag.totalLag === 0) {
       return {
         status: 'passed',
-        summary: `slot ${config.replication.slotName} confirmed past ${quietLsn} (${s.lag} bytes of WAL behind, none of it data), consumer lag 0`,
+        summary: `slot ${config.replication.slotName} confirmed the watermark ${watermark} written after the quiet window, consumer lag 0`,
         details,
       };
     }
     last = !slotDone
-      ? `slot ${config.replication.slotName} (${s.active ? 'active' : 'INACTIVE'}) has confirmed ${s.confirmed ?? 'nothing'}, ${s.behind} bytes short of the quiet point ${quietLsn}`
+      ? `slot ${config.replication.slotName} (${s.active ? 'active' : 'INACTIVE: is the connector running?'}) has confirmed ${s.confirmed ?? 'nothing'}, ${s.behind} bytes short of the watermark ${watermark}`
       : lag?.error !== undefined
         ? `consumer lag unreadable: ${lag.error}`
         : `consumer lag ${lag?.totalLag} message(s) (${(lag?.partitions ?? [])

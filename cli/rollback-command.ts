@@ -33,11 +33,14 @@ export const registerRollbackCommands: RegisterCommand = (program, { env, io, se
       .description(
         'check that switching back to the source is safe: the cutover gates in reverse (target quiet, reverse lag zero, verify target -> source, source sequences raised). Needs `rollback prepare` first. Exit 0 ready, 3 refused, 1 error.',
       ),
-  ).action(async (options: GateCommandOptions) => {
-    const config = reverseConfig(loadConfig(env));
-    const { exitCode } = await runGateCommand(config, 'rollback', options, io);
-    setExitCode(exitCode);
-  });
+  )
+    // `rollback prepare --tables x`: the options after `prepare` are prepare's, not rollback's.
+    .enablePositionalOptions()
+    .action(async (options: GateCommandOptions) => {
+      const config = reverseConfig(loadConfig(env));
+      const { exitCode } = await runGateCommand(config, 'rollback', options, io);
+      setExitCode(exitCode);
+    });
 
   rollback
     .command('prepare')

@@ -85,6 +85,8 @@ export async function runCli(
     .description('CDC pipeline: Debezium (Kafka Connect) -> Kafka (Avro) -> PostgreSQL')
     .version(readPackageVersion())
     .exitOverride()
+    // A subcommand's options belong to it (e.g. `rollback prepare --tables`), not to its parent.
+    .enablePositionalOptions()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError('(run with --help for usage)');
 

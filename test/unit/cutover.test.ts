@@ -97,7 +97,13 @@ const PASSED: CutoverResult = {
       seconds: 2.5,
       summary: 'slot confirmed',
       details: {
-        slot: { name: 's', confirmedFlushLsn: '0/20', quietLsn: '0/10', lagBytes: 56 },
+        slot: {
+          name: 's',
+          confirmedFlushLsn: '0/20',
+          quietLsn: '0/10',
+          watermarkLsn: '0/18',
+          lagBytes: 56,
+        },
         consumer: { totalLag: 0, partitions: [] },
       },
     },
@@ -149,7 +155,9 @@ describe('cutover output', () => {
     expect(md).toMatch(/^# Cutover report\n/);
     expect(md).toContain('**ready: every gate passed**');
     expect(md).toContain('| 2 | caught-up | passed | 2.5 | slot confirmed |');
-    expect(md).toContain('confirmed 0/20, quiet point 0/10, 56 bytes of WAL behind');
+    expect(md).toContain(
+      'confirmed 0/20, quiet point 0/10, watermark 0/18, 56 bytes of WAL behind',
+    );
     // A pipe inside a value must not break the table.
     expect(md).toContain('| public.users | 3 | 3 | yes | `abc\\|def` |');
     expect(md).toContain('| public.users.id | 3 | 3 | 3 |');
