@@ -223,9 +223,15 @@ describe.sequential('replication end to end', () => {
     await target.end();
     expect(doc.rows[0]).toEqual({ len: 800 * 32, placeholder: false });
     const metrics = await (pgferry as PgferryProcess).metrics();
-    expect(metrics).toMatch(
-      /pgferry_changes_applied_total\{table="public\.e2e_users_\w+",op="r"\} 50/,
+    // 50 snapshot reads; the workload updates ids 1, 2 and 7, and a read that lands in one batch
+    // with a later change of its key folds into that change (dedupe), so 47..50 are counted.
+    const reads = Number(
+      metrics.match(
+        /pgferry_changes_applied_total\{table="public\.e2e_users_\w+",op="r"\} (\d+)/,
+      )?.[1],
     );
+    expect(reads).toBeGreaterThanOrEqual(47);
+    expect(reads).toBeLessThanOrEqual(50);
   });
 
   it('replays from the beginning without changing the target (offsets reset in Kafka and in the target)', async () => {
