@@ -53,10 +53,29 @@ function lengthOf(type: string): number | 'unbounded' | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** The unquoted name of a type spelled `name`, `"Name"` or `schema.name`, without its schema. */
+function unqualifiedTypeName(type: string): string {
+  const last = /(?:^|\.)("(?:[^"]|"")+"|[^."]+)$/.exec(type)?.[1] ?? type;
+  return last.startsWith('"') ? last.slice(1, -1).replace(/""/g, '"') : last;
+}
+
+/**
+ * Events name a user type (enum, domain) by its bare name, quoted (see pgTypeFromSourceType);
+ * format_type() on the target spells it unquoted or schema-qualified. Same name = same type.
+ */
+function isSameUserType(existing: string, desired: string): boolean {
+  const array = desired.endsWith('[]');
+  const want = array ? desired.slice(0, -2) : desired;
+  if (!want.startsWith('"') || existing.endsWith('[]') !== array) return false;
+  const have = array ? existing.slice(0, -2) : existing;
+  return unqualifiedTypeName(have) === unqualifiedTypeName(want);
+}
+
 export function planColumnTypeChange(existingType: string, desiredType: string): ColumnTypeChange {
   const existing = normalizeType(existingType);
   const desired = normalizeType(desiredType);
   if (existing === desired) return { kind: 'keep' };
+  if (isSameUserType(existing, desired)) return { kind: 'keep' };
   // Text takes any value's text form: nothing to change, nothing lost.
   if (existing === 'text' || existing === 'character varying') return { kind: 'keep' };
   const from = family(existing);

@@ -86,8 +86,10 @@ export function mergeSql(
       .filter((c) => !keySet.has(c))
       .map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`);
     const onConflict = updates.length ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING';
+    // The source's values win over identity columns: a GENERATED ALWAYS identity key (a target
+    // made with pg_dump, or after cutover) would otherwise reject every explicit id.
     statements.push(
-      `INSERT INTO ${t} (${colList}) SELECT ${colList} FROM ${s} WHERE __op <> 'd' AND __toast = ${quoteLiteral(pattern)} ON CONFLICT (${keyList}) ${onConflict}`,
+      `INSERT INTO ${t} (${colList}) OVERRIDING SYSTEM VALUE SELECT ${colList} FROM ${s} WHERE __op <> 'd' AND __toast = ${quoteLiteral(pattern)} ON CONFLICT (${keyList}) ${onConflict}`,
     );
   }
   return statements;

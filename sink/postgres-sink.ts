@@ -308,10 +308,12 @@ export class PostgresSink {
     }
     if (rows.length === 0) return { upserted: 0, deleted: 0 };
 
-    // Stage every target column some change in the batch carries (key columns first).
+    // Stage every target column some change in the batch carries (key columns first). Generated
+    // columns are computed by the target (a snapshot still carries their source values).
     const carried = new Set<string>(target.primaryKey);
     for (const c of rows)
-      for (const col of c.schema.columns) if (target.columns.has(col.name)) carried.add(col.name);
+      for (const col of c.schema.columns)
+        if (target.columns.get(col.name)?.generated === false) carried.add(col.name);
     const stageColumns = [...carried].map((name) => ({
       name,
       type: target.columns.get(name)?.type ?? 'text',

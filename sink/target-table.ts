@@ -19,6 +19,8 @@ export interface TargetColumn {
   /** format_type() of the column, used verbatim for staging columns. */
   type: string;
   notNull: boolean;
+  /** A stored generated column: the target computes it, so it is never written. */
+  generated: boolean;
 }
 
 export interface TargetTable {
@@ -40,8 +42,14 @@ export async function readTargetColumns(
   ]);
   const oid = exists.rows[0]?.oid;
   if (!oid) return undefined;
-  const columns = await client.query<{ name: string; type: string; not_null: boolean }>(
-    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null
+  const columns = await client.query<{
+    name: string;
+    type: string;
+    not_null: boolean;
+    generated: boolean;
+  }>(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
+            a.attgenerated <> '' AS generated
        FROM pg_attribute a
       WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
       ORDER BY a.attnum`,
@@ -57,7 +65,12 @@ export async function readTargetColumns(
     [oid],
   );
   return {
-    columns: columns.rows.map((r) => ({ name: r.name, type: r.type, notNull: r.not_null })),
+    columns: columns.rows.map((r) => ({
+      name: r.name,
+      type: r.type,
+      notNull: r.not_null,
+      generated: r.generated,
+    })),
     primaryKey: pk.rows.map((r) => r.name),
   };
 }
@@ -240,7 +253,13 @@ async function prepareTargetTable(
       const inEvent = new Set(schema.columns.map((c) => c.name));
       for (const c of current.columns) {
         // A column the source dropped stays, but must accept rows that no longer carry it.
-        if (!inEvent.has(c.name) && c.notNull && !current.primaryKey.includes(c.name)) {
+        // (Generated columns are not in streamed events at all: they are computed, not missing.)
+        if (
+          !inEvent.has(c.name) &&
+          c.notNull &&
+          !c.generated &&
+          !current.primaryKey.includes(c.name)
+        ) {
           await client.query(
             `ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(c.name)} DROP NOT NULL`,
           );

@@ -97,3 +97,28 @@ describe('planColumnTypeChange', () => {
     expect(plan).toMatchObject({ reason: expect.stringContaining(to) });
   });
 });
+
+describe('planColumnTypeChange with user types (enums, domains)', () => {
+  // Events carry a user type as its bare quoted name; the target's format_type() spells it
+  // unquoted, quoted when needed, or schema-qualified when the schema is not on the search path.
+  it.each([
+    ['mood', '"mood"'],
+    ['public.mood', '"mood"'],
+    ['"Sales".mood', '"mood"'],
+    ['"Mood"', '"mood"'],
+    ['mood[]', '"mood"[]'],
+    ['app.mood[]', '"mood"[]'],
+  ])('%s (target) takes %s (event): keep', (from, to) => {
+    expect(planColumnTypeChange(from, to)).toEqual(keep);
+  });
+
+  it.each([
+    ['mood', '"color"'],
+    ['mood', '"mood"[]'],
+    ['mood[]', '"mood"'],
+    ['integer', '"mood"'],
+    ['moody', '"mood"'],
+  ])('%s (target) vs %s (event) is incompatible', (from, to) => {
+    expect(planColumnTypeChange(from, to).kind).toBe('incompatible');
+  });
+});

@@ -113,16 +113,16 @@ describe('mergeSql', () => {
   it('guards, records positions, deletes, then upserts every column for the empty pattern', () => {
     expect(mergeSql(ORDERS, ORDERS_STAGE, [''])).toEqual([
       ...guardStatements,
-      `INSERT INTO "public"."orders" ("id", "body", "note") SELECT "id", "body", "note" FROM "pgferry_stage_0123" WHERE __op <> 'd' AND __toast = '' ON CONFLICT ("id") DO UPDATE SET "body" = EXCLUDED."body", "note" = EXCLUDED."note"`,
+      `INSERT INTO "public"."orders" ("id", "body", "note") OVERRIDING SYSTEM VALUE SELECT "id", "body", "note" FROM "pgferry_stage_0123" WHERE __op <> 'd' AND __toast = '' ON CONFLICT ("id") DO UPDATE SET "body" = EXCLUDED."body", "note" = EXCLUDED."note"`,
     ]);
   });
 
   it('issues one upsert per keep pattern, leaving the kept columns out of both lists', () => {
     expect(mergeSql(ORDERS, ORDERS_STAGE, ['', '1', '2'])).toEqual([
       ...guardStatements,
-      `INSERT INTO "public"."orders" ("id", "body", "note") SELECT "id", "body", "note" FROM "pgferry_stage_0123" WHERE __op <> 'd' AND __toast = '' ON CONFLICT ("id") DO UPDATE SET "body" = EXCLUDED."body", "note" = EXCLUDED."note"`,
-      `INSERT INTO "public"."orders" ("id", "note") SELECT "id", "note" FROM "pgferry_stage_0123" WHERE __op <> 'd' AND __toast = '1' ON CONFLICT ("id") DO UPDATE SET "note" = EXCLUDED."note"`,
-      `INSERT INTO "public"."orders" ("id", "body") SELECT "id", "body" FROM "pgferry_stage_0123" WHERE __op <> 'd' AND __toast = '2' ON CONFLICT ("id") DO UPDATE SET "body" = EXCLUDED."body"`,
+      `INSERT INTO "public"."orders" ("id", "body", "note") OVERRIDING SYSTEM VALUE SELECT "id", "body", "note" FROM "pgferry_stage_0123" WHERE __op <> 'd' AND __toast = '' ON CONFLICT ("id") DO UPDATE SET "body" = EXCLUDED."body", "note" = EXCLUDED."note"`,
+      `INSERT INTO "public"."orders" ("id", "note") OVERRIDING SYSTEM VALUE SELECT "id", "note" FROM "pgferry_stage_0123" WHERE __op <> 'd' AND __toast = '1' ON CONFLICT ("id") DO UPDATE SET "note" = EXCLUDED."note"`,
+      `INSERT INTO "public"."orders" ("id", "body") OVERRIDING SYSTEM VALUE SELECT "id", "body" FROM "pgferry_stage_0123" WHERE __op <> 'd' AND __toast = '2' ON CONFLICT ("id") DO UPDATE SET "body" = EXCLUDED."body"`,
     ]);
   });
 
@@ -130,14 +130,14 @@ describe('mergeSql', () => {
     const statements = mergeSql(ORDERS, ORDERS_STAGE, ['1,2']);
     expect(statements).toHaveLength(6);
     expect(statements[5]).toBe(
-      `INSERT INTO "public"."orders" ("id") SELECT "id" FROM "pgferry_stage_0123" WHERE __op <> 'd' AND __toast = '1,2' ON CONFLICT ("id") DO NOTHING`,
+      `INSERT INTO "public"."orders" ("id") OVERRIDING SYSTEM VALUE SELECT "id" FROM "pgferry_stage_0123" WHERE __op <> 'd' AND __toast = '1,2' ON CONFLICT ("id") DO NOTHING`,
     );
     // A key-only table has nothing to update either.
     const keyOnly = mergeSql(ORDERS, { name: 'k', columns: [{ name: 'id', type: 'integer' }] }, [
       '',
     ]);
     expect(keyOnly[5]).toBe(
-      `INSERT INTO "public"."orders" ("id") SELECT "id" FROM "k" WHERE __op <> 'd' AND __toast = '' ON CONFLICT ("id") DO NOTHING`,
+      `INSERT INTO "public"."orders" ("id") OVERRIDING SYSTEM VALUE SELECT "id" FROM "k" WHERE __op <> 'd' AND __toast = '' ON CONFLICT ("id") DO NOTHING`,
     );
   });
 
@@ -152,8 +152,8 @@ describe('mergeSql', () => {
       `INSERT INTO "pgferry"."pos_My ""Schema""__ordér lines" AS p ("order id", "line""no", __pos, __deleted) SELECT "order id", "line""no", __pos, __op = 'd' FROM "pgferry_stage_""x""" ON CONFLICT ("order id", "line""no") DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted WHERE p.__pos < EXCLUDED.__pos`,
       'DELETE FROM "pgferry_stage_""x""" AS s USING "pgferry"."pos_My ""Schema""__ordér lines" AS p WHERE p."order id" = s."order id" AND p."line""no" = s."line""no" AND p.__pos > s.__pos',
       `DELETE FROM "My ""Schema"""."ordér lines" AS t USING "pgferry_stage_""x""" AS s WHERE s.__op = 'd' AND t."order id" = s."order id" AND t."line""no" = s."line""no"`,
-      `INSERT INTO "My ""Schema"""."ordér lines" ("order id", "line""no", "naïve Ünïcode", "Qty") SELECT "order id", "line""no", "naïve Ünïcode", "Qty" FROM "pgferry_stage_""x""" WHERE __op <> 'd' AND __toast = '' ON CONFLICT ("order id", "line""no") DO UPDATE SET "naïve Ünïcode" = EXCLUDED."naïve Ünïcode", "Qty" = EXCLUDED."Qty"`,
-      `INSERT INTO "My ""Schema"""."ordér lines" ("order id", "line""no", "naïve Ünïcode") SELECT "order id", "line""no", "naïve Ünïcode" FROM "pgferry_stage_""x""" WHERE __op <> 'd' AND __toast = '3' ON CONFLICT ("order id", "line""no") DO UPDATE SET "naïve Ünïcode" = EXCLUDED."naïve Ünïcode"`,
+      `INSERT INTO "My ""Schema"""."ordér lines" ("order id", "line""no", "naïve Ünïcode", "Qty") OVERRIDING SYSTEM VALUE SELECT "order id", "line""no", "naïve Ünïcode", "Qty" FROM "pgferry_stage_""x""" WHERE __op <> 'd' AND __toast = '' ON CONFLICT ("order id", "line""no") DO UPDATE SET "naïve Ünïcode" = EXCLUDED."naïve Ünïcode", "Qty" = EXCLUDED."Qty"`,
+      `INSERT INTO "My ""Schema"""."ordér lines" ("order id", "line""no", "naïve Ünïcode") OVERRIDING SYSTEM VALUE SELECT "order id", "line""no", "naïve Ünïcode" FROM "pgferry_stage_""x""" WHERE __op <> 'd' AND __toast = '3' ON CONFLICT ("order id", "line""no") DO UPDATE SET "naïve Ünïcode" = EXCLUDED."naïve Ünïcode"`,
     ]);
   });
 
