@@ -3,7 +3,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { DestinationStream } from 'pino';
 import type { PgferryConfig } from '../pipeline/config.js';
-import { PgferryError } from '../pipeline/errors.js';
+import { ConfigError } from '../pipeline/errors.js';
 
 /** Success: the command did what it says, every check passed. */
 export const EXIT_OK = 0;
@@ -37,10 +37,13 @@ export type RegisterCommand = (program: Command, context: CommandContext) => voi
 /** The source connection settings, or a clear error naming the settings a command needs. */
 export function requireSource(config: PgferryConfig, command: string) {
   if (config.source === undefined) {
-    throw new PgferryError(
-      `${command} needs the source database: set SOURCE_DB_HOST, SOURCE_DB_NAME, SOURCE_DB_USER (and SOURCE_DB_PASSWORD)`,
-      { retriable: false },
-    );
+    // A configuration problem (exit 2), named like every other missing setting.
+    throw new ConfigError([
+      {
+        setting: 'SOURCE_DB_HOST',
+        message: `not set; ${command} needs the source database (SOURCE_DB_HOST, SOURCE_DB_NAME, SOURCE_DB_USER, SOURCE_DB_PASSWORD)`,
+      },
+    ]);
   }
   return config.source;
 }
