@@ -1,14 +1,7 @@
-// Replication into tables made by `pgferry schema-sync` rather than by the sink: enum columns
-// (events name the type by its bare name; the target spells it format_type()'s way), identity
-// keys (BY DEFAULT as schema-sync makes them, and GENERATED ALWAYS as after cutover or from
-// pg_dump: the upsert overrides it), a stored generated column (the snapshot carries its value;
-// the target computes it), numeric(12,2) and defaults. Source -> dedicated Debezium
-// connector -> Kafka -> `pgferry run` (child process, built dist/) -> target.
-import { Writable } from 'node:stream';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../cli/connect-client.js';
-import { type CliIo, runCli } from '../../cli/run-cli.js';
+import { runPgferryCli } from '../support/cli-run.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
 import { loadStackEnv } from '../support/stack-env.js';
 import { waitForEqual } from '../support/table-checksum.js';
@@ -88,22 +81,11 @@ describe.sequential('replication into schema-synced tables', () => {
     );
 
     // schema-sync creates the target tables before replication starts.
-    let out = '';
-    const io: CliIo = {
-      stdout: (text) => {
-        out += text;
-      },
-      stderr: (text) => {
-        out += text;
-      },
-      logDestination: new Writable({ write: (_chunk, _encoding, done) => done() }),
-    };
-    const code = await runCli(
+    const sync = await runPgferryCli(
       ['schema-sync', '--tables', TABLES.map((x) => x.name).join(',')],
       { ...stack.vars, LOG_LEVEL: 'silent' },
-      io,
     );
-    expect(code, out).toBe(0);
+    expect(sync.code, sync.stdout + sync.stderr).toBe(0);
     // As after cutover, or in a target made with pg_dump: the source ids must still go in.
     await target.query(`ALTER TABLE ${ORDERS} ALTER COLUMN id SET GENERATED ALWAYS`);
 

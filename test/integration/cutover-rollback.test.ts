@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../cli/connect-client.js';
 import type { CutoverResult } from '../../cli/cutover.js';
 import type { PrepareResult } from '../../cli/reverse-replication.js';
-import { type CliIo, runCli } from '../../cli/run-cli.js';
+import { runPgferryCli } from '../support/cli-run.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
 import { loadStackEnv, repoPath } from '../support/stack-env.js';
 import { waitForEqual } from '../support/table-checksum.js';
@@ -34,6 +34,8 @@ const reverseConnector = `pgferry-rcut-${run}`;
 const reverseSlot = `rcut_${run}`;
 const reversePublication = `rcut_pub_${run}`;
 const reportDir = mkdtempSync(join(tmpdir(), 'pgferry-cutover-'));
+/** Cutover/rollback on this test's tables, with a short quiet window. */
+const GATE_ARGS = ['--tables', tableList, '--quiet-seconds', '5', '--report-dir', reportDir];
 
 // The reverse connector's own topic prefix: the user-facing way is a reverse override file.
 const reverseFile = join(reportDir, 'debezium-reverse.json');
@@ -68,19 +70,8 @@ let forward: PgferryProcess | undefined;
 let reverse: PgferryProcess | undefined;
 
 async function pgferryCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    stdout: (text) => {
-      out += text;
-    },
-    stderr: (text) => {
-      err += text;
-    },
-    logDestination: { write: () => undefined },
-  };
-  const code = await runCli(args, env, io);
-  return { code, out, err };
+  const { code, stdout, stderr } = await runPgferryCli(args, env);
+  return { code, out: stdout, err: stderr };
 }
 
 /** Inserts and updates on the source every 100 ms until stopped (the application still writing). */
@@ -159,16 +150,7 @@ describe('pgferry cutover', () => {
   it('refuses while the source still takes writes, naming the table', async () => {
     const writer = startWriter();
     try {
-      const result = await pgferryCli([
-        'cutover',
-        '--tables',
-        tableList,
-        '--quiet-seconds',
-        '5',
-        '--report-dir',
-        reportDir,
-        '--json',
-      ]);
+      const result = await pgferryCli(['cutover', ...GATE_ARGS, '--json']);
       expect(result.code, result.err).toBe(3);
       const report = JSON.parse(result.out) as CutoverResult;
       expect(report.ok).toBe(false);
@@ -190,16 +172,7 @@ describe('pgferry cutover', () => {
       `SELECT last_value::text FROM pg_sequences WHERE sequencename = $1`,
       [`${ACCOUNTS}_id_seq`],
     );
-    const result = await pgferryCli([
-      'cutover',
-      '--dry-run',
-      '--tables',
-      tableList,
-      '--quiet-seconds',
-      '5',
-      '--report-dir',
-      reportDir,
-    ]);
+    const result = await pgferryCli(['cutover', '--dry-run', ...GATE_ARGS]);
     expect(result.code, `${result.out}\n${result.err}`).toBe(0);
     expect(result.out).toMatch(/DRY RUN: every gate would pass/);
     expect(result.out).toMatch(/\[4\/5\] sequences\s+SKIPPED/);
@@ -211,15 +184,7 @@ describe('pgferry cutover', () => {
   }, 240_000);
 
   it('passes once writes stop: sequences raised, report written, new target ids above every source id', async () => {
-    const result = await pgferryCli([
-      'cutover',
-      '--tables',
-      tableList,
-      '--quiet-seconds',
-      '5',
-      '--report-dir',
-      reportDir,
-    ]);
+    const result = await pgferryCli(['cutover', ...GATE_ARGS]);
     expect(result.code, `${result.out}\n${result.err}`).toBe(0);
     expect(result.out).toMatch(/READY TO CUT OVER/);
     for (const gate of ['writes-stopped', 'caught-up', 'verified', 'sequences', 'report']) {
@@ -289,15 +254,7 @@ describe('pgferry rollback', () => {
     const targetMax = await target.query<{ max: string }>(
       `SELECT max(id)::text AS max FROM ${ACCOUNTS}`,
     );
-    const result = await pgferryCli([
-      'rollback',
-      '--tables',
-      tableList,
-      '--quiet-seconds',
-      '5',
-      '--report-dir',
-      reportDir,
-    ]);
+    const result = await pgferryCli(['rollback', ...GATE_ARGS]);
     expect(result.code, `${result.out}\n${result.err}`).toBe(0);
     expect(result.out).toMatch(/READY TO SWITCH BACK/);
     const inserted = await source.query<{ id: string }>(

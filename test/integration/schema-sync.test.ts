@@ -1,12 +1,6 @@
-// `pgferry schema-sync` on the real stack, run in-process as the stack's roles (source: read-only
-// pgferry_reader; target: least-privilege pgferry): the target catalog ends up like the source's
-// (types, defaults, keys, indexes, enum labels, sequences), a second run changes nothing,
-// --dry-run changes nothing, a type mismatch and a table without a primary key exit 3.
-// Catalogs are compared through superuser connections.
-import { Writable } from 'node:stream';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliIo, runCli } from '../../cli/run-cli.js';
+import { runPgferryCli } from '../support/cli-run.js';
 import { loadStackEnv } from '../support/stack-env.js';
 
 const stack = loadStackEnv();
@@ -23,20 +17,8 @@ const MINE = [ORDERS, USERS, NOPK, FRESH, DRIFT];
 const source = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
 const target = new pg.Client({ connectionString: stack.targetDatabaseUrl });
 
-async function schemaSync(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    logDestination: new Writable({ write: (_chunk, _encoding, done) => done() }),
-  };
-  const code = await runCli(['schema-sync', ...args], { ...stack.vars, LOG_LEVEL: 'silent' }, io);
-  return { code, stdout, stderr };
+function schemaSync(...args: string[]) {
+  return runPgferryCli(['schema-sync', ...args], { ...stack.vars, LOG_LEVEL: 'silent' });
 }
 
 /** Everything schema-sync promises about one table, read the same way on either side. */

@@ -1,15 +1,9 @@
-// `pgferry status`, `pause` and `resume` on the real stack: a dedicated Debezium connector (own
-// topics, slot, tables) and the real `pgferry run`. Status must show caught up with the exact
-// changes applied; pause must stop both the connector and pgferry (target frozen while the source
-// moves on, slot kept, offsets kept, a new table's topic found while paused stays paused); resume
-// must bring the target to exactly the source: nothing lost, nothing applied twice.
-import { Writable } from 'node:stream';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../cli/connect-client.js';
 import type { MigrationStatus } from '../../cli/migration-status.js';
 import type { PauseComponentResult } from '../../cli/pipeline-pause.js';
-import { type CliIo, runCli } from '../../cli/run-cli.js';
+import { runPgferryCli } from '../support/cli-run.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
 import { loadStackEnv } from '../support/stack-env.js';
 import { waitForEqual } from '../support/table-checksum.js';
@@ -44,21 +38,12 @@ const pipelineEnv = (): Record<string, string> => ({
   LOG_LEVEL: 'info',
 });
 
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    logDestination: new Writable({ write: (_chunk, _encoding, done) => done() }),
-  };
-  const env = { ...pipelineEnv(), METRICS_PORT: String(pgferry?.port ?? 1), LOG_LEVEL: 'silent' };
-  const code = await runCli(argv, env, io);
-  return { code, stdout, stderr };
+function cli(argv: string[]) {
+  return runPgferryCli(argv, {
+    ...pipelineEnv(),
+    METRICS_PORT: String(pgferry?.port ?? 1),
+    LOG_LEVEL: 'silent',
+  });
 }
 
 async function status(): Promise<{ code: number; status: MigrationStatus }> {

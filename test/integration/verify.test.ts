@@ -4,9 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliIo, EXIT_CHECK_FAILED, EXIT_OK, runCli } from '../../cli/run-cli.js';
+import { EXIT_CHECK_FAILED, EXIT_OK } from '../../cli/run-cli.js';
 import { type TableVerifyResult, type VerifyReport, verifyTables } from '../../cli/table-verify.js';
 import { quoteIdent } from '../../sink/sql-identifier.js';
+import { runPgferryCli } from '../support/cli-run.js';
 import { loadStackEnv } from '../support/stack-env.js';
 
 const stack = loadStackEnv();
@@ -21,20 +22,8 @@ interface Captured {
   stderr: string;
 }
 
-async function verify(args: string[], env: Record<string, string> = stack.vars): Promise<Captured> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    logDestination: { write: () => undefined },
-  };
-  const code = await runCli(['verify', ...args], env, io);
-  return { code, stdout, stderr };
+function verify(args: string[], env: Record<string, string> = stack.vars): Promise<Captured> {
+  return runPgferryCli(['verify', ...args], env);
 }
 
 async function verifyJson(args: string[]): Promise<{ code: number; report: VerifyReport }> {

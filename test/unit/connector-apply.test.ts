@@ -1,12 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConnectClient, type ConnectorConfig } from '../../cli/connect-client.js';
 import { applyConnector } from '../../cli/connector-apply.js';
 import { ConnectorFailedError } from '../../cli/connector-wait.js';
-import { type CliIo, runCli } from '../../cli/run-cli.js';
+import { runPgferryCli } from '../support/cli-run.js';
 import {
   type FakeConnect,
   type FakeReply,
@@ -162,20 +161,8 @@ describe('pgferry CLI', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function run(argv: string[], env: Record<string, string> = {}) {
-    let stdout = '';
-    let stderr = '';
-    const io: CliIo = {
-      stdout: (text) => {
-        stdout += text;
-      },
-      stderr: (text) => {
-        stderr += text;
-      },
-      logDestination: new Writable({ write: (_chunk, _encoding, done) => done() }),
-    };
-    const code = await runCli(argv, { LOG_LEVEL: 'silent', ...env }, io);
-    return { code, stdout, stderr };
+  function run(argv: string[], env: Record<string, string> = {}) {
+    return runPgferryCli(argv, { LOG_LEVEL: 'silent', ...env });
   }
 
   it('config check exits 2 and lists every problem without secrets', async () => {
