@@ -81,7 +81,7 @@ export async function prepareReverseReplication(
   };
   const record = (step: PrepareStep) => {
     result.steps.push(step);
-    options.log?.info({ step: step.step, status: step.status }, step.summary);
+    options.log?.debug({ step: step.step, status: step.status }, step.summary);
     return step.status !== 'failed';
   };
   const source = await connectPg(sourceSettings, 'pgferry-rollback-prepare');
