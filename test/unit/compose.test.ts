@@ -572,6 +572,20 @@ describe('docker-compose.yml: the connector', () => {
     expect(reverseConnector.config['topic.prefix']).not.toBe(connector.config['topic.prefix']);
   });
 
+  it('gives pgferry the connector files it reads for rollback prepare, read-only', () => {
+    const pgferry = service('pgferry');
+    const env = environmentOf(pgferry);
+    const mounts = (pgferry.volumes ?? []).map(String);
+    expect(mounts).toContain('./connect-config:/config:ro');
+    for (const [setting, file] of [
+      ['CONNECTOR_CONFIG_FILE', CONNECTOR_FILE],
+      ['REVERSE_CONNECTOR_CONFIG_FILE', REVERSE_CONNECTOR_FILE],
+    ] as const) {
+      expect(env[setting]).toBe(`/config/${file.replace('connect-config/', '')}`);
+      expect(existsSync(join(ROOT, file))).toBe(true);
+    }
+  });
+
   it('starts the source database with the settings logical decoding needs', () => {
     const command = service(environmentOf(service('connect')).SOURCE_DB_HOST ?? '').command;
     const text = Array.isArray(command) ? command.join(' ') : String(command);
