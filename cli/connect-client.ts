@@ -24,6 +24,14 @@ export type ConnectorTaskStatus = ConnectorStatus['tasks'][number];
 
 const configSchema = z.record(z.string());
 
+const workerInfoSchema = z.object({
+  version: z.string(),
+  commit: z.string().optional(),
+  kafka_cluster_id: z.string().optional(),
+});
+
+export type ConnectWorkerInfo = z.infer<typeof workerInfoSchema>;
+
 export interface ConnectClientOptions {
   /** Base URL of the Connect REST API, e.g. http://localhost:8083. */
   baseUrl: string;
@@ -43,6 +51,12 @@ export class ConnectClient {
   constructor(options: ConnectClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
+  }
+
+  /** The worker's version and Kafka cluster (GET /): the cheapest "is Connect up?". */
+  async getWorkerInfo(signal?: AbortSignal): Promise<ConnectWorkerInfo> {
+    const response = await this.request('GET', '/', { signal });
+    return this.parseBody('GET', '/', response, workerInfoSchema);
   }
 
   /** The connector's stored config, or undefined when no such connector exists. */

@@ -29,6 +29,7 @@ import {
 import { describeConnectorState } from './connector-wait.js';
 import { registerCutoverCommand } from './cutover-command.js';
 import { registerPauseResumeCommands } from './pause-resume-command.js';
+import { registerPreflightCommand } from './preflight-command.js';
 import { reverseConfig } from './reverse-config.js';
 import { registerRollbackCommands } from './rollback-command.js';
 import { runPipeline } from './run-pipeline.js';
@@ -46,6 +47,7 @@ export {
 
 /** The migration workflow's commands, each in its own module. */
 const MIGRATION_COMMANDS: readonly RegisterCommand[] = [
+  registerPreflightCommand,
   registerSchemaSyncCommand,
   registerStatusCommand,
   registerVerifyCommand,
