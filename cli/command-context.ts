@@ -21,6 +21,10 @@ export interface CliIo {
   logDestination: DestinationStream;
   /** stdout is a terminal (screen redraws, e.g. `status --watch`); absent = not. */
   isTty?: boolean;
+  /** stderr is a terminal too: `run`'s live view then keeps logs below warn off it. */
+  isStderrTty?: boolean;
+  /** The terminal's size, when stdout is one (the live view fits itself to it). */
+  terminalSize?: () => { columns?: number | undefined; rows?: number | undefined };
 }
 
 export type Env = Record<string, string | undefined>;

@@ -1,11 +1,12 @@
 // The `pgferry` command tree (commander). Takes argv and env as arguments so tests can run it
 // in-process; only cli/main.ts hands it the real process.env.
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import { loadConfig, type PgferryConfig } from '../pipeline/config.js';
 import { ConfigError, PgferryError } from '../pipeline/errors.js';
 import { createLogger } from '../pipeline/logger.js';
+import { PROGRESS_MODES, type ProgressMode, readProgressMode } from '../pipeline/progress-mode.js';
 import {
   type CliIo,
   type CommandContext,
@@ -32,7 +33,7 @@ import { registerPauseResumeCommands } from './pause-resume-command.js';
 import { registerPreflightCommand } from './preflight-command.js';
 import { reverseConfig } from './reverse-config.js';
 import { registerRollbackCommands } from './rollback-command.js';
-import { runPipeline } from './run-pipeline.js';
+import { openRunOutput, runPipeline } from './run-pipeline.js';
 import { registerSchemaSyncCommand } from './schema-sync-command.js';
 import { registerStatusCommand } from './status-command.js';
 import { registerVerifyCommand } from './verify-command.js';
@@ -62,6 +63,8 @@ export function createProcessIo(): CliIo {
     stderr: (text) => process.stderr.write(text),
     logDestination: pino.destination({ dest: 2, sync: true }),
     isTty: process.stdout.isTTY === true,
+    isStderrTty: process.stderr.isTTY === true,
+    terminalSize: () => ({ columns: process.stdout.columns, rows: process.stdout.rows }),
   };
 }
 
@@ -116,10 +119,16 @@ export async function runCli(
       '--reverse',
       'the rollback plan’s reverse pipeline: apply the target’s changes (reverse connector topics) to the source, as ROLLBACK_DB_USER',
     )
-    .action(async (options: { reverse?: boolean }) => {
+    .option(
+      '--progress <mode>',
+      'auto: a live view when stdout is a terminal, else a summary log line every PROGRESS_LOG_SECONDS; tty, log or off to force one',
+      parseProgressOption,
+      'auto',
+    )
+    .action(async (options: { reverse?: boolean; progress: ProgressMode }) => {
       const forward = loadConfig(env);
       const config = options.reverse ? reverseConfig(forward) : forward;
-      const log = createLogger(config.log.level, io.logDestination);
+      const { log, progress } = openRunOutput(config, io, options.progress);
       const controller = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => {
         log.info({ signal: sig }, 'signal received');
@@ -128,7 +137,7 @@ export async function runCli(
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
       try {
-        exitCode = await runPipeline(config, log, controller.signal);
+        exitCode = await runPipeline(config, log, controller.signal, progress);
       } finally {
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
@@ -228,6 +237,14 @@ export async function runCli(
   } catch (error) {
     return reportError(error, io);
   }
+}
+
+function parseProgressOption(value: string): ProgressMode {
+  const mode = readProgressMode(value);
+  if (mode === undefined) {
+    throw new InvalidArgumentError(`expected one of ${PROGRESS_MODES.join(', ')}`);
+  }
+  return mode;
 }
 
 function createConnectClient(config: PgferryConfig, options: ConnectorOptions): ConnectClient {

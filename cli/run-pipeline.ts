@@ -1,5 +1,7 @@
 // `pgferry run`: the replication pipeline until SIGTERM/SIGINT, then a clean stop (the batch in
-// flight finishes or is abandoned uncommitted, offsets are committed, connections closed).
+// flight finishes or is abandoned uncommitted, offsets are committed, connections closed). Its
+// progress is shown as a live view on a terminal or as summary log lines (openRunOutput).
+import type { DestinationStream } from 'pino';
 import type { PgferryConfig } from '../pipeline/config.js';
 import { startConnectorMonitor } from '../pipeline/connector-monitor.js';
 import { startConsumerLagMonitor } from '../pipeline/consumer-lag-monitor.js';
@@ -8,14 +10,64 @@ import { createDecodeProcessor } from '../pipeline/decode-processor.js';
 import { createDedupeProcessor } from '../pipeline/dedupe-processor.js';
 import { createKafka } from '../pipeline/kafka-client.js';
 import type { KafkaRecord } from '../pipeline/kafka-record.js';
-import type { Logger } from '../pipeline/logger.js';
+import { createLogger, type Logger } from '../pipeline/logger.js';
 import { createMetrics } from '../pipeline/metrics.js';
+import {
+  type ProgressMode,
+  type ProgressPlan,
+  planProgress,
+  quietLogLevel,
+} from '../pipeline/progress-mode.js';
+import { startProgressReporter } from '../pipeline/progress-reporter.js';
+import { ProgressTerminal, type TerminalSize } from '../pipeline/progress-terminal.js';
 import { PipelineRunner } from '../pipeline/runner.js';
 import { RegistrySchemaLookup } from '../pipeline/schema-lookup.js';
 import { startSourceSlotMonitor } from '../pipeline/source-slot-monitor.js';
 import { Topology } from '../pipeline/topology.js';
 import { createTransformProcessor } from '../pipeline/transform-processor.js';
 import { PostgresSink } from '../sink/postgres-sink.js';
+import type { CliIo } from './command-context.js';
+
+/** How `pgferry run` shows its progress; see openRunOutput. */
+export interface RunProgressOutput {
+  plan: ProgressPlan;
+  terminal?: ProgressTerminal;
+  terminalSize?: () => TerminalSize;
+}
+
+/**
+ * The logger and the progress output of `pgferry run`. With the live view on the terminal that
+ * also shows stderr, logs below warn are dropped and the others printed above the view (so no
+ * log line lands inside it); redirect stderr (`2>>pgferry.log`) to keep every log line.
+ */
+export function openRunOutput(
+  config: PgferryConfig,
+  io: CliIo,
+  requested: ProgressMode,
+): { log: Logger; progress: RunProgressOutput } {
+  const plan = planProgress({
+    requested,
+    stdoutIsTty: io.isTty === true,
+    stderrIsTty: io.isStderrTty === true,
+    logSeconds: config.progress.logSeconds,
+  });
+  if (plan.display !== 'view') {
+    return { log: createLogger(config.log.level, io.logDestination), progress: { plan } };
+  }
+  const terminal = new ProgressTerminal(io.stdout, io.terminalSize);
+  const progress = {
+    plan,
+    terminal,
+    ...(io.terminalSize ? { terminalSize: io.terminalSize } : {}),
+  };
+  if (!plan.quietLogs) {
+    return { log: createLogger(config.log.level, io.logDestination), progress };
+  }
+  const aboveView: DestinationStream = {
+    write: (line: string) => terminal.printAbove(line, (text) => io.logDestination.write(text)),
+  };
+  return { log: createLogger(quietLogLevel(config.log.level), aboveView), progress };
+}
 
 export function buildTopology(lookup: RegistrySchemaLookup) {
   return Topology.from<KafkaRecord>()
@@ -28,6 +80,7 @@ export async function runPipeline(
   config: PgferryConfig,
   log: Logger,
   signal: AbortSignal,
+  progress: RunProgressOutput = { plan: { display: 'off', quietLogs: false } },
 ): Promise<number> {
   const metrics = createMetrics();
   const lookup = new RegistrySchemaLookup({
@@ -81,6 +134,14 @@ export async function runPipeline(
       ? [startSourceSlotMonitor({ settings: config.source, metrics, log, intervalMs: 10_000 })]
       : []),
   ];
+  const reporter = startProgressReporter({
+    ...progress,
+    metrics,
+    runner,
+    log,
+    logSeconds: config.progress.logSeconds,
+    ...(config.source ? { source: config.source } : {}),
+  });
   const stopped = new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     signal.addEventListener('abort', () => resolve(), { once: true });
@@ -97,6 +158,7 @@ export async function runPipeline(
     return 1;
   } finally {
     for (const stop of stopMonitors) stop();
+    await reporter.stop();
     await control.close();
   }
 }

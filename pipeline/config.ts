@@ -59,6 +59,8 @@ export interface PgferryConfig {
   mapping: { targetSchema?: string };
   retry: { maxDelaySeconds: number };
   metrics: { host: string; port: number };
+  /** `pgferry run`'s summary log line when no live view is shown (see pipeline/progress-mode.ts). */
+  progress: { logSeconds: number };
   log: { level: LogLevel };
 }
 
@@ -635,6 +637,15 @@ const SETTINGS = {
     },
     parseInteger(0, 65535),
   ),
+  PROGRESS_LOG_SECONDS: defineSetting(
+    {
+      key: 'progress.logSeconds',
+      description:
+        '`pgferry run` without a terminal (or with --progress log): one summary log line (throughput, changes by op, batches, errors, lag) every N seconds; 0 = none.',
+      default: '30',
+    },
+    parseInteger(0, 86_400),
+  ),
   ...defineReverseSettings(),
   LOG_LEVEL: defineSetting(
     { key: 'log.level', description: `Log level (${LOG_LEVELS.join(', ')}).`, default: 'info' },
@@ -834,6 +845,7 @@ function buildConfig(s: ParsedSettings): PgferryConfig {
     mapping: { ...optional('targetSchema', s.TARGET_SCHEMA) },
     retry: { maxDelaySeconds: s.RETRY_MAX_DELAY_SECONDS },
     metrics: { host: s.METRICS_HOST, port: s.METRICS_PORT },
+    progress: { logSeconds: s.PROGRESS_LOG_SECONDS },
     log: { level: s.LOG_LEVEL },
   };
   if (s.SCHEMA_REGISTRY_USERNAME !== undefined) {

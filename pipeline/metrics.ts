@@ -38,6 +38,12 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
+    batchApplySeconds: new Histogram({
+      name: 'pgferry_batch_apply_duration_seconds',
+      help: 'Time to write one batch to the target (copy, merge, dead letters, commit), per applied batch.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
     batchRows: new Histogram({
       name: 'pgferry_batch_rows',
       help: 'Records per batch.',

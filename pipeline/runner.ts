@@ -238,6 +238,7 @@ export class PipelineRunner {
         }));
         const byOffset = new Map(batch.records.map((r) => [r.offset, r]));
         let dlqMs = 0;
+        const applyStart = performance.now();
         const written = await this.options.sink.writeBatch(
           {
             groupId: config.kafka.groupId,
@@ -271,6 +272,7 @@ export class PipelineRunner {
             },
           },
         );
+        metrics.batchApplySeconds.observe((performance.now() - applyStart) / 1000);
         for (const [stage, ms] of Object.entries(written.timingsMs)) {
           metrics.stageSeconds.observe({ stage }, ms / 1000);
         }
