@@ -29,6 +29,7 @@ import {
 } from './connector-status.js';
 import { describeConnectorState } from './connector-wait.js';
 import { registerCutoverCommand } from './cutover-command.js';
+import { registerDemoCommands } from './demo-command.js';
 import { registerPauseResumeCommands } from './pause-resume-command.js';
 import { registerPreflightCommand } from './preflight-command.js';
 import { reverseConfig } from './reverse-config.js';
@@ -55,6 +56,7 @@ const MIGRATION_COMMANDS: readonly RegisterCommand[] = [
   registerPauseResumeCommands,
   registerCutoverCommand,
   registerRollbackCommands,
+  registerDemoCommands,
 ];
 
 export function createProcessIo(): CliIo {

@@ -1,0 +1,215 @@
+// The README's main command as a newcomer runs it: `npm start` (stack/run-main.sh) on the running
+// local stack builds pgferry, sets up the demo tables, syncs the target schema, applies the main
+// connector, runs the demo load for a short while and `pgferry run`; the target must converge to
+// the source, and Ctrl-C (SIGINT to the process group, as a terminal sends it) must stop it all
+// cleanly with exit 0. The demo tables have fixed names in public and may hold rows of earlier
+// runs, so the test compares source and target after convergence, never absolute counts.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEMO_TABLES } from '../../cli/demo-schema.js';
+import { loadStackEnv, repoPath } from '../support/stack-env.js';
+import { waitForEqual } from '../support/table-checksum.js';
+
+const stack = loadStackEnv();
+const MAIN_METRICS_PORT = Number(stack.vars.METRICS_PORT ?? 59464);
+const DEMO_RATE = 40;
+const DEMO_SECONDS = 15;
+const demoLog = repoPath(`.stack/logs/demo-load-main-command-test-${Date.now()}.log`);
+
+// pgferry settings a developer's shell may have exported: a newcomer's shell has none of them.
+const PGFERRY_SETTING =
+  /^(KAFKA_|TARGET_|SOURCE_|SCHEMA_REGISTRY|CONNECT|CONNECTOR_|METRICS_|BATCH_|TOPIC_|DLQ_|RETRY_|PROGRESS_|LOG_LEVEL|ROLLBACK_|REVERSE_|PGFERRY_)/;
+
+function newcomerEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && !PGFERRY_SETTING.test(name)) env[name] = value;
+  }
+  return {
+    ...env,
+    PGFERRY_DEMO_RATE: String(DEMO_RATE),
+    PGFERRY_DEMO_DURATION: String(DEMO_SECONDS),
+    PGFERRY_DEMO_LOG: demoLog,
+    // The periodic summary line of `pgferry run` without a terminal, often enough to see one.
+    PROGRESS_LOG_SECONDS: '5',
+    // Only the demo tables: the main connector also captures other tests' tables in public, and
+    // their targets belong to those tests (their own pgferry writes them).
+    KAFKA_TOPIC_PATTERN: `^cdc\\.public\\.(${DEMO_TABLES.map((t) => t.name).join('|')})$`,
+  };
+}
+
+async function isPortFree(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+async function waitFor(
+  what: string,
+  condition: () => boolean,
+  timeoutMs: number,
+  output: () => string,
+  child: ChildProcess,
+  poll?: () => Promise<void>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await poll?.();
+    if (condition()) return;
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(
+        `npm start ended (${child.exitCode ?? child.signalCode}) before ${what}:\n${output().slice(-3000)}`,
+      );
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}:\n${output().slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Demo tables with applied rows in Prometheus (`sum by (table) (pgferry_changes_applied_total)`). */
+async function queryAppliedTables(): Promise<string[]> {
+  const query = 'sum by (table) (pgferry_changes_applied_total{job="pgferry"})';
+  const response = await fetch(
+    `${stack.prometheusUrl}/api/v1/query?query=${encodeURIComponent(query)}`,
+  ).catch(() => undefined);
+  if (!response?.ok) return [];
+  const body = (await response.json()) as {
+    data?: { result?: { metric: { table?: string }; value: [number, string] }[] };
+  };
+  const demo = new Set(DEMO_TABLES.map((t) => `public.${t.name}`));
+  return (body.data?.result ?? [])
+    .filter(
+      (r) => r.metric.table !== undefined && demo.has(r.metric.table) && Number(r.value[1]) > 0,
+    )
+    .map((r) => r.metric.table as string);
+}
+
+const appliedTables = new Set<string>();
+let main: ChildProcess | undefined;
+
+afterAll(async () => {
+  // Never leave the pipeline or the load behind, whatever failed.
+  const running = main;
+  if (running?.pid !== undefined && running.exitCode === null && running.signalCode === null) {
+    const exited = once(running, 'exit');
+    process.kill(-running.pid, 'SIGTERM');
+    const timer = setTimeout(() => {
+      if (running.pid !== undefined) process.kill(-running.pid, 'SIGKILL');
+    }, 20_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  rmSync(demoLog, { force: true });
+});
+
+describe('npm start (stack/run-main.sh)', () => {
+  it('replicates the demo load to the target and stops cleanly on Ctrl-C', async () => {
+    expect(
+      await isPortFree(MAIN_METRICS_PORT),
+      `port ${MAIN_METRICS_PORT} is in use: is \`npm start\` already running? Stop it first.`,
+    ).toBe(true);
+    mkdirSync(repoPath('.stack/logs'), { recursive: true });
+
+    const started = Date.now();
+    let output = '';
+    // detached: its own process group, like a command started from a terminal.
+    const child = spawn('bash', [repoPath('stack/run-main.sh')], {
+      cwd: repoPath(''),
+      env: newcomerEnv(),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    main = child;
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    const loadLog = () => (existsSync(demoLog) ? readFileSync(demoLog, 'utf8') : '');
+
+    await waitFor(
+      'pgferry run to start',
+      () => output.includes('"msg":"pgferry running"'),
+      240_000,
+      () => output,
+      child,
+    );
+    const runningAfterMs = Date.now() - started;
+    await waitFor(
+      'the demo load to finish',
+      () => /^demo load: done/m.test(loadLog()),
+      (DEMO_SECONDS + 60) * 1000,
+      () => `${output}\n--- demo load log ---\n${loadLog()}`,
+      child,
+    );
+
+    const fingerprints = await waitForEqual(
+      stack.sourceDatabaseUrl,
+      stack.targetDatabaseUrl,
+      DEMO_TABLES.map((t) => ({ name: t.name, orderBy: t.orderBy })),
+      120_000,
+    );
+    const convergedAfterMs = Date.now() - started;
+    for (const t of DEMO_TABLES) expect(fingerprints.get(t.name)?.rows, t.name).toBeGreaterThan(0);
+
+    // The query the help block suggests shows the demo tables' applied rows in Prometheus.
+    await waitFor(
+      'Prometheus to have scraped the applied rows of the demo tables',
+      () => appliedTables.size === DEMO_TABLES.length,
+      60_000,
+      () => `tables seen: ${[...appliedTables].join(', ')}`,
+      child,
+      async () => {
+        for (const table of await queryAppliedTables()) appliedTables.add(table);
+      },
+    );
+
+    // Ctrl-C: the terminal sends SIGINT to the whole foreground process group.
+    process.kill(-(child.pid as number), 'SIGINT');
+    const [code, signal] = await exited;
+    main = undefined;
+    console.info(
+      `npm start: pgferry running after ${(runningAfterMs / 1000).toFixed(1)} s, target = source after ${(convergedAfterMs / 1000).toFixed(1)} s, stopped after ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+    expect({ code, signal }, output.slice(-3000)).toEqual({ code: 0, signal: null });
+
+    // Each step said what it did, and the help block says where to look.
+    expect(output).toContain('[start] sample tables on the source: pgferry demo setup');
+    expect(output).toMatch(/^demo schema ready/m);
+    expect(output).toContain(
+      '[start] target schema: pgferry schema-sync --tables users,products,orders,order_items',
+    );
+    expect(output).toMatch(/^connector pgferry-source: connector RUNNING/m);
+    expect(output).toContain(`psql "$TARGET_DATABASE_URL" -c 'SELECT count(*) FROM orders'`);
+    expect(output).toContain(`${stack.prometheusUrl}/graph?g0.expr=`);
+    // pgferry run: its periodic summary lines, then a clean stop on the signal.
+    expect(output).toMatch(/"msg":"progress"/);
+    expect(output).toMatch(/"signal":"SIGINT","msg":"signal received"/);
+    expect(output).toMatch(/"msg":"pgferry stopped"/);
+
+    // The load: a progress line in its log, and its summary on the terminal at the end.
+    const log = loadLog();
+    expect(log).toMatch(
+      new RegExp(`^demo load: started: ${DEMO_RATE}\\.0 rows/s for ${DEMO_SECONDS}\\.0 s`, 'm'),
+    );
+    expect(log).toMatch(/^demo load: \d+\.\d s: [\d,]+ rows/m);
+    const summary =
+      /^demo load: done \(duration reached\) after [\d.]+ s: ([\d,]+) rows .* in ([\d,]+) transactions, ([\d.]+) rows\/s/m.exec(
+        output,
+      );
+    expect(summary, output.slice(-2000)).not.toBeNull();
+    const [, rows, transactions, rate] = summary as RegExpExecArray;
+    expect(Number(rows?.replaceAll(',', ''))).toBeGreaterThan(DEMO_RATE * DEMO_SECONDS * 0.8);
+    expect(Number(transactions?.replaceAll(',', ''))).toBeGreaterThan(0);
+    expect(Number(rate)).toBeGreaterThan(DEMO_RATE * 0.8);
+    expect(Number(rate)).toBeLessThan(DEMO_RATE * 1.2);
+  }, 480_000);
+});
