@@ -155,7 +155,8 @@ describe('npm start (stack/run-main.sh)', () => {
       stack.sourceDatabaseUrl,
       stack.targetDatabaseUrl,
       DEMO_TABLES.map((t) => ({ name: t.name, orderBy: t.orderBy })),
-      120_000,
+      // Generous: a connector created by this run first snapshots every table in public.
+      180_000,
     );
     const convergedAfterMs = Date.now() - started;
     for (const t of DEMO_TABLES) expect(fingerprints.get(t.name)?.rows, t.name).toBeGreaterThan(0);
