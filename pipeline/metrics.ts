@@ -46,7 +46,7 @@ export function createMetrics() {
     }),
     batchRows: new Histogram({
       name: 'pgferry_batch_rows',
-      help: 'Records per batch.',
+      help: 'Records per batch applied (or replayed: already in the target).',
       buckets: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
       registers: [registry],
     }),

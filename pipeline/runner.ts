@@ -207,7 +207,6 @@ export class PipelineRunner {
     );
     metrics.eventsConsumed.inc({ topic }, batch.records.length);
     metrics.bytesConsumed.inc({ topic }, bytes);
-    metrics.batchRows.observe(batch.records.length);
     const last = batch.records[batch.records.length - 1] as KafkaRecord;
     const nextOffset = (BigInt(last.offset) + 1n).toString();
 
@@ -278,6 +277,9 @@ export class PipelineRunner {
         }
         if (dlqMs > 0) metrics.stageSeconds.observe({ stage: 'dlq' }, dlqMs / 1000);
         metrics.batches.inc({ outcome: written.alreadyApplied ? 'replayed' : 'applied' });
+        // With the batch's outcome, not at fetch: a progress interval's batch sizes then describe
+        // the batches it applied.
+        metrics.batchRows.observe(batch.records.length);
         this.recordApplied(result.outputs, written.alreadyApplied);
         if (written.rejected.length > 0 || letters.length > 0) {
           log.warn(

@@ -10,7 +10,7 @@ import { ConnectClient } from '../../cli/connect-client.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
 import { loadStackEnv } from '../support/stack-env.js';
 import { tableFingerprint, waitForEqual } from '../support/table-checksum.js';
-import { applyTestConnector } from '../support/test-connector.js';
+import { applyTestConnector, removeTestConnector } from '../support/test-connector.js';
 
 const stack = loadStackEnv();
 const run = Date.now().toString(36);
@@ -151,15 +151,7 @@ describe.sequential('replication end to end', () => {
 
   afterAll(async () => {
     await stopPgferry('SIGTERM').catch(() => undefined);
-    await fetch(`${stack.connectUrl}/connectors/${connectorName}`, { method: 'DELETE' }).catch(
-      () => undefined,
-    );
-    // The connector drops its slot on stop; make sure no slot is left retaining WAL.
-    await new Promise((r) => setTimeout(r, 2000));
-    await sql(
-      `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`,
-      [`pgferry_e2e_${run}`],
-    ).catch(() => undefined);
+    await removeTestConnector(stack.connectUrl, connectorName, source, `pgferry_e2e_${run}`);
     await source.end();
   });
 

@@ -5,7 +5,7 @@ import { runPgferryCli } from '../support/cli-run.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
 import { loadStackEnv } from '../support/stack-env.js';
 import { waitForEqual } from '../support/table-checksum.js';
-import { applyTestConnector } from '../support/test-connector.js';
+import { applyTestConnector, removeTestConnector } from '../support/test-connector.js';
 
 const stack = loadStackEnv();
 const run = Date.now().toString(36);
@@ -110,16 +110,7 @@ describe.sequential('replication into schema-synced tables', () => {
       pgferry.child.kill('SIGTERM');
       await pgferry.exited.catch(() => undefined);
     }
-    await fetch(`${stack.connectUrl}/connectors/${connectorName}`, { method: 'DELETE' }).catch(
-      () => undefined,
-    );
-    await new Promise((r) => setTimeout(r, 2000));
-    await source
-      .query(
-        'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
-        [slotName],
-      )
-      .catch(() => undefined);
+    await removeTestConnector(stack.connectUrl, connectorName, source, slotName);
     for (const client of [source, target]) {
       for (const table of TABLES)
         await client.query(`DROP TABLE IF EXISTS ${table.name}`).catch(() => undefined);

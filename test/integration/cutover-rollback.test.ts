@@ -15,7 +15,7 @@ import { runPgferryCli } from '../support/cli-run.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
 import { loadStackEnv, repoPath } from '../support/stack-env.js';
 import { waitForEqual } from '../support/table-checksum.js';
-import { applyTestConnector } from '../support/test-connector.js';
+import { applyTestConnector, removeTestConnector } from '../support/test-connector.js';
 
 const stack = loadStackEnv();
 const run = Date.now().toString(36);
@@ -129,19 +129,9 @@ afterAll(async () => {
       await p.exited;
     }
   }
-  for (const name of [forwardConnector, reverseConnector]) {
-    await fetch(`${stack.connectUrl}/connectors/${name}`, { method: 'DELETE' }).catch(
-      () => undefined,
-    );
-  }
+  await removeTestConnector(stack.connectUrl, forwardConnector, source, forwardSlot);
   // The reverse connector keeps its slot (slot.drop.on.stop is off, as in production).
-  await new Promise((r) => setTimeout(r, 2000));
-  await target
-    .query(
-      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
-      [reverseSlot],
-    )
-    .catch(() => undefined);
+  await removeTestConnector(stack.connectUrl, reverseConnector, target, reverseSlot);
   await source.end();
   await target.end();
 });

@@ -22,7 +22,7 @@ import {
 } from '../support/observability-files.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
 import { loadStackEnv, repoPath } from '../support/stack-env.js';
-import { applyTestConnector } from '../support/test-connector.js';
+import { applyTestConnector, removeTestConnector } from '../support/test-connector.js';
 
 const stack = loadStackEnv();
 const run = Date.now().toString(36);
@@ -226,17 +226,7 @@ describe.sequential('observability against the stack Prometheus', () => {
       const code = await Promise.race([running.exited, sleep(15_000).then(() => 'running')]);
       if (code === 'running') running.child.kill('SIGKILL');
     }
-    await fetch(`${stack.connectUrl}/connectors/${connectorName}`, { method: 'DELETE' }).catch(
-      () => undefined,
-    );
-    // The connector drops its slot on stop; make sure no slot is left retaining WAL.
-    await sleep(2000);
-    await source
-      .query(
-        'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
-        [slotName],
-      )
-      .catch(() => undefined);
+    await removeTestConnector(stack.connectUrl, connectorName, source, slotName);
     for (const table of [USERS, ORDERS, NOPK])
       await source.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
     await source.end().catch(() => undefined);

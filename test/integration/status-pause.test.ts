@@ -7,7 +7,7 @@ import { runPgferryCli } from '../support/cli-run.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
 import { loadStackEnv } from '../support/stack-env.js';
 import { waitForEqual } from '../support/table-checksum.js';
-import { applyTestConnector } from '../support/test-connector.js';
+import { applyTestConnector, removeTestConnector } from '../support/test-connector.js';
 
 const stack = loadStackEnv();
 const run = Date.now().toString(36);
@@ -106,17 +106,7 @@ describe.sequential('status, pause and resume', () => {
       running.child.kill('SIGTERM');
       await running.exited;
     }
-    await fetch(`${stack.connectUrl}/connectors/${connectorName}`, { method: 'DELETE' }).catch(
-      () => undefined,
-    );
-    // The connector drops its slot on stop; make sure none is left retaining WAL.
-    await sleep(2000);
-    await source
-      .query(
-        'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
-        [slotName],
-      )
-      .catch(() => undefined);
+    await removeTestConnector(stack.connectUrl, connectorName, source, slotName);
     await source.end();
     await target.end();
   });

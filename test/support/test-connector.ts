@@ -1,5 +1,6 @@
 // A Debezium connector of a test's own: the project's connector file with its own topic prefix,
 // slot (dropped when the connector stops) and tables, so tests never share offsets or slots.
+import type pg from 'pg';
 import type { ConnectClient } from '../../cli/connect-client.js';
 import { applyConnector } from '../../cli/connector-apply.js';
 import { readConnectorDefinition } from '../../cli/connector-definition.js';
@@ -22,4 +23,26 @@ export async function applyTestConnector(
       'table.include.list': options.tableIncludeList,
     },
   });
+}
+
+/**
+ * Deletes a test's connector and then its slot if it is left inactive (a connector that never
+ * stopped cleanly does not drop it), so no test leaves a slot retaining WAL.
+ */
+export async function removeTestConnector(
+  connectUrl: string,
+  name: string,
+  db: pg.ClientBase,
+  slotName: string,
+): Promise<void> {
+  await fetch(`${connectUrl}/connectors/${encodeURIComponent(name)}`, { method: 'DELETE' }).catch(
+    () => undefined,
+  );
+  await new Promise((r) => setTimeout(r, 2000));
+  await db
+    .query(
+      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
+      [slotName],
+    )
+    .catch(() => undefined);
 }
