@@ -3,7 +3,8 @@
 //   2. caught up        the slot confirmed a watermark written after the quiet window, lag 0
 //   3. verified         chunked checksums equal on both sides
 //   4. sequences        target sequences set past the source's values (skipped in a dry run)
-//   5. report           Markdown + JSON report written (skipped in a dry run)
+//   5. report           no write surfaced since the window began (late statistics included),
+//                       then the Markdown + JSON report (not written in a dry run)
 // `rollback` runs the same gates on the mirrored config (target -> source).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,7 +20,12 @@ import {
   resolveMigrationTables,
 } from './migration-tables.js';
 import { applySequenceSync, planSequenceSync, type SequenceSyncStep } from './sequence-sync.js';
-import { type WriteActivityReport, watchWriteActivity } from './write-activity.js';
+import {
+  findWritesSince,
+  STATS_SETTLE_MS,
+  type WriteActivityReport,
+  watchWriteActivity,
+} from './write-activity.js';
 
 export type GateName = 'writes-stopped' | 'caught-up' | 'verified' | 'sequences' | 'report';
 export type GateStatus = 'passed' | 'failed' | 'skipped';
@@ -236,7 +242,24 @@ export async function runCutover(
     });
     if (!sequenced) return result;
 
-    // Gate 5: the report.
+    // Gate 5: the source must still be frozen, counting writes whose statistics arrived late;
+    // then the report.
+    const settle =
+      Date.parse((activity as WriteActivityReport).closedAt) + STATS_SETTLE_MS - Date.now();
+    if (settle > 0) {
+      await sleep(settle, undefined, options.signal ? { signal: options.signal } : undefined);
+    }
+    const late = await findWritesSince(source, tables, activity as WriteActivityReport);
+    if (late.length > 0) {
+      record({
+        gate: 'report',
+        status: 'failed',
+        seconds: 0,
+        summary: `writes reached the source during the cutover: ${late[0]}${late.length > 1 ? ` (+${late.length - 1} more)` : ''}; it is not frozen: stop the writes and run it again`,
+        details: late,
+      });
+      return result;
+    }
     result.ok = true;
     result.finishedAt = new Date().toISOString();
     if (options.dryRun) {

@@ -4,7 +4,7 @@
 // (sessions opened before it was set can still write, so it cannot be the proof).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import { formatTableName, type MigrationTable } from './migration-tables.js';
+import type { MigrationTable } from './migration-tables.js';
 
 export interface WriteActivityReport {
   quiet: boolean;
@@ -15,6 +15,10 @@ export interface WriteActivityReport {
   evidence: string[];
   /** The source WAL position when the window closed quiet (changes up to here must be applied). */
   quietLsn: string | null;
+  /** Insert/update/delete counters per table when the window began (text: bigint). */
+  baseline: Record<string, string>;
+  /** When the window closed. */
+  closedAt: string;
 }
 
 interface Sample {
@@ -101,31 +105,12 @@ export async function watchWriteActivity(
     readOnlyDefault: readOnly,
     evidence,
     quietLsn,
+    baseline: Object.fromEntries([...first.counters].map(([t, n]) => [t, n.toString()])),
+    closedAt: new Date().toISOString(),
   });
   for (let sample = first; ; ) {
-    if (sample.writers.length > 0) {
-      return report(
-        false,
-        sample.writers.map(
-          (w) =>
-            `pid ${w.pid} (${w.user || 'unknown user'}${w.application ? `, ${w.application}` : ''}) holds a write lock on ${w.table}`,
-        ),
-        null,
-      );
-    }
-    const changed = [...sample.counters].filter(
-      ([table, n]) => first.counters.get(table) !== undefined && first.counters.get(table) !== n,
-    );
-    if (changed.length > 0) {
-      return report(
-        false,
-        changed.map(
-          ([table, n]) =>
-            `${table}: ${n - (first.counters.get(table) ?? n)} rows inserted/updated/deleted while watching`,
-        ),
-        null,
-      );
-    }
+    const evidence = describeWrites(first.counters, sample);
+    if (evidence.length > 0) return report(false, evidence, null);
     if (Date.now() - started >= options.quietSeconds * 1000) {
       const lsn = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
       return report(true, [], lsn.rows[0]?.lsn ?? null);
@@ -135,5 +120,35 @@ export async function watchWriteActivity(
   }
 }
 
-export const describeTables = (tables: readonly MigrationTable[]): string =>
-  tables.map(formatTableName).join(', ');
+/** Writes seen in `sample` against the counters of `baseline`, in words; empty = none. */
+function describeWrites(baseline: ReadonlyMap<string, bigint>, sample: Sample): string[] {
+  if (sample.writers.length > 0) {
+    return sample.writers.map(
+      (w) =>
+        `pid ${w.pid} (${w.user || 'unknown user'}${w.application ? `, ${w.application}` : ''}) holds a write lock on ${w.table}`,
+    );
+  }
+  return [...sample.counters]
+    .filter(([table, n]) => baseline.get(table) !== undefined && baseline.get(table) !== n)
+    .map(
+      ([table, n]) =>
+        `${table}: ${n - (baseline.get(table) ?? n)} rows inserted/updated/deleted since the quiet window began`,
+    );
+}
+
+/**
+ * Statistics reach the shared counters up to ~10 s after a session goes idle, so a write that
+ * committed at the very end of the quiet window can surface only later. Called at the end of the
+ * cutover (at least that long after the window closed): any write since the window began means
+ * the source was not frozen after all.
+ */
+export const STATS_SETTLE_MS = 11_000;
+
+export async function findWritesSince(
+  client: pg.ClientBase,
+  tables: readonly MigrationTable[],
+  report: WriteActivityReport,
+): Promise<string[]> {
+  const baseline = new Map(Object.entries(report.baseline).map(([t, n]) => [t, BigInt(n)]));
+  return describeWrites(baseline, await sampleWrites(client, tables));
+}

@@ -154,6 +154,22 @@ describe('pgferry cutover', () => {
     }
   }, 60_000);
 
+  it('refuses when a write reaches the source after the quiet window (not frozen after all)', async () => {
+    const cutover = pgferryCli(['cutover', '--dry-run', ...GATE_ARGS, '--json']);
+    // The window is 5 s; this write lands while the later gates run.
+    await new Promise((r) => setTimeout(r, 7_000));
+    await source.query(`UPDATE ${ACCOUNTS} SET balance = balance + 1 WHERE id = 1`);
+    const result = await cutover;
+    expect(result.code, result.err).toBe(3);
+    const report = JSON.parse(result.out) as CutoverResult;
+    expect(report.ok).toBe(false);
+    expect(report.gates[0]?.status).toBe('passed');
+    // Caught by verify if it runs before the change is applied, else by the final re-check.
+    const failed = report.gates.find((g) => g.status === 'failed');
+    expect(['verified', 'report']).toContain(failed?.gate);
+    expect(failed?.summary).toContain(ACCOUNTS);
+  }, 120_000);
+
   it('a dry run passes every gate once writes stop, and changes nothing', async () => {
     // A session's statistics reach the shared counters up to ~10 s after it goes idle; the gate
     // would (rightly) count those as writes inside its window.
