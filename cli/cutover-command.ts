@@ -124,7 +124,7 @@ export function formatVerdict(result: CutoverResult): string {
   }
   if (result.dryRun) return 'DRY RUN: every gate would pass; nothing was changed.';
   return result.direction === 'cutover'
-    ? `READY TO CUT OVER: switch the application to the target. Report: ${result.reportFiles.join(', ')}`
+    ? `READY TO CUT OVER: set up the rollback plan (pgferry rollback prepare, pgferry run --reverse), then switch the application to the target. Report: ${result.reportFiles.join(', ')}`
     : `READY TO SWITCH BACK: the source has every write made on the target. Report: ${result.reportFiles.join(', ')}`;
 }
 

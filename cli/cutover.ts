@@ -345,6 +345,14 @@ async function waitForCatchUp(
       },
       consumer: lag ?? null,
     };
+    const noTopics = lag !== undefined && lag.error === undefined && lag.partitions.length === 0;
+    if (noTopics) {
+      return {
+        status: 'failed',
+        summary: `no topic matches KAFKA_TOPIC_PATTERN (${config.kafka.topicPattern.source}): nothing says the target has the changes; check the pattern against the connector's topic.prefix`,
+        details,
+      };
+    }
     if (slotDone && lag !== undefined && lag.error === undefined && lag.totalLag === 0) {
       return {
         status: 'passed',

@@ -218,17 +218,29 @@ export async function prepareReverseReplication(
       result.ok = true;
       return result;
     }
-    const applied = await applyConnector({
-      client: connect,
-      name: reverseName,
-      config: await buildReverseConnectorConfig(config),
-      timeoutMs: options.timeoutMs,
-      ...(options.log ? { log: options.log } : {}),
-    });
+    // From here the forward connector is stopped: a failure must say so, not just throw.
+    let action: string;
+    try {
+      const applied = await applyConnector({
+        client: connect,
+        name: reverseName,
+        config: await buildReverseConnectorConfig(config),
+        timeoutMs: options.timeoutMs,
+        ...(options.log ? { log: options.log } : {}),
+      });
+      action = applied.action;
+    } catch (error) {
+      record({
+        step: 'reverse-connector',
+        status: 'failed',
+        summary: `reverse connector ${reverseName} did not start: ${(error as Error).message}. The forward connector ${forwardName} is STOPPED; fix the cause and run rollback prepare again (or resume the forward connector: PUT ${config.connect.url}/connectors/${forwardName}/resume)`,
+      });
+      return result;
+    }
     record({
       step: 'reverse-connector',
       status: 'passed',
-      summary: `reverse connector ${reverseName} ${applied.action}, RUNNING`,
+      summary: `reverse connector ${reverseName} ${action}, RUNNING`,
     });
 
     // The slot is where capture starts: from here on every write on the target is kept.

@@ -83,15 +83,22 @@ export async function readTableSequences(
 
 /** The last value a sequence handed out, or null if it never did (or we may not read it). */
 async function readLastValue(client: pg.ClientBase, sequence: MigrationTable) {
-  const result = await client.query<{ last_value: string | null; increment_by: string }>(
-    `SELECT last_value::text, increment_by::text FROM pg_sequences
-      WHERE schemaname = $1 AND sequencename = $2`,
+  // pg_sequences shows last_value NULL both for "never used" and for "not allowed to read":
+  // the privilege tells them apart (a guess from the column's max would reissue deleted ids).
+  const result = await client.query<{
+    last_value: string | null;
+    increment_by: string;
+    readable: boolean;
+  }>(
+    `SELECT last_value::text, increment_by::text,
+            has_sequence_privilege(format('%I.%I', schemaname, sequencename), 'SELECT') AS readable
+       FROM pg_sequences WHERE schemaname = $1 AND sequencename = $2`,
     [sequence.schema, sequence.name],
   );
   const row = result.rows[0];
   return row === undefined
     ? undefined
-    : { lastValue: row.last_value, increment: BigInt(row.increment_by) };
+    : { lastValue: row.last_value, increment: BigInt(row.increment_by), readable: row.readable };
 }
 
 async function readMaxColumn(client: pg.ClientBase, table: MigrationTable, column: string) {
@@ -152,6 +159,10 @@ export async function planSequenceSync(
       setTo: null,
     };
     steps.push(step);
+    if (sourceState !== undefined && !sourceState.readable) {
+      step.problem = `cannot read ${formatTableName(used.sequence)} on the source: GRANT SELECT ON SEQUENCE ${qualifiedName(used.sequence.schema, used.sequence.name)} TO the SOURCE_DB_USER role`;
+      continue;
+    }
     if (onTarget === undefined) {
       step.problem = `the target column ${step.table}.${used.column} has no sequence (run pgferry schema-sync, or create it and set its default)`;
       continue;
@@ -183,7 +194,7 @@ export async function applySequenceSync(
   try {
     for (const step of changes) {
       const { schema, name } = step.targetSequence as MigrationTable;
-      // Lock the sequence against a concurrent setval, then raise it (never lower it).
+      // Raise it, never lower it: greatest() keeps a value the target already handed out.
       await target.query(
         `SELECT setval($1::regclass, greatest($2::bigint, (SELECT last_value FROM ${qualifiedName(schema, name)})), true)`,
         [qualifiedName(schema, name), step.setTo],

@@ -23,7 +23,8 @@ export interface WriteActivityReport {
 
 interface Sample {
   counters: Map<string, bigint>;
-  writers: { pid: number; table: string; application: string; user: string }[];
+  /** pid null: a prepared transaction (its locks belong to no backend). */
+  writers: { pid: number | null; table: string; application: string; user: string }[];
 }
 
 async function sampleWrites(
@@ -43,7 +44,7 @@ async function sampleWrites(
   // A transaction holding RowExclusiveLock (or stronger) on a table is writing it right now,
   // even if its changes are not committed (and so not counted) yet.
   const writers = await client.query<{
-    pid: number;
+    pid: number | null;
     schema: string;
     name: string;
     application: string | null;
@@ -57,7 +58,7 @@ async function sampleWrites(
        JOIN unnest($1::text[], $2::text[]) AS want(schema, name)
          ON n.nspname = want.schema AND c.relname = want.name
        LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-      WHERE l.granted AND l.pid <> pg_backend_pid()
+      WHERE l.granted AND l.pid IS DISTINCT FROM pg_backend_pid()
         AND l.mode IN ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
         AND l.locktype = 'relation' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
     [schemas, names],
@@ -96,8 +97,12 @@ export async function watchWriteActivity(
   const pollMs = options.pollMs ?? 500;
   const started = Date.now();
   const readOnly = await readOnlyDefault(client);
-  // Counters of this session's own reads must not lag: ask for fresh shared stats each sample.
-  await client.query('SET stats_fetch_consistency = none');
+  // PostgreSQL 15+ caches statistics per transaction by default; ask for fresh ones each sample
+  // (older versions read fresh values per query anyway and do not know the setting).
+  const version = await client.query<{ v: string }>('SHOW server_version_num');
+  if (Number(version.rows[0]?.v ?? 0) >= 150000) {
+    await client.query('SET stats_fetch_consistency = none');
+  }
   const first = await sampleWrites(client, tables);
   const report = (quiet: boolean, evidence: string[], quietLsn: string | null) => ({
     quiet,
@@ -123,9 +128,10 @@ export async function watchWriteActivity(
 /** Writes seen in `sample` against the counters of `baseline`, in words; empty = none. */
 function describeWrites(baseline: ReadonlyMap<string, bigint>, sample: Sample): string[] {
   if (sample.writers.length > 0) {
-    return sample.writers.map(
-      (w) =>
-        `pid ${w.pid} (${w.user || 'unknown user'}${w.application ? `, ${w.application}` : ''}) holds a write lock on ${w.table}`,
+    return sample.writers.map((w) =>
+      w.pid === null
+        ? `a prepared transaction (PREPARE TRANSACTION) holds a write lock on ${w.table}: COMMIT PREPARED or ROLLBACK PREPARED it first (pg_prepared_xacts)`
+        : `pid ${w.pid} (${w.user || 'unknown user'}${w.application ? `, ${w.application}` : ''}) holds a write lock on ${w.table}`,
     );
   }
   return [...sample.counters]

@@ -175,7 +175,9 @@ describe('cutover output', () => {
     };
     expect(formatVerdict(refused)).toMatch(/^REFUSED at gate 2 \(caught-up\)/);
     expect(renderCutoverMarkdown(refused)).toContain('**refused**');
-    expect(formatVerdict(PASSED)).toMatch(/^READY TO CUT OVER: .*r\/cutover\.md/);
+    expect(formatVerdict(PASSED)).toMatch(
+      /^READY TO CUT OVER: set up the rollback plan .*r\/cutover\.md/,
+    );
     expect(formatVerdict({ ...PASSED, direction: 'rollback' })).toMatch(/^READY TO SWITCH BACK/);
     expect(formatVerdict({ ...PASSED, dryRun: true })).toMatch(/^DRY RUN/);
   });
