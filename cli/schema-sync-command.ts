@@ -25,6 +25,7 @@ import {
 
 interface SchemaSyncOptions {
   tables?: MigrationTable[];
+  deferUnique?: boolean;
   dryRun?: boolean;
   json?: boolean;
 }
@@ -46,6 +47,10 @@ export const registerSchemaSyncCommand: RegisterCommand = (program, { env, io, s
       'comma-separated tables (schema.table or table) instead of the publication',
       parseTablesOption,
     )
+    .option(
+      '--defer-unique',
+      'leave unique/exclusion constraints and unique indexes for cutover (listed as deferred), so rows whose unique values move between them cannot be rejected during replication',
+    )
     .option('--dry-run', 'print the DDL and change nothing')
     .option('--json', 'print the plan as JSON')
     .action(async (options: SchemaSyncOptions) => {
@@ -57,6 +62,7 @@ export const registerSchemaSyncCommand: RegisterCommand = (program, { env, io, s
         publication: config.replication.publication,
         ...(options.tables ? { tables: options.tables } : {}),
         ...(config.mapping.targetSchema ? { targetSchema: config.mapping.targetSchema } : {}),
+        deferUnique: options.deferUnique === true,
         dryRun: options.dryRun === true,
       });
       io.stdout(
@@ -103,6 +109,7 @@ export async function syncSchema(options: {
   publication?: string;
   tables?: MigrationTable[];
   targetSchema?: string;
+  deferUnique?: boolean;
   dryRun: boolean;
 }): Promise<SchemaSyncResult> {
   const source = await connect(options.source, 'source');
@@ -129,7 +136,10 @@ export async function syncSchema(options: {
         targetCatalogRequest(sourceCatalog, mapping),
         { inTransaction: true },
       );
-      const plan = planSchemaSync(sourceCatalog, targetCatalog, mapping);
+      const plan = planSchemaSync(sourceCatalog, targetCatalog, {
+        ...mapping,
+        ...(options.deferUnique ? { deferUnique: true } : {}),
+      });
       if (options.dryRun || plan.statements.length === 0) {
         await target.query('ROLLBACK');
         return { plan, applied: false, dryRun: options.dryRun };

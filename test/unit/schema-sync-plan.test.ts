@@ -190,6 +190,44 @@ describe('planSchemaSync on an empty target', () => {
     expect(plan.statements.join('\n')).not.toContain('FOREIGN KEY');
   });
 
+  it('with deferUnique, leaves unique constraints and unique indexes for cutover', () => {
+    const withUniqueIndex = emptyCatalog({
+      ...source,
+      tables: source.tables.map((t) => ({
+        ...t,
+        indexes: [
+          ...t.indexes,
+          { name: 'orders_amount_key', unique: true, method: 'btree (amount)' },
+        ],
+      })),
+    });
+    const deferring = planSchemaSync(withUniqueIndex, emptyCatalog({ schemas: ['public'] }), {
+      deferUnique: true,
+    });
+    const ddl = deferring.statements.join('\n');
+    expect(ddl).not.toContain('UNIQUE');
+    expect(ddl).toContain('CONSTRAINT "orders_amount_check" CHECK');
+    expect(ddl).toContain('CREATE INDEX "orders_open_idx"');
+    expect(deferring.deferred.filter((d) => d.kind === 'unique')).toEqual([
+      expect.objectContaining({
+        object: 'public.orders orders_email_key',
+        statements: [
+          `ALTER TABLE "public"."orders" ADD CONSTRAINT "orders_email_key" UNIQUE (email)`,
+        ],
+      }),
+      expect.objectContaining({
+        object: 'public.orders orders_amount_key',
+        statements: [
+          `CREATE UNIQUE INDEX CONCURRENTLY "orders_amount_key" ON "public"."orders" USING btree (amount)`,
+        ],
+      }),
+    ]);
+    // Without the option they are created with the table, as before.
+    expect(
+      planSchemaSync(withUniqueIndex, emptyCatalog({ schemas: ['public'] })).statements.join('\n'),
+    ).toContain('CREATE UNIQUE INDEX "orders_amount_key"');
+  });
+
   it('creates a missing schema first', () => {
     const fresh = planSchemaSync(source, emptyCatalog());
     expect(fresh.statements[0]).toBe('CREATE SCHEMA IF NOT EXISTS "public"');
