@@ -5,6 +5,7 @@
 import { InvalidArgumentError } from 'commander';
 import pg from 'pg';
 import { ConfigError, PgferryError } from '../pipeline/errors.js';
+import { ignoreIdleErrors } from '../sink/pg-connection.js';
 import type { Env, RegisterCommand } from './command-context.js';
 import { type DemoLoadSummary, runDemoLoad } from './demo-load.js';
 import {
@@ -187,6 +188,7 @@ async function connectSource(url: string, applicationName: string): Promise<pg.C
     connectionTimeoutMillis: 10_000,
   });
   try {
+    ignoreIdleErrors(client);
     await client.connect();
     return client;
   } catch (error) {

@@ -3,6 +3,7 @@
 // the transaction in flight). A library, so benchmarks and fault tests can drive the same load.
 import pg from 'pg';
 import { PgferryError } from '../pipeline/errors.js';
+import { ignoreIdleErrors } from '../sink/pg-connection.js';
 import { classifyPgError } from '../sink/pg-errors.js';
 import { achievedRate, DemoLoadPacer, operationsPerTransaction } from './demo-load-pacer.js';
 import { type DemoOperation, isMultiStatement, planDemoOperation } from './demo-operation.js';
@@ -73,6 +74,7 @@ export async function runDemoLoad(options: DemoLoadOptions): Promise<DemoLoadSum
     connectionString: options.url,
     application_name: 'pgferry-demo-load',
   });
+  ignoreIdleErrors(client);
   await client.connect();
   try {
     return await generateLoad(client, options);
@@ -121,7 +123,7 @@ async function generateLoad(
     }
     if (options.onProgress && nowMs >= nextProgressMs) {
       options.onProgress(progressAt(nowMs));
-      nextProgressMs += progressIntervalMs;
+      nextProgressMs = nowMs + progressIntervalMs; // after a stall: one line, not a burst
     }
     if (pacer.owed(nowMs) <= 0) {
       const untilEnd =

@@ -214,9 +214,23 @@ export function formatBytes(bytes: number): string {
 }
 
 /** An inactive slot keeps every WAL segment since its restart_lsn: the source disk fills up. */
-export function judgeSlot(slot: SlotReading, maxRetainedMb: number): CheckVerdict {
+export function judgeSlot(
+  slot: SlotReading,
+  maxRetainedMb: number,
+  expectedPlugin = 'pgoutput',
+): CheckVerdict {
   if (!slot.exists) {
     return pass(`${slot.name} does not exist yet: the connector creates it when it first starts`);
+  }
+  if (slot.plugin === null) {
+    return fail(
+      `${slot.name} is a physical slot, not a logical one: use another SOURCE_SLOT_NAME (and slot.name), or drop it`,
+    );
+  }
+  if (slot.plugin !== expectedPlugin) {
+    return fail(
+      `${slot.name} decodes with ${slot.plugin}, the connector with ${expectedPlugin}: use another SOURCE_SLOT_NAME (and slot.name), or drop it`,
+    );
   }
   if (slot.database !== null && slot.database !== slot.currentDatabase) {
     return fail(
@@ -226,6 +240,11 @@ export function judgeSlot(slot: SlotReading, maxRetainedMb: number): CheckVerdic
   if (slot.walStatus === 'lost') {
     return fail(
       `${slot.name} has lost WAL it needs (wal_status = lost): drop it (SELECT pg_drop_replication_slot(${quoteLiteral(slot.name)})) and let the connector snapshot again`,
+    );
+  }
+  if (slot.walStatus === 'unreserved') {
+    return warn(
+      `${slot.name} is about to lose WAL it needs (wal_status = unreserved, beyond max_slot_wal_keep_size): let the connector catch up now`,
     );
   }
   const retained = slot.retainedBytes === null ? 'unknown' : formatBytes(slot.retainedBytes);
@@ -414,7 +433,12 @@ async function checkConnectorRole(
     can_connect: boolean;
     database: string;
   }>(
-    `SELECT rolsuper AS super, rolreplication AS replication, rolcanlogin AS login,
+    // On AWS RDS/Aurora the replication right is membership of rds_replication, not the attribute.
+    `SELECT rolsuper AS super,
+            rolreplication OR CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_replication')
+                                   THEN pg_has_role(rolname, 'rds_replication', 'MEMBER')
+                                   ELSE false END AS replication,
+            rolcanlogin AS login,
             has_database_privilege(rolname, current_database(), 'CONNECT') AS can_connect,
             current_database() AS database
        FROM pg_roles WHERE rolname = $1`,
@@ -619,5 +643,7 @@ async function checkSlot(facts: SourceFacts, context: PreflightContext): Promise
       plugin: row.plugin,
     },
     context.options.maxSlotRetainedMb,
+    // Debezium's default decoder is decoderbufs; this project's connector file says pgoutput.
+    (await context.connector).config?.['plugin.name'] ?? 'pgoutput',
   );
 }

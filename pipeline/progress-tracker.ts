@@ -207,7 +207,12 @@ export function buildProgressSnapshot(
         rowsInWindow += delta;
       }
     }
-    const estimatedRows = context.estimates.get(table) ?? null;
+    // Rows against the source's size mean something only for a table whose snapshot this process
+    // copies (or has yet to start): after a restart (offsets stored) or with several processes in
+    // the group, its own count of a table it only sees live changes of is a fraction of the
+    // estimate, and the ETA would be nonsense.
+    const liveOnly = (now.r ?? 0) === 0 && changes > 0;
+    const estimatedRows = liveOnly ? null : (context.estimates.get(table) ?? null);
     const rowsPerSecond = computeRate(rowsInWindow, seconds);
     tables.push({
       table,

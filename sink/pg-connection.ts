@@ -52,6 +52,7 @@ export async function connectPg(
   applicationName: string,
 ): Promise<pg.Client> {
   const client = new pg.Client(pgClientConfig(settings, applicationName));
+  ignoreIdleErrors(client);
   try {
     await client.connect();
     return client;
@@ -59,9 +60,19 @@ export async function connectPg(
     await client.end().catch(() => undefined);
     if (settings.sslMode === 'prefer' && /does not support SSL/i.test((error as Error).message)) {
       const plain = new pg.Client({ ...pgClientConfig(settings, applicationName), ssl: false });
+      ignoreIdleErrors(plain);
       await plain.connect();
       return plain;
     }
     throw error;
   }
+}
+
+/**
+ * A connection that dies while idle (server restart, failover, idle_session_timeout) emits
+ * 'error'; with no listener that kills the process. The next query on it fails instead, and the
+ * caller's retry or reconnect handles that, as for any other lost connection.
+ */
+export function ignoreIdleErrors(client: pg.Client): void {
+  client.on('error', () => undefined);
 }

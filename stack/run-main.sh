@@ -77,8 +77,8 @@ cat >&2 <<MSG
 pgferry local stack is up; the demo load writes ${demo_rate} rows/s ${duration_text:-until Ctrl-C} to the source's
 sample tables ($DEMO_TABLES) and pgferry run replicates them to the target.
 Ctrl-C stops both cleanly; the stack stays up (stop it with: npm run stack:down).
-  source PostgreSQL   psql "$SOURCE_DATABASE_URL"
-  target PostgreSQL   psql "$TARGET_DATABASE_URL"
+  source PostgreSQL   psql "\$SOURCE_DATABASE_URL"   (after the eval below; URLs with passwords are not printed)
+  target PostgreSQL   psql "\$TARGET_DATABASE_URL"
   Kafka               $KAFKA_BOOTSTRAP
   schema registry     $SCHEMA_REGISTRY_URL
   Kafka Connect       $CONNECT_URL
@@ -99,12 +99,25 @@ MSG
 
 # pgferry runs as a child we wait for, not via exec: the EXIT trap must still stop the load. Ctrl-C
 # reaches pgferry (and the load) from the terminal; a SIGTERM sent to this script alone (e.g. by
-# npm) is passed on. SIGINT is not passed on: pgferry would get it twice and the second would kill it.
+# `npm start` execs this script, so npm's SIGTERM lands here). SIGINT is not passed on: pgferry would
+# get it twice and the second would kill it.
 "${pgferry[@]}" run &
 run_pid=$!
 trap 'kill -TERM "$run_pid" 2>/dev/null || true' TERM
 trap ':' INT
 run_rc=
+# A load that fails early (source down, a bad setting) must not go unnoticed behind an idle view.
+(
+  while kill -0 "$run_pid" 2>/dev/null; do
+    sleep 5
+    if [[ -n $load_pid ]] && ! kill -0 "$load_pid" 2>/dev/null && ! grep -q '^demo load: done' "$demo_log"; then
+      echo "[start] warning: the demo load stopped early; see $demo_log" >&2
+      tail -n 3 "$demo_log" >&2
+      break
+    fi
+  done
+) &
+watch_pid=$!
 while [[ -z $run_rc ]]; do
   wait "$run_pid" && rc=0 || rc=$?
   if ((rc <= 128)); then
@@ -117,4 +130,5 @@ while [[ -z $run_rc ]]; do
   # Otherwise a trapped signal interrupted `wait` while pgferry is still finishing its batch.
 done
 trap - TERM INT
+kill "$watch_pid" 2>/dev/null || true
 exit "$run_rc"

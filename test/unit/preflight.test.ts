@@ -182,6 +182,13 @@ describe('source rules', () => {
     expect(big.message).toContain('1.0 GB');
     expect(judgeSlot(slot({ walStatus: 'lost', active: true }), 1024).status).toBe('fail');
     expect(judgeSlot(slot({ database: 'other' }), 1024).status).toBe('fail');
+    // A slot the connector cannot read: physical, another decoder; or one about to lose WAL.
+    expect(judgeSlot(slot({ plugin: null, database: null }), 1024).message).toMatch(
+      /physical slot/,
+    );
+    expect(judgeSlot(slot({ plugin: 'wal2json' }), 1024).status).toBe('fail');
+    expect(judgeSlot(slot({ plugin: 'decoderbufs' }), 1024, 'decoderbufs').status).toBe('pass');
+    expect(judgeSlot(slot({ walStatus: 'unreserved' }), 1024).status).toBe('warn');
   });
 
   it('slots and senders: the connector needs one of each unless its slot exists / is active', () => {

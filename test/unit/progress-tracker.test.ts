@@ -150,7 +150,8 @@ describe('ProgressTracker', () => {
     expect(first.consumerLag).toBeNull();
     for (let i = 1; i <= 5; i++) {
       now += 1000;
-      metrics.changesApplied.inc({ table: 'public.t', op: 'c' }, 10);
+      // The table's snapshot: rows against the estimate.
+      metrics.changesApplied.inc({ table: 'public.t', op: 'r' }, 10);
       metrics.batches.inc({ outcome: 'applied' });
       metrics.batchRows.observe(10);
       metrics.batchApplySeconds.observe(0.02);
@@ -177,6 +178,34 @@ describe('ProgressTracker', () => {
     expect(last.windowSeconds).toBe(2);
     expect(last.rowsPerSecond).toBe(5);
     expect(last.changesTotal).toBe(70);
+  });
+
+  it('shows no estimate, percentage or ETA for a table it only sees live changes of', async () => {
+    const metrics = createMetrics();
+    let now = 0;
+    const tracker = new ProgressTracker({
+      metrics,
+      runner: {
+        state: 'running',
+        pauseStatus: { paused: false, pausing: false },
+        stoppedTables: new Map(),
+        topics: ['cdc.public.t'],
+      },
+      estimates: () => new Map([['public.t', 1_000_000]]),
+      windowMs: 3000,
+      now: () => now,
+    });
+    await tracker.tick();
+    now += 1000;
+    // After a restart: offsets were stored, so only live inserts arrive, never the snapshot.
+    metrics.changesApplied.inc({ table: 'public.t', op: 'c' }, 40);
+    const snapshot = await tracker.tick();
+    expect(snapshot.tables[0]).toMatchObject({
+      rows: 40,
+      estimatedRows: null,
+      percent: null,
+      etaSeconds: null,
+    });
   });
 
   it('with a window of 0, measures from the previous tick however close it is', async () => {
