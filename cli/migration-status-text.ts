@@ -1,6 +1,8 @@
 // The human screen of `pgferry status`: a headline ("caught up" or how far behind, with the
 // reasons), then compact sections for the connector, the source slot, the consumer lag per
 // partition, the tables and the pgferry processes. Pure: the same status gives the same text.
+
+import { formatDuration } from '../pipeline/progress-view.js';
 import { isNothingRead, type MigrationStatus } from './migration-status.js';
 
 export function formatMigrationStatus(status: MigrationStatus): string {
@@ -32,16 +34,6 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return unit === 0 ? `${bytes} bytes` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
-/** 0.4 -> "0.4s", 75 -> "1m15s", 7300 -> "2h01m". */
-export function formatSeconds(seconds: number): string {
-  if (seconds < 10) return `${seconds.toFixed(1)}s`;
-  if (seconds < 60) return `${Math.round(seconds)}s`;
-  const whole = Math.round(seconds);
-  if (whole < 3600) return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`;
-  const hours = Math.floor(whole / 3600);
-  return `${hours}h${String(Math.floor((whole % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 function formatConnector({ connector }: MigrationStatus): string[] {
@@ -104,7 +96,7 @@ function formatTables(status: MigrationStatus): string[] {
     t.table,
     String(t.changesApplied),
     t.lastSourceTs ?? '-',
-    t.endToEndLagSeconds === null ? '-' : formatSeconds(t.endToEndLagSeconds),
+    t.endToEndLagSeconds === null ? '-' : formatDuration(t.endToEndLagSeconds),
     dlq.sharedTopic === null && dlq.error === undefined ? String(t.dlqMessages) : '-',
   ]);
   return [
