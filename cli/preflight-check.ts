@@ -1,7 +1,9 @@
 // The shape of a preflight check and how one runs: a verdict (PASS, WARN, FAIL, or SKIP when a
 // prerequisite is missing), a timeout, and every error turned into the check's own FAIL.
-import type { PgferryConfig } from '../pipeline/config.js';
+import type pg from 'pg';
+import type { PgferryConfig, PostgresSettings } from '../pipeline/config.js';
 import { PgferryError, RetriableError } from '../pipeline/errors.js';
+import { connectPg } from '../sink/pg-connection.js';
 import type { ConnectorConfig } from './connect-client.js';
 import type { MigrationTable } from './migration-tables.js';
 import type { SourceFacts } from './preflight-source.js';
@@ -154,6 +156,20 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
     return await Promise.race([promise, timedOut]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Connects within `ms`; a connection that arrives after the timeout is closed when it does, so
+ * it never keeps the process alive.
+ */
+export async function connectPgWithin(settings: PostgresSettings, ms: number): Promise<pg.Client> {
+  const connecting = connectPg(settings, 'pgferry-preflight');
+  try {
+    return await withTimeout(connecting, ms, 'connect');
+  } catch (error) {
+    connecting.then((late) => late.end()).catch(() => undefined);
+    throw error;
   }
 }
 

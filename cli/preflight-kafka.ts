@@ -143,6 +143,8 @@ export interface TopicRetention {
   /** Where the value comes from: the topic's config, or what a created topic will get. */
   source: string;
   exists: boolean;
+  /** cleanup.policy includes compact (existing topics only). */
+  compacted?: boolean;
 }
 
 /** A topic must keep messages at least the migration window; -1 (forever) always does. */
@@ -164,6 +166,19 @@ export function judgeRetention(
         t.exists
           ? `${t.topic}: retention.ms = ${t.retentionMs} (${formatDuration(t.retentionMs)}, ${t.source}): kafka-configs.sh --alter --entity-type topics --entity-name ${t.topic} --add-config retention.ms=${needMs}`
           : `${t.topic} (not created yet): would keep ${formatDuration(t.retentionMs)} (${t.source}): set topic.creation.default.retention.ms=${needMs} in the connector config, or create the topic first`,
+      ),
+    );
+  }
+  const compacted = topics.filter((t) => t.compacted);
+  if (compacted.length > 0) {
+    // Compaction keeps the newest record per key: a delete's event is superseded by its
+    // tombstone, which itself goes after delete.retention.ms; a consumer further behind misses
+    // the delete, and the target keeps the row.
+    return warn(
+      `${compacted.length} topic(s) are compacted (cleanup.policy = compact): a delete can vanish before pgferry reads it when it is far behind; use cleanup.policy=delete for CDC topics`,
+      compacted.map(
+        (t) =>
+          `${t.topic}: kafka-configs.sh --alter --entity-type topics --entity-name ${t.topic} --add-config cleanup.policy=delete`,
       ),
     );
   }
@@ -342,7 +357,7 @@ async function readRetention(
       resources: existing.map((name) => ({
         type: RESOURCE_TOPIC,
         name,
-        configNames: ['retention.ms', 'retention.bytes'],
+        configNames: ['retention.ms', 'retention.bytes', 'cleanup.policy'],
       })),
     });
     for (const r of described.resources) {
@@ -363,6 +378,7 @@ async function readRetention(
         retentionBytes: Number(entries['retention.bytes'] ?? broker.retentionBytes),
         source: 'topic config',
         exists: true,
+        compacted: (entries['cleanup.policy'] ?? '').includes('compact'),
       };
     }
     if (byConnect && connectMs !== undefined && !connectMs.includes('${')) {

@@ -4,7 +4,6 @@
 import type pg from 'pg';
 import type { PgferryConfig, PostgresSettings } from '../pipeline/config.js';
 import { PgferryError } from '../pipeline/errors.js';
-import { connectPg } from '../sink/pg-connection.js';
 import { qualifiedName, quoteIdent, quoteLiteral } from '../sink/sql-identifier.js';
 import {
   formatTableName,
@@ -16,6 +15,7 @@ import {
   CheckSkipped,
   type CheckVerdict,
   type ConnectorConfigReading,
+  connectPgWithin,
   describeError,
   fail,
   listNames,
@@ -26,7 +26,6 @@ import {
   runChecks,
   skip,
   warn,
-  withTimeout,
 } from './preflight-check.js';
 import { readSchemaCatalog, type SchemaCatalog } from './schema-catalog.js';
 
@@ -59,14 +58,7 @@ export async function openSourceFacts(
   const settings = config.source;
   if (settings === undefined)
     throw new PgferryError('source database not configured (SOURCE_DB_*)', { retriable: false });
-  const connecting = connectPg(settings, 'pgferry-preflight');
-  const client = await withTimeout(connecting, options.checkTimeoutMs, 'connect').catch(
-    async (error: unknown) => {
-      // A connection that arrives after the timeout must not linger.
-      connecting.then((late) => late.end()).catch(() => undefined);
-      throw error;
-    },
-  );
+  const client = await connectPgWithin(settings, options.checkTimeoutMs);
   try {
     // A hung query ends on its own instead of holding the connection past the check timeout.
     await client.query(`SET statement_timeout = ${Math.ceil(options.checkTimeoutMs)}`);
@@ -111,7 +103,7 @@ async function readCapturedCatalog(
   tables: MigrationTable[],
   timeoutMs: number,
 ): Promise<SchemaCatalog> {
-  const client = await withTimeout(connectPg(settings, 'pgferry-preflight'), timeoutMs, 'connect');
+  const client = await connectPgWithin(settings, timeoutMs);
   try {
     await client.query(`SET statement_timeout = ${Math.ceil(timeoutMs)}`);
     return await readSchemaCatalog(client, { tables, followDependencies: true });

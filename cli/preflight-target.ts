@@ -6,13 +6,13 @@ import type pg from 'pg';
 import { PgferryError } from '../pipeline/errors.js';
 import { BOOKKEEPING_SCHEMA } from '../sink/bookkeeping.js';
 import { normalizeType, planColumnTypeChange } from '../sink/column-type-change.js';
-import { connectPg } from '../sink/pg-connection.js';
 import { qualifiedName, quoteIdent } from '../sink/sql-identifier.js';
 import type { MigrationTable } from './migration-tables.js';
 import {
   type Check,
   CheckSkipped,
   type CheckVerdict,
+  connectPgWithin,
   describeError,
   fail,
   type PreflightContext,
@@ -21,7 +21,6 @@ import {
   runChecks,
   skip,
   warn,
-  withTimeout,
 } from './preflight-check.js';
 import {
   type ColumnType,
@@ -246,12 +245,10 @@ export async function checkTarget(context: PreflightContext): Promise<PreflightS
   const settings = config.target;
   const title = `Target PostgreSQL (${settings.host}:${settings.port}/${settings.database} as ${settings.user})`;
   let client: pg.Client;
-  const connecting = connectPg(settings, 'pgferry-preflight');
   try {
-    client = await withTimeout(connecting, options.checkTimeoutMs, 'connect');
+    client = await connectPgWithin(settings, options.checkTimeoutMs);
     await client.query(`SET statement_timeout = ${Math.ceil(options.checkTimeoutMs)}`);
   } catch (error) {
-    connecting.then((late) => late.end()).catch(() => undefined);
     const notChecked = skip('not checked: the target is unreachable');
     return {
       name: 'target',

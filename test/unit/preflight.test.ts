@@ -298,6 +298,9 @@ describe('Kafka rules', () => {
       exists: true,
       ...extra,
     });
+    const compacted = judgeRetention([topic(-1, { compacted: true })], 168);
+    expect(compacted.status).toBe('warn');
+    expect(compacted.details?.[0]).toContain('cleanup.policy=delete');
     const short = judgeRetention([topic(HOUR)], 168);
     expect(short.status).toBe('fail');
     expect(short.message).toContain('168 h');
