@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { loadConfig, type PgferryConfig } from '../pipeline/config.js';
 import { type CliIo, EXIT_CHECK_FAILED, EXIT_OK, type RegisterCommand } from './command-context.js';
+import { ConnectClient } from './connect-client.js';
 import {
   type CutoverDependencies,
   type CutoverResult,
@@ -64,6 +65,10 @@ export function cutoverDependencies(options: GateCommandOptions): CutoverDepende
         partitions: status.consumer.partitions,
         ...(status.consumer.error === undefined ? {} : { error: status.consumer.error }),
       };
+    },
+    readConnectorSlotName: async (config: PgferryConfig) => {
+      const client = new ConnectClient({ baseUrl: config.connect.url });
+      return (await client.getConnectorConfig(config.connect.connectorName))?.['slot.name'];
     },
     verify: (source, target, pairs) =>
       verifyTables(source, target, pairs, {

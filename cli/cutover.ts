@@ -63,6 +63,8 @@ export interface VerifyReading {
 
 export interface CutoverDependencies {
   readConsumerLag: (config: PgferryConfig) => Promise<ConsumerLagReading>;
+  /** The connector's slot.name as Connect has it (undefined: unknown or not registered). */
+  readConnectorSlotName?: (config: PgferryConfig) => Promise<string | undefined>;
   verify: (
     source: pg.ClientBase,
     target: pg.ClientBase,
@@ -298,6 +300,18 @@ async function waitForCatchUp(
   deps: CutoverDependencies,
 ): Promise<Omit<GateResult, 'gate' | 'seconds'>> {
   const deadline = Date.now() + options.lagTimeoutSeconds * 1000;
+  // Watching another slot than the connector's would wait on the wrong thing (or pass on it).
+  const connectorSlot = await deps.readConnectorSlotName?.(config).catch(() => undefined);
+  if (
+    connectorSlot !== undefined &&
+    !connectorSlot.includes('${') &&
+    connectorSlot !== config.replication.slotName
+  ) {
+    return {
+      status: 'failed',
+      summary: `the connector ${config.connect.connectorName} reads slot ${connectorSlot}, but SOURCE_SLOT_NAME is ${config.replication.slotName}: set SOURCE_SLOT_NAME=${connectorSlot}`,
+    };
+  }
   // An idle database gives Debezium nothing to confirm, so its slot would stay short of any WAL
   // position we picked. A logical decoding message is a watermark it must read and confirm: once
   // the slot is past it, every change committed before it is in Kafka. Non-transactional, so it

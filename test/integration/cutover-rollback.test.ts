@@ -225,6 +225,23 @@ describe('pgferry cutover', () => {
   }, 240_000);
 });
 
+describe('pgferry cutover on a misconfigured slot', () => {
+  it('refuses at gate 2 when SOURCE_SLOT_NAME is not the connector’s slot, naming both', async () => {
+    const result = await runPgferryCli(['cutover', '--dry-run', ...GATE_ARGS, '--json'], {
+      ...env,
+      SOURCE_SLOT_NAME: 'not_the_connectors_slot',
+    });
+    expect(result.code, result.stderr).toBe(3);
+    const report = JSON.parse(result.stdout) as CutoverResult;
+    expect(report.gates.map((g) => `${g.gate}:${g.status}`)).toEqual([
+      'writes-stopped:passed',
+      'caught-up:failed',
+    ]);
+    expect(report.gates[1]?.summary).toContain(`reads slot ${forwardSlot}`);
+    expect(report.gates[1]?.summary).toContain('not_the_connectors_slot');
+  }, 60_000);
+});
+
 describe('pgferry rollback', () => {
   it('prepare: stops the forward connector, starts the reverse one; target writes reach the source', async () => {
     const prepared = await pgferryCli(['rollback', 'prepare', '--tables', tableList, '--json']);
