@@ -4,6 +4,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { DestinationStream } from 'pino';
 import type { PgferryConfig } from '../pipeline/config.js';
 import { ConfigError } from '../pipeline/errors.js';
+import { type MigrationTable, parseTableList } from './migration-tables.js';
 
 /** Success: the command did what it says, every check passed. */
 export const EXIT_OK = 0;
@@ -52,14 +53,39 @@ export function requireSource(config: PgferryConfig, command: string) {
   return config.source;
 }
 
-/** Commander parser of a --timeout in seconds (0 < s <= 1 day). */
-export function parseTimeoutOption(value: string): number {
-  const seconds = Number(value);
-  if (!/^\d*\.?\d+$/.test(value.trim()) || !(seconds > 0) || seconds > 86_400) {
-    throw new InvalidArgumentError('expected a number of seconds greater than 0');
-  }
-  return seconds;
+export interface NumberBounds {
+  /** Whole numbers only (else decimals too). */
+  integer?: boolean;
+  /** Strictly greater than this. */
+  above?: number;
+  atLeast?: number;
+  atMost?: number;
 }
+
+/**
+ * Commander parser of a number option: plain decimal digits (no sign, exponent or hex) within
+ * `bounds`; otherwise the error says "expected <expected>".
+ */
+export function numberOption(bounds: NumberBounds, expected: string): (value: string) => number {
+  const digits = bounds.integer ? /^\d+$/ : /^\d*\.?\d+$/;
+  return (value) => {
+    const n = Number(value);
+    const inRange =
+      (bounds.above === undefined || n > bounds.above) &&
+      (bounds.atLeast === undefined || n >= bounds.atLeast) &&
+      (bounds.atMost === undefined || n <= bounds.atMost);
+    if (!digits.test(value.trim()) || !inRange) {
+      throw new InvalidArgumentError(`expected ${expected}`);
+    }
+    return n;
+  };
+}
+
+/** Commander parser of a --timeout in seconds (0 < s <= 1 day). */
+export const parseTimeoutOption = numberOption(
+  { above: 0, atMost: 86_400 },
+  'a number of seconds greater than 0',
+);
 
 /** Commander parser of an http(s) URL option; the trailing slash is dropped. */
 export function parseHttpUrlOption(value: string): string {
@@ -68,4 +94,16 @@ export function parseHttpUrlOption(value: string): string {
     throw new InvalidArgumentError('expected an http:// or https:// URL');
   }
   return url.href.replace(/\/+$/, '');
+}
+
+/** Commander parser of --tables ("a,public.b"): at least one well-formed table name. */
+export function parseTablesOption(value: string): MigrationTable[] {
+  let tables: MigrationTable[];
+  try {
+    tables = parseTableList(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  if (tables.length === 0) throw new InvalidArgumentError('expected at least one table');
+  return tables;
 }

@@ -3,7 +3,13 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { loadConfig, type PgferryConfig } from '../pipeline/config.js';
-import { type CliIo, EXIT_CHECK_FAILED, EXIT_OK, type RegisterCommand } from './command-context.js';
+import {
+  type CliIo,
+  EXIT_CHECK_FAILED,
+  EXIT_OK,
+  numberOption,
+  type RegisterCommand,
+} from './command-context.js';
 import { ConnectClient } from './connect-client.js';
 import {
   type CutoverDependencies,
@@ -147,20 +153,12 @@ export const registerCutoverCommand: RegisterCommand = (program, { env, io, setE
   });
 };
 
-function parsePositiveNumber(value: string): number {
-  const n = Number(value);
-  if (!/^\d*\.?\d+$/.test(value.trim()) || !(n > 0)) {
-    throw new InvalidArgumentError('expected a number greater than 0');
-  }
-  return n;
-}
+const parsePositiveNumber = numberOption({ above: 0 }, 'a number greater than 0');
 
-function parsePositiveInteger(value: string): number {
-  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) {
-    throw new InvalidArgumentError('expected a whole number greater than 0');
-  }
-  return Number(value);
-}
+const parsePositiveInteger = numberOption(
+  { integer: true, atLeast: 1 },
+  'a whole number greater than 0',
+);
 
 function parseMargin(value: string): bigint {
   if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a whole number >= 0');

@@ -1,12 +1,7 @@
-// `pgferry demo setup` and `pgferry demo load`: the sample source schema and a steady write load
-// on it, for the local stack (`npm start`), benchmarks and fault tests. They write to the SOURCE,
-// so they need a role that may create and write tables there (--source-url / SOURCE_DATABASE_URL),
-// not pgferry's read-only SOURCE_DB_USER; the pipeline's own config knows nothing of them.
-import { InvalidArgumentError } from 'commander';
 import pg from 'pg';
 import { ConfigError, PgferryError } from '../pipeline/errors.js';
 import { ignoreIdleErrors } from '../sink/pg-connection.js';
-import type { Env, RegisterCommand } from './command-context.js';
+import { type Env, numberOption, type RegisterCommand } from './command-context.js';
 import { type DemoLoadSummary, runDemoLoad } from './demo-load.js';
 import {
   formatDemoLoadProgress,
@@ -215,34 +210,22 @@ export function formatSetupResult(result: DemoSetupResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-function parseCountOption(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n > 10_000_000) {
-    throw new InvalidArgumentError('expected a whole number from 0 to 10,000,000');
-  }
-  return n;
-}
+const parseCountOption = numberOption(
+  { integer: true, atMost: 10_000_000 },
+  'a whole number from 0 to 10,000,000',
+);
 
-function parseRateOption(value: string): number {
-  const n = Number(value);
-  if (!/^\d*\.?\d+$/.test(value.trim()) || !(n > 0) || n > 100_000) {
-    throw new InvalidArgumentError('expected rows per second greater than 0 (at most 100,000)');
-  }
-  return n;
-}
+const parseRateOption = numberOption(
+  { above: 0, atMost: 100_000 },
+  'rows per second greater than 0 (at most 100,000)',
+);
 
-function parseSecondsOption(value: string): number {
-  const n = Number(value);
-  if (!/^\d*\.?\d+$/.test(value.trim()) || !(n > 0) || n > 31_536_000) {
-    throw new InvalidArgumentError('expected a number of seconds greater than 0');
-  }
-  return n;
-}
+const parseSecondsOption = numberOption(
+  { above: 0, atMost: 31_536_000 },
+  'a number of seconds greater than 0',
+);
 
-function parseSeedOption(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n > 4_294_967_295) {
-    throw new InvalidArgumentError('expected a whole number from 0 to 4294967295');
-  }
-  return n;
-}
+const parseSeedOption = numberOption(
+  { integer: true, atMost: 4_294_967_295 },
+  'a whole number from 0 to 4294967295',
+);

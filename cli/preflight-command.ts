@@ -1,16 +1,14 @@
-// `pgferry preflight`: runs the pre-migration checks and prints PASS / WARN / FAIL (SKIP when a
-// check could not run because something it needs is down) per check, grouped by service.
-// Exit 3 on any FAIL, 0 otherwise: warnings are for a human to read, not a reason to stop.
-import { InvalidArgumentError } from 'commander';
 import { loadConfig } from '../pipeline/config.js';
 import {
   EXIT_CHECK_FAILED,
   EXIT_OK,
+  numberOption,
+  parseTablesOption,
   parseTimeoutOption,
   type RegisterCommand,
   requireSource,
 } from './command-context.js';
-import { type MigrationTable, parseTableList } from './migration-tables.js';
+import type { MigrationTable } from './migration-tables.js';
 import { runPreflight } from './preflight.js';
 import type { CheckStatus, PreflightReport } from './preflight-check.js';
 
@@ -114,23 +112,5 @@ export function formatPreflightReport(report: PreflightReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-function parseTablesOption(value: string): MigrationTable[] {
-  let tables: MigrationTable[];
-  try {
-    tables = parseTableList(value);
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
-  if (tables.length === 0) throw new InvalidArgumentError('expected at least one table');
-  return tables;
-}
-
-function parsePositiveNumber(unit: string): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\d*\.?\d+$/.test(value.trim()) || !(n > 0)) {
-      throw new InvalidArgumentError(`expected a number of ${unit} greater than 0`);
-    }
-    return n;
-  };
-}
+const parsePositiveNumber = (unit: string) =>
+  numberOption({ above: 0 }, `a number of ${unit} greater than 0`);

@@ -1,7 +1,3 @@
-// `pgferry schema-sync`: creates the replicated tables on the target from the source catalog
-// (types, sequences, columns, keys, indexes) before replication starts, in one transaction, and
-// reports what it will not change. Foreign keys and GENERATED ALWAYS are left for cutover.
-import { InvalidArgumentError } from 'commander';
 import type pg from 'pg';
 import { loadConfig, type PostgresSettings } from '../pipeline/config.js';
 import { PgferryError } from '../pipeline/errors.js';
@@ -10,10 +6,11 @@ import { connectPg } from '../sink/pg-connection.js';
 import {
   EXIT_CHECK_FAILED,
   EXIT_OK,
+  parseTablesOption,
   type RegisterCommand,
   requireSource,
 } from './command-context.js';
-import { type MigrationTable, parseTableList, resolveMigrationTables } from './migration-tables.js';
+import { type MigrationTable, resolveMigrationTables } from './migration-tables.js';
 import { readSchemaCatalog } from './schema-catalog.js';
 import {
   isUpToDate,
@@ -76,17 +73,6 @@ export const registerSchemaSyncCommand: RegisterCommand = (program, { env, io, s
       setExitCode(failed ? EXIT_CHECK_FAILED : EXIT_OK);
     });
 };
-
-function parseTablesOption(value: string): MigrationTable[] {
-  try {
-    const tables = parseTableList(value);
-    if (tables.length === 0) throw new InvalidArgumentError('expected at least one table');
-    return tables;
-  } catch (error) {
-    if (error instanceof InvalidArgumentError) throw error;
-    throw new InvalidArgumentError((error as Error).message);
-  }
-}
 
 async function connect(settings: PostgresSettings, side: string): Promise<pg.Client> {
   try {

@@ -1,13 +1,13 @@
 // `pgferry status`: one screen that answers "how far behind are we?" (connector, source slot,
 // consumer lag per partition, tables), once or refreshed with --watch; --json for scripts.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InvalidArgumentError } from 'commander';
 import { loadConfig } from '../pipeline/config.js';
 import { createLogger } from '../pipeline/logger.js';
 import {
   EXIT_CHECK_FAILED,
   EXIT_FAILURE,
   EXIT_OK,
+  numberOption,
   parseHttpUrlOption,
   type RegisterCommand,
 } from './command-context.js';
@@ -130,13 +130,10 @@ export async function watchStatus(options: {
   return exitCode;
 }
 
-function parseWatchSeconds(value: string): number {
-  const seconds = Number(value);
-  if (!/^\d*\.?\d+$/.test(value.trim()) || !(seconds >= 0.5) || seconds > 3600) {
-    throw new InvalidArgumentError('expected a refresh interval in seconds, from 0.5 to 3600');
-  }
-  return seconds;
-}
+const parseWatchSeconds = numberOption(
+  { atLeast: 0.5, atMost: 3600 },
+  'a refresh interval in seconds, from 0.5 to 3600',
+);
 
 function collectUrl(value: string, previous: string[]): string[] {
   return [...previous, parseHttpUrlOption(value)];

@@ -1,7 +1,3 @@
-// `pgferry verify`: compares the selected source tables with their target copies by primary-key
-// chunks (cli/table-verify.ts) and prints per table OK or the mismatched ranges and keys. Exit 0
-// only when every table matches; 3 on any mismatch or table error.
-import { InvalidArgumentError } from 'commander';
 import type pg from 'pg';
 import { loadConfig, type PostgresSettings } from '../pipeline/config.js';
 import { PgferryError } from '../pipeline/errors.js';
@@ -10,6 +6,7 @@ import { classifyPgError } from '../sink/pg-errors.js';
 import {
   EXIT_CHECK_FAILED,
   EXIT_OK,
+  numberOption,
   type RegisterCommand,
   requireSource,
 } from './command-context.js';
@@ -215,20 +212,7 @@ function formatKey(key: KeyRecord): string {
 
 const countOf = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
-function parseIntegerOption(min: number, max: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
-      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
-    }
-    return n;
-  };
-}
+const parseIntegerOption = (min: number, max: number) =>
+  numberOption({ integer: true, atLeast: min, atMost: max }, `an integer from ${min} to ${max}`);
 
-function parseSecondsOption(value: string): number {
-  const seconds = Number(value);
-  if (!/^\d*\.?\d+$/.test(value.trim()) || seconds > 3600) {
-    throw new InvalidArgumentError('expected a number of seconds from 0 to 3600');
-  }
-  return seconds;
-}
+const parseSecondsOption = numberOption({ atMost: 3600 }, 'a number of seconds from 0 to 3600');
