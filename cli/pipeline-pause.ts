@@ -57,6 +57,15 @@ export function hasConnectorReached(status: ConnectorStatus, paused: boolean): b
   );
 }
 
+/** A component that did not answer; a cancelled call is rethrown as the cancellation. */
+function unreachable(
+  error: unknown,
+  signal: AbortSignal | undefined,
+): Pick<PauseComponentResult, 'state' | 'reached' | 'unreachable' | 'detail'> {
+  if (signal?.aborted) throw signal.reason;
+  return { state: null, reached: false, unreachable: true, detail: (error as Error).message };
+}
+
 async function setConnectorPaused(
   connector: { client: ConnectClient; name: string },
   paused: boolean,
@@ -76,13 +85,7 @@ async function setConnectorPaused(
     if (paused) await client.pauseConnector(name, signal);
     else await client.resumeConnector(name, signal);
   } catch (error) {
-    if (signal?.aborted) throw signal.reason;
-    return result({
-      state: null,
-      reached: false,
-      unreachable: true,
-      detail: (error as Error).message,
-    });
+    return result(unreachable(error, signal));
   }
   let last: ConnectorStatus | undefined;
   let lastError: string | undefined;
@@ -93,12 +96,7 @@ async function setConnectorPaused(
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       if (!(error instanceof PgferryError) || !error.retriable) {
-        return result({
-          state: null,
-          reached: false,
-          unreachable: true,
-          detail: (error as Error).message,
-        });
+        return result(unreachable(error, signal));
       }
       lastError = error.message;
     }
@@ -161,13 +159,7 @@ async function setPgferryPaused(
       ? await client.pause(Math.max(0, (deadline - Date.now()) / 1000), signal)
       : await client.resume(signal);
   } catch (error) {
-    if (signal?.aborted) throw signal.reason;
-    return result({
-      state: null,
-      reached: false,
-      unreachable: true,
-      detail: (error as Error).message,
-    });
+    return result(unreachable(error, signal));
   }
   // The server answered 202 (still committing the batch in flight): poll until paused.
   while (paused && !status.paused && Date.now() < deadline) {
@@ -179,13 +171,7 @@ async function setPgferryPaused(
     try {
       status = await client.health(signal);
     } catch (error) {
-      if (signal?.aborted) throw signal.reason;
-      return result({
-        state: null,
-        reached: false,
-        unreachable: true,
-        detail: (error as Error).message,
-      });
+      return result(unreachable(error, signal));
     }
   }
   const reached = status.paused === paused && (paused || !status.pausing);

@@ -10,7 +10,7 @@ import { ConnectClient } from '../../cli/connect-client.js';
 import type { CheckResult, PreflightReport } from '../../cli/preflight-check.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import { loadStackEnv } from '../support/stack-env.js';
-import { applyTestConnector } from '../support/test-connector.js';
+import { applyTestConnector, removeTestConnector } from '../support/test-connector.js';
 import { startThrowawayPostgres, type ThrowawayPostgres } from '../support/throwaway-postgres.js';
 
 const stack = loadStackEnv();
@@ -75,22 +75,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await fetch(`${stack.connectUrl}/connectors/${CONNECTOR}`, { method: 'DELETE' }).catch(
-    () => undefined,
-  );
+  // slot.drop.on.stop drops the test connector's slot; this also drops one that never stopped.
+  await removeTestConnector(stack.connectUrl, CONNECTOR, source, CONNECTOR_SLOT);
   await admin.deleteTopics({ topics: [RETENTION_TOPIC] }).catch(() => undefined);
   await replica?.stop();
   for (const client of [source, target]) {
     for (const table of MINE) await client.query(`DROP TABLE IF EXISTS ${table}`);
   }
-  // slot.drop.on.stop drops the test connector's slot; this is for a connector that never stopped.
-  await new Promise((r) => setTimeout(r, 2000));
-  await source
-    .query(
-      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
-      [CONNECTOR_SLOT],
-    )
-    .catch(() => undefined);
   await admin.disconnect();
   await source.end();
   await target.end();
