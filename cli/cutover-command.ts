@@ -17,7 +17,7 @@ import {
   type GateResult,
   runCutover,
 } from './cutover.js';
-import { readMigrationStatus } from './migration-status.js';
+import { readConsumerLag } from './migration-status.js';
 import { parseTableList } from './migration-tables.js';
 import { verifyTables } from './table-verify.js';
 
@@ -64,14 +64,7 @@ export function addGateOptions(command: Command): Command {
 /** The real verify and lag readers behind the gates. */
 export function cutoverDependencies(options: GateCommandOptions): CutoverDependencies {
   return {
-    readConsumerLag: async (config: PgferryConfig) => {
-      const status = await readMigrationStatus(config);
-      return {
-        totalLag: status.consumer.totalLag,
-        partitions: status.consumer.partitions,
-        ...(status.consumer.error === undefined ? {} : { error: status.consumer.error }),
-      };
-    },
+    readConsumerLag: (config: PgferryConfig) => readConsumerLag(config),
     readConnectorSlotName: async (config: PgferryConfig) => {
       const client = new ConnectClient({ baseUrl: config.connect.url });
       return (await client.getConnectorConfig(config.connect.connectorName))?.['slot.name'];

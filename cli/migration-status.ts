@@ -247,6 +247,24 @@ export async function readMigrationStatus(
   return { ...status, caughtUp: reasons.length === 0, reasons };
 }
 
+/**
+ * Only the consumer group's lag (Kafka end offsets against the offsets applied in the target):
+ * what cutover polls while it waits, without reading Connect, the slot and the DLQ each time.
+ */
+export async function readConsumerLag(
+  config: PgferryConfig,
+  options: Pick<ReadMigrationStatusOptions, 'signal' | 'log' | 'partTimeoutMs'> = {},
+): Promise<ConsumerPart> {
+  const timeoutMs = options.partTimeoutMs ?? DEFAULT_PART_TIMEOUT_MS;
+  const log = options.log ?? pino({ level: 'silent' });
+  const [kafka, target] = await Promise.all([
+    settle('Kafka', timeoutMs, options.signal, () => readKafka(config, log)),
+    settle('target database', timeoutMs, options.signal, () => readTarget(config)),
+  ]);
+  options.signal?.throwIfAborted();
+  return buildConsumerPart(config.kafka.groupId, kafka, target);
+}
+
 // --- reading each part ---
 
 interface Settled<T> {
