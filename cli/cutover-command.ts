@@ -62,7 +62,7 @@ export function addGateOptions(command: Command): Command {
 }
 
 /** The real verify and lag readers behind the gates. */
-export function cutoverDependencies(options: GateCommandOptions): CutoverDependencies {
+function cutoverDependencies(options: GateCommandOptions): CutoverDependencies {
   return {
     readConsumerLag: (config: PgferryConfig) => readConsumerLag(config),
     readConnectorSlotName: async (config: PgferryConfig) => {

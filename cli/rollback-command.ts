@@ -9,12 +9,8 @@ import {
   parseTimeoutOption,
   type RegisterCommand,
 } from './command-context.js';
-import {
-  addGateOptions,
-  cutoverDependencies,
-  type GateCommandOptions,
-  runGateCommand,
-} from './cutover-command.js';
+import { addGateOptions, type GateCommandOptions, runGateCommand } from './cutover-command.js';
+import { readConsumerLag } from './migration-status.js';
 import { parseTableList } from './migration-tables.js';
 import { reverseConfig } from './reverse-config.js';
 import { type PrepareResult, prepareReverseReplication } from './reverse-replication.js';
@@ -66,11 +62,7 @@ export const registerRollbackCommands: RegisterCommand = (program, { env, io, se
         dryRun: options.dryRun === true,
         timeoutMs: options.timeout * 1000,
         log,
-        readConsumerLag: cutoverDependencies({
-          quietSeconds: 0,
-          lagTimeout: 0,
-          reportDir: '',
-        }).readConsumerLag,
+        readConsumerLag: (forward) => readConsumerLag(forward),
       });
       io.stdout(options.json ? `${JSON.stringify(result, null, 2)}\n` : formatPrepare(result));
       setExitCode(result.ok ? EXIT_OK : EXIT_CHECK_FAILED);
