@@ -41,6 +41,7 @@ service_healthy() {
 cmd_up() {
   local started=$SECONDS
   mkdir -p "$PGFERRY_STACK_DIR"
+  reserve_stack_ports
   ensure_packages
   fetch_java
   pg_start_cluster source

@@ -88,3 +88,37 @@ stop_service() {
 java_bin() {
   if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then printf '%s' "$JAVA_HOME/bin/java"; else command -v java; fi
 }
+
+# The stack's ports lie inside Linux's ephemeral range (32768-60999 by default), so an outgoing
+# connection (a Kafka client, a JDBC pool) can be handed one of them as its local port and hold it
+# while the stack, or a later `pgferry run` on PGFERRY_METRICS_PORT, wants to listen there. Where
+# we may (root, writable /proc), add our ports to net.ipv4.ip_local_reserved_ports: the kernel then
+# never picks them for outgoing connections; listening on them is unaffected. Best effort: without
+# the right we say so once and go on.
+reserve_stack_ports() {
+  local file=/proc/sys/net/ipv4/ip_local_reserved_ports
+  local ports=(
+    "$PGFERRY_SOURCE_PG_PORT" "$PGFERRY_TARGET_PG_PORT" "$PGFERRY_KAFKA_PORT"
+    "$PGFERRY_KAFKA_CONTROLLER_PORT" "$PGFERRY_REGISTRY_PORT" "$PGFERRY_REGISTRY_MANAGEMENT_PORT"
+    "$PGFERRY_CONNECT_PORT" "$PGFERRY_PROMETHEUS_PORT" "$PGFERRY_METRICS_PORT"
+  )
+  [[ -r $file ]] || return 0
+  local current missing=() port range low high covered
+  current=$(cat "$file")
+  for port in "${ports[@]}"; do
+    covered=0
+    for range in ${current//,/ }; do
+      low=${range%-*} high=${range#*-}
+      if ((port >= low && port <= high)); then covered=1 && break; fi
+    done
+    ((covered)) || missing+=("$port")
+  done
+  ((${#missing[@]})) || return 0
+  local wanted
+  wanted=${current:+$current,}$(IFS=,; printf '%s' "${missing[*]}")
+  if [[ -w $file ]] && printf '%s\n' "$wanted" >"$file" 2>/dev/null; then
+    say "reserved the stack's ports from the ephemeral range (net.ipv4.ip_local_reserved_ports)"
+  else
+    say "note: cannot reserve the stack's ports from the ephemeral range (not root); a rare 'port in use' can follow"
+  fi
+}

@@ -4,7 +4,7 @@
 // the source, and Ctrl-C (SIGINT to the process group, as a terminal sends it) must stop it all
 // cleanly with exit 0. The demo tables have fixed names in public and may hold rows of earlier
 // runs, so the test compares source and target after convergence, never absolute counts.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -47,6 +47,12 @@ async function isPortFree(port: number): Promise<boolean> {
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** Who holds `port` (listening or as a connection's local port), for the failure message. */
+function portHolders(port: number): string {
+  const ss = spawnSync('ss', ['-tanp', `( sport = :${port} )`], { encoding: 'utf8' });
+  return ss.status === 0 ? ss.stdout : `(ss failed: ${ss.stderr || ss.error?.message})`;
 }
 
 async function waitFor(
@@ -110,9 +116,16 @@ afterAll(async () => {
 
 describe('npm start (stack/run-main.sh)', () => {
   it('replicates the demo load to the target and stops cleanly on Ctrl-C', async () => {
+    // A pgferry stopped by the test before can take a moment to let go of the port.
+    const portDeadline = Date.now() + 30_000;
+    let portFree = await isPortFree(MAIN_METRICS_PORT);
+    while (!portFree && Date.now() < portDeadline) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      portFree = await isPortFree(MAIN_METRICS_PORT);
+    }
     expect(
-      await isPortFree(MAIN_METRICS_PORT),
-      `port ${MAIN_METRICS_PORT} is in use: is \`npm start\` already running? Stop it first.`,
+      portFree,
+      `port ${MAIN_METRICS_PORT} is in use: is \`npm start\` already running? Stop it first.\n${portHolders(MAIN_METRICS_PORT)}`,
     ).toBe(true);
     mkdirSync(repoPath('.stack/logs'), { recursive: true });
 
