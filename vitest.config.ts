@@ -1,16 +1,19 @@
-// Two projects: `unit` needs no services; `integration` talks to the local stack, so it runs
-// one file at a time with long timeouts (services share ports, topics and databases).
+// Three projects: `unit` needs no services; `integration` talks to the local stack, so it runs
+// one file at a time with long timeouts (services share ports, topics and databases); `faults`
+// (the fault-injection suite) crashes the stack's services, so it runs alone, last.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    reporters: ['default'],
+    // The fault suite's reporter writes test/faults/REPORT.md when fault cases ran.
+    reporters: ['default', './test/faults/report-reporter.ts'],
     projects: [
       {
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -22,7 +25,20 @@ export default defineConfig({
           testTimeout: 180_000,
           hookTimeout: 300_000,
           fileParallelism: false,
-          sequence: { concurrent: false },
+          sequence: { concurrent: false, groupOrder: 0 },
+        },
+      },
+      {
+        // Crashes and restarts the stack's services: runs alone, after everything else.
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          globalSetup: ['test/support/stack-global-setup.ts'],
+          environment: 'node',
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+          sequence: { concurrent: false, groupOrder: 1 },
         },
       },
     ],

@@ -2,6 +2,7 @@
 // description and secret flag. Read once at start (`loadConfig`); nothing else reads the env.
 import { z } from 'zod';
 import { ConfigError, type ConfigProblem } from './errors.js';
+import { type FaultInjection, parseFaultInjection } from './fault-points.js';
 
 export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
@@ -62,6 +63,8 @@ export interface PgferryConfig {
   /** `pgferry run`'s summary log line when no live view is shown (see pipeline/progress-mode.ts). */
   progress: { logSeconds: number };
   log: { level: LogLevel };
+  /** Testing only (test/faults): where `pgferry run` holds or slows down; see fault-points.ts. */
+  faultInjection?: FaultInjection;
 }
 
 /** One row of the settings table, for `pgferry config check` and the docs. */
@@ -146,6 +149,17 @@ function parseBoolean(): EnvSchema<boolean> {
       return z.NEVER;
     }
     return value;
+  });
+}
+
+function parseFaultInjectionSetting(): EnvSchema<FaultInjection> {
+  return z.string().transform((raw, ctx) => {
+    const result = parseFaultInjection(raw);
+    if (typeof result === 'string') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: result });
+      return z.NEVER;
+    }
+    return result;
   });
 }
 
@@ -647,6 +661,14 @@ const SETTINGS = {
     parseInteger(0, 86_400),
   ),
   ...defineReverseSettings(),
+  FAULT_INJECTION: defineSetting(
+    {
+      key: 'faultInjection',
+      description:
+        'Testing only (the fault suite): `<point>[:hold|:delay=<ms>][@<n>]` makes `pgferry run` hold or wait at staging-copy, merge or after-target-commit. Never set in production.',
+    },
+    parseFaultInjectionSetting(),
+  ),
   LOG_LEVEL: defineSetting(
     { key: 'log.level', description: `Log level (${LOG_LEVELS.join(', ')}).`, default: 'info' },
     parseChoice(LOG_LEVELS),
@@ -847,6 +869,7 @@ function buildConfig(s: ParsedSettings): PgferryConfig {
     metrics: { host: s.METRICS_HOST, port: s.METRICS_PORT },
     progress: { logSeconds: s.PROGRESS_LOG_SECONDS },
     log: { level: s.LOG_LEVEL },
+    ...optional('faultInjection', s.FAULT_INJECTION),
   };
   if (s.SCHEMA_REGISTRY_USERNAME !== undefined) {
     config.schemaRegistry.auth = {

@@ -7,7 +7,9 @@
 // Pause (operator's emergency stop) stops fetching every subscribed topic while staying in the
 // group; it survives rebalances and topic refreshes, and `pause()` resolves once the batch in
 // flight has been committed (or abandoned), so nothing is applied after it returns.
+
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { faultPoint } from './fault-points.js';
 import { type KafkaRecord, recordSize } from './kafka-record.js';
 import type { Logger } from './logger.js';
 
@@ -311,6 +313,8 @@ export class KafkaSource {
       if (error instanceof BatchAbandonedError) return false;
       throw error;
     }
+    // The target has committed this chunk; Kafka does not know yet.
+    await faultPoint('after-target-commit');
     const last = records[records.length - 1] as KafkaRecord;
     resolveOffset(last.offset);
     const next = (BigInt(last.offset) + 1n).toString();

@@ -5,12 +5,14 @@
 // capped, jittered backoff while heartbeating; the batch is never acknowledged before the sink
 // has committed it. An operator can pause the runner (stop applying, keep the group and the
 // offsets) and resume it; the pause outlives consumer restarts and is reported on /healthz.
+
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { type DeadLetter, DlqProducer, dlqTopicFor } from '../sink/dlq-producer.js';
 import { type PostgresSink, TableStoppedError } from '../sink/postgres-sink.js';
 import type { PgferryConfig } from './config.js';
 import { PgferryError, PoisonMessageError, SchemaIncompatibleError } from './errors.js';
+import { configureFaultInjection } from './fault-points.js';
 import type { KafkaRecord } from './kafka-record.js';
 import { BatchAbandonedError, KafkaSource, type SourceBatch } from './kafka-source.js';
 import type { Logger } from './logger.js';
@@ -50,6 +52,7 @@ export class PipelineRunner {
 
   constructor(private readonly options: PipelineRunnerOptions) {
     options.metrics.paused.set(0);
+    configureFaultInjection(options.config.faultInjection, options.log);
   }
 
   get pauseStatus(): PauseStatus {

@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { PostgresSettings } from '../pipeline/config.js';
 import { PgferryError, RetriableError, SchemaIncompatibleError } from '../pipeline/errors.js';
+import { faultPoint, faultPointArmed } from '../pipeline/fault-points.js';
 import type { Logger } from '../pipeline/logger.js';
 import {
   type RowChange,
@@ -389,13 +390,20 @@ export class PostgresSink {
       }
     }
     const copyStart = performance.now();
-    await pipeline(Readable.from(lines()), client.query(copyFrom(copyIntoStagingSql(stage))));
+    const copyLines = faultPointArmed('staging-copy') ? holdHalfway(lines(), rows.length) : lines();
+    await pipeline(Readable.from(copyLines), client.query(copyFrom(copyIntoStagingSql(stage))));
     const mergeStart = performance.now();
     this.timings.copy += mergeStart - copyStart;
     const statements = mergeSql(target, stage, [...keepPatterns].sort());
-    const results = (await client.query(statements.join(';\n')).finally(() => {
+    const merging = client.query(statements.join(';\n')).finally(() => {
       this.timings.merge += performance.now() - mergeStart;
-    })) as unknown as pg.QueryResult[] | pg.QueryResult;
+    });
+    if (faultPointArmed('merge')) {
+      // The merge is on the server now, uncommitted: a SIGKILL here interrupts it.
+      merging.catch(() => undefined);
+      await faultPoint('merge');
+    }
+    const results = (await merging) as unknown as pg.QueryResult[] | pg.QueryResult;
     const list = Array.isArray(results) ? results : [results];
     // Statement order: guard delete, truncate guard, positions upsert, overtaken delete, delete, upserts...
     const deleted = list[4]?.rowCount ?? 0;
@@ -467,5 +475,15 @@ export class PostgresSink {
       }
       throw error;
     }
+  }
+}
+
+/** The COPY rows, with the staging-copy fault point halfway through (the COPY is then open). */
+async function* holdHalfway(lines: Iterable<string>, total: number): AsyncGenerator<string> {
+  let sent = 0;
+  for (const line of lines) {
+    if (sent === Math.floor(total / 2)) await faultPoint('staging-copy');
+    yield line;
+    sent += 1;
   }
 }

@@ -2,6 +2,7 @@
 # The native local stack of real services (no Docker): source and target PostgreSQL, Kafka (KRaft),
 # Apicurio Registry, Kafka Connect + Debezium + Apicurio's Avro converter, Prometheus.
 #   stack/stack.sh up | down | status | env | fetch | logs <service>
+#   stack/stack.sh start | stop | kill <service>      (one service; kill = crash it, for drills)
 # Ports, names and versions: stack/defaults.env (each overridable by env).
 set -euo pipefail
 
@@ -117,6 +118,63 @@ cmd_env() {
   emit PGFERRY_STACK_DIR "$PGFERRY_STACK_DIR"
 }
 
+# One service at a time, for fault drills (test/faults) and for operators:
+#   start <service>   starts it (and waits until it is healthy) if it is not running
+#   stop <service>    stops it cleanly (PostgreSQL: pg_ctl -m fast)
+#   kill <service>    kills it without warning: SIGKILL to its process group (PostgreSQL:
+#                     pg_ctl -m immediate, i.e. a crash the next start recovers from)
+known_service() {
+  local s
+  for s in "${SERVICES[@]}"; do [[ $s == "$1" ]] && return 0; done
+  die "unknown service '$1'; expected one of: ${SERVICES[*]}"
+}
+
+cmd_service() {
+  local action=$1 s=${2:-}
+  [[ -n $s ]] || die "usage: stack.sh $action <${SERVICES[*]}>"
+  known_service "$s"
+  case $action in
+    start)
+      case $s in
+        pg-source) pg_start_cluster source ;;
+        pg-target) pg_start_cluster target ;;
+        kafka) kafka_start ;;
+        registry) registry_start ;;
+        connect) connect_start ;;
+        prometheus) prometheus_start ;;
+      esac
+      ;;
+    stop)
+      case $s in
+        pg-source) pg_stop_cluster source ;;
+        pg-target) pg_stop_cluster target ;;
+        connect | kafka) stop_service "$s" 60 ;;
+        *) stop_service "$s" ;;
+      esac
+      ;;
+    kill)
+      local pid
+      if ! pid=$(service_pid "$s"); then
+        say "$s is not running"
+        return 0
+      fi
+      case $s in
+        pg-source | pg-target)
+          say "stopping $s with -m immediate"
+          as_pg_user "$(pg_bin_dir)/pg_ctl" -D "$(pg_data_dir "${s#pg-}")" -m immediate -w -t 60 stop >/dev/null 2>&1 ||
+            kill -KILL "$pid" 2>/dev/null || true
+          ;;
+        *)
+          say "killing $s (pid $pid) with SIGKILL"
+          kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+          while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+          ;;
+      esac
+      rm -f "$(pid_file "$s")"
+      ;;
+  esac
+}
+
 cmd_logs() {
   local s=${1:-}
   [[ -n $s ]] || die "usage: stack.sh logs <${SERVICES[*]}>"
@@ -130,5 +188,6 @@ case ${1:-} in
   env) cmd_env ;;
   fetch) ensure_packages && fetch_java ;;
   logs) shift; cmd_logs "$@" ;;
-  *) die "usage: stack/stack.sh up|down|status|env|fetch|logs <service>" ;;
+  start | stop | kill) cmd_service "$@" ;;
+  *) die "usage: stack/stack.sh up|down|status|env|fetch|logs <service>|start <service>|stop <service>|kill <service>" ;;
 esac
