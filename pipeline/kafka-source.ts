@@ -84,7 +84,13 @@ export class KafkaSource {
   async stop(): Promise<void> {
     this.running = false;
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
-    await this.restarting?.catch(() => undefined);
+    if (this.restarting && !this.joined) {
+      // Still joining the group: a rebalance waits up to the session timeout for members that
+      // died without leaving. Nothing is in flight, so leave now rather than after the join.
+      await this.stopConsumer();
+    }
+    const restarting = this.restarting?.catch(() => undefined);
+    await Promise.race([restarting, new Promise((r) => setTimeout(r, 5_000).unref())]);
     await this.stopConsumer();
   }
 

@@ -13,6 +13,7 @@ import { type PostgresSink, TableStoppedError } from '../sink/postgres-sink.js';
 import type { PgferryConfig } from './config.js';
 import { PgferryError, PoisonMessageError, SchemaIncompatibleError } from './errors.js';
 import { configureFaultInjection } from './fault-points.js';
+import { probeBrokers } from './kafka-client.js';
 import type { KafkaRecord } from './kafka-record.js';
 import { BatchAbandonedError, KafkaSource, type SourceBatch } from './kafka-source.js';
 import type { Logger } from './logger.js';
@@ -49,6 +50,10 @@ export class PipelineRunner {
   private startPromise: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;
   private pauseRequested = false;
+  /** What start is waiting for ("target PostgreSQL: <why>"), for /readyz; unset once up. */
+  private waitingForValue: string | undefined;
+  /** Aborted by stop: a start waiting between attempts gives up at once. */
+  private stopping = new AbortController();
 
   constructor(private readonly options: PipelineRunnerOptions) {
     options.metrics.paused.set(0);
@@ -108,6 +113,11 @@ export class PipelineRunner {
     return this.source?.topics ?? [];
   }
 
+  /** The service start is retrying and why (e.g. "Kafka: Kafka unreachable: ..."), if any. */
+  get waitingFor(): string | undefined {
+    return this.waitingForValue;
+  }
+
   get stoppedTables(): ReadonlyMap<string, string> {
     return this.stoppedTopics;
   }
@@ -129,8 +139,11 @@ export class PipelineRunner {
   private async doStart(): Promise<void> {
     const { config, log } = this.options;
     this.stateValue = 'starting';
+    this.stopping = new AbortController();
     await this.options.topology.init({ log });
     await this.retryUntilUp('target PostgreSQL', () => this.options.sink.start());
+    // A TCP probe first: kafkajs alone would retry for minutes before saying anything clear.
+    await this.retryUntilUp('Kafka', () => probeBrokers(config.kafka.brokers));
     this.dlq = new DlqProducer({
       kafka: this.options.kafka,
       groupId: config.kafka.groupId,
@@ -165,7 +178,14 @@ export class PipelineRunner {
 
   private async doStop(): Promise<void> {
     this.stateValue = 'stopping';
-    await this.startPromise?.catch(() => undefined);
+    this.stopping.abort();
+    // A start still joining the Kafka group (a rebalance can wait for a dead member's session to
+    // expire) has nothing in flight: stopping the source ends the join instead of waiting for it.
+    if (this.source && !this.source.isJoined) await this.source.stop();
+    await Promise.race([
+      this.startPromise?.catch(() => undefined),
+      new Promise((r) => setTimeout(r, 10_000).unref()),
+    ]);
     // The source first: it finishes (or abandons) the batch in flight, so nothing is half-written.
     await this.source?.stop();
     await this.dlq?.stop();
@@ -179,16 +199,20 @@ export class PipelineRunner {
     for (let attempt = 1; ; attempt++) {
       try {
         await operation();
+        this.waitingForValue = undefined;
         return;
       } catch (error) {
         if (this.stateValue === 'stopping' || this.stateValue === 'stopped') throw error;
         if (error instanceof PgferryError && !error.retriable) throw error;
         const delay = this.backoffMs(attempt);
+        const reason = (error as Error).message;
+        this.waitingForValue = `${what}: ${reason}`;
         this.options.log.warn(
-          { what, attempt, delayMs: delay, err: (error as Error).message },
+          { what, attempt, delayMs: delay, err: reason },
           'not reachable yet; retrying',
         );
-        await sleep(delay);
+        await sleep(delay, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+        if (this.stopping.signal.aborted) throw error;
       }
     }
   }

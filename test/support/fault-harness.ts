@@ -83,6 +83,8 @@ export class FaultScenario {
   readonly workloads: { stop: () => Promise<WorkloadStats> }[] = [];
   /** Dead-lettered messages the cases so far expect (cumulative over the scenario). */
   expectedDlq = 0;
+  /** Topics of tables a case stopped on purpose (e.g. no primary key): lag() leaves them out. */
+  readonly stoppedTopics = new Set<string>();
   /** Backwards moves of a stored offset or an applied position ("key: from -> to"). */
   readonly regressions: string[] = [];
   private readonly last = new Map<string, Sample>();
@@ -288,7 +290,8 @@ export class FaultScenario {
 
   private async topicsWith(admin: ReturnType<Kafka['admin']>): Promise<string[]> {
     return (await admin.listTopics()).filter(
-      (t) => t.startsWith(`${this.prefix}.public.`) && !t.endsWith('.dlq'),
+      (t) =>
+        t.startsWith(`${this.prefix}.public.`) && !t.endsWith('.dlq') && !this.stoppedTopics.has(t),
     );
   }
 
