@@ -8,6 +8,7 @@ import { startConsumerLagMonitor } from '../pipeline/consumer-lag-monitor.js';
 import { startControlServer } from '../pipeline/control-server.js';
 import { createDecodeProcessor } from '../pipeline/decode-processor.js';
 import { createDedupeProcessor } from '../pipeline/dedupe-processor.js';
+import { PgferryError } from '../pipeline/errors.js';
 import { createKafka } from '../pipeline/kafka-client.js';
 import type { KafkaRecord } from '../pipeline/kafka-record.js';
 import { createLogger, type Logger } from '../pipeline/logger.js';
@@ -153,7 +154,9 @@ export async function runPipeline(
     await runner.stop();
     return 0;
   } catch (error) {
-    log.error({ err: (error as Error).stack }, 'pgferry failed');
+    // A failure pgferry names (wrong credentials, bad settings) is one line; a bug gets its stack.
+    const err = error instanceof PgferryError ? error.message : (error as Error).stack;
+    log.error({ err }, 'pgferry failed');
     await runner.stop().catch(() => undefined);
     return 1;
   } finally {

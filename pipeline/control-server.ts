@@ -10,6 +10,8 @@ export interface ReadinessSource {
   readonly ready: boolean;
   readonly state: string;
   readonly stoppedTables: ReadonlyMap<string, string>;
+  /** While starting: the service it is retrying and why (an unreachable Kafka, a target down). */
+  readonly waitingFor?: string | undefined;
 }
 
 /** What POST /pause and /resume drive (the runner). */
@@ -86,6 +88,7 @@ export async function startControlServer(options: {
         state: runner.state,
         paused: runner.pauseStatus.paused,
         stoppedTables: stopped,
+        ...(runner.waitingFor === undefined ? {} : { waitingFor: runner.waitingFor }),
       });
       return;
     }

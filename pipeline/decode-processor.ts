@@ -24,8 +24,10 @@ export async function decodeWireFormat(
   part: 'key' | 'value',
 ): Promise<{ value: Record<string, unknown>; schema: ResolvedSchema }> {
   if (bytes.length < HEADER_LENGTH || bytes[0] !== MAGIC_BYTE) {
+    // Plain JSON (a producer without the Avro converter) is the usual case: say so.
+    const json = bytes[0] === 0x7b || bytes[0] === 0x5b ? ': it starts like plain JSON text' : '';
     throw new PoisonMessageError(
-      `${part} is not in the Confluent wire format (magic byte 0 + schema id)`,
+      `${part} is not in the Confluent wire format (magic byte 0 + schema id)${json}`,
     );
   }
   const schema = await lookup.getSchema(bytes.readUInt32BE(1));

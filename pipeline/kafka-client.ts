@@ -1,7 +1,10 @@
-// The kafkajs client from pgferry's settings: brokers, TLS (CA, client cert), SASL.
+// The kafkajs client from pgferry's settings: brokers, TLS (CA, client cert), SASL; and a quick
+// TCP probe of the bootstrap brokers, so an unreachable Kafka is named at once at start.
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
 import type { KafkaSettings } from './config.js';
+import { RetriableError } from './errors.js';
 import type { Logger } from './logger.js';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -22,8 +25,10 @@ export function createKafka(settings: KafkaSettings, log: Logger, timeouts?: Kaf
     // kafkajs logs through pino so every line is structured JSON like ours.
     logCreator: () => (entry) => {
       const level = LEVELS[entry.level] ?? 'info';
-      const { message, ...rest } = entry.log;
-      log[level]({ kafkajs: entry.namespace, ...rest }, message);
+      // A refused connection is an event, not a bug: its stack trace only at debug level.
+      const { message, stack, ...rest } = entry.log;
+      const trace = stack !== undefined && log.isLevelEnabled('debug') ? { stack } : {};
+      log[level]({ kafkajs: entry.namespace, ...rest, ...trace }, message);
     },
     retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 30_000 },
     ...timeouts,
@@ -44,4 +49,34 @@ export function createKafka(settings: KafkaSettings, log: Logger, timeouts?: Kaf
     } as SASLOptions;
   }
   return new Kafka(config);
+}
+
+/**
+ * Resolves once one bootstrap broker accepts a TCP connection; otherwise a RetriableError naming
+ * every broker and why it failed. kafkajs' own connect retries for minutes before it gives up,
+ * logging at each attempt; this probe fails in at most `timeoutMs`.
+ */
+export async function probeBrokers(brokers: readonly string[], timeoutMs = 5000): Promise<void> {
+  const failures = await Promise.all(brokers.map((broker) => probeBroker(broker, timeoutMs)));
+  if (failures.some((f) => f === undefined)) return;
+  throw new RetriableError(
+    `Kafka unreachable: ${brokers.map((b, i) => `${b} (${failures[i]})`).join(', ')}; check KAFKA_BOOTSTRAP`,
+  );
+}
+
+/** undefined when `broker` (host:port, [v6]:port) accepts a connection, else the reason. */
+function probeBroker(broker: string, timeoutMs: number): Promise<string | undefined> {
+  const colon = broker.lastIndexOf(':');
+  const host = broker.slice(0, colon).replace(/^\[|\]$/g, '');
+  const port = Number(broker.slice(colon + 1));
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: timeoutMs });
+    const done = (reason: string | undefined) => {
+      socket.destroy();
+      resolve(reason);
+    };
+    socket.once('connect', () => done(undefined));
+    socket.once('timeout', () => done(`no answer in ${timeoutMs} ms`));
+    socket.once('error', (error: NodeJS.ErrnoException) => done(error.code ?? error.message));
+  });
 }

@@ -67,7 +67,7 @@ export class RegistrySchemaLookup implements SchemaLookup {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {
-      throw new RetriableError(`schema registry unreachable (${describe(error)})`, {
+      throw new RetriableError(`schema registry ${this.baseUrl} unreachable (${describe(error)})`, {
         cause: error,
       });
     }

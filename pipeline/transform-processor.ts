@@ -48,6 +48,12 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
     process(decoded) {
       const value = decoded.value;
       if (value === null) return []; // tombstone
+      if (!('op' in value) || !('source' in value)) {
+        // Valid Avro, but someone else's record: a topic that is not a Debezium topic.
+        throw new PoisonMessageError(
+          `not a Debezium change event: the value has no ${'op' in value ? 'source' : 'op'} field (a Debezium envelope has before, after, source, op; fields here: ${Object.keys(value).slice(0, 8).join(', ')})`,
+        );
+      }
       const op = value.op as ChangeOp;
       if (!OPS.has(op)) throw new PoisonMessageError(`unknown Debezium op ${String(value.op)}`);
       const source = (value.source ?? {}) as Source;

@@ -26,3 +26,12 @@ export function classifyPgError(error: unknown): PgFailureKind {
   if (/connection|terminated|socket|closed/i.test(message)) return 'retriable';
   return 'table-error';
 }
+
+/**
+ * The server refused the login (28P01 wrong password, 28000 no pg_hba entry or unknown role):
+ * the settings are wrong, retrying the same credentials does not help.
+ */
+export function isAuthenticationFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return code === '28P01' || code === '28000';
+}

@@ -28,7 +28,7 @@ import {
   truncateSql,
 } from './merge-sql.js';
 import { connectPg } from './pg-connection.js';
-import { classifyPgError } from './pg-errors.js';
+import { classifyPgError, isAuthenticationFailure } from './pg-errors.js';
 import {
   ensureTargetTable,
   loadTargetTable,
@@ -104,6 +104,8 @@ export class PostgresSink {
   private readonly mapTable: (source: TableRef) => TableRef;
   private timings = { copy: 0, merge: 0, commit: 0 };
   private connecting: Promise<pg.Client> | undefined;
+  /** Once a login succeeded, a refused one (a rotated password) is retried like an outage. */
+  private loggedInOnce = false;
 
   constructor(private readonly options: PostgresSinkOptions) {
     this.mapTable = options.mapTable ?? ((t) => t);
@@ -420,14 +422,26 @@ export class PostgresSink {
     return this.connecting;
   }
 
-  /** A new target connection; failing to connect is a transient fault, never a data problem. */
+  /**
+   * A new target connection; failing to connect is a transient fault, never a data problem,
+   * except a refused first login: wrong settings, which no retry fixes (pgferry run exits).
+   */
   private async connectTarget(applicationName: string): Promise<pg.Client> {
+    const { host, port, database, user } = this.options.settings;
+    const where = `target PostgreSQL ${host}:${port}/${database}`;
     try {
-      return await connectPg(this.options.settings, applicationName);
+      const client = await connectPg(this.options.settings, applicationName);
+      this.loggedInOnce = true;
+      return client;
     } catch (error) {
-      throw new RetriableError(`target PostgreSQL unreachable: ${(error as Error).message}`, {
-        cause: error,
-      });
+      const reason = (error as Error).message;
+      if (isAuthenticationFailure(error) && !this.loggedInOnce) {
+        throw new PgferryError(
+          `${where} refused the login of ${user}: ${reason}; check TARGET_DB_USER and TARGET_DB_PASSWORD`,
+          { retriable: false, cause: error },
+        );
+      }
+      throw new RetriableError(`${where} unreachable: ${reason}`, { cause: error });
     }
   }
 
