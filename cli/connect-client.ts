@@ -116,6 +116,23 @@ export class ConnectClient {
     await this.request('PUT', `/connectors/${encodeURIComponent(name)}/stop`, { signal });
   }
 
+  /**
+   * Deletes the source offsets Connect keeps for a STOPPED connector (Kafka 3.6+), so that the
+   * connector, re-created under the same name, starts from scratch (Debezium: a new snapshot).
+   */
+  async deleteConnectorOffsets(name: string, signal?: AbortSignal): Promise<void> {
+    await this.request('DELETE', `/connectors/${encodeURIComponent(name)}/offsets`, { signal });
+  }
+
+  /** Removes the connector (its config and tasks); true if it existed. */
+  async deleteConnector(name: string, signal?: AbortSignal): Promise<boolean> {
+    const response = await this.request('DELETE', `/connectors/${encodeURIComponent(name)}`, {
+      signal,
+      allowNotFound: true,
+    });
+    return response.status !== 404;
+  }
+
   private async request(
     method: string,
     path: string,

@@ -3,7 +3,12 @@
 // partition, the tables and the pgferry processes. Pure: the same status gives the same text.
 
 import { formatDuration } from '../pipeline/progress-view.js';
-import { isNothingRead, type MigrationStatus } from './migration-status.js';
+import {
+  isNothingRead,
+  isSlotLost,
+  type MigrationStatus,
+  SLOT_LOST_RUNBOOK,
+} from './migration-status.js';
 
 export function formatMigrationStatus(status: MigrationStatus): string {
   const lines = [`pgferry status at ${status.at}: ${formatHeadline(status)}`];
@@ -17,6 +22,7 @@ export function formatMigrationStatus(status: MigrationStatus): string {
 export function formatHeadline(status: MigrationStatus): string {
   if (status.caughtUp) return 'caught up';
   if (isNothingRead(status)) return 'nothing could be read';
+  if (isSlotLost(status)) return `REPLICATION SLOT LOST: re-snapshot needed (${SLOT_LOST_RUNBOOK})`;
   const lag = status.consumer.totalLag;
   const messages =
     status.consumer.partitions.length > 0 ? `${lag} message${lag === 1 ? '' : 's'}` : '? messages';
@@ -54,11 +60,17 @@ function formatConnector({ connector }: MigrationStatus): string[] {
 
 function formatSlot({ slot }: MigrationStatus): string[] {
   const head = `Source slot  ${slot.name}: `;
-  if (slot.error !== undefined) return [`${head}unknown (${slot.error})`];
-  if (!slot.exists) return [`${head}does not exist (current LSN ${slot.currentLsn ?? '?'})`];
+  const lost =
+    slot.lost === undefined
+      ? []
+      : [`  LOST: dropped on the source (seen by ${slot.lost.by} at ${slot.lost.at})`];
+  if (slot.error !== undefined) return [`${head}unknown (${slot.error})`, ...lost];
+  if (!slot.exists)
+    return [`${head}does not exist (current LSN ${slot.currentLsn ?? '?'})`, ...lost];
   const lag = slot.lagBytes === null ? '?' : formatBytes(slot.lagBytes);
   return [
     `${head}${slot.active ? 'active' : 'INACTIVE'}, lag ${lag} (confirmed ${slot.confirmedFlushLsn ?? '-'}, current ${slot.currentLsn ?? '?'})`,
+    ...lost,
   ];
 }
 

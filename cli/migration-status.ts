@@ -9,7 +9,12 @@ import { pino } from 'pino';
 import type { PgferryConfig } from '../pipeline/config.js';
 import { createKafka } from '../pipeline/kafka-client.js';
 import type { Logger } from '../pipeline/logger.js';
-import { BOOKKEEPING_SCHEMA, offsetsTable, tablesTable } from '../sink/bookkeeping.js';
+import {
+  BOOKKEEPING_SCHEMA,
+  offsetsTable,
+  slotLossesTable,
+  tablesTable,
+} from '../sink/bookkeeping.js';
 import { dlqTopicFor } from '../sink/dlq-producer.js';
 import { connectPg } from '../sink/pg-connection.js';
 import { ConnectClient } from './connect-client.js';
@@ -33,9 +38,17 @@ export interface SlotPart {
   lagBytes: number | null;
   confirmedFlushLsn: string | null;
   currentLsn: string | null;
+  /**
+   * `pgferry run` saw this slot disappear (pgferry.slot_losses in the target): when, and which
+   * process. Stays set, even if a slot of that name exists again, until `pgferry resnapshot`.
+   */
+  lost?: { at: string; by: string };
   /** The source could not be read, or is not configured (SOURCE_DB_*). */
   error?: string;
 }
+
+/** Where the recovery from a lost slot is written down (status and `pgferry run` point at it). */
+export const SLOT_LOST_RUNBOOK = 'docs/runbook.md, "If the replication slot was lost"';
 
 export interface PartitionLag {
   topic: string;
@@ -153,9 +166,21 @@ export function judgeCaughtUp(
       if (task.state !== 'RUNNING') reasons.push(`connector task ${task.id} is ${task.state}`);
     }
   }
+  if (slot.lost !== undefined) {
+    reasons.push(
+      `slot ${slot.name} was LOST (dropped on the source; seen by ${slot.lost.by} at ${slot.lost.at}): changes made while it was missing never reached Kafka; re-snapshot the target (${SLOT_LOST_RUNBOOK})`,
+    );
+  }
   if (slot.error !== undefined) reasons.push(`slot: ${slot.error}`);
-  else if (!slot.exists) reasons.push(`slot ${slot.name} does not exist`);
-  else if (!slot.active) reasons.push(`slot ${slot.name} is not active (nothing reads it)`);
+  else if (isSlotLost(status) && slot.lost === undefined) {
+    // The connector is registered, so it had (or should have) a slot: it was dropped.
+    reasons.push(
+      `slot ${slot.name} does not exist although connector ${connector.name} is registered: the slot was lost, changes made since never reach Kafka; re-snapshot the target (${SLOT_LOST_RUNBOOK})`,
+    );
+  } else if (!slot.exists && slot.lost === undefined)
+    reasons.push(`slot ${slot.name} does not exist`);
+  else if (slot.exists && !slot.active)
+    reasons.push(`slot ${slot.name} is not active (nothing reads it)`);
   if (consumer.error !== undefined) reasons.push(`consumer: ${consumer.error}`);
   if (consumer.error === undefined && consumer.partitions.length === 0) {
     reasons.push('no topic matches KAFKA_TOPIC_PATTERN');
@@ -170,6 +195,16 @@ export function judgeCaughtUp(
     else if (p.state !== 'running') reasons.push(`pgferry ${p.url} is ${p.state}`);
   }
   return reasons;
+}
+
+/**
+ * The slot is known lost: `pgferry run` recorded its loss, or it does not exist although the
+ * connector is registered (a connector that ran had one). Nothing but a re-snapshot repairs this.
+ */
+export function isSlotLost(status: Pick<MigrationStatus, 'connector' | 'slot'>): boolean {
+  const { slot, connector } = status;
+  if (slot.lost !== undefined) return true;
+  return slot.error === undefined && !slot.exists && connector.state !== null;
 }
 
 /** No part could be read at all (every service unreachable): the status says nothing. */
@@ -229,14 +264,17 @@ export async function readMigrationStatus(
         tasks: [],
         error: connector.error,
       } as ConnectorPart),
-    slot: slot.value ?? {
-      name: config.replication.slotName,
-      exists: false,
-      active: false,
-      lagBytes: null,
-      confirmedFlushLsn: null,
-      currentLsn: null,
-      error: slot.error as string,
+    slot: {
+      ...(slot.value ?? {
+        name: config.replication.slotName,
+        exists: false,
+        active: false,
+        lagBytes: null,
+        confirmedFlushLsn: null,
+        currentLsn: null,
+        error: slot.error as string,
+      }),
+      ...(target.value?.slotLoss ? { lost: target.value.slotLoss } : {}),
     },
     consumer: buildConsumerPart(config.kafka.groupId, kafka, target),
     ...buildTables(config, kafka.value, target),
@@ -430,6 +468,8 @@ interface TargetReading {
   /** `${topic}\u0000${partition}` -> next offset to apply. */
   applied: Map<string, string>;
   tables: TableRow[];
+  /** pgferry.slot_losses' row for the configured slot, if any. */
+  slotLoss?: { at: string; by: string };
 }
 
 async function readTarget(config: PgferryConfig): Promise<TargetReading> {
@@ -452,7 +492,9 @@ async function readTarget(config: PgferryConfig): Promise<TargetReading> {
               EXTRACT(EPOCH FROM (now() - last_source_ts))::float8 AS lag
          FROM ${tablesTable()} ORDER BY table_schema, table_name`,
     );
+    const loss = await readSlotLoss(client, config.replication.slotName);
     return {
+      ...(loss ? { slotLoss: loss } : {}),
       applied: new Map(
         offsets.rows.map((r) => [partitionKey(r.topic, r.partition), r.next_offset]),
       ),
@@ -467,6 +509,23 @@ async function readTarget(config: PgferryConfig): Promise<TargetReading> {
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** The slot's loss recorded by `pgferry run` (the table exists once a run created it). */
+async function readSlotLoss(
+  client: pg.ClientBase,
+  slot: string,
+): Promise<{ at: string; by: string } | undefined> {
+  const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [
+    `"${BOOKKEEPING_SCHEMA}".slot_losses`,
+  ]);
+  if (exists.rows[0]?.t == null) return undefined;
+  const result = await client.query<{ detected_at: Date; detected_by: string }>(
+    `SELECT detected_at, detected_by FROM ${slotLossesTable()} WHERE slot_name = $1`,
+    [slot],
+  );
+  const row = result.rows[0];
+  return row ? { at: row.detected_at.toISOString(), by: row.detected_by } : undefined;
 }
 
 /** Before the first `pgferry run` the schema does not exist: nothing applied, not an error. */

@@ -32,6 +32,7 @@ import { registerCutoverCommand } from './cutover-command.js';
 import { registerDemoCommands } from './demo-command.js';
 import { registerPauseResumeCommands } from './pause-resume-command.js';
 import { registerPreflightCommand } from './preflight-command.js';
+import { registerResnapshotCommand } from './resnapshot-command.js';
 import { reverseConfig } from './reverse-config.js';
 import { registerRollbackCommands } from './rollback-command.js';
 import { openRunOutput, runPipeline } from './run-pipeline.js';
@@ -56,6 +57,7 @@ const MIGRATION_COMMANDS: readonly RegisterCommand[] = [
   registerPauseResumeCommands,
   registerCutoverCommand,
   registerRollbackCommands,
+  registerResnapshotCommand,
   registerDemoCommands,
 ];
 

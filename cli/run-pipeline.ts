@@ -26,6 +26,8 @@ import { RegistrySchemaLookup } from '../pipeline/schema-lookup.js';
 import { startSourceSlotMonitor } from '../pipeline/source-slot-monitor.js';
 import { Topology } from '../pipeline/topology.js';
 import { createTransformProcessor } from '../pipeline/transform-processor.js';
+import { recordSlotLoss } from '../sink/bookkeeping.js';
+import { connectPg } from '../sink/pg-connection.js';
 import { PostgresSink } from '../sink/postgres-sink.js';
 import type { CliIo } from './command-context.js';
 
@@ -132,7 +134,16 @@ export async function runPipeline(
       intervalMs: 15_000,
     }),
     ...(config.source
-      ? [startSourceSlotMonitor({ settings: config.source, metrics, log, intervalMs: 10_000 })]
+      ? [
+          startSourceSlotMonitor({
+            settings: config.source,
+            metrics,
+            log,
+            intervalMs: 10_000,
+            watchedSlot: config.replication.slotName,
+            onSlotLost: (slot) => recordSlotLossInTarget(config, slot),
+          }),
+        ]
       : []),
   ];
   const reporter = startProgressReporter({
@@ -163,5 +174,15 @@ export async function runPipeline(
     for (const stop of stopMonitors) stop();
     await reporter.stop();
     await control.close();
+  }
+}
+
+/** The durable mark of a lost slot that `pgferry status` reports until `pgferry resnapshot`. */
+async function recordSlotLossInTarget(config: PgferryConfig, slot: string): Promise<void> {
+  const client = await connectPg(config.target, 'pgferry-monitor');
+  try {
+    await recordSlotLoss(client, slot, `pgferry run (group ${config.kafka.groupId})`);
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }

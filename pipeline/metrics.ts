@@ -104,6 +104,12 @@ export function createMetrics() {
       labelNames: ['slot'],
       registers: [registry],
     }),
+    slotLost: new Gauge({
+      name: 'pgferry_source_slot_lost',
+      help: '1 once the configured replication slot (SOURCE_SLOT_NAME) disappeared while this process ran: changes were lost, the target needs a re-snapshot.',
+      labelNames: ['slot'],
+      registers: [registry],
+    }),
     connectorState: new Gauge({
       name: 'pgferry_connector_state',
       help: 'Debezium connector state from the Connect REST API: 1 for the current state, 0 for the others.',

@@ -1,6 +1,7 @@
 // Replication slots on the source: how much WAL each retains and whether Debezium is attached.
 // A slot nobody reads keeps WAL forever and can fill the source's disk: the metric behind the
 // SlotLagHigh/SlotInactive alerts. Needs the read-only SOURCE_DB_* role (pg_monitor suffices).
+// The configured slot disappearing is a loss, not a metric to drop: see `watchedSlot`.
 import type pg from 'pg';
 import { connectPg } from '../sink/pg-connection.js';
 import type { PostgresSettings } from './config.js';
@@ -32,9 +33,38 @@ export function startSourceSlotMonitor(options: {
   metrics: PgferryMetrics;
   log: Logger;
   intervalMs: number;
+  /**
+   * The pipeline's own slot (SOURCE_SLOT_NAME): once seen, its disappearance means changes
+   * written meanwhile never reach Kafka. Logged as an error, `pgferry_source_slot_lost` set to 1,
+   * and `onSlotLost` called (it records the loss durably for `pgferry status`), once per process.
+   */
+  watchedSlot?: string;
+  onSlotLost?: (slot: string) => Promise<void>;
 }): () => void {
   let client: pg.Client | undefined;
   const seen = new Set<string>();
+  let watchedSeen = false;
+  let lost: 'no' | 'reported' | 'recorded' = 'no';
+  const reportLoss = async (slot: string) => {
+    if (lost === 'no') {
+      lost = 'reported';
+      options.metrics.slotLost.set({ slot }, 1);
+      options.log.error(
+        { slot },
+        `replication slot ${slot} was dropped on the source: changes made while it is missing never reach Kafka, the target needs a re-snapshot (docs/runbook.md, "If the replication slot was lost")`,
+      );
+    }
+    try {
+      await options.onSlotLost?.(slot);
+      lost = 'recorded';
+    } catch (error) {
+      // Retried on the next tick: status must learn of the loss.
+      options.log.warn(
+        { slot, err: (error as Error).message },
+        'could not record the slot loss in the target (pgferry.slot_losses); retrying',
+      );
+    }
+  };
   const tick = async () => {
     try {
       client ??= await connectPg(options.settings, 'pgferry-monitor');
@@ -51,6 +81,11 @@ export function startSourceSlotMonitor(options: {
       }
       seen.clear();
       for (const s of now) seen.add(s);
+      const watched = options.watchedSlot;
+      if (watched !== undefined) {
+        if (now.has(watched)) watchedSeen = true;
+        else if (watchedSeen && lost !== 'recorded') await reportLoss(watched);
+      }
     } catch (error) {
       options.log.warn(
         { err: (error as Error).message },

@@ -32,6 +32,10 @@ export async function ensureBookkeeping(client: pg.ClientBase): Promise<void> {
       last_applied_at timestamptz,
       changes_applied bigint NOT NULL DEFAULT 0,
       PRIMARY KEY (table_schema, table_name))`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.slot_losses (
+      slot_name text PRIMARY KEY,
+      detected_at timestamptz NOT NULL DEFAULT now(),
+      detected_by text NOT NULL)`);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -41,6 +45,25 @@ export async function ensureBookkeeping(client: pg.ClientBase): Promise<void> {
 
 export const offsetsTable = (): string => qualifiedName(BOOKKEEPING_SCHEMA, 'offsets');
 export const tablesTable = (): string => qualifiedName(BOOKKEEPING_SCHEMA, 'tables');
+/**
+ * Source replication slots seen to disappear by `pgferry run`: the target missed whatever was
+ * written while the slot was gone, even if a slot of that name exists again. Only
+ * `pgferry resnapshot` clears a row, so `status` keeps saying so until the target is rebuilt.
+ */
+export const slotLossesTable = (): string => qualifiedName(BOOKKEEPING_SCHEMA, 'slot_losses');
+
+/** Records that `slot` was lost (the first detection is kept). */
+export async function recordSlotLoss(
+  client: pg.ClientBase,
+  slot: string,
+  detectedBy: string,
+): Promise<void> {
+  await ensureBookkeeping(client);
+  await client.query(
+    `INSERT INTO ${slotLossesTable()} (slot_name, detected_by) VALUES ($1, $2) ON CONFLICT (slot_name) DO NOTHING`,
+    [slot, detectedBy],
+  );
+}
 
 /** Offsets applied in the target for these partitions (next offset to read), if any. */
 export async function readStoredOffsets(

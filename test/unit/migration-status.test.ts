@@ -129,11 +129,26 @@ describe('judgeCaughtUp', () => {
       'slot pgferry_slot is not active (nothing reads it)',
     ],
     [
-      'slot missing',
+      'slot missing before the connector exists',
+      (s: MigrationStatus) => {
+        s.slot.exists = false;
+        s.connector = { name: 'pgferry-source', state: null, tasks: [] };
+      },
+      'slot pgferry_slot does not exist',
+    ],
+    [
+      'slot missing while the connector is registered',
       (s: MigrationStatus) => {
         s.slot.exists = false;
       },
-      'slot pgferry_slot does not exist',
+      'slot pgferry_slot does not exist although connector pgferry-source is registered: the slot was lost, changes made since never reach Kafka; re-snapshot the target (docs/runbook.md, "If the replication slot was lost")',
+    ],
+    [
+      'slot recorded lost, even though one exists again',
+      (s: MigrationStatus) => {
+        s.slot.lost = { at: '2026-01-02T03:00:00.000Z', by: 'pgferry run (group g)' };
+      },
+      'slot pgferry_slot was LOST (dropped on the source; seen by pgferry run (group g) at 2026-01-02T03:00:00.000Z): changes made while it was missing never reached Kafka; re-snapshot the target (docs/runbook.md, "If the replication slot was lost")',
     ],
     [
       'source unknown',
@@ -255,6 +270,21 @@ describe('formatMigrationStatus', () => {
       '  - connector pgferry-source is PAUSED',
       '  - group g is 42 messages behind',
     ]);
+  });
+
+  it('puts a lost slot in the headline and under the slot', () => {
+    const text = formatMigrationStatus(
+      makeStatus((s) => {
+        s.slot.exists = false;
+        s.slot.lost = { at: '2026-01-02T03:00:00.000Z', by: 'pgferry run (group g)' };
+      }),
+    );
+    expect(text.split('\n')[0]).toBe(
+      'pgferry status at 2026-01-02T03:04:05.000Z: REPLICATION SLOT LOST: re-snapshot needed (docs/runbook.md, "If the replication slot was lost")',
+    );
+    expect(text).toContain(
+      '  LOST: dropped on the source (seen by pgferry run (group g) at 2026-01-02T03:00:00.000Z)',
+    );
   });
 
   it('shows each unreadable part with its error, and the rest', () => {
