@@ -14,6 +14,7 @@ import type { PgferryConfig } from '../pipeline/config.js';
 import { connectPg } from '../sink/pg-connection.js';
 import { requireSource } from './command-context.js';
 import { renderCutoverMarkdown } from './cutover-report.js';
+import { readSlotLoss } from './migration-status.js';
 import {
   formatTableName,
   type MigrationTable,
@@ -184,7 +185,14 @@ export async function runCutover(
 
     // Gate 2: everything written before the quiet point is in the target.
     const caughtUp = await timed('caught-up', () =>
-      waitForCatchUp(config, source, activity?.quietLsn as string, options, deps),
+      waitForCatchUp(
+        config,
+        source,
+        target as pg.Client,
+        activity?.quietLsn as string,
+        options,
+        deps,
+      ),
     );
     if (!caughtUp) return result;
 
@@ -295,11 +303,21 @@ function describeKey(key: Record<string, string | null> | undefined): string {
 async function waitForCatchUp(
   config: PgferryConfig,
   source: pg.ClientBase,
+  target: pg.ClientBase,
   quietLsn: string,
   options: CutoverOptions,
   deps: CutoverDependencies,
 ): Promise<Omit<GateResult, 'gate' | 'seconds'>> {
   const deadline = Date.now() + options.lagTimeoutSeconds * 1000;
+  // A slot lost once (recorded by `pgferry run`) lost changes for good, even if a slot of that
+  // name exists again: only a re-snapshot makes the target trustworthy.
+  const loss = await readSlotLoss(target, config.replication.slotName);
+  if (loss) {
+    return {
+      status: 'failed',
+      summary: `replication slot ${config.replication.slotName} was lost (seen by ${loss.by} at ${loss.at}): changes made while it was missing never reached the target; run \`pgferry resnapshot\` (runbook: "If the replication slot was lost") before cutting over`,
+    };
+  }
   // Watching another slot than the connector's would wait on the wrong thing (or pass on it).
   const connectorSlot = await deps.readConnectorSlotName?.(config).catch(() => undefined);
   if (

@@ -512,7 +512,7 @@ async function readTarget(config: PgferryConfig): Promise<TargetReading> {
 }
 
 /** The slot's loss recorded by `pgferry run` (the table exists once a run created it). */
-async function readSlotLoss(
+export async function readSlotLoss(
   client: pg.ClientBase,
   slot: string,
 ): Promise<{ at: string; by: string } | undefined> {

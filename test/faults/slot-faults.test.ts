@@ -136,6 +136,18 @@ describe.sequential('the replication slot dropped on the source', () => {
     const recreated = await runPgferryCli(['status'], cliEnv());
     expect(recreated.code).toBe(3);
     expect(recreated.stdout.split('\n')[0]).toContain('REPLICATION SLOT LOST');
+    // Cutover refuses at gate 2 on the recorded loss, slot or no slot. (A table of the
+    // scenario the workload never writes passes gate 1 at once.)
+    const quiet = scenario.table('quiet');
+    await scenario.source.query(`CREATE TABLE ${quiet} (id integer PRIMARY KEY)`);
+    const cutover = await runPgferryCli(
+      ['cutover', '--dry-run', '--tables', quiet, '--quiet-seconds', '1', '--lag-timeout', '5'],
+      cliEnv(),
+    );
+    expect(cutover.code, cutover.stdout + cutover.stderr).toBe(3);
+    expect(cutover.stdout).toMatch(new RegExp(`replication slot ${slot} was lost`));
+    expect(cutover.stdout).toContain('pgferry resnapshot');
+    await scenario.source.query(`DROP TABLE ${quiet}`);
     await scenario.source.query('SELECT pg_drop_replication_slot($1)', [slot]);
 
     // resnapshot refuses while a pgferry of the pipeline runs (its group has a member).

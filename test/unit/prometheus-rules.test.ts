@@ -112,6 +112,7 @@ describe('rules', () => {
         'PgferryEndToEndLagHigh',
         'PgferrySlotInactive',
         'PgferrySlotLagHigh',
+        'PgferrySourceSlotLost',
         'PgferryTableStopped',
       ]),
     );
