@@ -1,0 +1,109 @@
+// The benchmark's result: one JSON document (also written to bench/results/<date>.json) and a
+// short Markdown summary. A phase whose target checksum differs from the source reports no
+// throughput, only why it failed.
+import type { MachineInfo } from './machine-info.js';
+import type { WorkloadCounts } from './source-workload.js';
+import type { Fingerprints } from './target-database.js';
+
+export interface PhaseFigures {
+  ok: boolean;
+  /** Why the phase reports no throughput (an error, or the checksum mismatch). */
+  error?: string;
+  seconds?: number;
+  /** Source change events (creates + updates + deletes) per second: the topic's events / seconds. */
+  eventsPerSecond?: number;
+  [figure: string]: unknown;
+}
+
+export interface BenchResult {
+  date: string;
+  runId: string;
+  machine: MachineInfo;
+  settings: { events: number; batchSize: number; eventsPerTransaction: number; seed: number };
+  workload: Omit<WorkloadCounts, 'messagesByTable'> & {
+    messages: number;
+    captureSeconds: number;
+    finalRows: Record<string, number>;
+  };
+  expected: Fingerprints;
+  phases: {
+    clientCeiling: PhaseFigures;
+    floor: PhaseFigures;
+    pgferry: PhaseFigures;
+    jdbcSink: PhaseFigures;
+  };
+  /** pgferry's events/s over the other's (= the other's seconds / pgferry's seconds). */
+  ratios: {
+    pgferryOverJdbcSink: number | null;
+    pgferryOverFloor: number | null;
+    pgferryOverClientCeiling: number | null;
+  };
+  notes: string[];
+}
+
+export function ratio(a: PhaseFigures, b: PhaseFigures): number | null {
+  if (!a.ok || !b.ok || !a.eventsPerSecond || !b.eventsPerSecond) return null;
+  return round(a.eventsPerSecond / b.eventsPerSecond, 3);
+}
+
+export function round(value: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+export const mebibytes = (bytes: number | undefined): number | undefined =>
+  bytes === undefined ? undefined : round(bytes / 1024 / 1024, 1);
+
+function cell(value: unknown): string {
+  return value === undefined || value === null
+    ? '—'
+    : typeof value === 'number'
+      ? value.toLocaleString('en-US')
+      : String(value);
+}
+
+export function renderMarkdown(result: BenchResult): string {
+  const m = result.machine;
+  const w = result.workload;
+  const p = result.phases;
+  const row = (name: string, f: PhaseFigures, cpu: unknown, rss: unknown) =>
+    f.ok
+      ? `| ${name} | ${cell(f.eventsPerSecond)} | ${cell(f.seconds)} | ${cell(cpu)} | ${cell(rss)} | ok |`
+      : `| ${name} | — | — | — | — | FAILED: ${String(f.error ?? '').slice(0, 160)} |`;
+  return [
+    `## pgferry benchmark ${result.date} (${result.runId})`,
+    '',
+    `Machine: ${m.cores} cores (${m.cpuModel}), ${mebibytes(m.memoryBytes)} MiB; Node ${m.node}; ${m.java}; PostgreSQL ${m.postgres.target}; Kafka ${m.kafka}; Debezium ${m.debeziumSource}.`,
+    `Topic: ${cell(result.settings.events)} change events (${cell(w.creates)} creates, ${cell(w.updates)} updates, ${cell(w.deletes)} deletes; ${cell(w.messages)} messages with tombstones), final rows ${Object.entries(
+      w.finalRows,
+    )
+      .map(([t, n]) => `${t} ${cell(n)}`)
+      .join(', ')}; batch size ${result.settings.batchSize}.`,
+    '',
+    '| phase | events/s | seconds | CPU s / M events | peak RSS MiB | checksum |',
+    '|---|---:|---:|---:|---:|---|',
+    row(
+      'client ceiling (kafkajs + Avro decode)',
+      p.clientCeiling,
+      p.clientCeiling.cpuSecondsPerMillionEvents,
+      undefined,
+    ),
+    row('floor (COPY + merge of the final rows)', p.floor, undefined, undefined),
+    row('pgferry drain', p.pgferry, p.pgferry.cpuSecondsPerMillionEvents, p.pgferry.peakRssMiB),
+    row(
+      'Debezium JDBC sink',
+      p.jdbcSink,
+      p.jdbcSink.cpuSecondsPerMillionEvents,
+      p.jdbcSink.workerPeakRssMiB,
+    ),
+    '',
+    `Ratios: pgferry / JDBC sink ${cell(result.ratios.pgferryOverJdbcSink)}, pgferry / floor ${cell(result.ratios.pgferryOverFloor)}, pgferry / client ceiling ${cell(result.ratios.pgferryOverClientCeiling)}.`,
+    ...(p.floor.ok
+      ? [
+          `Floor: ${cell(p.floor.rows)} final rows at ${cell(p.floor.rowsPerSecond)} rows/s (events/s above = the topic's events / the floor's seconds).`,
+        ]
+      : []),
+    ...result.notes.map((n) => `- ${n}`),
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,49 @@
+// The benchmark's settings, read once from the environment (BENCH_*) and the local stack's env.
+import { loadStackEnv, type StackEnv } from '../test/support/stack-env.js';
+
+export interface BenchSettings {
+  /** Source change events (creates + updates + deletes) the workload writes. */
+  events: number;
+  /** pgferry's BATCH_SIZE; the floor's rows per COPY + merge and the JDBC sink's batch.size. */
+  batchSize: number;
+  /** Events per source transaction. */
+  eventsPerTransaction: number;
+  seed: number;
+  /** Unique per run: topic prefix, slot, groups and target databases carry it. */
+  runId: string;
+  /** Keep the bench's target databases and source tables after the run (for a post-mortem). */
+  keep: boolean;
+  /** Skip the Debezium JDBC sink (its own Connect worker takes ~30 s to start). */
+  skipJdbcSink: boolean;
+  /** Port of the bench's own Connect worker (never the shared one). */
+  connectPort: number;
+  connectHeap: string;
+  /** Per-phase deadline for draining the topic. */
+  drainTimeoutMs: number;
+  stack: StackEnv;
+}
+
+function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw.replace(/_/g, ''));
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+export function readBenchSettings(env: NodeJS.ProcessEnv): BenchSettings {
+  const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 12);
+  return {
+    events: readInteger(env, 'BENCH_EVENTS', 1_000_000),
+    batchSize: readInteger(env, 'BENCH_BATCH_SIZE', 1000),
+    eventsPerTransaction: readInteger(env, 'BENCH_EVENTS_PER_TX', 500),
+    seed: readInteger(env, 'BENCH_SEED', 42),
+    runId: env.BENCH_RUN_ID ?? `b${stamp}${Math.floor(Math.random() * 1000)}`,
+    keep: env.BENCH_KEEP === '1',
+    skipJdbcSink: env.BENCH_SKIP_JDBC === '1',
+    connectPort: readInteger(env, 'BENCH_CONNECT_PORT', 58183),
+    connectHeap: env.BENCH_CONNECT_HEAP ?? '1g',
+    drainTimeoutMs: readInteger(env, 'BENCH_DRAIN_TIMEOUT_S', 3600) * 1000,
+    stack: loadStackEnv(),
+  };
+}

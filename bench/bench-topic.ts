@@ -1,0 +1,103 @@
+// Makes the benchmark's topic: the real Debezium connector (one of its own: topic prefix, slot
+// dropped on stop, only the bench tables) over the source workload, until every change event is
+// in Kafka; then the connector is removed, so the topic stays as it is for every phase.
+import pg from 'pg';
+import { ConnectClient } from '../cli/connect-client.js';
+import { applyTestConnector, removeTestConnector } from '../test/support/test-connector.js';
+import type { BenchSettings } from './bench-settings.js';
+import { createBenchKafka, readTopicEnds, sumEnds } from './kafka-topics.js';
+import {
+  BENCH_TABLES,
+  createSourceTables,
+  runSourceWorkload,
+  type WorkloadCounts,
+} from './source-workload.js';
+
+export interface BenchTopic {
+  prefix: string;
+  topics: string[];
+  workload: WorkloadCounts;
+  /** Seconds from the workload's start until the last event was in Kafka. */
+  captureSeconds: number;
+  messages: number;
+  /** End offset per topic and partition. */
+  ends: Map<string, Map<number, bigint>>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function produceBenchTopic(
+  settings: BenchSettings,
+  log: (line: string) => void,
+): Promise<BenchTopic> {
+  const { stack } = settings;
+  const prefix = settings.runId;
+  const connectorName = `${settings.runId}-source`;
+  const slotName = `${settings.runId}_slot`;
+  const topics = BENCH_TABLES.map((t) => `${prefix}.public.${t.name}`);
+  await createSourceTables(stack.sourceDatabaseUrl);
+  const db = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
+  await db.connect();
+  const kafka = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench');
+  try {
+    await applyTestConnector(new ConnectClient({ baseUrl: stack.connectUrl }), {
+      name: connectorName,
+      topicPrefix: prefix,
+      slotName,
+      tableIncludeList: BENCH_TABLES.map((t) => `public.${t.name}`).join(','),
+    });
+    // Streaming starts once the slot is active; changes before that would land in the snapshot.
+    for (let i = 0; ; i++) {
+      const active = await db.query(
+        'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active',
+        [slotName],
+      );
+      if (active.rowCount) break;
+      if (i > 240) throw new Error(`slot ${slotName} did not become active`);
+      await sleep(500);
+    }
+    await sleep(3000);
+    log(`workload: ${settings.events} events on ${BENCH_TABLES.map((t) => t.name).join(', ')}`);
+    const started = performance.now();
+    const workload = await runSourceWorkload(
+      stack.sourceDatabaseUrl,
+      {
+        events: settings.events,
+        eventsPerTransaction: settings.eventsPerTransaction,
+        seed: settings.seed,
+      },
+      (done) => log(`  ${done} events written`),
+    );
+    log(`workload written in ${workload.seconds.toFixed(1)} s; waiting for Debezium to publish it`);
+    const expected = workload.messagesByTable;
+    const deadline = Date.now() + settings.drainTimeoutMs;
+    let ends = await readTopicEnds(kafka, topics);
+    let lastLog = Date.now();
+    for (;;) {
+      const behind = BENCH_TABLES.filter(
+        (t) => sumEnds(ends, `${prefix}.public.${t.name}`) < BigInt(expected[t.name] ?? 0),
+      );
+      if (behind.length === 0) break;
+      if (Date.now() > deadline)
+        throw new Error('Debezium did not publish the whole workload in time');
+      if (Date.now() - lastLog > 15_000) {
+        lastLog = Date.now();
+        log(`  in Kafka: ${topics.map((t) => `${t} ${sumEnds(ends, t)}`).join(', ')}`);
+      }
+      await sleep(500);
+      ends = await readTopicEnds(kafka, topics);
+    }
+    const captureSeconds = (performance.now() - started) / 1000;
+    for (const t of BENCH_TABLES) {
+      const have = sumEnds(ends, `${prefix}.public.${t.name}`);
+      if (have !== BigInt(expected[t.name] ?? 0)) {
+        throw new Error(`topic of ${t.name} holds ${have} messages, expected ${expected[t.name]}`);
+      }
+    }
+    const messages = topics.reduce((n, t) => n + Number(sumEnds(ends, t)), 0);
+    return { prefix, topics, workload, captureSeconds, messages, ends };
+  } finally {
+    await removeTestConnector(stack.connectUrl, connectorName, db, slotName);
+    await db.end();
+  }
+}

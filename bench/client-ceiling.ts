@@ -1,0 +1,79 @@
+// Client ceiling: kafkajs + Avro decode of the same topic to nothing (no database), with
+// pipeline/'s decode processor and registry lookup, in this process: the most pgferry's client
+// side could reach on this machine with this stack of libraries.
+import { createDecodeProcessor } from '../pipeline/decode-processor.js';
+import type { KafkaRecord } from '../pipeline/kafka-record.js';
+import { createLogger } from '../pipeline/logger.js';
+import { RegistrySchemaLookup } from '../pipeline/schema-lookup.js';
+import type { BenchSettings } from './bench-settings.js';
+import type { BenchTopic } from './bench-topic.js';
+import { createBenchKafka } from './kafka-topics.js';
+
+export interface CeilingResult {
+  seconds: number;
+  messages: number;
+  /** Decoded change events (tombstones excluded). */
+  events: number;
+  cpuSeconds: number;
+}
+
+export async function runClientCeiling(
+  settings: BenchSettings,
+  topic: BenchTopic,
+): Promise<CeilingResult> {
+  const kafka = createBenchKafka(settings.stack.kafkaBootstrap, 'pgferry-bench-ceiling');
+  const lookup = new RegistrySchemaLookup({ url: settings.stack.schemaRegistryUrl });
+  const decode = createDecodeProcessor(lookup);
+  const ctx = { log: createLogger('silent') };
+  const maxBytes = 16 * 1024 * 1024;
+  const consumer = kafka.consumer({
+    groupId: `${settings.runId}-ceiling`,
+    maxBytes,
+    maxBytesPerPartition: maxBytes,
+    maxWaitTimeInMs: 1000,
+    allowAutoTopicCreation: false,
+  });
+  const remaining = new Map<string, bigint>();
+  for (const [t, parts] of topic.ends)
+    for (const [p, end] of parts) if (end > 0n) remaining.set(`${t}/${p}`, end);
+  let messages = 0;
+  let events = 0;
+  const cpuStart = process.cpuUsage();
+  const started = performance.now();
+  await consumer.connect();
+  try {
+    for (const t of topic.topics) await consumer.subscribe({ topic: t, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      consumer
+        .run({
+          autoCommit: false,
+          eachBatch: async ({ batch }) => {
+            for (const m of batch.messages) {
+              const record: KafkaRecord = {
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: m.offset,
+                key: m.key,
+                value: m.value,
+                headers: {},
+                timestamp: m.timestamp,
+              };
+              const [decoded] = await decode.process(record, ctx);
+              messages += 1;
+              if (decoded?.value) events += 1;
+            }
+            const last = batch.messages.at(-1);
+            const id = `${batch.topic}/${batch.partition}`;
+            if (last && BigInt(last.offset) + 1n >= (remaining.get(id) ?? 0n)) remaining.delete(id);
+            if (remaining.size === 0) resolve();
+          },
+        })
+        .catch(reject);
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuStart);
+    return { seconds, messages, events, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+  }
+}

@@ -1,0 +1,139 @@
+// Debezium JDBC sink: the same topic into a fresh target database through the bench's own Connect
+// worker, in upsert mode with deletes, its batch size matched to pgferry's; done when the
+// connector's consumer group has committed the topic ends. Rows/s and the worker's memory.
+import type { BenchSettings } from './bench-settings.js';
+import type { BenchTopic } from './bench-topic.js';
+import type { ConnectWorker } from './connect-worker.js';
+import { createBenchKafka, reachedEnds, readGroupOffsets } from './kafka-topics.js';
+import { type ProcessStats, readProcessStats, sampleProcess } from './process-stats.js';
+import { createTargetDatabase, targetRole } from './target-database.js';
+
+export interface JdbcSinkResult {
+  database: string;
+  targetUrl: string;
+  connector: string;
+  version: string;
+  seconds: number;
+  /** Worker CPU seconds during the drain. */
+  cpuSeconds: number;
+  /** The worker's memory at the end and its peak (JVM heap up to BENCH_CONNECT_HEAP included). */
+  stats: ProcessStats | undefined;
+  idleRssBytes: number;
+  /** Seconds from creating the connector to its first committed offset (task start, first batch). */
+  firstCommitSeconds: number | undefined;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runJdbcSink(
+  settings: BenchSettings,
+  topic: BenchTopic,
+  worker: ConnectWorker,
+  log: (line: string) => void,
+): Promise<JdbcSinkResult> {
+  const { stack } = settings;
+  const database = `${settings.runId}_jdbc`;
+  const targetUrl = await createTargetDatabase(stack, database);
+  const role = targetRole(stack);
+  const connector = `${settings.runId}-jdbc`;
+  const registry = new URL(stack.schemaRegistryUrl);
+  registry.pathname = '/apis/registry/v2';
+  const converter = (side: 'key' | 'value') => ({
+    [`${side}.converter`]: 'io.apicurio.registry.utils.converter.AvroConverter',
+    [`${side}.converter.apicurio.registry.url`]: registry.toString(),
+    [`${side}.converter.apicurio.registry.as-confluent`]: 'true',
+    [`${side}.converter.apicurio.registry.use-id`]: 'contentId',
+    [`${side}.converter.apicurio.registry.headers.enabled`]: 'false',
+  });
+  const target = new URL(stack.targetDatabaseUrl);
+  const config = {
+    'connector.class': 'io.debezium.connector.jdbc.JdbcSinkConnector',
+    'tasks.max': '1',
+    topics: topic.topics.join(','),
+    'connection.url': `jdbc:postgresql://${target.hostname}:${target.port}/${database}`,
+    'connection.username': role.name,
+    'connection.password': role.password,
+    'insert.mode': 'upsert',
+    'delete.enabled': 'true',
+    'primary.key.mode': 'record_key',
+    'schema.evolution': 'none',
+    'batch.size': String(settings.batchSize),
+    'consumer.override.max.poll.records': String(settings.batchSize),
+    'consumer.override.auto.offset.reset': 'earliest',
+    // <prefix>.public.<table> -> <table> (in the database's public schema).
+    transforms: 'route',
+    'transforms.route.type': 'org.apache.kafka.connect.transforms.RegexRouter',
+    'transforms.route.regex': '[^.]+\\.public\\.(.+)',
+    'transforms.route.replacement': '$1',
+    ...converter('key'),
+    ...converter('value'),
+  };
+  const pid = worker.child.pid as number;
+  const idleRssBytes = readProcessStats(pid)?.rssBytes ?? 0;
+  const kafka = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench-jdbc');
+  const cpuBefore = readProcessStats(pid)?.cpuSeconds ?? 0;
+  const sampler = sampleProcess(pid);
+  const started = performance.now();
+  const created = await fetch(`${worker.url}/connectors`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: connector, config }),
+  });
+  if (!created.ok)
+    throw new Error(`JDBC sink connector refused: ${created.status} ${await created.text()}`);
+  try {
+    const deadline = Date.now() + settings.drainTimeoutMs;
+    let lastLog = Date.now();
+    let firstCommitSeconds: number | undefined;
+    for (;;) {
+      const offsets = await readGroupOffsets(kafka, `connect-${connector}`, topic.topics).catch(
+        () => new Map<string, Map<number, bigint>>(),
+      );
+      if (
+        firstCommitSeconds === undefined &&
+        [...offsets.values()].some((p) => [...p.values()].some((o) => o > 0n))
+      )
+        firstCommitSeconds = (performance.now() - started) / 1000;
+      if (reachedEnds(topic.ends, offsets)) break;
+      const status = (await fetch(`${worker.url}/connectors/${connector}/status`)
+        .then((r) => r.json())
+        .catch(() => ({}))) as { tasks?: { state: string; trace?: string }[] };
+      const failed = status.tasks?.find((t) => t.state === 'FAILED');
+      if (failed)
+        throw new Error(
+          `JDBC sink task failed: ${failed.trace?.split('\n').slice(0, 3).join(' ')}`,
+        );
+      if (Date.now() > deadline) throw new Error('JDBC sink did not drain the topic in time');
+      if (Date.now() - lastLog > 15_000) {
+        lastLog = Date.now();
+        let n = 0n;
+        for (const parts of offsets.values()) for (const o of parts.values()) n += o;
+        log(`  JDBC sink: ${n} of ${topic.messages} messages committed`);
+      }
+      await sleep(250);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const stats = sampler.stop();
+    const version = (
+      (await fetch(`${worker.url}/connector-plugins`)
+        .then((r) => r.json())
+        .catch(() => [])) as { class: string; version: string }[]
+    ).find((p) => p.class.endsWith('JdbcSinkConnector'))?.version;
+    return {
+      database,
+      targetUrl,
+      connector,
+      version: version ?? 'unknown',
+      seconds,
+      cpuSeconds: (stats?.cpuSeconds ?? cpuBefore) - cpuBefore,
+      stats,
+      idleRssBytes,
+      firstCommitSeconds,
+    };
+  } finally {
+    sampler.stop();
+    await fetch(`${worker.url}/connectors/${connector}`, { method: 'DELETE' }).catch(
+      () => undefined,
+    );
+  }
+}

@@ -1,0 +1,118 @@
+// Floor (the physical limit of pgferry's apply path): the final rows, read from the source ahead
+// of time, COPYed into a staging table and merged with the identical statements pgferry runs
+// (sink/merge-sql.ts, rows encoded by sink/copy-text.ts), one transaction per batch of the same
+// size; Kafka, decoding and transforming removed. Only COPY + merge + COMMIT is timed.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { createLogger } from '../pipeline/logger.js';
+import { ensureBookkeeping } from '../sink/bookkeeping.js';
+import { encodeCopyRow } from '../sink/copy-text.js';
+import {
+  copyIntoStagingSql,
+  createStagingTableSql,
+  type MergeTarget,
+  mergeSql,
+  type StagingTable,
+} from '../sink/merge-sql.js';
+import { quoteIdent } from '../sink/sql-identifier.js';
+import { loadTargetTable } from '../sink/target-table.js';
+import type { BenchSettings } from './bench-settings.js';
+import { BENCH_TABLES } from './source-workload.js';
+import { createTargetDatabase } from './target-database.js';
+
+export interface FloorResult {
+  database: string;
+  targetUrl: string;
+  rows: number;
+  batches: number;
+  /** COPY + merge + COMMIT only. */
+  seconds: number;
+  copySeconds: number;
+  mergeSeconds: number;
+}
+
+const rawText = { getTypeParser: () => (value: string) => value };
+
+export async function runMergeFloor(settings: BenchSettings): Promise<FloorResult> {
+  const { stack } = settings;
+  const database = `${settings.runId}_floor`;
+  const targetUrl = await createTargetDatabase(stack, database);
+  const source = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
+  const target = new pg.Client({ connectionString: targetUrl });
+  await source.connect();
+  await target.connect();
+  const result: FloorResult = {
+    database,
+    targetUrl,
+    rows: 0,
+    batches: 0,
+    seconds: 0,
+    copySeconds: 0,
+    mergeSeconds: 0,
+  };
+  try {
+    await ensureBookkeeping(target);
+    let position = 0n;
+    for (const table of BENCH_TABLES) {
+      const loaded = await loadTargetTable(
+        target,
+        { schema: 'public', name: table.name },
+        createLogger('silent'),
+      );
+      if (!loaded) throw new Error(`floor: no target table ${table.name}`);
+      const mergeTarget: MergeTarget = {
+        schema: 'public',
+        name: table.name,
+        positionTable: loaded.positionTable,
+        primaryKey: loaded.primaryKey,
+      };
+      const stage: StagingTable = {
+        name: `pgferry_stage_floor_${table.name}`,
+        columns: [...loaded.columns.values()].map((c) => ({ name: c.name, type: c.type })),
+      };
+      await target.query(createStagingTableSql(stage));
+      const statements = mergeSql(mergeTarget, stage, ['']).join(';\n');
+      const columnList = stage.columns.map((c) => quoteIdent(c.name)).join(', ');
+      const key = quoteIdent(table.orderBy);
+      let after: string | null = null;
+      for (;;) {
+        // Untimed: reading the final rows (as PostgreSQL text) and encoding the COPY lines.
+        const page: pg.QueryResult<Record<string, string | null>> = await source.query({
+          text: `SELECT ${columnList} FROM public.${table.name} ${after === null ? '' : `WHERE ${key} > $2`} ORDER BY ${key} LIMIT $1`,
+          values: after === null ? [settings.batchSize] : [settings.batchSize, after],
+          types: rawText,
+        });
+        if (page.rows.length === 0) break;
+        const lines = page.rows.map((row) => {
+          position += 1n;
+          return encodeCopyRow([
+            'c',
+            position.toString(),
+            '',
+            ...stage.columns.map((c) => row[c.name] ?? null),
+          ]);
+        });
+        after = page.rows.at(-1)?.[table.orderBy] ?? null;
+        // Timed: the apply path.
+        const t0 = performance.now();
+        await target.query('BEGIN');
+        await pipeline(Readable.from(lines), target.query(copyFrom(copyIntoStagingSql(stage))));
+        const t1 = performance.now();
+        await target.query(statements);
+        await target.query('COMMIT');
+        const t2 = performance.now();
+        result.copySeconds += (t1 - t0) / 1000;
+        result.mergeSeconds += (t2 - t1) / 1000;
+        result.rows += page.rows.length;
+        result.batches += 1;
+      }
+    }
+    result.seconds = result.copySeconds + result.mergeSeconds;
+    return result;
+  } finally {
+    await source.end();
+    await target.end();
+  }
+}

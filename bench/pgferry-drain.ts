@@ -1,0 +1,150 @@
+// pgferry drain: the built `pgferry run` (a child process, its own consumer group) applies the
+// pre-filled topic into an empty target database; done when the offsets stored in the target
+// (pgferry.offsets, written in the same transaction as the rows) reach the topic ends.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import pg from 'pg';
+import { freePort } from '../test/support/pgferry-process.js';
+import { repoPath } from '../test/support/stack-env.js';
+import type { BenchSettings } from './bench-settings.js';
+import type { BenchTopic } from './bench-topic.js';
+import { createBenchKafka, reachedEnds, readGroupOffsets } from './kafka-topics.js';
+import { type ProcessStats, sampleProcess } from './process-stats.js';
+import { createTargetDatabase } from './target-database.js';
+
+export interface DrainResult {
+  database: string;
+  targetUrl: string;
+  seconds: number;
+  /** Seconds from spawn until /healthz answered (included in `seconds`). */
+  startupSeconds: number;
+  stats: ProcessStats | undefined;
+  logFile: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function readStoredOffsets(
+  client: pg.Client,
+  groupId: string,
+): Promise<Map<string, Map<number, bigint>>> {
+  const result = await client
+    .query<{ topic: string; partition: number; next_offset: string }>(
+      'SELECT topic, partition, next_offset FROM pgferry.offsets WHERE group_id = $1',
+      [groupId],
+    )
+    .catch(() => ({ rows: [] as { topic: string; partition: number; next_offset: string }[] }));
+  const offsets = new Map<string, Map<number, bigint>>();
+  for (const r of result.rows) {
+    const topic = offsets.get(r.topic) ?? new Map<number, bigint>();
+    offsets.set(r.topic, topic);
+    topic.set(r.partition, BigInt(r.next_offset));
+  }
+  return offsets;
+}
+
+/** Per partition the furthest of the target's stored offset and Kafka's committed one. */
+function furthest(
+  a: Map<string, Map<number, bigint>>,
+  b: Map<string, Map<number, bigint>>,
+): Map<string, Map<number, bigint>> {
+  const result = new Map<string, Map<number, bigint>>();
+  for (const source of [a, b]) {
+    for (const [topic, partitions] of source) {
+      const merged = result.get(topic) ?? new Map<number, bigint>();
+      result.set(topic, merged);
+      for (const [p, o] of partitions)
+        merged.set(p, o > (merged.get(p) ?? 0n) ? o : (merged.get(p) ?? 0n));
+    }
+  }
+  return result;
+}
+
+export async function runPgferryDrain(
+  settings: BenchSettings,
+  topic: BenchTopic,
+  log: (line: string) => void,
+): Promise<DrainResult> {
+  const { stack } = settings;
+  const database = `${settings.runId}_pgferry`;
+  const targetUrl = await createTargetDatabase(stack, database);
+  const groupId = `${settings.runId}-pgferry`;
+  const port = await freePort();
+  // No SOURCE_DB_*: the slot monitor would watch a slot the bench connector already dropped.
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
+  for (const [k, v] of Object.entries(stack.vars)) if (!k.startsWith('SOURCE_DB_')) env[k] = v;
+  Object.assign(env, {
+    TARGET_DB_NAME: database,
+    KAFKA_GROUP_ID: groupId,
+    KAFKA_TOPIC_PATTERN: `^${topic.prefix}\\.public\\.bench_(narrow|wide)$`,
+    CONNECTOR_NAME: `${settings.runId}-source`,
+    BATCH_SIZE: String(settings.batchSize),
+    METRICS_PORT: String(port),
+    METRICS_HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    PROGRESS_LOG_SECONDS: '3600',
+  });
+  mkdirSync(repoPath('.stack/logs'), { recursive: true });
+  const logFile = repoPath(`.stack/logs/bench-pgferry-${settings.runId}.log`);
+  const file = createWriteStream(logFile);
+  const db = new pg.Client({ connectionString: targetUrl });
+  await db.connect();
+  const kafka = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench-drain');
+  const started = performance.now();
+  const child: ChildProcess = spawn(process.execPath, [repoPath('bin/pgferry.js'), 'run'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.pipe(file);
+  child.stderr?.pipe(file);
+  const exited = once(child, 'exit');
+  const sampler = sampleProcess(child.pid as number);
+  try {
+    let startupSeconds = 0;
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      if (child.exitCode !== null) throw new Error(`pgferry exited early; see ${logFile}`);
+      await sleep(100);
+    }
+    startupSeconds = (performance.now() - started) / 1000;
+    const deadline = Date.now() + settings.drainTimeoutMs;
+    let kafkaOffsets = new Map<string, Map<number, bigint>>();
+    let lastKafkaPoll = 0;
+    let lastLog = Date.now();
+    for (;;) {
+      const stored = await readStoredOffsets(db, groupId);
+      if (Date.now() - lastKafkaPoll > 2000) {
+        lastKafkaPoll = Date.now();
+        kafkaOffsets = await readGroupOffsets(kafka, groupId, topic.topics).catch(
+          () => kafkaOffsets,
+        );
+      }
+      if (reachedEnds(topic.ends, furthest(stored, kafkaOffsets))) break;
+      if (child.exitCode !== null)
+        throw new Error(`pgferry exited (${child.exitCode}); see ${logFile}`);
+      if (Date.now() > deadline)
+        throw new Error(`pgferry did not drain the topic in time; see ${logFile}`);
+      if (Date.now() - lastLog > 15_000) {
+        lastLog = Date.now();
+        let n = 0n;
+        for (const parts of stored.values()) for (const o of parts.values()) n += o;
+        log(`  pgferry: ${n} of ${topic.messages} messages applied`);
+      }
+      await sleep(100);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const stats = sampler.stop();
+    return { database, targetUrl, seconds, startupSeconds, stats, logFile };
+  } finally {
+    sampler.stop();
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await Promise.race([exited, sleep(15_000)]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await db.end();
+  }
+}
