@@ -2,6 +2,7 @@
 // short Markdown summary. A phase whose target checksum differs from the source reports no
 // throughput, only why it failed.
 import type { MachineInfo } from './machine-info.js';
+import type { PacedResult } from './paced-lag.js';
 import type { WorkloadCounts } from './source-workload.js';
 import type { Fingerprints } from './target-database.js';
 
@@ -32,6 +33,8 @@ export interface BenchResult {
     pgferry: PhaseFigures;
     jdbcSink: PhaseFigures;
   };
+  /** Live replication at steady source rates; null when skipped (BENCH_PACED=0). */
+  paced: (PacedResult & { secondsPerRate: number }) | null;
   /** pgferry's events/s over the other's (= the other's seconds / pgferry's seconds). */
   ratios: {
     pgferryOverJdbcSink: number | null;
@@ -103,7 +106,26 @@ export function renderMarkdown(result: BenchResult): string {
           `Floor: ${cell(p.floor.rows)} final rows at ${cell(p.floor.rowsPerSecond)} rows/s (events/s above = the topic's events / the floor's seconds).`,
         ]
       : []),
+    ...renderPaced(result.paced),
     ...result.notes.map((n) => `- ${n}`),
     '',
   ].join('\n');
+}
+
+function renderPaced(paced: BenchResult['paced']): string[] {
+  if (!paced) return ['', 'Paced mode: skipped.'];
+  if (!paced.ok) return ['', `Paced mode: FAILED: ${paced.error}`];
+  return [
+    '',
+    `Paced mode (pgferry live, ${paced.secondsPerRate} s per rate; lag = target commit - source write, seen on the target):`,
+    '',
+    '| rate rows/s | achieved | lag p50 ms | p99 ms | max ms | caught up after s | p99 flat |',
+    '|---:|---:|---:|---:|---:|---:|---|',
+    ...paced.steps.map(
+      (s) =>
+        `| ${cell(s.rate)} | ${cell(s.achievedRate)} | ${cell(s.lag?.p50Ms)} | ${cell(s.lag?.p99Ms)} | ${cell(s.lag?.maxMs)} | ${cell(s.caughtUpSeconds)} | ${s.flat ? 'yes' : 'no'} |`,
+    ),
+    '',
+    `Highest rate with a flat p99: ${cell(paced.highestFlatRate)} rows/s.`,
+  ];
 }

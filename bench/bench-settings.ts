@@ -15,6 +15,10 @@ export interface BenchSettings {
   keep: boolean;
   /** Skip the Debezium JDBC sink (its own Connect worker takes ~30 s to start). */
   skipJdbcSink: boolean;
+  /** Paced mode's source write rates (rows/s); empty = skip paced mode. */
+  pacedRates: number[];
+  /** Seconds at each paced rate. */
+  pacedSeconds: number;
   /** Port of the bench's own Connect worker (never the shared one). */
   connectPort: number;
   connectHeap: string;
@@ -41,6 +45,16 @@ export function readBenchSettings(env: NodeJS.ProcessEnv): BenchSettings {
     runId: env.BENCH_RUN_ID ?? `b${stamp}${Math.floor(Math.random() * 1000)}`,
     keep: env.BENCH_KEEP === '1',
     skipJdbcSink: env.BENCH_SKIP_JDBC === '1',
+    pacedRates:
+      env.BENCH_PACED === '0'
+        ? []
+        : (env.BENCH_PACED_RATES ?? '1000,5000,10000').split(',').map((r) => {
+            const rate = Number(r.trim());
+            if (!Number.isInteger(rate) || rate <= 0)
+              throw new Error('BENCH_PACED_RATES: integers, comma-separated');
+            return rate;
+          }),
+    pacedSeconds: readInteger(env, 'BENCH_PACED_SECONDS', 60),
     connectPort: readInteger(env, 'BENCH_CONNECT_PORT', 58183),
     connectHeap: env.BENCH_CONNECT_HEAP ?? '1g',
     drainTimeoutMs: readInteger(env, 'BENCH_DRAIN_TIMEOUT_S', 3600) * 1000,

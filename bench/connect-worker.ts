@@ -3,7 +3,7 @@
 // never restarted or reconfigured. Started for the JDBC sink phase and stopped after it.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { repoPath } from '../test/support/stack-env.js';
 import type { BenchSettings } from './bench-settings.js';
 import { createBenchKafka } from './kafka-topics.js';
@@ -102,6 +102,7 @@ export async function startConnectWorker(
     await admin.deleteTopics({ topics: internalTopics }).catch(() => undefined);
     await admin.deleteGroups([`${runId}-connect`]).catch(() => undefined);
     await admin.disconnect();
+    rmSync(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + 180_000;
   for (;;) {

@@ -1,15 +1,11 @@
 // pgferry drain: the built `pgferry run` (a child process, its own consumer group) applies the
 // pre-filled topic into an empty target database; done when the offsets stored in the target
 // (pgferry.offsets, written in the same transaction as the rows) reach the topic ends.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createWriteStream, mkdirSync } from 'node:fs';
 import pg from 'pg';
-import { freePort } from '../test/support/pgferry-process.js';
-import { repoPath } from '../test/support/stack-env.js';
 import type { BenchSettings } from './bench-settings.js';
 import type { BenchTopic } from './bench-topic.js';
 import { createBenchKafka, reachedEnds, readGroupOffsets } from './kafka-topics.js';
+import { startPgferryChild } from './pgferry-child.js';
 import { type ProcessStats, sampleProcess } from './process-stats.js';
 import { createTargetDatabase } from './target-database.js';
 
@@ -70,48 +66,22 @@ export async function runPgferryDrain(
   const database = `${settings.runId}_pgferry`;
   const targetUrl = await createTargetDatabase(stack, database);
   const groupId = `${settings.runId}-pgferry`;
-  const port = await freePort();
-  // No SOURCE_DB_*: the slot monitor would watch a slot the bench connector already dropped.
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
-  for (const [k, v] of Object.entries(stack.vars)) if (!k.startsWith('SOURCE_DB_')) env[k] = v;
-  Object.assign(env, {
-    TARGET_DB_NAME: database,
-    KAFKA_GROUP_ID: groupId,
-    KAFKA_TOPIC_PATTERN: `^${topic.prefix}\\.public\\.bench_(narrow|wide)$`,
-    CONNECTOR_NAME: `${settings.runId}-source`,
-    BATCH_SIZE: String(settings.batchSize),
-    METRICS_PORT: String(port),
-    METRICS_HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    PROGRESS_LOG_SECONDS: '3600',
-  });
-  mkdirSync(repoPath('.stack/logs'), { recursive: true });
-  const logFile = repoPath(`.stack/logs/bench-pgferry-${settings.runId}.log`);
-  const file = createWriteStream(logFile);
   const db = new pg.Client({ connectionString: targetUrl });
   await db.connect();
   const kafka = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench-drain');
   const started = performance.now();
-  const child: ChildProcess = spawn(process.execPath, [repoPath('bin/pgferry.js'), 'run'], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const pgferry = await startPgferryChild(settings, {
+    name: 'pgferry',
+    database,
+    groupId,
+    topicPattern: `^${topic.prefix}\\.public\\.bench_(narrow|wide)$`,
+  }).catch(async (error: Error) => {
+    await db.end();
+    throw error;
   });
-  child.stdout?.pipe(file);
-  child.stderr?.pipe(file);
-  const exited = once(child, 'exit');
+  const { child, logFile, startupSeconds } = pgferry;
   const sampler = sampleProcess(child.pid as number);
   try {
-    let startupSeconds = 0;
-    for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      if (child.exitCode !== null) throw new Error(`pgferry exited early; see ${logFile}`);
-      await sleep(100);
-    }
-    startupSeconds = (performance.now() - started) / 1000;
     const deadline = Date.now() + settings.drainTimeoutMs;
     let kafkaOffsets = new Map<string, Map<number, bigint>>();
     let lastKafkaPoll = 0;
@@ -142,9 +112,7 @@ export async function runPgferryDrain(
     return { database, targetUrl, seconds, startupSeconds, stats, logFile };
   } finally {
     sampler.stop();
-    if (child.exitCode === null) child.kill('SIGTERM');
-    await Promise.race([exited, sleep(15_000)]);
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await pgferry.stop();
     await db.end();
   }
 }

@@ -20,6 +20,7 @@ import { runJdbcSink } from './jdbc-sink-run.js';
 import { createBenchKafka } from './kafka-topics.js';
 import { readMachineInfo } from './machine-info.js';
 import { runMergeFloor } from './merge-floor.js';
+import { type PacedResult, runPacedMode } from './paced-lag.js';
 import { runPgferryDrain } from './pgferry-drain.js';
 import { dropSourceTables } from './source-workload.js';
 import {
@@ -150,6 +151,24 @@ async function main(): Promise<void> {
           }
         });
 
+    let paced: BenchResult['paced'] = null;
+    if (settings.pacedRates.length > 0) {
+      log(`paced mode: ${settings.pacedRates.join(', ')} rows/s, ${settings.pacedSeconds} s each`);
+      const r: PacedResult = await runPacedMode(
+        settings,
+        { rates: settings.pacedRates, seconds: settings.pacedSeconds },
+        databases,
+        log,
+      ).catch((error: Error) => ({
+        ok: false,
+        error: error.message,
+        steps: [],
+        highestFlatRate: null,
+      }));
+      if (!r.ok) log(`paced mode: FAILED ${r.error}`);
+      paced = { ...r, secondsPerRate: settings.pacedSeconds };
+    }
+
     notes.push(
       "events/s = the topic's change events (creates + updates + deletes; tombstones not counted) / the phase's seconds; pgferry's seconds run from spawning the process (startup and group join included) to its stored offsets reaching the topic ends; the JDBC sink's from creating the connector to its committed offsets reaching the ends.",
     );
@@ -180,6 +199,7 @@ async function main(): Promise<void> {
       },
       expected,
       phases: { clientCeiling, floor, pgferry, jdbcSink },
+      paced,
       ratios: {
         pgferryOverJdbcSink: ratio(pgferry, jdbcSink),
         pgferryOverFloor: ratio(pgferry, floor),
@@ -200,9 +220,13 @@ async function main(): Promise<void> {
       if (topic) {
         const admin = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench-cleanup').admin();
         await admin.connect();
-        await admin.deleteTopics({ topics: topic.topics }).catch(() => undefined);
+        const runTopics = (await admin.listTopics()).filter((name) =>
+          name.includes(settings.runId),
+        );
+        await admin.deleteTopics({ topics: runTopics }).catch(() => undefined);
         await admin
           .deleteGroups([
+            `${settings.runId}-paced`,
             `${settings.runId}-pgferry`,
             `${settings.runId}-ceiling`,
             `connect-${settings.runId}-jdbc`,

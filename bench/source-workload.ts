@@ -29,7 +29,7 @@ export const BENCH_TABLES: readonly BenchTable[] = [
   },
 ];
 
-export function createTableSql(table: BenchTable): string {
+export function createTableSql(table: { name: string; ddl: string }): string {
   return `CREATE TABLE public.${table.name} (${table.ddl})`;
 }
 
@@ -67,7 +67,7 @@ function pickTable(r: number): BenchTable {
 }
 
 /** Deterministic PRNG (mulberry32), so the same seed picks the same keys. */
-function createRandom(seed: number): () => number {
+export function createRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -79,7 +79,7 @@ function createRandom(seed: number): () => number {
 }
 
 /** The live keys of one table: uniform picks, "recent" picks, O(1) removal. */
-class LiveKeys {
+export class LiveKeys {
   private readonly keys: number[] = [];
   private readonly index = new Map<number, number>();
   nextId = 1;

@@ -27,7 +27,11 @@ export function targetRole(stack: StackEnv): { name: string; password: string } 
   };
 }
 
-export async function createTargetDatabase(stack: StackEnv, database: string): Promise<string> {
+export async function createTargetDatabase(
+  stack: StackEnv,
+  database: string,
+  tables: readonly { name: string; ddl: string }[] = BENCH_TABLES,
+): Promise<string> {
   const admin = new pg.Client({ connectionString: stack.targetDatabaseUrl });
   await admin.connect();
   const role = targetRole(stack);
@@ -41,7 +45,7 @@ export async function createTargetDatabase(stack: StackEnv, database: string): P
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    for (const table of BENCH_TABLES) await client.query(createTableSql(table));
+    for (const table of tables) await client.query(createTableSql(table));
   } finally {
     await client.end();
   }

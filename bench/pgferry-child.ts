@@ -1,0 +1,72 @@
+// The built `pgferry run` as a child process of the benchmark (its own consumer group, topic
+// pattern and target database), its log in .stack/logs, CPU and memory sampled from /proc.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { freePort } from '../test/support/pgferry-process.js';
+import { repoPath } from '../test/support/stack-env.js';
+import type { BenchSettings } from './bench-settings.js';
+
+export interface PgferryChild {
+  child: ChildProcess;
+  logFile: string;
+  /** Seconds from spawn until /healthz answered. */
+  startupSeconds: number;
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startPgferryChild(
+  settings: BenchSettings,
+  options: { name: string; database: string; groupId: string; topicPattern: string },
+): Promise<PgferryChild> {
+  const port = await freePort();
+  // No SOURCE_DB_*: the slot monitor would watch a slot the bench connector drops on its own.
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
+  for (const [k, v] of Object.entries(settings.stack.vars))
+    if (!k.startsWith('SOURCE_DB_')) env[k] = v;
+  Object.assign(env, {
+    TARGET_DB_NAME: options.database,
+    KAFKA_GROUP_ID: options.groupId,
+    KAFKA_TOPIC_PATTERN: options.topicPattern,
+    CONNECTOR_NAME: `${settings.runId}-source`,
+    BATCH_SIZE: String(settings.batchSize),
+    TOPIC_REFRESH_SECONDS: '2',
+    METRICS_PORT: String(port),
+    METRICS_HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    PROGRESS_LOG_SECONDS: '3600',
+    KAFKAJS_NO_PARTITIONER_WARNING: '1',
+  });
+  mkdirSync(repoPath('.stack/logs'), { recursive: true });
+  const logFile = repoPath(`.stack/logs/bench-${options.name}-${settings.runId}.log`);
+  const file = createWriteStream(logFile);
+  const started = performance.now();
+  const child = spawn(process.execPath, [repoPath('bin/pgferry.js'), 'run'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.pipe(file);
+  child.stderr?.pipe(file);
+  const exited = once(child, 'exit');
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await Promise.race([exited, sleep(15_000)]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (child.exitCode !== null) throw new Error(`pgferry exited early; see ${logFile}`);
+    if (performance.now() - started > 60_000) {
+      await stop();
+      throw new Error(`pgferry did not come up; see ${logFile}`);
+    }
+    await sleep(100);
+  }
+  return { child, logFile, startupSeconds: (performance.now() - started) / 1000, stop };
+}
