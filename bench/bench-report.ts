@@ -30,6 +30,8 @@ export interface BenchResult {
   phases: {
     clientCeiling: PhaseFigures;
     floor: PhaseFigures;
+    /** pgferry's topology and sink in this process, timed apart (for profiling). */
+    sinkReplay: PhaseFigures;
     pgferry: PhaseFigures;
     jdbcSink: PhaseFigures;
   };
@@ -40,6 +42,7 @@ export interface BenchResult {
     pgferryOverJdbcSink: number | null;
     pgferryOverFloor: number | null;
     pgferryOverClientCeiling: number | null;
+    pgferryOverSinkReplay: number | null;
   };
   notes: string[];
 }
@@ -71,20 +74,20 @@ export function renderMarkdown(result: BenchResult): string {
   const p = result.phases;
   const row = (name: string, f: PhaseFigures, cpu: unknown, rss: unknown) =>
     f.ok
-      ? `| ${name} | ${cell(f.eventsPerSecond)} | ${cell(f.seconds)} | ${cell(cpu)} | ${cell(rss)} | ok |`
-      : `| ${name} | — | — | — | — | FAILED: ${String(f.error ?? '').slice(0, 160)} |`;
+      ? `| ${name} | ${cell(f.eventsPerSecond)} | ${cell(f.seconds)} | ${cell(cpu)} | ${cell(rss)} | ${cell(f.machineBusyPercent)} | ok |`
+      : `| ${name} | — | — | — | — | ${cell(f.machineBusyPercent)} | FAILED: ${String(f.error ?? '').slice(0, 160)} |`;
   return [
     `## pgferry benchmark ${result.date} (${result.runId})`,
     '',
-    `Machine: ${m.cores} cores (${m.cpuModel}), ${mebibytes(m.memoryBytes)} MiB; Node ${m.node}; ${m.java}; PostgreSQL ${m.postgres.target}; Kafka ${m.kafka}; Debezium ${m.debeziumSource}.`,
+    `Machine: ${m.cores} cores (${m.cpuModel}), ${mebibytes(m.memoryBytes)} MiB; Node ${m.node}; ${m.java}; PostgreSQL ${m.postgres.target}; Kafka ${m.kafka}; Debezium ${m.debeziumSource}; load average at the start ${m.loadAverageAtStart}.`,
     `Topic: ${cell(result.settings.events)} change events (${cell(w.creates)} creates, ${cell(w.updates)} updates, ${cell(w.deletes)} deletes; ${cell(w.messages)} messages with tombstones), final rows ${Object.entries(
       w.finalRows,
     )
       .map(([t, n]) => `${t} ${cell(n)}`)
       .join(', ')}; batch size ${result.settings.batchSize}.`,
     '',
-    '| phase | events/s | seconds | CPU s / M events | peak RSS MiB | checksum |',
-    '|---|---:|---:|---:|---:|---|',
+    '| phase | events/s | seconds | CPU s / M events | peak RSS MiB | machine busy % | checksum |',
+    '|---|---:|---:|---:|---:|---:|---|',
     row(
       'client ceiling (kafkajs + Avro decode)',
       p.clientCeiling,
@@ -92,6 +95,7 @@ export function renderMarkdown(result: BenchResult): string {
       undefined,
     ),
     row('floor (COPY + merge of the final rows)', p.floor, undefined, undefined),
+    row('pgferry sink only (replay: COPY + merge + offsets)', p.sinkReplay, undefined, undefined),
     row('pgferry drain', p.pgferry, p.pgferry.cpuSecondsPerMillionEvents, p.pgferry.peakRssMiB),
     row(
       'Debezium JDBC sink',
@@ -100,7 +104,16 @@ export function renderMarkdown(result: BenchResult): string {
       p.jdbcSink.workerPeakRssMiB,
     ),
     '',
-    `Ratios: pgferry / JDBC sink ${cell(result.ratios.pgferryOverJdbcSink)}, pgferry / floor ${cell(result.ratios.pgferryOverFloor)}, pgferry / client ceiling ${cell(result.ratios.pgferryOverClientCeiling)}.`,
+    `Ratios: pgferry / JDBC sink ${cell(result.ratios.pgferryOverJdbcSink)}, pgferry / floor ${cell(result.ratios.pgferryOverFloor)}, pgferry / client ceiling ${cell(result.ratios.pgferryOverClientCeiling)}, pgferry / its sink alone ${cell(result.ratios.pgferryOverSinkReplay)}.`,
+    ...(p.sinkReplay.ok
+      ? [
+          `Replay in one process: topology (decode + transform + dedupe) ${cell(p.sinkReplay.topologySeconds)} s = ${cell(p.sinkReplay.topologyEventsPerSecond)} events/s, sink ${cell(p.sinkReplay.seconds)} s (${Object.entries(
+            p.sinkReplay.sinkStageSeconds as Record<string, number>,
+          )
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}), wall ${cell(p.sinkReplay.wallSeconds)} s.`,
+        ]
+      : []),
     ...(p.floor.ok
       ? [
           `Floor: ${cell(p.floor.rows)} final rows at ${cell(p.floor.rowsPerSecond)} rows/s (events/s above = the topic's events / the floor's seconds).`,

@@ -1,6 +1,6 @@
 // What the figures were measured on: cores, memory, and the versions of everything in the path.
 import { execFileSync } from 'node:child_process';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import pg from 'pg';
 import type { StackEnv } from '../test/support/stack-env.js';
 
@@ -15,6 +15,8 @@ export interface MachineInfo {
   kafka: string;
   debeziumSource: string;
   pgferry: string;
+  /** 1-minute load average when the run started (the stack and other sessions share the cores). */
+  loadAverageAtStart: number;
 }
 
 async function serverVersion(url: string): Promise<string> {
@@ -57,5 +59,6 @@ export async function readMachineInfo(
     kafka: worker.version ?? '?',
     debeziumSource: plugins.find((p) => p.class.endsWith('PostgresConnector'))?.version ?? '?',
     pgferry: pgferryVersion,
+    loadAverageAtStart: Math.round((loadavg()[0] ?? 0) * 100) / 100,
   };
 }

@@ -38,6 +38,8 @@ export interface PacedStep {
 export interface PacedResult {
   ok: boolean;
   error?: string;
+  /** The figures of a run the stack's faults disturbed (not to be trusted). */
+  withheld?: PacedResult;
   steps: PacedStep[];
   highestFlatRate: number | null;
   checksum?: 'equal';

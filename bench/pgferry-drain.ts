@@ -17,6 +17,8 @@ export interface DrainResult {
   startupSeconds: number;
   stats: ProcessStats | undefined;
   logFile: string;
+  /** Seconds from spawn until the first batch was committed in the target (startup + group join). */
+  firstCommitSeconds: number | undefined;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -86,8 +88,11 @@ export async function runPgferryDrain(
     let kafkaOffsets = new Map<string, Map<number, bigint>>();
     let lastKafkaPoll = 0;
     let lastLog = Date.now();
+    let firstCommitSeconds: number | undefined;
     for (;;) {
       const stored = await readStoredOffsets(db, groupId);
+      if (firstCommitSeconds === undefined && stored.size > 0)
+        firstCommitSeconds = (performance.now() - started) / 1000;
       if (Date.now() - lastKafkaPoll > 2000) {
         lastKafkaPoll = Date.now();
         kafkaOffsets = await readGroupOffsets(kafka, groupId, topic.topics).catch(
@@ -109,7 +114,7 @@ export async function runPgferryDrain(
     }
     const seconds = (performance.now() - started) / 1000;
     const stats = sampler.stop();
-    return { database, targetUrl, seconds, startupSeconds, stats, logFile };
+    return { database, targetUrl, seconds, startupSeconds, stats, logFile, firstCommitSeconds };
   } finally {
     sampler.stop();
     await pgferry.stop();

@@ -57,3 +57,21 @@ export function sampleProcess(pid: number, intervalMs = 500): { stop(): ProcessS
     },
   };
 }
+
+/** The machine's CPU counters (all cores), from /proc/stat: total and idle jiffies. */
+export function readMachineCpu(): { total: number; idle: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const values = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = values.reduce((a, b) => a + b, 0);
+  // idle + iowait
+  return { total, idle: (values[3] ?? 0) + (values[4] ?? 0) };
+}
+
+/** Percent of all cores busy between two readings (everything on the machine, not one process). */
+export function machineBusyPercent(
+  before: { total: number; idle: number },
+  after: { total: number; idle: number },
+): number {
+  const total = after.total - before.total;
+  return total > 0 ? Math.round((1000 * (total - (after.idle - before.idle))) / total) / 10 : 0;
+}

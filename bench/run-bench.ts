@@ -3,6 +3,7 @@
 // checks every target against the source; prints JSON and a Markdown summary and writes
 // bench/results/<date>.json. Not part of CI. Settings: see bench/README.md.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { repoPath } from '../test/support/stack-env.js';
 import {
   type BenchResult,
@@ -22,7 +23,10 @@ import { readMachineInfo } from './machine-info.js';
 import { runMergeFloor } from './merge-floor.js';
 import { type PacedResult, runPacedMode } from './paced-lag.js';
 import { runPgferryDrain } from './pgferry-drain.js';
+import { machineBusyPercent, readMachineCpu } from './process-stats.js';
+import { runSinkReplay } from './sink-replay.js';
 import { dropSourceTables } from './source-workload.js';
+import { StackWatch } from './stack-watch.js';
 import {
   compareFingerprints,
   dropTargetDatabase,
@@ -32,19 +36,48 @@ import {
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
-/** Runs a phase; an error becomes a failed phase (the others still run). */
-async function phase(name: string, run: () => Promise<PhaseFigures>): Promise<PhaseFigures> {
-  log(`${name}...`);
-  try {
-    const figures = await run();
-    log(
-      `${name}: ${figures.ok ? `${figures.eventsPerSecond} events/s` : `FAILED ${figures.error}`}`,
-    );
-    return figures;
-  } catch (error) {
-    const message = (error as Error).message;
-    log(`${name}: FAILED ${message}`);
-    return { ok: false, error: message };
+/**
+ * Runs a phase; an error becomes a failed phase (the others still run). A phase during which a
+ * stack service it uses went down or restarted (other sessions' fault tests) is run again once,
+ * with names of its own (`<run id>r2`); if disturbed again, it reports no figures.
+ */
+async function phase(
+  name: string,
+  context: { settings: BenchSettings; watch: StackWatch; services: readonly string[] },
+  run: (settings: BenchSettings) => Promise<PhaseFigures>,
+): Promise<PhaseFigures> {
+  for (let attempt = 1; ; attempt++) {
+    log(`${name}${attempt > 1 ? ` (attempt ${attempt})` : ''}...`);
+    const settings =
+      attempt === 1
+        ? context.settings
+        : { ...context.settings, runId: `${context.settings.runId}r${attempt}` };
+    const from = Date.now();
+    const cpuBefore = readMachineCpu();
+    let figures: PhaseFigures;
+    try {
+      figures = await run(settings);
+    } catch (error) {
+      figures = { ok: false, error: (error as Error).message };
+    }
+    // How busy the whole machine was (the stack, the phase, and anything else running on it).
+    figures.machineBusyPercent = machineBusyPercent(cpuBefore, readMachineCpu());
+    figures.loadAverage1m = Math.round((loadavg()[0] ?? 0) * 100) / 100;
+    const disturbed = context.watch.between(from, Date.now(), context.services);
+    if (disturbed.length === 0) {
+      log(
+        `${name}: ${figures.ok ? `${figures.eventsPerSecond} events/s` : `FAILED ${figures.error}`}`,
+      );
+      return figures;
+    }
+    log(`${name}: the stack was disturbed during the phase: ${disturbed.join('; ')}`);
+    if (attempt >= 2) {
+      return {
+        ok: false,
+        error: `the stack was disturbed during the phase (${disturbed.join('; ')}): figures withheld`,
+        withheld: figures,
+      };
+    }
   }
 }
 
@@ -67,11 +100,25 @@ async function main(): Promise<void> {
   const machine = await readMachineInfo(stack, pkg.version);
   log(`run ${settings.runId}: ${settings.events} events, batch size ${settings.batchSize}`);
   const databases: string[] = [];
+  const watch = new StackWatch(stack);
+  watch.start();
   let topic: BenchTopic | undefined;
   const notes: string[] = [];
   try {
+    const topicFrom = Date.now();
     topic = await produceBenchTopic(settings, log);
     const t = topic;
+    const topicDisturbed = watch.between(topicFrom, Date.now(), [
+      'kafka',
+      'registry',
+      'connect',
+      'pg-source',
+    ]);
+    if (topicDisturbed.length > 0) {
+      notes.push(
+        `The stack was disturbed while the topic was made (${topicDisturbed.join('; ')}); its content was checked complete.`,
+      );
+    }
     const events = t.workload.creates + t.workload.updates + t.workload.deletes;
     log(`topic ready: ${t.messages} messages, captured in ${t.captureSeconds.toFixed(1)} s`);
     const expected = await fingerprintTables(stack.sourceDatabaseUrl);
@@ -79,8 +126,9 @@ async function main(): Promise<void> {
     const cpuPerMillion = (cpu: number | undefined) =>
       cpu === undefined ? undefined : round((cpu * 1e6) / events, 1);
 
-    const clientCeiling = await phase('client ceiling', async () => {
-      const r = await runClientCeiling(settings, t);
+    const uses = (...services: string[]) => ({ settings, watch, services });
+    const clientCeiling = await phase('client ceiling', uses('kafka', 'registry'), async (s) => {
+      const r = await runClientCeiling(s, t);
       if (r.events !== events)
         return { ok: false, error: `decoded ${r.events} events, expected ${events}` };
       return {
@@ -92,8 +140,8 @@ async function main(): Promise<void> {
       };
     });
 
-    const floor = await phase('floor', async () => {
-      const r = await runMergeFloor(settings);
+    const floor = await phase('floor', uses('pg-source', 'pg-target'), async (s) => {
+      const r = await runMergeFloor(s);
       databases.push(r.database);
       return checked(expected, r.targetUrl, {
         ok: true,
@@ -107,29 +155,65 @@ async function main(): Promise<void> {
       });
     });
 
-    const pgferry = await phase('pgferry drain', async () => {
-      const r = await runPgferryDrain(settings, t, log);
-      databases.push(r.database);
-      return checked(expected, r.targetUrl, {
-        ok: true,
-        seconds: round(r.seconds, 2),
-        eventsPerSecond: perSecond(r.seconds),
-        startupSeconds: round(r.startupSeconds, 2),
-        cpuSeconds: round(r.stats?.cpuSeconds ?? Number.NaN, 2),
-        cpuSecondsPerMillionEvents: cpuPerMillion(r.stats?.cpuSeconds),
-        peakRssMiB: mebibytes(r.stats?.peakRssBytes),
-        log: r.logFile,
-      });
-    });
+    const sinkReplay = await phase(
+      'pgferry sink replay',
+      uses('kafka', 'registry', 'pg-target'),
+      async (s) => {
+        const r = await runSinkReplay(s, t);
+        databases.push(r.database);
+        const perStage = (seconds: Record<string, number>) =>
+          Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, round(v, 2)]));
+        return checked(expected, r.targetUrl, {
+          ok: true,
+          seconds: round(r.sinkSeconds, 2),
+          eventsPerSecond: perSecond(r.sinkSeconds),
+          sinkStageSeconds: perStage(r.sinkStageSeconds),
+          topologySeconds: round(r.topologySeconds, 2),
+          topologyEventsPerSecond: perSecond(r.topologySeconds),
+          topologyStageSeconds: perStage(r.stageSeconds),
+          wallSeconds: round(r.wallSeconds, 2),
+          wallEventsPerSecond: perSecond(r.wallSeconds),
+          chunks: r.chunks,
+          changesWritten: r.changesWritten,
+        });
+      },
+    );
+
+    const pgferry = await phase(
+      'pgferry drain',
+      uses('kafka', 'registry', 'pg-target'),
+      async (s) => {
+        const r = await runPgferryDrain(s, t, log);
+        databases.push(r.database);
+        return checked(expected, r.targetUrl, {
+          ok: true,
+          seconds: round(r.seconds, 2),
+          eventsPerSecond: perSecond(r.seconds),
+          startupSeconds: round(r.startupSeconds, 2),
+          firstCommitSeconds:
+            r.firstCommitSeconds === undefined ? undefined : round(r.firstCommitSeconds, 2),
+          // From the first committed batch on: the rate once started and joined (approximate: the
+          // first batch's events are counted, its time is not).
+          steadyEventsPerSecond:
+            r.firstCommitSeconds === undefined
+              ? undefined
+              : perSecond(r.seconds - r.firstCommitSeconds),
+          cpuSeconds: round(r.stats?.cpuSeconds ?? Number.NaN, 2),
+          cpuSecondsPerMillionEvents: cpuPerMillion(r.stats?.cpuSeconds),
+          peakRssMiB: mebibytes(r.stats?.peakRssBytes),
+          log: r.logFile,
+        });
+      },
+    );
 
     const jdbcSink = settings.skipJdbcSink
       ? { ok: false, error: 'skipped (BENCH_SKIP_JDBC=1)' }
-      : await phase('Debezium JDBC sink', async () => {
+      : await phase('Debezium JDBC sink', uses('kafka', 'registry', 'pg-target'), async (s) => {
           const pluginPath = fetchJdbcSinkPlugin();
           log('starting the bench Connect worker');
-          const worker = await startConnectWorker(settings, pluginPath);
+          const worker = await startConnectWorker(s, pluginPath);
           try {
-            const r = await runJdbcSink(settings, t, worker, log);
+            const r = await runJdbcSink(s, t, worker, log);
             databases.push(r.database);
             return checked(expected, r.targetUrl, {
               ok: true,
@@ -138,6 +222,10 @@ async function main(): Promise<void> {
               connectorVersion: r.version,
               firstCommitSeconds:
                 r.firstCommitSeconds === undefined ? undefined : round(r.firstCommitSeconds, 2),
+              steadyEventsPerSecond:
+                r.firstCommitSeconds === undefined
+                  ? undefined
+                  : perSecond(r.seconds - r.firstCommitSeconds),
               cpuSeconds: round(r.cpuSeconds, 2),
               cpuSecondsPerMillionEvents: cpuPerMillion(r.cpuSeconds),
               workerRssMiB: mebibytes(r.stats?.rssBytes),
@@ -154,7 +242,8 @@ async function main(): Promise<void> {
     let paced: BenchResult['paced'] = null;
     if (settings.pacedRates.length > 0) {
       log(`paced mode: ${settings.pacedRates.join(', ')} rows/s, ${settings.pacedSeconds} s each`);
-      const r: PacedResult = await runPacedMode(
+      const from = Date.now();
+      let r: PacedResult = await runPacedMode(
         settings,
         { rates: settings.pacedRates, seconds: settings.pacedSeconds },
         databases,
@@ -165,6 +254,22 @@ async function main(): Promise<void> {
         steps: [],
         highestFlatRate: null,
       }));
+      const disturbed = watch.between(from, Date.now(), [
+        'kafka',
+        'registry',
+        'connect',
+        'pg-source',
+        'pg-target',
+      ]);
+      if (disturbed.length > 0) {
+        r = {
+          ok: false,
+          error: `the stack was disturbed during paced mode (${disturbed.join('; ')}): figures withheld`,
+          steps: [],
+          highestFlatRate: null,
+          withheld: r,
+        };
+      }
       if (!r.ok) log(`paced mode: FAILED ${r.error}`);
       paced = { ...r, secondsPerRate: settings.pacedSeconds };
     }
@@ -198,12 +303,13 @@ async function main(): Promise<void> {
         finalRows: Object.fromEntries(Object.entries(expected).map(([k, v]) => [k, v.rows])),
       },
       expected,
-      phases: { clientCeiling, floor, pgferry, jdbcSink },
+      phases: { clientCeiling, floor, sinkReplay, pgferry, jdbcSink },
       paced,
       ratios: {
         pgferryOverJdbcSink: ratio(pgferry, jdbcSink),
         pgferryOverFloor: ratio(pgferry, floor),
         pgferryOverClientCeiling: ratio(pgferry, clientCeiling),
+        pgferryOverSinkReplay: ratio(pgferry, sinkReplay),
       },
       notes,
     };
@@ -213,6 +319,7 @@ async function main(): Promise<void> {
     writeFileSync(file, `${json}\n`);
     process.stdout.write(`${json}\n\n${renderMarkdown(result)}\nwritten to ${file}\n`);
   } finally {
+    watch.stop();
     if (!settings.keep) {
       log('cleaning up (BENCH_KEEP=1 keeps the databases, tables and topics)');
       for (const db of databases) await dropTargetDatabase(stack, db).catch(() => undefined);
@@ -224,14 +331,10 @@ async function main(): Promise<void> {
           name.includes(settings.runId),
         );
         await admin.deleteTopics({ topics: runTopics }).catch(() => undefined);
-        await admin
-          .deleteGroups([
-            `${settings.runId}-paced`,
-            `${settings.runId}-pgferry`,
-            `${settings.runId}-ceiling`,
-            `connect-${settings.runId}-jdbc`,
-          ])
-          .catch(() => undefined);
+        const runGroups = (await admin.listGroups()).groups
+          .map((g) => g.groupId)
+          .filter((id) => id.includes(settings.runId));
+        await admin.deleteGroups(runGroups).catch(() => undefined);
         await admin.disconnect();
       }
     }

@@ -1,0 +1,162 @@
+// pgferry's own pipeline in this process, with its stages timed apart: kafkajs fetches the topic
+// in per-partition chunks of BENCH_BATCH_SIZE records (as pgferry's source does), the topology
+// (decode -> transform -> dedupe, cli/run-pipeline.ts) turns each chunk into row changes, and
+// sink/postgres-sink.ts writes it (COPY + merge + offsets, one transaction). The sink's seconds
+// alone give pgferry's apply rate with Kafka and decoding removed; the topology's, the client
+// side's cost. For the profiling half of issue 8, not a figure the issue asks for.
+import { buildTopology } from '../cli/run-pipeline.js';
+import type { KafkaRecord } from '../pipeline/kafka-record.js';
+import { createLogger } from '../pipeline/logger.js';
+import { RegistrySchemaLookup } from '../pipeline/schema-lookup.js';
+import { PostgresSink } from '../sink/postgres-sink.js';
+import type { BenchSettings } from './bench-settings.js';
+import type { BenchTopic } from './bench-topic.js';
+import { createBenchKafka } from './kafka-topics.js';
+import { createTargetDatabase, targetRole } from './target-database.js';
+
+export interface SinkReplayResult {
+  database: string;
+  targetUrl: string;
+  /** Consumer start to the last chunk written. */
+  wallSeconds: number;
+  topologySeconds: number;
+  /** Per processor (decode, transform, dedupe). */
+  stageSeconds: Record<string, number>;
+  sinkSeconds: number;
+  /** Inside the sink: COPY, merge statements, COMMIT. */
+  sinkStageSeconds: { copy: number; merge: number; commit: number };
+  chunks: number;
+  changesWritten: number;
+}
+
+export async function runSinkReplay(
+  settings: BenchSettings,
+  topic: BenchTopic,
+): Promise<SinkReplayResult> {
+  const { stack } = settings;
+  const database = `${settings.runId}_replay`;
+  const targetUrl = await createTargetDatabase(stack, database);
+  const log = createLogger('silent');
+  const role = targetRole(stack);
+  const target = new URL(stack.targetDatabaseUrl);
+  const sink = new PostgresSink({
+    settings: {
+      host: target.hostname,
+      port: Number(target.port),
+      database,
+      user: role.name,
+      password: role.password,
+      sslMode: 'disable',
+    },
+    log,
+  });
+  const topology = buildTopology(new RegistrySchemaLookup({ url: stack.schemaRegistryUrl }));
+  const groupId = `${settings.runId}-replay`;
+  const maxBytes = 16 * 1024 * 1024;
+  const kafka = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench-replay');
+  const consumer = kafka.consumer({
+    groupId,
+    maxBytes,
+    maxBytesPerPartition: maxBytes,
+    maxWaitTimeInMs: 1000,
+    allowAutoTopicCreation: false,
+  });
+  const remaining = new Map<string, bigint>();
+  for (const [t, parts] of topic.ends)
+    for (const [p, end] of parts) if (end > 0n) remaining.set(`${t}/${p}`, end);
+  const result: SinkReplayResult = {
+    database,
+    targetUrl,
+    wallSeconds: 0,
+    topologySeconds: 0,
+    stageSeconds: {},
+    sinkSeconds: 0,
+    sinkStageSeconds: { copy: 0, merge: 0, commit: 0 },
+    chunks: 0,
+    changesWritten: 0,
+  };
+  const writeChunk = async (records: KafkaRecord[]) => {
+    const t0 = performance.now();
+    const processed = await topology.processBatch(records, { log });
+    const t1 = performance.now();
+    if (processed.failures.length > 0) {
+      throw new Error(
+        `topology rejected ${processed.failures.length} records: ${processed.failures[0]?.error.message}`,
+      );
+    }
+    const last = records.at(-1) as KafkaRecord;
+    const written = await sink.writeBatch({
+      groupId,
+      topic: last.topic,
+      partition: last.partition,
+      nextOffset: (BigInt(last.offset) + 1n).toString(),
+      changes: processed.outputs,
+    });
+    const t2 = performance.now();
+    if (written.rejected.length > 0) {
+      throw new Error(
+        `sink rejected ${written.rejected.length} rows: ${written.rejected[0]?.error.message}`,
+      );
+    }
+    result.topologySeconds += (t1 - t0) / 1000;
+    for (const [stage, ms] of Object.entries(processed.timingsMs))
+      result.stageSeconds[stage] = (result.stageSeconds[stage] ?? 0) + ms / 1000;
+    result.sinkSeconds += (t2 - t1) / 1000;
+    result.sinkStageSeconds.copy += written.timingsMs.copy / 1000;
+    result.sinkStageSeconds.merge += written.timingsMs.merge / 1000;
+    result.sinkStageSeconds.commit += written.timingsMs.commit / 1000;
+    result.chunks += 1;
+    result.changesWritten += written.applied;
+  };
+  const started = performance.now();
+  await sink.start();
+  await consumer.connect();
+  try {
+    for (const t of topic.topics) await consumer.subscribe({ topic: t, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      consumer
+        .run({
+          autoCommit: false,
+          eachBatch: async ({ batch, heartbeat }) => {
+            try {
+              let chunk: KafkaRecord[] = [];
+              let bytes = 0;
+              for (const m of batch.messages) {
+                chunk.push({
+                  topic: batch.topic,
+                  partition: batch.partition,
+                  offset: m.offset,
+                  key: m.key,
+                  value: m.value,
+                  headers: {},
+                  timestamp: m.timestamp,
+                });
+                bytes += (m.key?.length ?? 0) + (m.value?.length ?? 0) + batch.topic.length + 64;
+                if (chunk.length >= settings.batchSize || bytes >= maxBytes) {
+                  await writeChunk(chunk);
+                  await heartbeat();
+                  chunk = [];
+                  bytes = 0;
+                }
+              }
+              if (chunk.length > 0) await writeChunk(chunk);
+              const last = batch.messages.at(-1);
+              const id = `${batch.topic}/${batch.partition}`;
+              if (last && BigInt(last.offset) + 1n >= (remaining.get(id) ?? 0n))
+                remaining.delete(id);
+              if (remaining.size === 0) resolve();
+            } catch (error) {
+              reject(error);
+              throw error;
+            }
+          },
+        })
+        .catch(reject);
+    });
+    result.wallSeconds = (performance.now() - started) / 1000;
+    return result;
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+    await sink.stop();
+  }
+}
