@@ -47,11 +47,11 @@ export interface PacedResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-function lagFigures(rows: CommittedRow[]): LagFigures | null {
+export function lagFigures(rows: CommittedRow[]): LagFigures | null {
   if (rows.length === 0) return null;
   const lags = rows.map((r) => r.committedAtMs - r.writtenAtMs).sort((a, b) => a - b);
   return {
@@ -60,6 +60,28 @@ function lagFigures(rows: CommittedRow[]): LagFigures | null {
     p99Ms: round(percentile(lags, 99), 0),
     maxMs: round(lags.at(-1) ?? Number.NaN, 0),
   };
+}
+
+/**
+ * A rate is sustained with a flat p99 when the writer kept >= 95% of it, the target caught up
+ * within 10 s of the step's end, and the last window's p99 is at most 2x the first's + 100 ms.
+ */
+export function isFlat(step: {
+  rate: number;
+  achievedRate: number;
+  caughtUpSeconds: number | null;
+  windowP99Ms: readonly number[];
+}): boolean {
+  const first = step.windowP99Ms[0];
+  const last = step.windowP99Ms.at(-1);
+  return (
+    step.caughtUpSeconds !== null &&
+    step.caughtUpSeconds <= 10 &&
+    step.achievedRate >= 0.95 * step.rate &&
+    first !== undefined &&
+    last !== undefined &&
+    last <= 2 * first + 100
+  );
 }
 
 async function waitCaughtUp(
@@ -146,13 +168,7 @@ export async function runPacedMode(
           .sort((a, b) => a - b);
         if (lags.length > 0) windowP99Ms.push(round(percentile(lags, 99), 0));
       }
-      const first = windowP99Ms[0] ?? Number.NaN;
-      const last = windowP99Ms.at(-1) ?? Number.NaN;
-      const flat =
-        caughtUpSeconds !== null &&
-        caughtUpSeconds <= 10 &&
-        w.achievedRate >= 0.95 * rate &&
-        last <= 2 * first + 100;
+      const flat = isFlat({ rate, achievedRate: w.achievedRate, caughtUpSeconds, windowP99Ms });
       const step: PacedStep = {
         rate,
         seconds: round(w.seconds, 1),

@@ -15,10 +15,23 @@ const ROW =
 const COMMIT = /^COMMIT \d+ \(at (.+)\)$/;
 
 /** PostgreSQL's ISO text in UTC ('2026-11-28 01:30:00.123456+00') to epoch milliseconds. */
-function parseUtc(text: string): number {
+export function parseUtc(text: string): number {
   const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(\.\d+)?\+00$/.exec(text);
   if (!m) return Number.NaN;
   return Date.parse(`${m[1]}T${m[2]}${(m[3] ?? '.0').slice(0, 4).padEnd(4, '0')}Z`);
+}
+
+export type DecodedLine =
+  | { kind: 'row'; table: string; writtenAtMs: number }
+  | { kind: 'commit'; committedAtMs: number };
+
+/** One line of test_decoding's output: a row carrying written_at, a COMMIT, or neither. */
+export function readDecodedLine(data: string): DecodedLine | undefined {
+  const row = ROW.exec(data);
+  if (row) return { kind: 'row', table: row[1] as string, writtenAtMs: parseUtc(row[2] as string) };
+  const commit = COMMIT.exec(data);
+  if (commit) return { kind: 'commit', committedAtMs: parseUtc(commit[1] as string) };
+  return undefined;
 }
 
 export class TargetCommitWatcher {
@@ -64,16 +77,11 @@ export class TargetCommitWatcher {
         [this.slot],
       );
       for (const { data } of result.rows) {
-        const row = ROW.exec(data);
-        if (row) {
-          if (row[1] === this.table) this.pending.push(parseUtc(row[2] as string));
-          continue;
-        }
-        const commit = COMMIT.exec(data);
-        if (commit) {
-          const committedAtMs = parseUtc(commit[1] as string);
+        const line = readDecodedLine(data);
+        if (line?.kind === 'row' && line.table === this.table) this.pending.push(line.writtenAtMs);
+        if (line?.kind === 'commit') {
           for (const writtenAtMs of this.pending) {
-            this.rows.push({ writtenAtMs, committedAtMs });
+            this.rows.push({ writtenAtMs, committedAtMs: line.committedAtMs });
             if (writtenAtMs > this.newest) this.newest = writtenAtMs;
           }
           this.pending = [];
