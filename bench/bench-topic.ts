@@ -26,6 +26,15 @@ export interface BenchTopic {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The first line of a failed task's trace, or undefined when no task has failed. */
+async function connectorTaskFailed(connectUrl: string, name: string): Promise<string | undefined> {
+  const status = (await fetch(`${connectUrl}/connectors/${encodeURIComponent(name)}/status`)
+    .then((r) => r.json())
+    .catch(() => ({}))) as { tasks?: { state: string; trace?: string }[] };
+  const failed = status.tasks?.find((t) => t.state === 'FAILED');
+  return failed ? (failed.trace?.split('\n')[0] ?? 'FAILED') : undefined;
+}
+
 export async function produceBenchTopic(
   settings: BenchSettings,
   log: (line: string) => void,
@@ -73,13 +82,36 @@ export async function produceBenchTopic(
     const deadline = Date.now() + settings.drainTimeoutMs;
     let ends = await readTopicEnds(kafka, topics);
     let lastLog = Date.now();
+    let lastProgress = Date.now();
+    let lastCount = -1n;
+    let restarts = 0;
     for (;;) {
       const behind = BENCH_TABLES.filter(
         (t) => sumEnds(ends, `${prefix}.public.${t.name}`) < BigInt(expected[t.name] ?? 0),
       );
       if (behind.length === 0) break;
+      const count = topics.reduce((n, t) => n + sumEnds(ends, t), 0n);
+      if (count !== lastCount) {
+        lastCount = count;
+        lastProgress = Date.now();
+      }
       if (Date.now() > deadline)
         throw new Error('Debezium did not publish the whole workload in time');
+      if (Date.now() - lastProgress > 5000) {
+        // A Kafka restart (another session's fault test) can fail the connector's task: restart
+        // it (ours only; the worker is shared and left alone). It resumes from its offsets.
+        const failed = await connectorTaskFailed(stack.connectUrl, connectorName);
+        if (failed && restarts < 5) {
+          restarts += 1;
+          log(`  the bench connector's task failed (${failed}); restarting it`);
+          await fetch(`${stack.connectUrl}/connectors/${connectorName}/tasks/0/restart`, {
+            method: 'POST',
+          }).catch(() => undefined);
+          lastProgress = Date.now();
+        } else if (Date.now() - lastProgress > 180_000) {
+          throw new Error(`Debezium published nothing for 180 s (${count} messages in Kafka)`);
+        }
+      }
       if (Date.now() - lastLog > 15_000) {
         lastLog = Date.now();
         log(`  in Kafka: ${topics.map((t) => `${t} ${sumEnds(ends, t)}`).join(', ')}`);
