@@ -132,11 +132,11 @@ function renderPaced(paced: BenchResult['paced']): string[] {
     '',
     `Paced mode (pgferry live, ${paced.secondsPerRate} s per rate; lag = target commit - source write, seen on the target):`,
     '',
-    '| rate rows/s | achieved | lag p50 ms | p99 ms | max ms | caught up after s | p99 flat |',
-    '|---:|---:|---:|---:|---:|---:|---|',
+    '| rate rows/s | achieved | lag p50 ms | p99 ms | max ms | of which capture p50 / p99 ms | caught up after s | p99 flat |',
+    '|---:|---:|---:|---:|---:|---:|---:|---|',
     ...paced.steps.map(
       (s) =>
-        `| ${cell(s.rate)} | ${cell(s.achievedRate)} | ${cell(s.lag?.p50Ms)} | ${cell(s.lag?.p99Ms)} | ${cell(s.lag?.maxMs)} | ${cell(s.caughtUpSeconds)} | ${s.flat ? 'yes' : 'no'} |`,
+        `| ${cell(s.rate)} | ${cell(s.achievedRate)} | ${cell(s.lag?.p50Ms)} | ${cell(s.lag?.p99Ms)} | ${cell(s.lag?.maxMs)} | ${cell(s.captureLag?.p50Ms)} / ${cell(s.captureLag?.p99Ms)} | ${cell(s.caughtUpSeconds)} | ${s.flat ? 'yes' : 'no'} |`,
     ),
     '',
     `Highest rate with a flat p99: ${cell(paced.highestFlatRate)} rows/s.`,

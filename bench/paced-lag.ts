@@ -10,6 +10,7 @@ import { tableFingerprint } from '../test/support/table-checksum.js';
 import { applyTestConnector, removeTestConnector } from '../test/support/test-connector.js';
 import { round } from './bench-report.js';
 import type { BenchSettings } from './bench-settings.js';
+import { KafkaArrivalWatcher } from './kafka-arrival-watcher.js';
 import { PACED_DDL, PACED_TABLE, PacedWriter } from './paced-workload.js';
 import { startPgferryChild } from './pgferry-child.js';
 import { type CommittedRow, TargetCommitWatcher } from './target-commit-watcher.js';
@@ -28,6 +29,11 @@ export interface PacedStep {
   rowsWritten: number;
   achievedRate: number;
   lag: LagFigures | null;
+  /**
+   * Source commit -> Kafka (Debezium's share of the lag, from the records' timestamps); what is
+   * left of `lag` is Kafka -> target commit (pgferry's share).
+   */
+  captureLag: Omit<LagFigures, 'maxMs'> | null;
   /** p99 lag of each consecutive window of the step (by source write time). */
   windowP99Ms: number[];
   /** Seconds after the step's end until the target had its last row; null = not within 120 s. */
@@ -117,6 +123,7 @@ export async function runPacedMode(
   await source.connect();
   let watcher: TargetCommitWatcher | undefined;
   let pgferry: Awaited<ReturnType<typeof startPgferryChild>> | undefined;
+  let arrivals: KafkaArrivalWatcher | undefined;
   const steps: PacedStep[] = [];
   try {
     watcher = await TargetCommitWatcher.start(
@@ -152,6 +159,11 @@ export async function runPacedMode(
         `pgferry did not apply the warm-up rows within 120 s; see ${pgferry.logFile}`,
       );
     }
+    arrivals = await KafkaArrivalWatcher.start(
+      stack.kafkaBootstrap,
+      `${runId}-arrival`,
+      `${prefix}.public.${PACED_TABLE}`,
+    );
     for (const rate of options.rates) {
       log(`  paced: ${rate} rows/s for ${options.seconds} s`);
       const w = await writer.write(rate, options.seconds);
@@ -169,19 +181,28 @@ export async function runPacedMode(
         if (lags.length > 0) windowP99Ms.push(round(percentile(lags, 99), 0));
       }
       const flat = isFlat({ rate, achievedRate: w.achievedRate, caughtUpSeconds, windowP99Ms });
+      const capture = arrivals.captureLags(writer.commitTimes, w.startedAtMs, w.endedAtMs);
       const step: PacedStep = {
         rate,
         seconds: round(w.seconds, 1),
         rowsWritten: w.rows,
         achievedRate: w.achievedRate,
         lag: lagFigures(rows),
+        captureLag:
+          capture.length === 0
+            ? null
+            : {
+                rows: capture.length,
+                p50Ms: round(percentile(capture, 50), 0),
+                p99Ms: round(percentile(capture, 99), 0),
+              },
         windowP99Ms,
         caughtUpSeconds: caughtUpSeconds === null ? null : round(caughtUpSeconds, 1),
         flat,
       };
       steps.push(step);
       log(
-        `  paced ${rate}: achieved ${w.achievedRate} rows/s, lag ${JSON.stringify(step.lag)}, flat ${flat}`,
+        `  paced ${rate}: achieved ${w.achievedRate} rows/s, lag ${JSON.stringify(step.lag)}, capture ${JSON.stringify(step.captureLag)}, flat ${flat}`,
       );
       if (caughtUpSeconds === null) break;
     }
@@ -209,6 +230,7 @@ export async function runPacedMode(
       checksum: 'equal',
     };
   } finally {
+    await arrivals?.stop();
     await pgferry?.stop();
     await removeTestConnector(stack.connectUrl, connectorName, source, slotName);
     await watcher?.stop();

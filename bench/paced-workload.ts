@@ -26,6 +26,8 @@ export interface PacedWriteResult {
 export class PacedWriter {
   private readonly keys = new LiveKeys();
   private readonly random: () => number;
+  /** Per key, the source commit time (ms, taken when COMMIT returned) of each of its changes. */
+  readonly commitTimes = new Map<number, number[]>();
 
   constructor(
     private readonly client: pg.Client,
@@ -110,6 +112,15 @@ export class PacedWriter {
       for (const id of deletes) this.keys.remove(id);
     }
     await this.client.query('COMMIT');
+    const committedAtMs = Date.now();
+    const record = (id: number) => {
+      const times = this.commitTimes.get(id);
+      if (times) times.push(committedAtMs);
+      else this.commitTimes.set(id, [committedAtMs]);
+    };
+    for (let id = this.keys.nextId - creates; id < this.keys.nextId; id++) record(id);
+    for (const id of updates) record(id);
+    for (const id of deletes) record(id);
     return size;
   }
 }

@@ -1,6 +1,7 @@
 // The benchmark's pure pieces (bench/): the lag probe's parsing of test_decoding output, lag
 // percentiles and the flat-p99 verdict, "offsets reached the topic ends", the workload's keys.
 import { describe, expect, it } from 'vitest';
+import { readKeyId } from '../../bench/kafka-arrival-watcher.js';
 import { reachedEnds } from '../../bench/kafka-topics.js';
 import { isFlat, lagFigures, percentile } from '../../bench/paced-lag.js';
 import { createRandom, LiveKeys } from '../../bench/source-workload.js';
@@ -133,5 +134,15 @@ describe('workload keys', () => {
     const a = createRandom(42);
     const b = createRandom(42);
     expect([a(), a(), a()]).toEqual([b(), b(), b()]);
+  });
+});
+
+describe('Kafka arrival probe', () => {
+  it('reads the id of a Confluent-framed Avro key {id: long}', () => {
+    const frame = (bytes: number[]) => Buffer.from([0, 0, 0, 0, 9, ...bytes]);
+    expect(readKeyId(frame([0x02]))).toBe(1);
+    expect(readKeyId(frame([0x01]))).toBe(-1);
+    expect(readKeyId(frame([0xac, 0x02]))).toBe(150);
+    expect(readKeyId(frame([0x80, 0x89, 0x7a]))).toBe(1_000_000);
   });
 });
