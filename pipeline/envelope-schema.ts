@@ -8,6 +8,7 @@ import {
   collectNamedTypes,
   createColumnCodec,
 } from './column-codec.js';
+import { readColumnDefault } from './column-default.js';
 import { SchemaIncompatibleError } from './errors.js';
 import type { TableSchema } from './table-schema.js';
 
@@ -17,6 +18,8 @@ export interface EnvelopeColumn {
   /** Column name in PostgreSQL. */
   column: string;
   codec: ColumnCodec;
+  /** The source's constant default as PostgreSQL text, when the schema carries one. */
+  defaultValue?: string;
 }
 
 export interface EnvelopeSchema {
@@ -27,7 +30,9 @@ export interface EnvelopeSchema {
   keyColumns: EnvelopeColumn[];
 }
 
-function fieldsOf(record: AvroJson): { name: string; type: AvroJson }[] {
+type AvroField = { name: string; type: AvroJson; default?: unknown };
+
+function fieldsOf(record: AvroJson): AvroField[] {
   if (typeof record !== 'object' || Array.isArray(record) || record.type !== 'record') {
     throw new SchemaIncompatibleError('expected an Avro record schema');
   }
@@ -35,7 +40,7 @@ function fieldsOf(record: AvroJson): { name: string; type: AvroJson }[] {
 }
 
 function columnsOf(
-  fields: { name: string; type: AvroJson }[],
+  fields: AvroField[],
   named: ReturnType<typeof collectNamedTypes>,
 ): EnvelopeColumn[] {
   return fields.map((field) => {
@@ -55,10 +60,12 @@ function columnsOf(
       }
       throw error;
     }
+    const defaultValue = readColumnDefault(field, codec, named);
     return {
       field: field.name,
       column: params['__debezium.source.column.name'] ?? field.name,
       codec,
+      ...(defaultValue === undefined ? {} : { defaultValue }),
     };
   });
 }
@@ -106,6 +113,11 @@ export function readEnvelopeSchema(
         name: c.column,
         pgType: c.codec.pgType,
         nullable: c.codec.nullable,
+        // A key column always carries its value; its default (often Debezium's 0 for a serial)
+        // has no use on the target.
+        ...(c.defaultValue === undefined || keyColumns.some((k) => k.field === c.field)
+          ? {}
+          : { defaultValue: c.defaultValue }),
       })),
       primaryKey: keyColumns.map((c) => c.column),
     },

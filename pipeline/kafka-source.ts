@@ -55,6 +55,8 @@ export class KafkaSource {
   private paused = false;
   /** The chunk being handed to the sink and committed; pause() waits for it. */
   private inFlight: Promise<unknown> | undefined;
+  /** The seek to the target's offsets after the last join, which fetched batches wait for. */
+  private seeking: Promise<void> | undefined;
 
   constructor(private readonly options: KafkaSourceOptions) {}
 
@@ -201,7 +203,10 @@ export class KafkaSource {
         // consumeBatch still refuses records while paused; only fetch efficiency is lost.
         this.options.log.warn({ err: (error as Error).message }, 'could not re-pause topics');
       }
-      void this.seekToStoredOffsets(consumer, assignment);
+      // Batches wait for this: a batch fetched from Kafka's committed offset before the seek
+      // (e.g. after the group's offsets were reset to earliest) is then stale and dropped,
+      // instead of being handed on, where its poison records would be dead-lettered again.
+      this.seeking = this.seekToStoredOffsets(consumer, assignment);
     });
     consumer.on(consumer.events.CRASH, (event) => {
       this.joined = false;
@@ -261,6 +266,7 @@ export class KafkaSource {
 
   private async consumeBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
     const { batch, isRunning, isStale } = payload;
+    await this.seeking;
     const isActive = () => this.running && isRunning() && !isStale() && this.consumer === consumer;
     let chunk: KafkaRecord[] = [];
     let bytes = 0;

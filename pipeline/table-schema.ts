@@ -7,6 +7,8 @@ export interface ColumnSchema {
   /** PostgreSQL type for DDL, e.g. `numeric(12,2)`, `timestamp(6) with time zone`, `integer[]`. */
   pgType: string;
   nullable: boolean;
+  /** The source's constant default as PostgreSQL text input (Debezium propagates it), if any. */
+  defaultValue?: string;
 }
 
 export interface TableSchema {

@@ -9,7 +9,7 @@ import type { TableRef } from '../pipeline/row-change.js';
 import type { TableSchema } from '../pipeline/table-schema.js';
 import { BOOKKEEPING_SCHEMA, DDL_LOCK_KEY, tablesTable } from './bookkeeping.js';
 import { planColumnTypeChange } from './column-type-change.js';
-import { boundedIdentifier, qualifiedName, quoteIdent } from './sql-identifier.js';
+import { boundedIdentifier, qualifiedName, quoteIdent, quoteLiteral } from './sql-identifier.js';
 
 export type SchemaChangeKind = 'create_table' | 'add_column' | 'widen_column' | 'drop_not_null';
 export type SchemaChangeListener = (table: string, kind: SchemaChangeKind) => void;
@@ -124,6 +124,13 @@ async function alignPositionKeyTypes(
   }
 }
 
+/**
+ * The source's default, so that rows the source backfilled without a change event (ADD COLUMN
+ * ... DEFAULT) get it on the target too, and so do rows an older schema version inserts later.
+ */
+const columnDefault = (c: TableSchema['columns'][number]): string =>
+  c.defaultValue === undefined ? '' : ` DEFAULT ${quoteLiteral(c.defaultValue)}`;
+
 const sameKey = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && [...a].sort().join('\u0000') === [...b].sort().join('\u0000');
 
@@ -201,7 +208,7 @@ async function prepareTargetTable(
       for (const c of schema.columns) {
         const type = await resolveDdlType(client, c.pgType, log, `${tableName}.${c.name}`);
         const notNull = schema.primaryKey.includes(c.name) || !c.nullable ? ' NOT NULL' : '';
-        defs.push(`${quoteIdent(c.name)} ${type}${notNull}`);
+        defs.push(`${quoteIdent(c.name)} ${type}${columnDefault(c)}${notNull}`);
       }
       defs.push(`PRIMARY KEY (${schema.primaryKey.map(quoteIdent).join(', ')})`);
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(ref.schema)}`);
@@ -223,9 +230,11 @@ async function prepareTargetTable(
         const have = existing.get(c.name);
         if (!have) {
           const type = await resolveDdlType(client, c.pgType, log, `${tableName}.${c.name}`);
-          await client.query(`ALTER TABLE ${target} ADD COLUMN ${quoteIdent(c.name)} ${type}`);
+          await client.query(
+            `ALTER TABLE ${target} ADD COLUMN ${quoteIdent(c.name)} ${type}${columnDefault(c)}`,
+          );
           log.info(
-            { table: tableName, column: c.name, type },
+            { table: tableName, column: c.name, type, default: c.defaultValue },
             'added column from a new schema version',
           );
           onChange(tableName, 'add_column');
