@@ -63,7 +63,7 @@ describe('paced figures', () => {
     expect(isFlat({ ...step, windowP99Ms: [400, 2000] })).toBe(false);
     expect(isFlat({ ...step, achievedRate: 900 })).toBe(false);
     expect(isFlat({ ...step, caughtUpSeconds: null })).toBe(false);
-    expect(isFlat({ ...step, caughtUpSeconds: 30 })).toBe(false);
+    expect(isFlat({ ...step, caughtUpSeconds: 8 })).toBe(false);
     expect(isFlat({ ...step, windowP99Ms: [] })).toBe(false);
   });
 });
