@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { repoPath } from '../test/support/stack-env.js';
 import type { BenchSettings } from './bench-settings.js';
+import { trackChild } from './child-processes.js';
 import { createBenchKafka } from './kafka-topics.js';
 
 export interface ConnectWorker {
@@ -73,19 +74,21 @@ export async function startConnectWorker(
   const logFile = repoPath(`.stack/logs/bench-connect-${runId}.log`);
   const out = createWriteStream(logFile);
   const java = process.env.JAVA_HOME ? `${process.env.JAVA_HOME}/bin/java` : 'java';
-  const child = spawn(
-    java,
-    [
-      '-Xms128m',
-      `-Xmx${settings.connectHeap}`,
-      '-XX:+UseG1GC',
-      `-Dlog4j2.configurationFile=${repoPath('stack/config/log4j2.properties')}`,
-      '-cp',
-      repoPath('.stack/java/kafka-libs/*'),
-      'org.apache.kafka.connect.cli.ConnectDistributed',
-      `${dir}/worker.properties`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+  const child = trackChild(
+    spawn(
+      java,
+      [
+        '-Xms128m',
+        `-Xmx${settings.connectHeap}`,
+        '-XX:+UseG1GC',
+        `-Dlog4j2.configurationFile=${repoPath('stack/config/log4j2.properties')}`,
+        '-cp',
+        repoPath('.stack/java/kafka-libs/*'),
+        'org.apache.kafka.connect.cli.ConnectDistributed',
+        `${dir}/worker.properties`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
   );
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);

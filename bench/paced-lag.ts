@@ -107,7 +107,6 @@ async function waitCaughtUp(
 export async function runPacedMode(
   settings: BenchSettings,
   options: { rates: number[]; seconds: number },
-  databases: string[],
   log: (line: string) => void,
 ): Promise<PacedResult> {
   const { stack, runId } = settings;
@@ -119,7 +118,6 @@ export async function runPacedMode(
   const targetUrl = await createTargetDatabase(stack, database, [
     { name: PACED_TABLE, ddl: PACED_DDL },
   ]);
-  databases.push(database);
   const source = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
   await source.connect();
   let watcher: TargetCommitWatcher | undefined;

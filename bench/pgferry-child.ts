@@ -6,6 +6,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { freePort } from '../test/support/pgferry-process.js';
 import { repoPath } from '../test/support/stack-env.js';
 import type { BenchSettings } from './bench-settings.js';
+import { trackChild } from './child-processes.js';
 
 export interface PgferryChild {
   child: ChildProcess;
@@ -43,10 +44,12 @@ export async function startPgferryChild(
   const logFile = repoPath(`.stack/logs/bench-${options.name}-${settings.runId}.log`);
   const file = createWriteStream(logFile);
   const started = performance.now();
-  const child = spawn(process.execPath, [repoPath('bin/pgferry.js'), 'run'], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = trackChild(
+    spawn(process.execPath, [repoPath('bin/pgferry.js'), 'run'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   child.stdout?.pipe(file);
   child.stderr?.pipe(file);
   const exited = once(child, 'exit');

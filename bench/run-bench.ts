@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { repoPath } from '../test/support/stack-env.js';
+import { cleanupBenchRun } from './bench-cleanup.js';
 import {
   type BenchResult,
   mebibytes,
@@ -15,24 +16,18 @@ import {
 } from './bench-report.js';
 import { type BenchSettings, readBenchSettings } from './bench-settings.js';
 import { type BenchTopic, produceBenchTopic } from './bench-topic.js';
+import { stopChildren } from './child-processes.js';
 import { runClientCeiling } from './client-ceiling.js';
 import { fetchJdbcSinkPlugin, startConnectWorker } from './connect-worker.js';
 import { runJdbcSink } from './jdbc-sink-run.js';
-import { createBenchKafka } from './kafka-topics.js';
 import { readMachineInfo } from './machine-info.js';
 import { runMergeFloor } from './merge-floor.js';
 import { type PacedResult, runPacedMode } from './paced-lag.js';
 import { runPgferryDrain } from './pgferry-drain.js';
 import { machineBusyPercent, readMachineCpu } from './process-stats.js';
 import { runSinkReplay } from './sink-replay.js';
-import { dropSourceTables } from './source-workload.js';
 import { StackWatch } from './stack-watch.js';
-import {
-  compareFingerprints,
-  dropTargetDatabase,
-  type Fingerprints,
-  fingerprintTables,
-} from './target-database.js';
+import { compareFingerprints, type Fingerprints, fingerprintTables } from './target-database.js';
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
@@ -95,11 +90,11 @@ async function checked(
 
 async function main(): Promise<void> {
   const settings: BenchSettings = readBenchSettings(process.env);
+  current = { settings };
   const { stack } = settings;
   const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string };
   const machine = await readMachineInfo(stack, pkg.version);
   log(`run ${settings.runId}: ${settings.events} events, batch size ${settings.batchSize}`);
-  const databases: string[] = [];
   const watch = new StackWatch(stack);
   watch.start();
   let topic: BenchTopic | undefined;
@@ -142,7 +137,6 @@ async function main(): Promise<void> {
 
     const floor = await phase('floor', uses('pg-source', 'pg-target'), async (s) => {
       const r = await runMergeFloor(s);
-      databases.push(r.database);
       return checked(expected, r.targetUrl, {
         ok: true,
         seconds: round(r.seconds, 2),
@@ -160,7 +154,6 @@ async function main(): Promise<void> {
       uses('kafka', 'registry', 'pg-target'),
       async (s) => {
         const r = await runSinkReplay(s, t);
-        databases.push(r.database);
         const perStage = (seconds: Record<string, number>) =>
           Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, round(v, 2)]));
         return checked(expected, r.targetUrl, {
@@ -184,7 +177,6 @@ async function main(): Promise<void> {
       uses('kafka', 'registry', 'pg-target'),
       async (s) => {
         const r = await runPgferryDrain(s, t, log);
-        databases.push(r.database);
         return checked(expected, r.targetUrl, {
           ok: true,
           seconds: round(r.seconds, 2),
@@ -214,7 +206,6 @@ async function main(): Promise<void> {
           const worker = await startConnectWorker(s, pluginPath);
           try {
             const r = await runJdbcSink(s, t, worker, log);
-            databases.push(r.database);
             return checked(expected, r.targetUrl, {
               ok: true,
               seconds: round(r.seconds, 2),
@@ -246,7 +237,6 @@ async function main(): Promise<void> {
       let r: PacedResult = await runPacedMode(
         settings,
         { rates: settings.pacedRates, seconds: settings.pacedSeconds },
-        databases,
         log,
       ).catch((error: Error) => ({
         ok: false,
@@ -320,26 +310,30 @@ async function main(): Promise<void> {
     process.stdout.write(`${json}\n\n${renderMarkdown(result)}\nwritten to ${file}\n`);
   } finally {
     watch.stop();
-    if (!settings.keep) {
-      log('cleaning up (BENCH_KEEP=1 keeps the databases, tables and topics)');
-      for (const db of databases) await dropTargetDatabase(stack, db).catch(() => undefined);
-      await dropSourceTables(stack.sourceDatabaseUrl).catch(() => undefined);
-      if (topic) {
-        const admin = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench-cleanup').admin();
-        await admin.connect();
-        const runTopics = (await admin.listTopics()).filter((name) =>
-          name.includes(settings.runId),
-        );
-        await admin.deleteTopics({ topics: runTopics }).catch(() => undefined);
-        const runGroups = (await admin.listGroups()).groups
-          .map((g) => g.groupId)
-          .filter((id) => id.includes(settings.runId));
-        await admin.deleteGroups(runGroups).catch(() => undefined);
-        await admin.disconnect();
-      }
-    }
+    log(
+      settings.keep
+        ? 'cleaning up connectors and slots (BENCH_KEEP=1: databases, tables and topics kept)'
+        : 'cleaning up',
+    );
+    await cleanupBenchRun(stack, settings.runId, settings.keep);
   }
 }
+
+/** The run in progress, for an interrupted run's cleanup. */
+let current: { settings: BenchSettings } | undefined;
+
+/** Ctrl-C or SIGTERM: stop the children, remove what the run made, exit. */
+function cleanUpOnSignal(signal: NodeJS.Signals): void {
+  log(`${signal}: stopping and cleaning up`);
+  stopChildren();
+  const settings = current?.settings;
+  if (!settings) process.exit(130);
+  void cleanupBenchRun(settings.stack, settings.runId, settings.keep).finally(() =>
+    process.exit(130),
+  );
+}
+process.once('SIGINT', cleanUpOnSignal);
+process.once('SIGTERM', cleanUpOnSignal);
 
 main().then(
   () => process.exit(0),

@@ -52,16 +52,6 @@ export async function createTargetDatabase(
   return url;
 }
 
-export async function dropTargetDatabase(stack: StackEnv, database: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: stack.targetDatabaseUrl });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
-}
-
 export type Fingerprints = Record<string, TableFingerprint>;
 
 export async function fingerprintTables(url: string): Promise<Fingerprints> {

@@ -1,0 +1,77 @@
+// Removes what a run made on the shared stack, found by its run id: its connectors on the shared
+// Connect worker and replication slots (always: a slot left behind retains WAL), and unless kept,
+// its target databases, source tables, topics and consumer groups. Runs at the end of every run
+// and when a run is interrupted.
+import pg from 'pg';
+import type { StackEnv } from '../test/support/stack-env.js';
+import { createBenchKafka } from './kafka-topics.js';
+import { PACED_TABLE } from './paced-workload.js';
+import { BENCH_TABLES } from './source-workload.js';
+
+async function withClient(url: string, work: (client: pg.Client) => Promise<void>): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function dropSlots(url: string, runId: string): Promise<void> {
+  await withClient(url, async (client) => {
+    await client.query(
+      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE starts_with(slot_name, $1) AND NOT active',
+      [runId],
+    );
+  });
+}
+
+export async function cleanupBenchRun(
+  stack: StackEnv,
+  runId: string,
+  keepData: boolean,
+): Promise<void> {
+  const connectors = (await fetch(`${stack.connectUrl}/connectors`)
+    .then((r) => r.json())
+    .catch(() => [])) as string[];
+  for (const name of connectors.filter((n) => n.startsWith(runId))) {
+    await fetch(`${stack.connectUrl}/connectors/${encodeURIComponent(name)}`, {
+      method: 'DELETE',
+    }).catch(() => undefined);
+  }
+  if (connectors.some((n) => n.startsWith(runId))) await new Promise((r) => setTimeout(r, 3000));
+  await dropSlots(stack.sourceDatabaseUrl, runId).catch(() => undefined);
+  await dropSlots(stack.targetDatabaseUrl, runId).catch(() => undefined);
+  if (keepData) return;
+  await withClient(stack.targetDatabaseUrl, async (client) => {
+    const dbs = await client.query<{ datname: string }>(
+      'SELECT datname FROM pg_database WHERE starts_with(datname, $1)',
+      [runId],
+    );
+    for (const { datname } of dbs.rows) {
+      await client
+        .query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`)
+        .catch(() => undefined);
+    }
+  }).catch(() => undefined);
+  await withClient(stack.sourceDatabaseUrl, async (client) => {
+    for (const name of [...BENCH_TABLES.map((t) => t.name), PACED_TABLE]) {
+      await client.query(`DROP TABLE IF EXISTS public.${name}`);
+    }
+  }).catch(() => undefined);
+  const admin = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench-cleanup').admin();
+  try {
+    await admin.connect();
+    const topics = (await admin.listTopics()).filter((name) => name.includes(runId));
+    if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
+    const groups = (await admin.listGroups()).groups
+      .map((g) => g.groupId)
+      .filter((id) => id.includes(runId));
+    if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
+  } catch {
+    // Kafka unreachable (a fault test on the shared stack): the topics stay; they are named after the run.
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
