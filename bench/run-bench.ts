@@ -47,6 +47,9 @@ async function phase(
       attempt === 1
         ? context.settings
         : { ...context.settings, runId: `${context.settings.runId}r${attempt}` };
+    if (!(await context.watch.settle(context.services))) {
+      log(`${name}: the stack is still disturbed after 180 s; running anyway`);
+    }
     const from = Date.now();
     const cpuBefore = readMachineCpu();
     let figures: PhaseFigures;
@@ -233,6 +236,8 @@ async function main(): Promise<void> {
     let paced: BenchResult['paced'] = null;
     if (settings.pacedRates.length > 0) {
       log(`paced mode: ${settings.pacedRates.join(', ')} rows/s, ${settings.pacedSeconds} s each`);
+      const pacedServices = ['kafka', 'registry', 'connect', 'pg-source', 'pg-target'];
+      await watch.settle(pacedServices);
       const from = Date.now();
       let r: PacedResult = await runPacedMode(
         settings,
@@ -244,13 +249,7 @@ async function main(): Promise<void> {
         steps: [],
         highestFlatRate: null,
       }));
-      const disturbed = watch.between(from, Date.now(), [
-        'kafka',
-        'registry',
-        'connect',
-        'pg-source',
-        'pg-target',
-      ]);
+      const disturbed = watch.between(from, Date.now(), pacedServices);
       if (disturbed.length > 0) {
         r = {
           ok: false,

@@ -101,6 +101,24 @@ export class StackWatch {
     );
   }
 
+  /**
+   * Waits until `services` have been up, with no restart, for `quietMs` (a fault test may still
+   * be bringing them back); gives up after `timeoutMs` and lets the phase find out.
+   */
+  async settle(services: readonly string[], quietMs = 5000, timeoutMs = 180_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const now = Date.now();
+      const open = services.some((service) => this.open.has(service));
+      const recent = this.disturbances.some(
+        (d) => services.includes(d.service) && d.toMs > now - quietMs,
+      );
+      if (!open && !recent) return true;
+      if (now > deadline) return false;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
   /** What happened to `services` between two instants (a second of margin either side). */
   between(fromMs: number, toMs: number, services: readonly string[]): string[] {
     return this.disturbances
