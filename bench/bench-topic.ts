@@ -2,8 +2,7 @@
 // dropped on stop, only the bench tables) over the source workload, until every change event is
 // in Kafka; then the connector is removed, so the topic stays as it is for every phase.
 import pg from 'pg';
-import { ConnectClient } from '../cli/connect-client.js';
-import { applyTestConnector, removeTestConnector } from '../test/support/test-connector.js';
+import { applyBenchConnector, removeBenchConnector } from './bench-connector.js';
 import type { BenchSettings } from './bench-settings.js';
 import { createBenchKafka, readTopicEnds, sumEnds } from './kafka-topics.js';
 import {
@@ -42,29 +41,19 @@ export async function produceBenchTopic(
   const { stack } = settings;
   const prefix = settings.runId;
   const connectorName = `${settings.runId}-source`;
-  const slotName = `${settings.runId}_slot`;
+  const connector = {
+    name: connectorName,
+    topicPrefix: prefix,
+    slotName: `${settings.runId}_slot`,
+    tableIncludeList: BENCH_TABLES.map((t) => `public.${t.name}`).join(','),
+  };
   const topics = BENCH_TABLES.map((t) => `${prefix}.public.${t.name}`);
   await createSourceTables(stack.sourceDatabaseUrl);
   const db = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
   await db.connect();
   const kafka = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench');
   try {
-    await applyTestConnector(new ConnectClient({ baseUrl: stack.connectUrl }), {
-      name: connectorName,
-      topicPrefix: prefix,
-      slotName,
-      tableIncludeList: BENCH_TABLES.map((t) => `public.${t.name}`).join(','),
-    });
-    // Streaming starts once the slot is active; changes before that would land in the snapshot.
-    for (let i = 0; ; i++) {
-      const active = await db.query(
-        'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active',
-        [slotName],
-      );
-      if (active.rowCount) break;
-      if (i > 240) throw new Error(`slot ${slotName} did not become active`);
-      await sleep(500);
-    }
+    await applyBenchConnector(stack.connectUrl, db, connector);
     await sleep(3000);
     log(`workload: ${settings.events} events on ${BENCH_TABLES.map((t) => t.name).join(', ')}`);
     const started = performance.now();
@@ -129,7 +118,7 @@ export async function produceBenchTopic(
     const messages = topics.reduce((n, t) => n + Number(sumEnds(ends, t)), 0);
     return { prefix, topics, workload, captureSeconds, messages, ends };
   } finally {
-    await removeTestConnector(stack.connectUrl, connectorName, db, slotName);
+    await removeBenchConnector(stack.connectUrl, db, connector);
     await db.end();
   }
 }

@@ -4,9 +4,8 @@
 // through a logical slot (target-commit-watcher.ts). Each step starts caught up; `isFlat` says
 // whether the rate was sustained without the lag climbing.
 import pg from 'pg';
-import { ConnectClient } from '../cli/connect-client.js';
 import { tableFingerprint } from '../test/support/table-checksum.js';
-import { applyTestConnector, removeTestConnector } from '../test/support/test-connector.js';
+import { applyBenchConnector, removeBenchConnector } from './bench-connector.js';
 import { round } from './bench-report.js';
 import type { BenchSettings } from './bench-settings.js';
 import { KafkaArrivalWatcher } from './kafka-arrival-watcher.js';
@@ -112,8 +111,12 @@ export async function runPacedMode(
   const { stack, runId } = settings;
   const database = `${runId}_paced`;
   const prefix = `${runId}p`;
-  const connectorName = `${runId}-paced-source`;
-  const slotName = `${runId}_pslot`;
+  const connector = {
+    name: `${runId}-paced-source`,
+    topicPrefix: prefix,
+    slotName: `${runId}_pslot`,
+    tableIncludeList: `public.${PACED_TABLE}`,
+  };
   const writer = await PacedWriter.connect(stack.sourceDatabaseUrl, settings.seed);
   const targetUrl = await createTargetDatabase(stack, database, [
     { name: PACED_TABLE, ddl: PACED_DDL },
@@ -130,21 +133,7 @@ export async function runPacedMode(
       `${runId}_lag`,
       PACED_TABLE,
     );
-    await applyTestConnector(new ConnectClient({ baseUrl: stack.connectUrl }), {
-      name: connectorName,
-      topicPrefix: prefix,
-      slotName,
-      tableIncludeList: `public.${PACED_TABLE}`,
-    });
-    for (let i = 0; ; i++) {
-      const active = await source.query(
-        'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active',
-        [slotName],
-      );
-      if (active.rowCount) break;
-      if (i > 240) throw new Error(`slot ${slotName} did not become active`);
-      await sleep(500);
-    }
+    await applyBenchConnector(stack.connectUrl, source, connector);
     pgferry = await startPgferryChild(settings, {
       name: 'pgferry-paced',
       database,
@@ -231,7 +220,7 @@ export async function runPacedMode(
   } finally {
     await arrivals?.stop();
     await pgferry?.stop();
-    await removeTestConnector(stack.connectUrl, connectorName, source, slotName);
+    await removeBenchConnector(stack.connectUrl, source, connector);
     await watcher?.stop();
     await source.end();
     await writer.close(!settings.keep);

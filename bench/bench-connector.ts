@@ -1,0 +1,73 @@
+// The bench's Debezium source connectors: the project's connector file with a topic prefix, slot
+// and tables of their own. The slot is NOT dropped on stop (slot.drop.on.stop=false, as in
+// production): a task stopped by a Connect rebalance after a broker restart (other sessions'
+// fault tests) would otherwise drop it and lose the changes made meanwhile. The bench drops the
+// slot itself when it removes the connector (and its cleanup drops any slot named after the run).
+import type pg from 'pg';
+import { ConnectClient } from '../cli/connect-client.js';
+import { applyConnector } from '../cli/connector-apply.js';
+import { readConnectorDefinition } from '../cli/connector-definition.js';
+import { repoPath } from '../test/support/stack-env.js';
+
+export interface BenchConnector {
+  name: string;
+  topicPrefix: string;
+  slotName: string;
+  tableIncludeList: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Registers the connector and waits until its slot is active (streaming has started). */
+export async function applyBenchConnector(
+  connectUrl: string,
+  source: pg.ClientBase,
+  connector: BenchConnector,
+): Promise<void> {
+  const definition = await readConnectorDefinition(repoPath('connect-config/debezium-source.json'));
+  await applyConnector({
+    client: new ConnectClient({ baseUrl: connectUrl }),
+    name: connector.name,
+    timeoutMs: 180_000,
+    config: {
+      ...definition.config,
+      'topic.prefix': connector.topicPrefix,
+      'slot.name': connector.slotName,
+      'slot.drop.on.stop': 'false',
+      'table.include.list': connector.tableIncludeList,
+    },
+  });
+  for (let i = 0; ; i++) {
+    const active = await source.query(
+      'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active',
+      [connector.slotName],
+    );
+    if (active.rowCount) return;
+    if (i > 240) throw new Error(`slot ${connector.slotName} did not become active`);
+    await sleep(500);
+  }
+}
+
+/** Deletes the connector, then its slot once the task has let go of it. */
+export async function removeBenchConnector(
+  connectUrl: string,
+  source: pg.ClientBase,
+  connector: BenchConnector,
+): Promise<void> {
+  await fetch(`${connectUrl}/connectors/${encodeURIComponent(connector.name)}`, {
+    method: 'DELETE',
+  }).catch(() => undefined);
+  for (let i = 0; i < 30; i++) {
+    const dropped = await source
+      .query(
+        'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
+        [connector.slotName],
+      )
+      .catch(() => ({ rowCount: 0 }));
+    const left = await source
+      .query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [connector.slotName])
+      .catch(() => ({ rowCount: 0 }));
+    if (dropped.rowCount || !left.rowCount) return;
+    await sleep(500);
+  }
+}
