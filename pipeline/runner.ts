@@ -237,6 +237,10 @@ export class PipelineRunner {
     const last = batch.records[batch.records.length - 1] as KafkaRecord;
     const nextOffset = (BigInt(last.offset) + 1n).toString();
 
+    // A slow target (a lock waited for up to the sink's 30 s lock_timeout, a large merge) must
+    // not outlast the group's 30 s session: heartbeat while the sink works, or the broker evicts
+    // this member mid-batch and hands its partitions to another.
+    let heartbeats: NodeJS.Timeout | undefined;
     for (let attempt = 1; ; attempt++) {
       if (!batch.isActive())
         throw new BatchAbandonedError('consumer stopping or partition revoked');
@@ -265,6 +269,7 @@ export class PipelineRunner {
         const byOffset = new Map(batch.records.map((r) => [r.offset, r]));
         let dlqMs = 0;
         const applyStart = performance.now();
+        heartbeats = setInterval(() => void batch.heartbeat().catch(() => undefined), 3_000);
         const written = await this.options.sink.writeBatch(
           {
             groupId: config.kafka.groupId,
@@ -298,6 +303,7 @@ export class PipelineRunner {
             },
           },
         );
+        clearInterval(heartbeats);
         metrics.batchApplySeconds.observe((performance.now() - applyStart) / 1000);
         for (const [stage, ms] of Object.entries(written.timingsMs)) {
           metrics.stageSeconds.observe({ stage }, ms / 1000);
@@ -322,6 +328,7 @@ export class PipelineRunner {
         }
         return;
       } catch (error) {
+        clearInterval(heartbeats);
         if (error instanceof BatchAbandonedError) throw error;
         if (error instanceof TableStoppedError) {
           this.stopTopic(topic, error.message, error.table);
