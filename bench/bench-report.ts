@@ -74,8 +74,8 @@ export function renderMarkdown(result: BenchResult): string {
   const p = result.phases;
   const row = (name: string, f: PhaseFigures, cpu: unknown, rss: unknown) =>
     f.ok
-      ? `| ${name} | ${cell(f.eventsPerSecond)} | ${cell(f.seconds)} | ${cell(cpu)} | ${cell(rss)} | ${cell(f.machineBusyPercent)} | ok |`
-      : `| ${name} | — | — | — | — | ${cell(f.machineBusyPercent)} | FAILED: ${String(f.error ?? '').slice(0, 160)} |`;
+      ? `| ${name} | ${cell(f.eventsPerSecond)} | ${cell(f.seconds)} | ${cell(cpu)} | ${cell(f.targetCpuSecondsPerMillionEvents)} | ${cell(rss)} | ${cell(f.machineBusyPercent)} | ok |`
+      : `| ${name} | — | — | — | — | — | ${cell(f.machineBusyPercent)} | FAILED: ${String(f.error ?? '').slice(0, 160)} |`;
   return [
     `## pgferry benchmark ${result.date} (${result.runId})`,
     '',
@@ -86,8 +86,8 @@ export function renderMarkdown(result: BenchResult): string {
       .map(([t, n]) => `${t} ${cell(n)}`)
       .join(', ')}; batch size ${result.settings.batchSize}.`,
     '',
-    '| phase | events/s | seconds | CPU s / M events | peak RSS MiB | machine busy % | checksum |',
-    '|---|---:|---:|---:|---:|---:|---|',
+    '| phase | events/s | seconds | CPU s / M events | target PG CPU s / M events | peak RSS MiB | machine busy % | checksum |',
+    '|---|---:|---:|---:|---:|---:|---:|---|',
     row(
       'client ceiling (kafkajs + Avro decode)',
       p.clientCeiling,

@@ -6,6 +6,7 @@ import type { BenchTopic } from './bench-topic.js';
 import type { ConnectWorker } from './connect-worker.js';
 import { createBenchKafka, reachedEnds, readGroupOffsets } from './kafka-topics.js';
 import { type ProcessStats, readProcessStats, sampleProcess } from './process-stats.js';
+import { readTargetBackendCpu } from './target-backend-cpu.js';
 import { createTargetDatabase, targetRole } from './target-database.js';
 
 export interface JdbcSinkResult {
@@ -21,6 +22,8 @@ export interface JdbcSinkResult {
   idleRssBytes: number;
   /** Seconds from creating the connector to its first committed offset (task start, first batch). */
   firstCommitSeconds: number | undefined;
+  /** CPU seconds of the target backends the sink's connection pool held at the end. */
+  targetCpuSeconds: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -114,6 +117,7 @@ export async function runJdbcSink(
     }
     const seconds = (performance.now() - started) / 1000;
     const stats = sampler.stop();
+    const targetCpuSeconds = await readTargetBackendCpu(stack, database);
     const version = (
       (await fetch(`${worker.url}/connector-plugins`)
         .then((r) => r.json())
@@ -129,6 +133,7 @@ export async function runJdbcSink(
       stats,
       idleRssBytes,
       firstCommitSeconds,
+      targetCpuSeconds,
     };
   } finally {
     sampler.stop();

@@ -20,6 +20,7 @@ import { quoteIdent } from '../sink/sql-identifier.js';
 import { loadTargetTable } from '../sink/target-table.js';
 import type { BenchSettings } from './bench-settings.js';
 import { BENCH_TABLES } from './source-workload.js';
+import { readTargetBackendCpu } from './target-backend-cpu.js';
 import { createTargetDatabase } from './target-database.js';
 
 export interface FloorResult {
@@ -31,6 +32,8 @@ export interface FloorResult {
   seconds: number;
   copySeconds: number;
   mergeSeconds: number;
+  /** CPU seconds of the target backend (the whole phase, reading pages in between included). */
+  targetCpuSeconds: number;
 }
 
 const rawText = { getTypeParser: () => (value: string) => value };
@@ -51,6 +54,7 @@ export async function runMergeFloor(settings: BenchSettings): Promise<FloorResul
     seconds: 0,
     copySeconds: 0,
     mergeSeconds: 0,
+    targetCpuSeconds: 0,
   };
   try {
     await ensureBookkeeping(target);
@@ -110,6 +114,7 @@ export async function runMergeFloor(settings: BenchSettings): Promise<FloorResul
       }
     }
     result.seconds = result.copySeconds + result.mergeSeconds;
+    result.targetCpuSeconds = await readTargetBackendCpu(stack, database);
     return result;
   } finally {
     await source.end();

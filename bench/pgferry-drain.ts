@@ -7,6 +7,7 @@ import type { BenchTopic } from './bench-topic.js';
 import { createBenchKafka, reachedEnds, readGroupOffsets } from './kafka-topics.js';
 import { startPgferryChild } from './pgferry-child.js';
 import { type ProcessStats, sampleProcess } from './process-stats.js';
+import { readTargetBackendCpu } from './target-backend-cpu.js';
 import { createTargetDatabase } from './target-database.js';
 
 export interface DrainResult {
@@ -19,6 +20,8 @@ export interface DrainResult {
   logFile: string;
   /** Seconds from spawn until the first batch was committed in the target (startup + group join). */
   firstCommitSeconds: number | undefined;
+  /** CPU seconds of the target backends pgferry was connected with at the end. */
+  targetCpuSeconds: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -114,7 +117,17 @@ export async function runPgferryDrain(
     }
     const seconds = (performance.now() - started) / 1000;
     const stats = sampler.stop();
-    return { database, targetUrl, seconds, startupSeconds, stats, logFile, firstCommitSeconds };
+    const targetCpuSeconds = await readTargetBackendCpu(stack, database);
+    return {
+      database,
+      targetUrl,
+      seconds,
+      startupSeconds,
+      stats,
+      logFile,
+      firstCommitSeconds,
+      targetCpuSeconds,
+    };
   } finally {
     sampler.stop();
     await pgferry.stop();

@@ -149,6 +149,7 @@ async function main(): Promise<void> {
         batches: r.batches,
         copySeconds: round(r.copySeconds, 2),
         mergeSeconds: round(r.mergeSeconds, 2),
+        targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
       });
     });
 
@@ -171,6 +172,7 @@ async function main(): Promise<void> {
           wallEventsPerSecond: perSecond(r.wallSeconds),
           chunks: r.chunks,
           changesWritten: r.changesWritten,
+          targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
         });
       },
     );
@@ -196,6 +198,7 @@ async function main(): Promise<void> {
           cpuSeconds: round(r.stats?.cpuSeconds ?? Number.NaN, 2),
           cpuSecondsPerMillionEvents: cpuPerMillion(r.stats?.cpuSeconds),
           peakRssMiB: mebibytes(r.stats?.peakRssBytes),
+          targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
           log: r.logFile,
         });
       },
@@ -223,6 +226,7 @@ async function main(): Promise<void> {
               cpuSeconds: round(r.cpuSeconds, 2),
               cpuSecondsPerMillionEvents: cpuPerMillion(r.cpuSeconds),
               workerRssMiB: mebibytes(r.stats?.rssBytes),
+              targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
               workerPeakRssMiB: mebibytes(r.stats?.peakRssBytes),
               workerIdleRssMiB: mebibytes(r.idleRssBytes),
               workerHeapMax: settings.connectHeap,

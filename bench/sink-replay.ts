@@ -12,6 +12,7 @@ import { PostgresSink } from '../sink/postgres-sink.js';
 import type { BenchSettings } from './bench-settings.js';
 import type { BenchTopic } from './bench-topic.js';
 import { createBenchKafka } from './kafka-topics.js';
+import { readTargetBackendCpu } from './target-backend-cpu.js';
 import { createTargetDatabase, targetRole } from './target-database.js';
 
 export interface SinkReplayResult {
@@ -27,6 +28,7 @@ export interface SinkReplayResult {
   sinkStageSeconds: { copy: number; merge: number; commit: number };
   chunks: number;
   changesWritten: number;
+  targetCpuSeconds: number;
 }
 
 export async function runSinkReplay(
@@ -74,6 +76,7 @@ export async function runSinkReplay(
     sinkStageSeconds: { copy: 0, merge: 0, commit: 0 },
     chunks: 0,
     changesWritten: 0,
+    targetCpuSeconds: 0,
   };
   const writeChunk = async (records: KafkaRecord[]) => {
     const t0 = performance.now();
@@ -154,6 +157,7 @@ export async function runSinkReplay(
         .catch(reject);
     });
     result.wallSeconds = (performance.now() - started) / 1000;
+    result.targetCpuSeconds = await readTargetBackendCpu(stack, database);
     return result;
   } finally {
     await consumer.disconnect().catch(() => undefined);
