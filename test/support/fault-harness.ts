@@ -51,6 +51,12 @@ export interface ScenarioOptions {
   tables?: Record<string, (name: string) => string>;
   /** Rows of accounts present before the connector starts (snapshot reads). */
   seedAccounts?: number;
+  /**
+   * The connector's slot.drop.on.stop (default true). Cases that restart Kafka or Connect need
+   * false: Connect stops the task for its rebalance, and a dropped slot loses changes. tearDown
+   * drops the slot either way.
+   */
+  slotDropOnStop?: boolean;
 }
 
 interface Sample {
@@ -151,6 +157,9 @@ export class FaultScenario {
       topicPrefix: this.prefix,
       slotName: this.slotName,
       tableIncludeList: `public\\.f${this.options.id}_.*_${this.run}`,
+      ...(this.options.slotDropOnStop === undefined
+        ? {}
+        : { slotDropOnStop: this.options.slotDropOnStop }),
     });
     this.startWatch();
   }

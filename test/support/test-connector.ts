@@ -8,7 +8,18 @@ import { repoPath } from './stack-env.js';
 
 export async function applyTestConnector(
   connect: ConnectClient,
-  options: { name: string; topicPrefix: string; slotName: string; tableIncludeList: string },
+  options: {
+    name: string;
+    topicPrefix: string;
+    slotName: string;
+    tableIncludeList: string;
+    /**
+     * Default true (no slot left behind). False as in production: a task stopped by a Connect
+     * rebalance (e.g. after a broker restart) then keeps its slot instead of dropping it, which
+     * would lose the changes until the next start re-creates it.
+     */
+    slotDropOnStop?: boolean;
+  },
 ): Promise<void> {
   const definition = await readConnectorDefinition(repoPath('connect-config/debezium-source.json'));
   await applyConnector({
@@ -19,7 +30,7 @@ export async function applyTestConnector(
       ...definition.config,
       'topic.prefix': options.topicPrefix,
       'slot.name': options.slotName,
-      'slot.drop.on.stop': 'true',
+      'slot.drop.on.stop': String(options.slotDropOnStop ?? true),
       'table.include.list': options.tableIncludeList,
     },
   });
