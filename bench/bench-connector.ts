@@ -3,6 +3,7 @@
 // production): a task stopped by a Connect rebalance after a broker restart (other sessions'
 // fault tests) would otherwise drop it and lose the changes made meanwhile. The bench drops the
 // slot itself when it removes the connector (and its cleanup drops any slot named after the run).
+// No snapshot: the bench's tables are created empty before their connector starts.
 import type pg from 'pg';
 import { ConnectClient } from '../cli/connect-client.js';
 import { applyConnector } from '../cli/connector-apply.js';
@@ -34,6 +35,9 @@ export async function applyBenchConnector(
       'topic.prefix': connector.topicPrefix,
       'slot.name': connector.slotName,
       'slot.drop.on.stop': 'false',
+      // The tables are empty when it starts: no snapshot, now or on a restart without offsets
+      // (a snapshot then would publish the tables' current rows as reads instead of the changes).
+      'snapshot.mode': 'no_data',
       'table.include.list': connector.tableIncludeList,
     },
   });

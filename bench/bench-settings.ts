@@ -19,6 +19,11 @@ export interface BenchSettings {
   pacedRates: number[];
   /** Seconds at each paced rate. */
   pacedSeconds: number;
+  /**
+   * NODE_OPTIONS of the pgferry children: by default the heap limit pgferry recommends for the
+   * default BATCH_MAX_BYTES (64 + 8 x 16 MiB; pipeline/heap-limit.ts), as it is deployed.
+   */
+  pgferryNodeOptions: string;
   /** Port of the bench's own Connect worker (never the shared one). */
   connectPort: number;
   connectHeap: string;
@@ -55,6 +60,7 @@ export function readBenchSettings(env: NodeJS.ProcessEnv): BenchSettings {
             return rate;
           }),
     pacedSeconds: readInteger(env, 'BENCH_PACED_SECONDS', 60),
+    pgferryNodeOptions: env.BENCH_PGFERRY_NODE_OPTIONS ?? '--max-old-space-size=192',
     connectPort: readInteger(env, 'BENCH_CONNECT_PORT', 58183),
     connectHeap: env.BENCH_CONNECT_HEAP ?? '1g',
     drainTimeoutMs: readInteger(env, 'BENCH_DRAIN_TIMEOUT_S', 3600) * 1000,

@@ -39,6 +39,7 @@ export async function startPgferryChild(
     LOG_LEVEL: 'warn',
     PROGRESS_LOG_SECONDS: '3600',
     KAFKAJS_NO_PARTITIONER_WARNING: '1',
+    NODE_OPTIONS: settings.pgferryNodeOptions,
   });
   mkdirSync(repoPath('.stack/logs'), { recursive: true });
   const logFile = repoPath(`.stack/logs/bench-${options.name}-${settings.runId}.log`);

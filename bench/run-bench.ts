@@ -15,7 +15,7 @@ import {
   round,
 } from './bench-report.js';
 import { type BenchSettings, readBenchSettings } from './bench-settings.js';
-import { type BenchTopic, produceBenchTopic } from './bench-topic.js';
+import { type BenchTopic, produceBenchTopic, SpoiledTopicError } from './bench-topic.js';
 import { stopChildren } from './child-processes.js';
 import { runClientCeiling } from './client-ceiling.js';
 import { fetchJdbcSinkPlugin, startConnectWorker } from './connect-worker.js';
@@ -104,7 +104,16 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   try {
     const topicFrom = Date.now();
-    topic = await produceBenchTopic(settings, log);
+    for (let attempt = 1; !topic; attempt++) {
+      const s = attempt === 1 ? settings : { ...settings, runId: `${settings.runId}t${attempt}` };
+      await watch.settle(['kafka', 'registry', 'connect', 'pg-source']);
+      try {
+        topic = await produceBenchTopic(s, log);
+      } catch (error) {
+        if (!(error instanceof SpoiledTopicError) || attempt >= 2) throw error;
+        log(`${error.message}: making the topic again under new names`);
+      }
+    }
     const t = topic;
     const topicDisturbed = watch.between(topicFrom, Date.now(), [
       'kafka',
@@ -198,6 +207,7 @@ async function main(): Promise<void> {
           cpuSeconds: round(r.stats?.cpuSeconds ?? Number.NaN, 2),
           cpuSecondsPerMillionEvents: cpuPerMillion(r.stats?.cpuSeconds),
           peakRssMiB: mebibytes(r.stats?.peakRssBytes),
+          nodeOptions: s.pgferryNodeOptions,
           targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
           log: r.logFile,
         });
