@@ -1,6 +1,7 @@
 // `pgferry run`: the replication pipeline until SIGTERM/SIGINT, then a clean stop (the batch in
 // flight finishes or is abandoned uncommitted, offsets are committed, connections closed). Its
 // progress is shown as a live view on a terminal or as summary log lines (openRunOutput).
+
 import type { DestinationStream } from 'pino';
 import type { PgferryConfig } from '../pipeline/config.js';
 import { startConnectorMonitor } from '../pipeline/connector-monitor.js';
@@ -9,6 +10,7 @@ import { startControlServer } from '../pipeline/control-server.js';
 import { createDecodeProcessor } from '../pipeline/decode-processor.js';
 import { createDedupeProcessor } from '../pipeline/dedupe-processor.js';
 import { PgferryError } from '../pipeline/errors.js';
+import { heapLimitAdvice, heapLimitMb } from '../pipeline/heap-limit.js';
 import { createKafka } from '../pipeline/kafka-client.js';
 import type { KafkaRecord } from '../pipeline/kafka-record.js';
 import { createLogger, type Logger } from '../pipeline/logger.js';
@@ -116,6 +118,8 @@ export async function runPipeline(
     { host: config.metrics.host, port: control.port },
     'metrics and health endpoint listening',
   );
+  const heapAdvice = heapLimitAdvice(config.batch.maxBytes);
+  if (heapAdvice) log.info({ heapLimitMb: heapLimitMb() }, heapAdvice);
   // Observability pollers: none of them is on the data path, none can stop the pipeline.
   const stopMonitors = [
     startConsumerLagMonitor({

@@ -210,10 +210,20 @@ export class KafkaSource {
     });
     consumer.on(consumer.events.CRASH, (event) => {
       this.joined = false;
+      if (event.payload.restart !== false) {
+        this.options.log.error(
+          { err: String(event.payload.error) },
+          'consumer crashed; kafkajs restarts it',
+        );
+        return;
+      }
+      // kafkajs gives up on errors it deems not retriable: a consumer that silently consumes
+      // nothing while pgferry reports "running" would be worse than any error. Make a new one.
       this.options.log.error(
         { err: String(event.payload.error) },
-        'consumer crashed; kafkajs restarts it',
+        'consumer crashed and kafkajs will not restart it; starting a new consumer',
       );
+      setTimeout(() => this.replaceCrashedConsumer(consumer), 2_000).unref();
     });
     try {
       await consumer.connect();
@@ -234,6 +244,19 @@ export class KafkaSource {
     // kafkajs accepts pause only once run() set the group up; consumeBatch refuses anything a
     // fetch already under way delivers meanwhile.
     this.pauseHeldTopics(consumer, topics);
+  }
+
+  /** After a crash kafkajs does not recover from: the same topics on a new consumer. */
+  private replaceCrashedConsumer(crashed: Consumer): void {
+    if (!this.running || this.consumer !== crashed || this.restarting) return;
+    this.restarting = this.restartConsumer(this.subscribed)
+      // The next topic refresh tries again: it starts a consumer whenever there is none.
+      .catch((error: Error) =>
+        this.options.log.error({ err: error.message }, 'could not start a new consumer'),
+      )
+      .finally(() => {
+        this.restarting = undefined;
+      });
   }
 
   /** Pauses the topics that must not be fetched: all while paused, else the stopped tables'. */

@@ -101,7 +101,9 @@ MSG
 # reaches pgferry (and the load) from the terminal; a SIGTERM sent to this script alone (e.g. by
 # `npm start` execs this script, so npm's SIGTERM lands here). SIGINT is not passed on: pgferry would
 # get it twice and the second would kill it.
-"${pgferry[@]}" run &
+# The heap limit that bounds pgferry's memory by BATCH_MAX_BYTES (pipeline/heap-limit.ts; 16 MiB
+# batches by default). A NODE_OPTIONS of your own wins.
+NODE_OPTIONS=${NODE_OPTIONS:---max-old-space-size=192} "${pgferry[@]}" run &
 run_pid=$!
 trap 'kill -TERM "$run_pid" 2>/dev/null || true' TERM
 trap ':' INT

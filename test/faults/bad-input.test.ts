@@ -5,7 +5,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import avro from 'avsc';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runPgferryCli } from '../support/cli-run.js';
 import {
@@ -15,6 +14,7 @@ import {
   stack,
   startWorkload,
   stopProcess,
+  targetQuery,
 } from '../support/fault-harness.js';
 import { freePort, type PgferryProcess } from '../support/pgferry-process.js';
 import { repoPath } from '../support/stack-env.js';
@@ -22,16 +22,6 @@ import { repoPath } from '../support/stack-env.js';
 const scenario = new FaultScenario({ id: 'b' });
 /** The no-PK table of case 22: dropped after the file, or every preflight on the stack FAILs. */
 const noPkTable = `fb_nopk_${scenario.run}`;
-
-async function targetQuery<R extends pg.QueryResultRow>(text: string, params: unknown[] = []) {
-  const client = new pg.Client({ connectionString: stack.targetDatabaseUrl });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 /** Does the target have this table (in public)? */
 async function targetHasTable(name: string): Promise<boolean> {

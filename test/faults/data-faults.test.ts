@@ -10,11 +10,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   assertNothingLostNothingDoubled,
   FaultScenario,
+  metricSum,
   sleep,
   stack,
   startWorkload,
   stopProcess,
+  targetQuery,
   type WorkloadStats,
+  waitUntil,
 } from '../support/fault-harness.js';
 import type { PgferryProcess } from '../support/pgferry-process.js';
 
@@ -59,27 +62,8 @@ interface TopicMessage {
 /** The poison messages of case 11 (topic/partition/offset): never copied by later cases. */
 const poisoned = new Set<string>();
 
-async function targetQuery<R extends pg.QueryResultRow>(text: string, params: unknown[] = []) {
-  const client = new pg.Client({ connectionString: stack.targetDatabaseUrl });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
 const sourceQuery = <R extends pg.QueryResultRow>(text: string, params: unknown[] = []) =>
   scenario.source.query<R>(text, params);
-
-/** Sum of a counter's samples whose label set contains every one of `labels`. */
-function metricSum(text: string, name: string, labels: string[] = []): number {
-  let sum = 0;
-  for (const line of text.split('\n'))
-    if (line.startsWith(`${name}{`) && labels.every((l) => line.includes(l)))
-      sum += Number(line.split(' ').pop());
-  return sum;
-}
 
 /** Every message now in `topics`, read from the beginning by a throwaway consumer group. */
 async function readTopics(topics: string[], timeoutMs = 60_000): Promise<TopicMessage[]> {
@@ -174,13 +158,9 @@ async function reproduce(copies: TopicMessage[]): Promise<void> {
 }
 
 /** Polls the target until `check` returns true (e.g. a row arrived). */
-async function waitForTarget(what: string, check: () => Promise<boolean>, timeoutMs = 90_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`target never reached: ${what}`);
-    await sleep(250);
-  }
-}
+
+const waitForTarget = (what: string, check: () => Promise<boolean>, timeoutMs = 90_000) =>
+  waitUntil(`target: ${what}`, check, timeoutMs, 250);
 
 describe.sequential('bad and awkward data', () => {
   beforeAll(async () => {

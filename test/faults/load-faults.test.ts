@@ -8,11 +8,14 @@ import {
   assertNothingLostNothingDoubled,
   FaultScenario,
   memoryBoundMb,
+  metricSum,
   readRssMb,
   sleep,
   stack,
   startWorkload,
   stopProcess,
+  targetQuery,
+  waitUntil,
 } from '../support/fault-harness.js';
 import type { PgferryProcess } from '../support/pgferry-process.js';
 
@@ -38,34 +41,6 @@ const BIG_TX_BATCH_SIZE = 5_000;
 const SAMPLE_MS = 5_000;
 /** The slowest interval of the big transaction's apply against the median (see case 15). */
 const STEADY_FLOOR = 0.1;
-
-async function targetQuery<R extends pg.QueryResultRow>(text: string, params: unknown[] = []) {
-  const client = new pg.Client({ connectionString: stack.targetDatabaseUrl });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
-function metricSum(text: string, name: string, labels = ''): number {
-  let sum = 0;
-  for (const line of text.split('\n'))
-    if (line.startsWith(`${name}{`) && line.includes(labels)) sum += Number(line.split(' ').pop());
-  return sum;
-}
-
-/** Waits until `probe` is true (polling every 500 ms), or throws after `timeoutMs`. */
-async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe().catch(() => false)) return;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(500);
-  }
-}
 
 /** The offset stored in the target for every partition of one topic (summed). */
 async function storedOffset(topic: string): Promise<bigint> {

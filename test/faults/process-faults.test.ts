@@ -1,42 +1,22 @@
-// Fault cases 1-5: pgferry itself dies or is stopped at the worst moments (fault points in the
-// apply path, see pipeline/fault-points.ts), or several instances share the group and come and
-// go. One scenario (tables, connector, group) for the file; each case ends with the full check.
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   assertNothingLostNothingDoubled,
   FaultScenario,
+  metricSum,
   sleep,
-  stack,
   startWorkload,
   stopProcess,
+  targetQuery,
 } from '../support/fault-harness.js';
 import type { PgferryProcess } from '../support/pgferry-process.js';
 
 const scenario = new FaultScenario({ id: 'p' });
-
-async function targetQuery<R extends pg.QueryResultRow>(text: string, params: unknown[] = []) {
-  const client = new pg.Client({ connectionString: stack.targetDatabaseUrl });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 /** The sink's sessions on the target as pg_stat_activity sees them. */
 function sinkSessions() {
   return targetQuery<{ state: string; query: string }>(
     `SELECT state, left(query, 60) AS query FROM pg_stat_activity WHERE application_name = 'pgferry-sink'`,
   );
-}
-
-function metricSum(text: string, name: string, labels = ''): number {
-  let sum = 0;
-  for (const line of text.split('\n'))
-    if (line.startsWith(`${name}{`) && line.includes(labels)) sum += Number(line.split(' ').pop());
-  return sum;
 }
 
 /** Kills the process holding at `point`, restarts pgferry, and lets the workload run on. */

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { ConnectClient } from '../../cli/connect-client.js';
+import { recommendedHeapMb } from '../../pipeline/heap-limit.js';
 import { type PgferryProcess, startPgferry } from './pgferry-process.js';
 import { loadStackEnv, repoPath } from './stack-env.js';
 import { tableFingerprint } from './table-checksum.js';
@@ -24,7 +25,9 @@ export const FAULT_BATCH_MAX_BYTES = 4 * 1024 * 1024;
 /**
  * The memory bound every case checks: a Node process with pgferry loaded idles at about 100 MB;
  * on top of that, a fetch of at most BATCH_MAX_BYTES and its decoded rows (several times the
- * encoded size) per batch in flight. 160 MiB + 16 x BATCH_MAX_BYTES = 224 MiB here.
+ * encoded size) per batch in flight. 160 MiB + 16 x BATCH_MAX_BYTES = 224 MiB here. pgferry runs
+ * with its heap limited as documented (pipeline/heap-limit.ts): without it V8 lets garbage pile
+ * up to ~260 MiB of RSS under sustained load before collecting (measured in case 15).
  */
 export function memoryBoundMb(batchMaxBytes = FAULT_BATCH_MAX_BYTES): number {
   return 160 + (16 * batchMaxBytes) / (1024 * 1024);
@@ -134,6 +137,8 @@ export class FaultScenario {
       RETRY_MAX_DELAY_SECONDS: '2',
       PROGRESS_LOG_SECONDS: '0',
       LOG_LEVEL: 'info',
+      // As pgferry is meant to run (Dockerfile, npm start): a heap sized from BATCH_MAX_BYTES.
+      NODE_OPTIONS: `--max-old-space-size=${recommendedHeapMb(FAULT_BATCH_MAX_BYTES)}`,
       ...extra,
     };
   }
@@ -499,4 +504,44 @@ export async function assertNothingLostNothingDoubled(
     dlq,
     peakRssMb: Math.round(scenario.peakRssMb),
   };
+}
+
+/** One query on the target on a connection of its own; the rows. */
+export async function targetQuery<R extends pg.QueryResultRow>(
+  text: string,
+  params: unknown[] = [],
+): Promise<R[]> {
+  const client = new pg.Client({ connectionString: stack.targetDatabaseUrl });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Sum of a metric's samples (Prometheus text) whose labels contain every one of `labels`. */
+export function metricSum(text: string, name: string, labels: string | string[] = []): number {
+  const wanted = typeof labels === 'string' ? [labels] : labels;
+  let sum = 0;
+  for (const line of text.split('\n'))
+    if (line.startsWith(`${name}{`) && wanted.every((l) => line.includes(l)))
+      sum += Number(line.split(' ').pop());
+  return sum;
+}
+
+/** Polls `probe` every `pollMs` until it is true (errors count as false); throws after timeoutMs. */
+export async function waitUntil(
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs = 120_000,
+  pollMs = 500,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe().catch(() => false)) return;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(pollMs);
+  }
 }

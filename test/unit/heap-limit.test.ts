@@ -1,0 +1,18 @@
+import { describe, expect, it } from 'vitest';
+import { heapLimitAdvice, recommendedHeapMb } from '../../pipeline/heap-limit.js';
+
+const MiB = 1024 * 1024;
+
+describe('heap limit', () => {
+  it('sizes the heap from BATCH_MAX_BYTES: 64 MiB + 8 per MiB of batch', () => {
+    expect(recommendedHeapMb(16 * MiB)).toBe(192);
+    expect(recommendedHeapMb(4 * MiB)).toBe(96);
+    expect(recommendedHeapMb(1024)).toBe(72);
+  });
+
+  it('advises NODE_OPTIONS only when V8 may grow far beyond that', () => {
+    expect(heapLimitAdvice(16 * MiB, 192)).toBeUndefined();
+    expect(heapLimitAdvice(16 * MiB, 768)).toBeUndefined();
+    expect(heapLimitAdvice(16 * MiB, 4096)).toContain('NODE_OPTIONS=--max-old-space-size=192');
+  });
+});
