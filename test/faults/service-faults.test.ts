@@ -9,6 +9,7 @@ import type { ConnectorStatus } from '../../cli/connect-client.js';
 import {
   assertNothingLostNothingDoubled,
   FaultScenario,
+  metricSum,
   type Service,
   sleep,
   stack,
@@ -42,13 +43,6 @@ async function dropScenarioSlot(): Promise<void> {
   } finally {
     await client.end();
   }
-}
-
-function metricSum(text: string, name: string, labels = ''): number {
-  let sum = 0;
-  for (const line of text.split('\n'))
-    if (line.startsWith(`${name}{`) && line.includes(labels)) sum += Number(line.split(' ').pop());
-  return sum;
 }
 
 function isAlive(p: PgferryProcess): boolean {
