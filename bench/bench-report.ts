@@ -79,7 +79,7 @@ export function renderMarkdown(result: BenchResult): string {
   return [
     `## pgferry benchmark ${result.date} (${result.runId})`,
     '',
-    `Machine: ${m.cores} cores (${m.cpuModel}), ${mebibytes(m.memoryBytes)} MiB; Node ${m.node}; ${m.java}; PostgreSQL ${m.postgres.target}; Kafka ${m.kafka}; Debezium ${m.debeziumSource}; load average at the start ${m.loadAverageAtStart}.`,
+    `Machine: ${m.cores} cores (${m.cpuModel}), ${mebibytes(m.memoryBytes)} MiB; Node ${m.node}; ${m.java}; PostgreSQL ${m.postgres.target}; Kafka ${m.kafka}; Debezium ${m.debeziumSource}; load average at the start ${m.loadAverageAtStart}. Code: ${m.code.commit.slice(0, 10)}${m.code.uncommitted.length > 0 ? ` + uncommitted changes to ${m.code.uncommitted.join(', ')}` : ''}.`,
     `Topic: ${cell(result.settings.events)} change events (${cell(w.creates)} creates, ${cell(w.updates)} updates, ${cell(w.deletes)} deletes; ${cell(w.messages)} messages with tombstones), final rows ${Object.entries(
       w.finalRows,
     )

@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import pg from 'pg';
-import type { StackEnv } from '../test/support/stack-env.js';
+import { repoPath, type StackEnv } from '../test/support/stack-env.js';
 
 export interface MachineInfo {
   cores: number;
@@ -17,6 +17,8 @@ export interface MachineInfo {
   pgferry: string;
   /** 1-minute load average when the run started (the stack and other sessions share the cores). */
   loadAverageAtStart: number;
+  /** The commit measured, and files of pgferry's code that differ from it (the build has them). */
+  code: { commit: string; uncommitted: string[] };
 }
 
 async function serverVersion(url: string): Promise<string> {
@@ -29,6 +31,20 @@ async function serverVersion(url: string): Promise<string> {
     );
   } finally {
     await client.end();
+  }
+}
+
+function readCodeVersion(): MachineInfo['code'] {
+  const git = (args: string[]) =>
+    execFileSync('git', args, { cwd: repoPath('.'), encoding: 'utf8' }).trim();
+  try {
+    const uncommitted = git(['status', '--porcelain', '--', 'pipeline', 'sink', 'cli', 'bin'])
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.slice(3));
+    return { commit: git(['rev-parse', 'HEAD']), uncommitted };
+  } catch {
+    return { commit: 'unknown', uncommitted: [] };
   }
 }
 
@@ -60,5 +76,6 @@ export async function readMachineInfo(
     debeziumSource: plugins.find((p) => p.class.endsWith('PostgresConnector'))?.version ?? '?',
     pgferry: pgferryVersion,
     loadAverageAtStart: Math.round((loadavg()[0] ?? 0) * 100) / 100,
+    code: readCodeVersion(),
   };
 }
