@@ -173,9 +173,9 @@ export function judgeCaughtUp(
   }
   if (slot.error !== undefined) reasons.push(`slot: ${slot.error}`);
   else if (isSlotLost(status) && slot.lost === undefined) {
-    // The connector is registered, so it had (or should have) a slot: it was dropped.
+    // The connector's task failed without its slot: the slot was dropped.
     reasons.push(
-      `slot ${slot.name} does not exist although connector ${connector.name} is registered: the slot was lost, changes made since never reach Kafka; re-snapshot the target (${SLOT_LOST_RUNBOOK})`,
+      `slot ${slot.name} does not exist and connector ${connector.name} has a FAILED task: the slot was lost, changes made since never reach Kafka; re-snapshot the target (${SLOT_LOST_RUNBOOK})`,
     );
   } else if (!slot.exists && slot.lost === undefined)
     reasons.push(`slot ${slot.name} does not exist`);
@@ -198,13 +198,20 @@ export function judgeCaughtUp(
 }
 
 /**
- * The slot is known lost: `pgferry run` recorded its loss, or it does not exist although the
- * connector is registered (a connector that ran had one). Nothing but a re-snapshot repairs this.
+ * The slot is known lost: `pgferry run` recorded its loss, or it does not exist while a task of
+ * the registered connector failed (Debezium fails its task when its slot is gone). A connector
+ * just applied (slot not made yet) or stopped after cutover (its slot dropped on purpose) is not
+ * a loss. Nothing but a re-snapshot repairs a loss.
  */
 export function isSlotLost(status: Pick<MigrationStatus, 'connector' | 'slot'>): boolean {
   const { slot, connector } = status;
   if (slot.lost !== undefined) return true;
-  return slot.error === undefined && !slot.exists && connector.state !== null;
+  return (
+    slot.error === undefined &&
+    !slot.exists &&
+    connector.state !== null &&
+    connector.tasks.some((t) => t.state === 'FAILED')
+  );
 }
 
 /** No part could be read at all (every service unreachable): the status says nothing. */

@@ -28,10 +28,11 @@ import {
   type RegisterCommand,
 } from './command-context.js';
 import { ConnectClient } from './connect-client.js';
-import { tableOfTopic } from './migration-status.js';
+import { readSlotLoss, tableOfTopic } from './migration-status.js';
 
 interface ResnapshotOptions {
   yes?: boolean;
+  force?: boolean;
   timeout: number;
 }
 
@@ -50,6 +51,10 @@ export const registerResnapshotCommand: RegisterCommand = (program, { env, io, s
     )
     .option('--yes', 'do it (without: print what it would do and change nothing)')
     .option(
+      '--force',
+      'also without evidence of a lost slot (no loss recorded by `pgferry run`, no connector task failed on it)',
+    )
+    .option(
       '--timeout <seconds>',
       'wait this long for the connector to stop',
       parseTimeoutOption,
@@ -64,7 +69,8 @@ KAFKA_TOPIC_PATTERN) is rebuilt: a new connector snapshots all its tables anyway
 kept as it was would keep the rows deleted on the source while the slot was missing.
 
 Exit codes: 0 done; 2 without --yes (the plan is printed, nothing changed) or bad configuration;
-3 refused (pgferry still running); 1 something could not be reached.`,
+3 refused (pgferry still running, the pipeline already cut over (reverse connector registered),
+or no evidence of a lost slot without --force); 1 something could not be reached.`,
     )
     .action(async (options: ResnapshotOptions) => {
       const config = loadConfig(env);
@@ -87,6 +93,26 @@ Exit codes: 0 done; 2 without --yes (the plan is printed, nothing changed) or ba
           return;
         }
         const connector = await connect.getConnectorStatus(name);
+        // After cutover the target is the live database: emptying it would destroy production
+        // data. `rollback prepare` registers the reverse connector, so its presence says so.
+        const reverse = await connect
+          .getConnectorStatus(config.reverse.connectorName)
+          .catch(() => undefined);
+        if (reverse !== undefined) {
+          io.stderr(
+            `refused: the reverse connector ${config.reverse.connectorName} is registered, so this pipeline has been cut over and the target is live; resnapshot would empty it. A slot dropped after cutover needs no re-snapshot.\n`,
+          );
+          setExitCode(EXIT_CHECK_FAILED);
+          return;
+        }
+        const evidence = await lossEvidence(config, connector);
+        if (evidence === undefined && !options.force) {
+          io.stderr(
+            `refused: no evidence that slot ${config.replication.slotName} was lost (no loss recorded by \`pgferry run\`, no task of ${name} failed on it). Re-snapshotting empties the target tables; if you mean it, add --force.\n`,
+          );
+          setExitCode(EXIT_CHECK_FAILED);
+          return;
+        }
         const topics = await readTopicEnds(admin, config);
         const plan = [
           connector === undefined
@@ -106,6 +132,15 @@ Exit codes: 0 done; 2 without --yes (the plan is printed, nothing changed) or ba
         if (connector !== undefined) {
           await removeConnector(connect, name, options.timeout * 1000);
           io.stdout(`connector ${name}: stopped, offsets deleted, removed\n`);
+        }
+        // A `pgferry run` started meanwhile would apply old messages over the emptied tables.
+        const lateMembers = await groupMembers(admin, config.kafka.groupId);
+        if (lateMembers > 0) {
+          io.stderr(
+            `refused: a pgferry of group ${config.kafka.groupId} started meanwhile (${lateMembers} member${lateMembers === 1 ? '' : 's'}); the connector is removed but the target is untouched. Stop it and run this again.\n`,
+          );
+          setExitCode(EXIT_CHECK_FAILED);
+          return;
         }
         // Read after the connector stopped: nothing is appended to the topics any more.
         const ends = await readTopicEnds(admin, config);
@@ -184,6 +219,24 @@ async function removeConnector(
  * One target transaction: every table and its position table truncated, the group's offsets
  * raised to the topic ends, the slot-loss mark removed. Returns the tables emptied.
  */
+/** Why the slot counts as lost: the mark `pgferry run` recorded, or a task failed on it. */
+async function lossEvidence(
+  config: PgferryConfig,
+  connector: Awaited<ReturnType<ConnectClient['getConnectorStatus']>>,
+): Promise<string | undefined> {
+  const failed = connector?.tasks.find(
+    (t) => t.state === 'FAILED' && /no longer available on the server/.test(t.trace ?? ''),
+  );
+  if (failed) return `task ${failed.id} of ${config.connect.connectorName} failed on the slot`;
+  const client = await connectPg(config.target, 'pgferry-resnapshot');
+  try {
+    const loss = await readSlotLoss(client, config.replication.slotName);
+    return loss ? `loss recorded by ${loss.by} at ${loss.at}` : undefined;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 async function resetTarget(config: PgferryConfig, ends: readonly TopicEnd[]): Promise<string[]> {
   const client = await connectPg(config.target, 'pgferry-resnapshot');
   try {

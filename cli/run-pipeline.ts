@@ -119,7 +119,7 @@ export async function runPipeline(
     'metrics and health endpoint listening',
   );
   const heapAdvice = heapLimitAdvice(config.batch.maxBytes);
-  if (heapAdvice) log.info({ heapLimitMb: heapLimitMb() }, heapAdvice);
+  if (heapAdvice) log.warn({ heapLimitMb: heapLimitMb() }, heapAdvice);
   // Observability pollers: none of them is on the data path, none can stop the pipeline.
   const stopMonitors = [
     startConsumerLagMonitor({

@@ -661,11 +661,11 @@ const SETTINGS = {
     parseInteger(0, 86_400),
   ),
   ...defineReverseSettings(),
-  FAULT_INJECTION: defineSetting(
+  PGFERRY_FAULT_INJECTION: defineSetting(
     {
       key: 'faultInjection',
       description:
-        'Testing only (the fault suite): `<point>[:hold|:delay=<ms>][@<n>]` makes `pgferry run` hold or wait at staging-copy, merge or after-target-commit. Never set in production.',
+        'Testing only (the fault suite): `<point>[:hold|:delay=<ms>][@<n>]` makes `pgferry run` hold or wait at staging-copy, merge or after-target-commit. Refused when NODE_ENV=production.',
     },
     parseFaultInjectionSetting(),
   ),
@@ -713,6 +713,12 @@ export function loadConfig(env: Record<string, string | undefined>): PgferryConf
     }
   }
   problems.push(...findCrossSettingProblems(raw, parsed));
+  if (raw.PGFERRY_FAULT_INJECTION !== undefined && env.NODE_ENV === 'production') {
+    problems.push({
+      setting: 'PGFERRY_FAULT_INJECTION',
+      message: 'refused with NODE_ENV=production: fault injection is for the test suite only',
+    });
+  }
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -869,7 +875,7 @@ function buildConfig(s: ParsedSettings): PgferryConfig {
     metrics: { host: s.METRICS_HOST, port: s.METRICS_PORT },
     progress: { logSeconds: s.PROGRESS_LOG_SECONDS },
     log: { level: s.LOG_LEVEL },
-    ...optional('faultInjection', s.FAULT_INJECTION),
+    ...optional('faultInjection', s.PGFERRY_FAULT_INJECTION),
   };
   if (s.SCHEMA_REGISTRY_USERNAME !== undefined) {
     config.schemaRegistry.auth = {

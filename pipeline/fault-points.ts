@@ -1,7 +1,7 @@
 // Fault injection for the fault suite (test/faults): named points in the apply path where a test
 // makes `pgferry run` hold (so it can be SIGKILLed exactly there) or slow down (so a SIGTERM lands
-// mid-batch). Inert unless FAULT_INJECTION is set; never set it in production.
-//   FAULT_INJECTION=<point>[:hold|:delay=<ms>][@<n>]   e.g. merge:hold@3 (the third merge holds)
+// mid-batch). Inert unless PGFERRY_FAULT_INJECTION is set; never set it in production.
+//   PGFERRY_FAULT_INJECTION=<point>[:hold|:delay=<ms>][@<n>]   e.g. merge:hold@3 (the third merge holds)
 import type { Logger } from './logger.js';
 
 export const FAULT_POINTS = ['staging-copy', 'merge', 'after-target-commit'] as const;
@@ -16,7 +16,7 @@ export interface FaultInjection {
 
 const SYNTAX = /^([a-z-]+)(?::(hold|delay=(\d{1,7})))?(?:@(\d{1,6}))?$/;
 
-/** Parses the FAULT_INJECTION value; a message naming what is wrong, or the plan. */
+/** Parses the PGFERRY_FAULT_INJECTION value; a message naming what is wrong, or the plan. */
 export function parseFaultInjection(raw: string): FaultInjection | string {
   const match = SYNTAX.exec(raw.trim());
   if (!match) return 'expected <point>[:hold|:delay=<ms>][@<n>]';
@@ -45,7 +45,7 @@ export function faultPointArmed(point: FaultPointName): boolean {
   return plan?.point === point;
 }
 
-/** Reached `point`: holds for ever, waits, or returns at once, as FAULT_INJECTION says. */
+/** Reached `point`: holds for ever, waits, or returns at once, as PGFERRY_FAULT_INJECTION says. */
 export async function faultPoint(point: FaultPointName): Promise<void> {
   if (plan?.point !== point) return;
   hits += 1;

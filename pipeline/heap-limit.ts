@@ -23,6 +23,8 @@ export function heapLimitAdvice(
   limitMb = heapLimitMb(),
 ): string | undefined {
   const recommended = recommendedHeapMb(batchMaxBytes);
+  if (limitMb < recommended)
+    return `the V8 heap limit (${limitMb} MiB) is below what batches of BATCH_MAX_BYTES may need: raise it to NODE_OPTIONS=--max-old-space-size=${recommended} or lower BATCH_MAX_BYTES, or pgferry may run out of memory on a large batch`;
   if (limitMb <= 4 * recommended) return undefined;
   return `V8 may grow the heap to ${limitMb} MiB before collecting; to bound pgferry's memory by BATCH_MAX_BYTES, run it with NODE_OPTIONS=--max-old-space-size=${recommended} (the Dockerfile and npm start do)`;
 }

@@ -92,7 +92,9 @@ export class KafkaSource {
       await this.stopConsumer();
     }
     const restarting = this.restarting?.catch(() => undefined);
-    await Promise.race([restarting, new Promise((r) => setTimeout(r, 5_000).unref())]);
+    // Bounded only when no batch is in flight: a batch being written is always let finish.
+    if (this.inFlight) await restarting;
+    else await Promise.race([restarting, new Promise((r) => setTimeout(r, 5_000).unref())]);
     await this.stopConsumer();
   }
 
@@ -147,7 +149,8 @@ export class KafkaSource {
   }
 
   private async refreshTopics(): Promise<void> {
-    if (!this.running) return;
+    // One restart at a time: two would leave a consumer nobody stops holding partitions.
+    if (!this.running || this.restarting) return;
     const topics = await this.matchingTopics();
     if (topics.join('\u0000') === this.subscribed.join('\u0000') && this.consumer) return;
     if (topics.length === 0) {
@@ -289,7 +292,18 @@ export class KafkaSource {
 
   private async consumeBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
     const { batch, isRunning, isStale } = payload;
-    await this.seeking;
+    // The seek reads the target (slow when it is): keep the group membership meanwhile.
+    const seeking = this.seeking;
+    if (seeking) {
+      let done = false;
+      void seeking.finally(() => {
+        done = true;
+      });
+      while (!done) {
+        await Promise.race([seeking, new Promise((r) => setTimeout(r, 3_000))]);
+        if (!done) await payload.heartbeat().catch(() => undefined);
+      }
+    }
     const isActive = () => this.running && isRunning() && !isStale() && this.consumer === consumer;
     let chunk: KafkaRecord[] = [];
     let bytes = 0;

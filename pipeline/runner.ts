@@ -151,6 +151,8 @@ export class PipelineRunner {
       ...(config.dlq.topic ? { topic: config.dlq.topic } : {}),
     });
     await this.retryUntilUp('Kafka (DLQ producer)', () => (this.dlq as DlqProducer).start());
+    // Stopped while it got this far: start no consumer (doStop has not waited for this one).
+    if (this.stopping.signal.aborted) return;
     const dlqTopic = config.dlq.topic;
     this.source = new KafkaSource({
       kafka: this.options.kafka,

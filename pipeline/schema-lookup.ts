@@ -33,11 +33,14 @@ export interface RegistrySchemaLookupOptions {
 export class RegistrySchemaLookup implements SchemaLookup {
   private readonly cache = new Map<number, Promise<ResolvedSchema>>();
   private readonly baseUrl: string;
+  /** The URL as messages show it: without any user:password@ it may carry. */
+  private readonly shownUrl: string;
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
 
   constructor(options: RegistrySchemaLookupOptions) {
     this.baseUrl = options.url.replace(/\/+$/, '');
+    this.shownUrl = withoutCredentials(this.baseUrl);
     this.timeoutMs = options.requestTimeoutMs ?? 10_000;
     this.headers = { accept: 'application/vnd.schemaregistry.v1+json, application/json' };
     if (options.auth) {
@@ -67,9 +70,12 @@ export class RegistrySchemaLookup implements SchemaLookup {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {
-      throw new RetriableError(`schema registry ${this.baseUrl} unreachable (${describe(error)})`, {
-        cause: error,
-      });
+      throw new RetriableError(
+        `schema registry ${this.shownUrl} unreachable (${describe(error)})`,
+        {
+          cause: error,
+        },
+      );
     }
     const body = await response.text();
     // Only the registry's own "schema not found" (error_code 40403) makes a message poison: a 404
@@ -106,4 +112,17 @@ function describe(error: unknown): string {
     return cause instanceof Error ? `${error.message}: ${cause.message}` : error.message;
   }
   return String(error);
+}
+
+/** `url` without the user:password@ part, for messages and logs. */
+export function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.username && !parsed.password) return url;
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString().replace(/\/+$/, '');
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//');
+  }
 }

@@ -13,11 +13,18 @@ export interface SlotReading {
   slot: string;
   active: boolean;
   lagBytes: number;
+  /** wal_status 'lost': the WAL it needed was removed (max_slot_wal_keep_size); it is useless. */
+  invalidated: boolean;
 }
 
 export async function readSlots(client: pg.ClientBase): Promise<SlotReading[]> {
-  const result = await client.query<{ slot_name: string; active: boolean; lag: string | null }>(
-    `SELECT slot_name, active,
+  const result = await client.query<{
+    slot_name: string;
+    active: boolean;
+    lag: string | null;
+    wal_status: string | null;
+  }>(
+    `SELECT slot_name, active, wal_status,
             pg_wal_lsn_diff(pg_current_wal_lsn(), COALESCE(confirmed_flush_lsn, restart_lsn))::bigint AS lag
        FROM pg_replication_slots WHERE slot_type = 'logical' AND database = current_database()`,
   );
@@ -25,6 +32,7 @@ export async function readSlots(client: pg.ClientBase): Promise<SlotReading[]> {
     slot: r.slot_name,
     active: r.active,
     lagBytes: Number(r.lag ?? 0),
+    invalidated: r.wal_status === 'lost',
   }));
 }
 
@@ -51,7 +59,7 @@ export function startSourceSlotMonitor(options: {
       options.metrics.slotLost.set({ slot }, 1);
       options.log.error(
         { slot },
-        `replication slot ${slot} was dropped on the source: changes made while it is missing never reach Kafka, the target needs a re-snapshot (docs/runbook.md, "If the replication slot was lost")`,
+        `replication slot ${slot} was dropped on the source or invalidated (wal_status lost): changes it no longer holds never reach Kafka, the target needs a re-snapshot (docs/runbook.md, "If the replication slot was lost")`,
       );
     }
     try {
@@ -83,7 +91,10 @@ export function startSourceSlotMonitor(options: {
       for (const s of now) seen.add(s);
       const watched = options.watchedSlot;
       if (watched !== undefined) {
-        if (now.has(watched)) watchedSeen = true;
+        const reading = slots.find((s) => s.slot === watched);
+        // Invalidated (its WAL removed past max_slot_wal_keep_size) is as lost as dropped.
+        if (reading?.invalidated && lost !== 'recorded') await reportLoss(watched);
+        else if (reading) watchedSeen = true;
         else if (watchedSeen && lost !== 'recorded') await reportLoss(watched);
       }
     } catch (error) {

@@ -42,7 +42,7 @@ export function pgClientConfig(
     keepAliveInitialDelayMillis: 10_000,
     // A lock held by someone else (an operator's ALTER, a long report) becomes a retriable 55P03
     // instead of an unbounded wait that would also hold up shutdown.
-    options: '-c lock_timeout=30s',
+    options: '-c lock_timeout=30s -c standard_conforming_strings=on',
   };
 }
 

@@ -167,7 +167,12 @@ cmd_service() {
         *)
           say "killing $s (pid $pid) with SIGKILL"
           kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-          while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+          # Gone, or a zombie nobody reaps (state Z): either way it no longer runs.
+          local deadline=$((SECONDS + 30))
+          while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
+            [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == Z ]] && break
+            sleep 0.2
+          done
           ;;
       esac
       rm -f "$(pid_file "$s")"

@@ -22,7 +22,7 @@ function sinkSessions() {
 /** Kills the process holding at `point`, restarts pgferry, and lets the workload run on. */
 async function killAtFaultPoint(point: string, check: () => Promise<void>) {
   const workload = startWorkload(scenario);
-  const victim = await scenario.startPgferry({ FAULT_INJECTION: `${point}:hold@3` });
+  const victim = await scenario.startPgferry({ PGFERRY_FAULT_INJECTION: `${point}:hold@3` });
   await scenario.waitForLog(victim, new RegExp(`fault point ${point} reached`));
   await check();
   expect(await stopProcess(victim, 'SIGKILL')).toBe('SIGKILL');
@@ -99,7 +99,7 @@ describe.sequential('pgferry killed or stopped mid-batch', () => {
     task,
   }) => {
     const workload = startWorkload(scenario);
-    const victim = await scenario.startPgferry({ FAULT_INJECTION: 'after-target-commit:hold@3' });
+    const victim = await scenario.startPgferry({ PGFERRY_FAULT_INJECTION: 'after-target-commit:hold@3' });
     await scenario.waitForLog(victim, /fault point after-target-commit reached/);
     // The window: the target's stored offset is ahead of the one Kafka has for the group.
     const ahead = await partitionsAheadOfKafka();
@@ -130,7 +130,7 @@ describe.sequential('pgferry killed or stopped mid-batch', () => {
 
   it('case 4: SIGTERM mid-batch: a clean stop, exit 0', async ({ task }) => {
     const workload = startWorkload(scenario);
-    const p = await scenario.startPgferry({ FAULT_INJECTION: 'merge:delay=3000@3' });
+    const p = await scenario.startPgferry({ PGFERRY_FAULT_INJECTION: 'merge:delay=3000@3' });
     await scenario.waitForLog(p, /fault point merge reached/);
     const signalled = Date.now();
     const code = await stopProcess(p, 'SIGTERM');

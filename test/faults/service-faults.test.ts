@@ -240,7 +240,7 @@ describe.sequential('a shared service dies under pgferry', () => {
     task,
   }) => {
     const workload = startWorkload(scenario);
-    const p = await scenario.startPgferry({ FAULT_INJECTION: 'staging-copy:delay=8000@3' });
+    const p = await scenario.startPgferry({ PGFERRY_FAULT_INJECTION: 'staging-copy:delay=8000@3' });
     await scenario.waitForLog(p, /fault point staging-copy reached/);
     const downtimeSeconds = await outage('pg-target', 'kill', async () => {
       expect(await targetReachable(), 'target down').toBe(false);

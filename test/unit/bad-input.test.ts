@@ -115,3 +115,14 @@ describe('probeBrokers', () => {
     );
   });
 });
+
+describe('registry URL in messages', () => {
+  it('never shows the credentials a URL carries', async () => {
+    const { withoutCredentials } = await import('../../pipeline/schema-lookup.js');
+    expect(withoutCredentials('https://user:s3cret@registry:8081/apis/ccompat/v7')).toBe(
+      'https://registry:8081/apis/ccompat/v7',
+    );
+    expect(withoutCredentials('http://127.0.0.1:58081')).toBe('http://127.0.0.1:58081');
+    expect(withoutCredentials('http://u:p@h')).not.toContain('p@');
+  });
+});

@@ -61,7 +61,7 @@ const FULL_ENV = {
   METRICS_HOST: '0.0.0.0',
   METRICS_PORT: '9999',
   LOG_LEVEL: 'debug',
-  FAULT_INJECTION: 'merge:delay=250@2',
+  PGFERRY_FAULT_INJECTION: 'merge:delay=250@2',
 };
 
 const SECRET_VALUES = ['kafka-pass-1', 'registry-pass-2', 'target-pass-3', 'source-pass-4'];
@@ -354,9 +354,11 @@ describe('secrets', () => {
   });
 });
 
-describe('FAULT_INJECTION (testing only)', () => {
+describe('PGFERRY_FAULT_INJECTION (testing only)', () => {
   it('parses a point, an action and the hit that triggers', () => {
-    expect(loadConfig({ ...FULL_ENV, FAULT_INJECTION: 'staging-copy' }).faultInjection).toEqual({
+    expect(
+      loadConfig({ ...FULL_ENV, PGFERRY_FAULT_INJECTION: 'staging-copy' }).faultInjection,
+    ).toEqual({
       point: 'staging-copy',
       action: { kind: 'hold' },
       hit: 1,
@@ -369,12 +371,17 @@ describe('FAULT_INJECTION (testing only)', () => {
   });
 
   it('names an unknown point or a malformed value', () => {
-    expect(() => loadConfig({ ...FULL_ENV, FAULT_INJECTION: 'everywhere' })).toThrow(
-      /FAULT_INJECTION.*unknown point; expected one of staging-copy, merge, after-target-commit/,
+    expect(() => loadConfig({ ...FULL_ENV, PGFERRY_FAULT_INJECTION: 'everywhere' })).toThrow(
+      /PGFERRY_FAULT_INJECTION.*unknown point; expected one of staging-copy, merge, after-target-commit/,
     );
-    expect(() => loadConfig({ ...FULL_ENV, FAULT_INJECTION: 'merge:explode' })).toThrow(
-      /FAULT_INJECTION.*expected <point>\[:hold\|:delay=<ms>\]\[@<n>\]/,
+    expect(() => loadConfig({ ...FULL_ENV, PGFERRY_FAULT_INJECTION: 'merge:explode' })).toThrow(
+      /PGFERRY_FAULT_INJECTION.*expected <point>\[:hold\|:delay=<ms>\]\[@<n>\]/,
     );
-    expect(() => loadConfig({ ...FULL_ENV, FAULT_INJECTION: 'merge@0' })).toThrow(/starts at 1/);
+    expect(() => loadConfig({ ...FULL_ENV, PGFERRY_FAULT_INJECTION: 'merge@0' })).toThrow(
+      /starts at 1/,
+    );
+    expect(() => loadConfig({ ...FULL_ENV, NODE_ENV: 'production' })).toThrow(
+      /PGFERRY_FAULT_INJECTION.*refused with NODE_ENV=production/,
+    );
   });
 });

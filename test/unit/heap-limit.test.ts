@@ -15,4 +15,10 @@ describe('heap limit', () => {
     expect(heapLimitAdvice(16 * MiB, 768)).toBeUndefined();
     expect(heapLimitAdvice(16 * MiB, 4096)).toContain('NODE_OPTIONS=--max-old-space-size=192');
   });
+
+  it('warns when the limit is below what the batches need', () => {
+    expect(heapLimitAdvice(64 * MiB, 192)).toContain(
+      'below what batches of BATCH_MAX_BYTES may need',
+    );
+  });
 });

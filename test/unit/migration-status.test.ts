@@ -137,11 +137,21 @@ describe('judgeCaughtUp', () => {
       'slot pgferry_slot does not exist',
     ],
     [
-      'slot missing while the connector is registered',
+      'slot missing while the connector runs (just applied: the slot is not made yet)',
       (s: MigrationStatus) => {
         s.slot.exists = false;
       },
-      'slot pgferry_slot does not exist although connector pgferry-source is registered: the slot was lost, changes made since never reach Kafka; re-snapshot the target (docs/runbook.md, "If the replication slot was lost")',
+      'slot pgferry_slot does not exist',
+    ],
+    [
+      'slot missing and a task of the connector FAILED',
+      (s: MigrationStatus) => {
+        s.slot.exists = false;
+        s.connector.tasks = [
+          { id: 0, state: 'FAILED', trace: 'no longer available on the server' },
+        ];
+      },
+      'slot pgferry_slot does not exist and connector pgferry-source has a FAILED task: the slot was lost, changes made since never reach Kafka; re-snapshot the target (docs/runbook.md, "If the replication slot was lost")',
     ],
     [
       'slot recorded lost, even though one exists again',
