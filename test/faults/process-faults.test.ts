@@ -99,7 +99,9 @@ describe.sequential('pgferry killed or stopped mid-batch', () => {
     task,
   }) => {
     const workload = startWorkload(scenario);
-    const victim = await scenario.startPgferry({ PGFERRY_FAULT_INJECTION: 'after-target-commit:hold@3' });
+    const victim = await scenario.startPgferry({
+      PGFERRY_FAULT_INJECTION: 'after-target-commit:hold@3',
+    });
     await scenario.waitForLog(victim, /fault point after-target-commit reached/);
     // The window: the target's stored offset is ahead of the one Kafka has for the group.
     const ahead = await partitionsAheadOfKafka();
