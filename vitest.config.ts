@@ -1,12 +1,15 @@
 // Three projects: `unit` needs no services; `integration` talks to the local stack, so it runs
 // one file at a time with long timeouts (services share ports, topics and databases); `faults`
-// (the fault-injection suite) crashes the stack's services, so it runs alone, last.
+// (the fault-injection suite) crashes the stack's services, so no other file may run beside it.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     // The fault suite's reporter writes test/faults/REPORT.md when fault cases ran.
     reporters: ['default', './test/faults/report-reporter.ts'],
+    // One test file at a time across all projects: the integration and fault files share one
+    // stack, and a fault file crashes its services (groupOrder alone did not keep them apart).
+    maxWorkers: 1,
     projects: [
       {
         test: {

@@ -401,10 +401,23 @@ describe.sequential('bad and awkward data', () => {
     const view = scenario.table('evolve_cols');
     const viewSql = `CREATE VIEW ${view} AS SELECT ${sourceColumns.join(', ')} FROM ${EVOLVE}`;
     await sourceQuery(viewSql);
-    await waitForTarget('evolve on the target', async () => {
-      await targetQuery(viewSql);
-      return true;
+    // Only once the target has every change of the source's shape: a view on the target blocks
+    // ALTER COLUMN TYPE ("cannot alter type of a column used by a view"), so pgferry would stop
+    // the table if the widening came after the view.
+    await waitForTarget('the widened columns on the target', async () => {
+      const types = await targetQuery<{ name: string; type: string }>(
+        `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+          WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`,
+        [EVOLVE],
+      );
+      const typeOf = (n: string) => types.find((t) => t.name === n)?.type;
+      return (
+        /^(character varying\(200\)|character varying|text)$/.test(typeOf('label') ?? '') &&
+        typeOf('qty') === 'bigint' &&
+        sourceColumns.every((c) => typeOf(c) !== undefined)
+      );
     });
+    await targetQuery(viewSql);
     const spec = scenario.tables.find((t) => t.name === EVOLVE);
     if (spec) spec.name = view;
     const figures = await assertNothingLostNothingDoubled(scenario);
