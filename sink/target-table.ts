@@ -241,6 +241,25 @@ async function prepareTargetTable(
           changed = true;
           continue;
         }
+        // The source stopped requiring the column (ALTER COLUMN ... DROP NOT NULL): its events
+        // may now carry NULL, which the target must accept too.
+        if (
+          c.nullable &&
+          have.notNull &&
+          !have.generated &&
+          !schema.primaryKey.includes(c.name) &&
+          !current.primaryKey.includes(c.name)
+        ) {
+          await client.query(
+            `ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(c.name)} DROP NOT NULL`,
+          );
+          log.info(
+            { table: tableName, column: c.name },
+            'column made nullable at the source: NOT NULL dropped',
+          );
+          onChange(tableName, 'drop_not_null');
+          changed = true;
+        }
         const plan = planColumnTypeChange(have.type, c.pgType);
         if (plan.kind === 'incompatible') {
           throw new SchemaIncompatibleError(`${tableName}.${c.name}: ${plan.reason}`, {

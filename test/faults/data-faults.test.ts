@@ -16,6 +16,7 @@ import {
   startWorkload,
   stopProcess,
   targetQuery,
+  WORKLOAD_TABLES,
   type WorkloadStats,
   waitUntil,
 } from '../support/fault-harness.js';
@@ -24,12 +25,7 @@ import type { PgferryProcess } from '../support/pgferry-process.js';
 const scenario = new FaultScenario({
   id: 'd',
   tables: {
-    accounts: (n) =>
-      `CREATE TABLE ${n} (id bigint PRIMARY KEY, owner text NOT NULL, balance numeric(14,2) NOT NULL,
-        version integer NOT NULL, note text, updated_at timestamptz NOT NULL DEFAULT now())`,
-    events: (n) =>
-      `CREATE TABLE ${n} (id bigserial PRIMARY KEY, account_id bigint NOT NULL, kind text NOT NULL,
-        amount numeric(14,2), payload text, at timestamptz NOT NULL DEFAULT now())`,
+    ...WORKLOAD_TABLES,
     // Case 16: a large text column that is TOASTed out of line.
     docs: (n) =>
       `CREATE TABLE ${n} (id integer PRIMARY KEY, title text, body text, version integer)`,

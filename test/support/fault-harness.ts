@@ -47,6 +47,16 @@ export interface TableSpec {
   orderBy: string;
 }
 
+/** The tables startWorkload writes: a scenario with tables of its own adds these to them. */
+export const WORKLOAD_TABLES: Record<string, (name: string) => string> = {
+  accounts: (n) =>
+    `CREATE TABLE ${n} (id bigint PRIMARY KEY, owner text NOT NULL, balance numeric(14,2) NOT NULL,
+      version integer NOT NULL, note text, updated_at timestamptz NOT NULL DEFAULT now())`,
+  events: (n) =>
+    `CREATE TABLE ${n} (id bigserial PRIMARY KEY, account_id bigint NOT NULL, kind text NOT NULL,
+      amount numeric(14,2), payload text, at timestamptz NOT NULL DEFAULT now())`,
+};
+
 export interface ScenarioOptions {
   /** Short id, e.g. "k" for the process-kill cases: names are f<id>_<table>_<run>. */
   id: string;
@@ -106,14 +116,7 @@ export class FaultScenario {
     this.groupId = `pgferry-f${options.id}-${this.run}`;
     this.connectorName = `pgferry-f${options.id}-${this.run}`;
     this.slotName = `pgferry_f${options.id}_${this.run}`;
-    this.ddl = options.tables ?? {
-      accounts: (n) =>
-        `CREATE TABLE ${n} (id bigint PRIMARY KEY, owner text NOT NULL, balance numeric(14,2) NOT NULL,
-          version integer NOT NULL, note text, updated_at timestamptz NOT NULL DEFAULT now())`,
-      events: (n) =>
-        `CREATE TABLE ${n} (id bigserial PRIMARY KEY, account_id bigint NOT NULL, kind text NOT NULL,
-          amount numeric(14,2), payload text, at timestamptz NOT NULL DEFAULT now())`,
-    };
+    this.ddl = options.tables ?? WORKLOAD_TABLES;
   }
 
   /** Full name of one of the scenario's tables ("accounts" -> "fk_accounts_<run>"). */
