@@ -79,6 +79,17 @@ pg_start_cluster() {
     say "pg-$name already running on 127.0.0.1:$port"
     return 0
   fi
+  # Our postmaster still runs (its pid file gone, or it was slow to answer): adopt it, never
+  # start a second one on the same data directory.
+  local running_pid
+  running_pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null || true)
+  if [[ -n $running_pid ]] && kill -0 "$running_pid" 2>/dev/null; then
+    mkdir -p "$(run_dir)"
+    printf '%s\n' "$running_pid" >"$(pid_file "pg-$name")"
+    wait_until "pg-$name" 60 pg_is_ready "$port"
+    say "pg-$name already running on 127.0.0.1:$port (pid $running_pid)"
+    return 0
+  fi
   is_port_open "$port" && die "port $port (pg-$name) is taken by another process; set PGFERRY_$(tr a-z A-Z <<<"$name")_PG_PORT"
   pg_init_cluster "$name"
   say "starting pg-$name on 127.0.0.1:$port"
