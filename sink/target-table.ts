@@ -226,6 +226,15 @@ async function prepareTargetTable(
       }
       const existing = new Map(current.columns.map((c) => [c.name, c]));
       let changed = false;
+      // The target must accept the NULLs the source's rows may now carry.
+      const dropNotNull = async (column: string, why: string) => {
+        await client.query(
+          `ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(column)} DROP NOT NULL`,
+        );
+        log.info({ table: tableName, column }, why);
+        onChange(tableName, 'drop_not_null');
+        changed = true;
+      };
       for (const c of schema.columns) {
         const have = existing.get(c.name);
         if (!have) {
@@ -250,15 +259,7 @@ async function prepareTargetTable(
           !schema.primaryKey.includes(c.name) &&
           !current.primaryKey.includes(c.name)
         ) {
-          await client.query(
-            `ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(c.name)} DROP NOT NULL`,
-          );
-          log.info(
-            { table: tableName, column: c.name },
-            'column made nullable at the source: NOT NULL dropped',
-          );
-          onChange(tableName, 'drop_not_null');
-          changed = true;
+          await dropNotNull(c.name, 'column made nullable at the source: NOT NULL dropped');
         }
         const plan = planColumnTypeChange(have.type, c.pgType);
         if (plan.kind === 'incompatible') {
@@ -288,15 +289,7 @@ async function prepareTargetTable(
           !c.generated &&
           !current.primaryKey.includes(c.name)
         ) {
-          await client.query(
-            `ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(c.name)} DROP NOT NULL`,
-          );
-          log.info(
-            { table: tableName, column: c.name },
-            'column dropped at the source: kept, now nullable',
-          );
-          onChange(tableName, 'drop_not_null');
-          changed = true;
+          await dropNotNull(c.name, 'column dropped at the source: kept, now nullable');
         }
       }
       if (changed) {
