@@ -31,6 +31,8 @@ export async function cleanupBenchRun(
   stack: StackEnv,
   runId: string,
   keepData: boolean,
+  /** The run measured another run's topic: the source tables are that run's (its expected result). */
+  keepSourceTables = false,
 ): Promise<void> {
   const connectors = (await fetch(`${stack.connectUrl}/connectors`)
     .then((r) => r.json())
@@ -56,7 +58,10 @@ export async function cleanupBenchRun(
     }
   }).catch(() => undefined);
   await withClient(stack.sourceDatabaseUrl, async (client) => {
-    for (const name of [...BENCH_TABLES.map((t) => t.name), PACED_TABLE]) {
+    const tables = keepSourceTables
+      ? [PACED_TABLE]
+      : [...BENCH_TABLES.map((t) => t.name), PACED_TABLE];
+    for (const name of tables) {
       await client.query(`DROP TABLE IF EXISTS public.${name}`);
     }
   }).catch(() => undefined);

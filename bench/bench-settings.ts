@@ -15,6 +15,10 @@ export interface BenchSettings {
   keep: boolean;
   /** Skip the Debezium JDBC sink (its own Connect worker takes ~30 s to start). */
   skipJdbcSink: boolean;
+  /** The phases to run (BENCH_PHASES; default all). */
+  phases: ReadonlySet<BenchPhase>;
+  /** Run id of an earlier run (kept with BENCH_KEEP=1) whose topic this run measures again. */
+  reuseTopic: string | undefined;
   /** Paced mode's source write rates (rows/s); empty = skip paced mode. */
   pacedRates: number[];
   /** Seconds at each paced rate. */
@@ -24,12 +28,28 @@ export interface BenchSettings {
    * default BATCH_MAX_BYTES (64 + 8 x 16 MiB; pipeline/heap-limit.ts), as it is deployed.
    */
   pgferryNodeOptions: string;
+  /** Extra node arguments of the pgferry children (BENCH_PGFERRY_NODE_ARGS, e.g. --cpu-prof). */
+  pgferryNodeArgs: string[];
   /** Port of the bench's own Connect worker (never the shared one). */
   connectPort: number;
   connectHeap: string;
   /** Per-phase deadline for draining the topic. */
   drainTimeoutMs: number;
   stack: StackEnv;
+}
+
+export const BENCH_PHASES = ['ceiling', 'floor', 'replay', 'pgferry', 'jdbc', 'paced'] as const;
+export type BenchPhase = (typeof BENCH_PHASES)[number];
+
+function readPhases(raw: string | undefined): ReadonlySet<BenchPhase> {
+  if (raw === undefined || raw.trim() === '') return new Set(BENCH_PHASES);
+  const phases = raw.split(',').map((p) => p.trim());
+  const unknown = phases.filter((p) => !(BENCH_PHASES as readonly string[]).includes(p));
+  if (unknown.length > 0)
+    throw new Error(
+      `BENCH_PHASES: unknown ${unknown.join(', ')} (known: ${BENCH_PHASES.join(', ')})`,
+    );
+  return new Set(phases as BenchPhase[]);
 }
 
 function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -50,8 +70,11 @@ export function readBenchSettings(env: NodeJS.ProcessEnv): BenchSettings {
     runId: env.BENCH_RUN_ID ?? `b${stamp}${Math.floor(Math.random() * 1000)}`,
     keep: env.BENCH_KEEP === '1',
     skipJdbcSink: env.BENCH_SKIP_JDBC === '1',
+    phases: readPhases(env.BENCH_PHASES),
+    reuseTopic:
+      env.BENCH_TOPIC === undefined || env.BENCH_TOPIC === '' ? undefined : env.BENCH_TOPIC,
     pacedRates:
-      env.BENCH_PACED === '0'
+      env.BENCH_PACED === '0' || !readPhases(env.BENCH_PHASES).has('paced')
         ? []
         : (env.BENCH_PACED_RATES ?? '1000,5000,10000').split(',').map((r) => {
             const rate = Number(r.trim());
@@ -61,6 +84,7 @@ export function readBenchSettings(env: NodeJS.ProcessEnv): BenchSettings {
           }),
     pacedSeconds: readInteger(env, 'BENCH_PACED_SECONDS', 60),
     pgferryNodeOptions: env.BENCH_PGFERRY_NODE_OPTIONS ?? '--max-old-space-size=192',
+    pgferryNodeArgs: (env.BENCH_PGFERRY_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== ''),
     connectPort: readInteger(env, 'BENCH_CONNECT_PORT', 58183),
     connectHeap: env.BENCH_CONNECT_HEAP ?? '1g',
     drainTimeoutMs: readInteger(env, 'BENCH_DRAIN_TIMEOUT_S', 3600) * 1000,

@@ -1,7 +1,9 @@
 // Makes the benchmark's topic: the real Debezium connector (one of its own: topic prefix, slot
 // dropped on stop, only the bench tables) over the source workload, until every change event is
 // in Kafka; then the connector is removed, so the topic stays as it is for every phase.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
+import { repoPath } from '../test/support/stack-env.js';
 import { applyBenchConnector, removeBenchConnector } from './bench-connector.js';
 import type { BenchSettings } from './bench-settings.js';
 import { createBenchKafka, readTopicEnds, sumEnds } from './kafka-topics.js';
@@ -120,4 +122,38 @@ export async function produceBenchTopic(
     await removeBenchConnector(stack.connectUrl, db, connector);
     await db.end();
   }
+}
+
+/** Where a run keeps its topic's description, so a later run can measure the same topic again. */
+const topicFile = (runId: string) => repoPath(`.stack/bench/${runId}.topic.json`);
+
+export function saveBenchTopic(runId: string, topic: BenchTopic): void {
+  mkdirSync(repoPath('.stack/bench'), { recursive: true });
+  const ends = Object.fromEntries(
+    [...topic.ends].map(([t, parts]) => [
+      t,
+      Object.fromEntries([...parts].map(([p, o]) => [p, o.toString()])),
+    ]),
+  );
+  writeFileSync(topicFile(runId), `${JSON.stringify({ ...topic, ends }, null, 2)}\n`);
+}
+
+/**
+ * The topic of an earlier run (BENCH_TOPIC=<its run id>), kept with BENCH_KEEP=1: its topics in
+ * Kafka and the source tables it was made from (the expected result) must still be there.
+ */
+export function loadBenchTopic(runId: string): BenchTopic {
+  const file = topicFile(runId);
+  if (!existsSync(file))
+    throw new Error(`BENCH_TOPIC=${runId}: no ${file} (run with BENCH_KEEP=1 first)`);
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as Omit<BenchTopic, 'ends'> & {
+    ends: Record<string, Record<string, string>>;
+  };
+  const ends = new Map(
+    Object.entries(raw.ends).map(([t, parts]) => [
+      t,
+      new Map(Object.entries(parts).map(([p, o]) => [Number(p), BigInt(o)])),
+    ]),
+  );
+  return { ...raw, ends };
 }

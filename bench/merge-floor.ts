@@ -8,7 +8,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { createLogger } from '../pipeline/logger.js';
 import { ensureBookkeeping } from '../sink/bookkeeping.js';
-import { encodeCopyRow } from '../sink/copy-text.js';
+import { encodeCopyRow, inChunks } from '../sink/copy-text.js';
 import {
   copyIntoStagingSql,
   createStagingTableSql,
@@ -102,7 +102,10 @@ export async function runMergeFloor(settings: BenchSettings): Promise<FloorResul
         // Timed: the apply path.
         const t0 = performance.now();
         await target.query('BEGIN');
-        await pipeline(Readable.from(lines), target.query(copyFrom(copyIntoStagingSql(stage))));
+        await pipeline(
+          Readable.from(inChunks(lines)),
+          target.query(copyFrom(copyIntoStagingSql(stage))),
+        );
         const t1 = performance.now();
         await target.query(statements);
         await target.query('COMMIT');

@@ -46,7 +46,7 @@ export async function startPgferryChild(
   const file = createWriteStream(logFile);
   const started = performance.now();
   const child = trackChild(
-    spawn(process.execPath, [repoPath('bin/pgferry.js'), 'run'], {
+    spawn(process.execPath, [...settings.pgferryNodeArgs, repoPath('bin/pgferry.js'), 'run'], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     }),

@@ -14,8 +14,14 @@ import {
   renderMarkdown,
   round,
 } from './bench-report.js';
-import { type BenchSettings, readBenchSettings } from './bench-settings.js';
-import { type BenchTopic, produceBenchTopic, SpoiledTopicError } from './bench-topic.js';
+import { type BenchPhase, type BenchSettings, readBenchSettings } from './bench-settings.js';
+import {
+  type BenchTopic,
+  loadBenchTopic,
+  produceBenchTopic,
+  SpoiledTopicError,
+  saveBenchTopic,
+} from './bench-topic.js';
 import { stopChildren } from './child-processes.js';
 import { runClientCeiling } from './client-ceiling.js';
 import { fetchJdbcSinkPlugin, startConnectWorker } from './connect-worker.js';
@@ -104,11 +110,17 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   try {
     const topicFrom = Date.now();
+    if (settings.reuseTopic) {
+      topic = loadBenchTopic(settings.reuseTopic);
+      log(`measuring the topic of run ${settings.reuseTopic} again (BENCH_TOPIC)`);
+      notes.push(`The topic was made by run ${settings.reuseTopic} (BENCH_TOPIC).`);
+    }
     for (let attempt = 1; !topic; attempt++) {
       const s = attempt === 1 ? settings : { ...settings, runId: `${settings.runId}t${attempt}` };
       await watch.settle(['kafka', 'registry', 'connect', 'pg-source']);
       try {
         topic = await produceBenchTopic(s, log);
+        saveBenchTopic(s.runId, topic);
       } catch (error) {
         if (!(error instanceof SpoiledTopicError) || attempt >= 2) throw error;
         log(`${error.message}: making the topic again under new names`);
@@ -134,118 +146,122 @@ async function main(): Promise<void> {
       cpu === undefined ? undefined : round((cpu * 1e6) / events, 1);
 
     const uses = (...services: string[]) => ({ settings, watch, services });
-    const clientCeiling = await phase('client ceiling', uses('kafka', 'registry'), async (s) => {
-      const r = await runClientCeiling(s, t);
-      if (r.events !== events)
-        return { ok: false, error: `decoded ${r.events} events, expected ${events}` };
-      return {
-        ok: true,
-        seconds: round(r.seconds, 2),
-        eventsPerSecond: perSecond(r.seconds),
-        messages: r.messages,
-        cpuSecondsPerMillionEvents: cpuPerMillion(r.cpuSeconds),
-      };
-    });
-
-    const floor = await phase('floor', uses('pg-source', 'pg-target'), async (s) => {
-      const r = await runMergeFloor(s);
-      return checked(expected, r.targetUrl, {
-        ok: true,
-        seconds: round(r.seconds, 2),
-        eventsPerSecond: perSecond(r.seconds),
-        rows: r.rows,
-        rowsPerSecond: round(r.rows / r.seconds, 0),
-        batches: r.batches,
-        copySeconds: round(r.copySeconds, 2),
-        mergeSeconds: round(r.mergeSeconds, 2),
-        targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
-      });
-    });
-
-    const sinkReplay = await phase(
-      'pgferry sink replay',
-      uses('kafka', 'registry', 'pg-target'),
-      async (s) => {
-        const r = await runSinkReplay(s, t);
-        const perStage = (seconds: Record<string, number>) =>
-          Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, round(v, 2)]));
-        return checked(expected, r.targetUrl, {
-          ok: true,
-          seconds: round(r.sinkSeconds, 2),
-          eventsPerSecond: perSecond(r.sinkSeconds),
-          sinkStageSeconds: perStage(r.sinkStageSeconds),
-          topologySeconds: round(r.topologySeconds, 2),
-          topologyEventsPerSecond: perSecond(r.topologySeconds),
-          topologyStageSeconds: perStage(r.stageSeconds),
-          wallSeconds: round(r.wallSeconds, 2),
-          wallEventsPerSecond: perSecond(r.wallSeconds),
-          chunks: r.chunks,
-          changesWritten: r.changesWritten,
-          targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
+    const skipped: PhaseFigures = { ok: false, error: 'skipped (BENCH_PHASES)' };
+    const wanted = (name: BenchPhase) => settings.phases.has(name);
+    const clientCeiling = !wanted('ceiling')
+      ? skipped
+      : await phase('client ceiling', uses('kafka', 'registry'), async (s) => {
+          const r = await runClientCeiling(s, t);
+          if (r.events !== events)
+            return { ok: false, error: `decoded ${r.events} events, expected ${events}` };
+          return {
+            ok: true,
+            seconds: round(r.seconds, 2),
+            eventsPerSecond: perSecond(r.seconds),
+            messages: r.messages,
+            cpuSecondsPerMillionEvents: cpuPerMillion(r.cpuSeconds),
+          };
         });
-      },
-    );
 
-    const pgferry = await phase(
-      'pgferry drain',
-      uses('kafka', 'registry', 'pg-target'),
-      async (s) => {
-        const r = await runPgferryDrain(s, t, log);
-        return checked(expected, r.targetUrl, {
-          ok: true,
-          seconds: round(r.seconds, 2),
-          eventsPerSecond: perSecond(r.seconds),
-          startupSeconds: round(r.startupSeconds, 2),
-          firstCommitSeconds:
-            r.firstCommitSeconds === undefined ? undefined : round(r.firstCommitSeconds, 2),
-          // From the first committed batch on: the rate once started and joined (approximate: the
-          // first batch's events are counted, its time is not).
-          steadyEventsPerSecond:
-            r.firstCommitSeconds === undefined
-              ? undefined
-              : perSecond(r.seconds - r.firstCommitSeconds),
-          cpuSeconds: round(r.stats?.cpuSeconds ?? Number.NaN, 2),
-          cpuSecondsPerMillionEvents: cpuPerMillion(r.stats?.cpuSeconds),
-          peakRssMiB: mebibytes(r.stats?.peakRssBytes),
-          nodeOptions: s.pgferryNodeOptions,
-          targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
-          log: r.logFile,
+    const floor = !wanted('floor')
+      ? skipped
+      : await phase('floor', uses('pg-source', 'pg-target'), async (s) => {
+          const r = await runMergeFloor(s);
+          return checked(expected, r.targetUrl, {
+            ok: true,
+            seconds: round(r.seconds, 2),
+            eventsPerSecond: perSecond(r.seconds),
+            rows: r.rows,
+            rowsPerSecond: round(r.rows / r.seconds, 0),
+            batches: r.batches,
+            copySeconds: round(r.copySeconds, 2),
+            mergeSeconds: round(r.mergeSeconds, 2),
+            targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
+          });
         });
-      },
-    );
+
+    const sinkReplay = !wanted('replay')
+      ? skipped
+      : await phase('pgferry sink replay', uses('kafka', 'registry', 'pg-target'), async (s) => {
+          const r = await runSinkReplay(s, t);
+          const perStage = (seconds: Record<string, number>) =>
+            Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, round(v, 2)]));
+          return checked(expected, r.targetUrl, {
+            ok: true,
+            seconds: round(r.sinkSeconds, 2),
+            eventsPerSecond: perSecond(r.sinkSeconds),
+            sinkStageSeconds: perStage(r.sinkStageSeconds),
+            topologySeconds: round(r.topologySeconds, 2),
+            topologyEventsPerSecond: perSecond(r.topologySeconds),
+            topologyStageSeconds: perStage(r.stageSeconds),
+            wallSeconds: round(r.wallSeconds, 2),
+            wallEventsPerSecond: perSecond(r.wallSeconds),
+            chunks: r.chunks,
+            changesWritten: r.changesWritten,
+            targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
+          });
+        });
+
+    const pgferry = !wanted('pgferry')
+      ? skipped
+      : await phase('pgferry drain', uses('kafka', 'registry', 'pg-target'), async (s) => {
+          const r = await runPgferryDrain(s, t, log);
+          return checked(expected, r.targetUrl, {
+            ok: true,
+            seconds: round(r.seconds, 2),
+            eventsPerSecond: perSecond(r.seconds),
+            startupSeconds: round(r.startupSeconds, 2),
+            firstCommitSeconds:
+              r.firstCommitSeconds === undefined ? undefined : round(r.firstCommitSeconds, 2),
+            // From the first committed batch on: the rate once started and joined (approximate: the
+            // first batch's events are counted, its time is not).
+            steadyEventsPerSecond:
+              r.firstCommitSeconds === undefined
+                ? undefined
+                : perSecond(r.seconds - r.firstCommitSeconds),
+            cpuSeconds: round(r.stats?.cpuSeconds ?? Number.NaN, 2),
+            cpuSecondsPerMillionEvents: cpuPerMillion(r.stats?.cpuSeconds),
+            peakRssMiB: mebibytes(r.stats?.peakRssBytes),
+            nodeOptions: s.pgferryNodeOptions,
+            targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
+            log: r.logFile,
+          });
+        });
 
     const jdbcSink = settings.skipJdbcSink
       ? { ok: false, error: 'skipped (BENCH_SKIP_JDBC=1)' }
-      : await phase('Debezium JDBC sink', uses('kafka', 'registry', 'pg-target'), async (s) => {
-          const pluginPath = fetchJdbcSinkPlugin();
-          log('starting the bench Connect worker');
-          const worker = await startConnectWorker(s, pluginPath);
-          try {
-            const r = await runJdbcSink(s, t, worker, log);
-            return checked(expected, r.targetUrl, {
-              ok: true,
-              seconds: round(r.seconds, 2),
-              eventsPerSecond: perSecond(r.seconds),
-              connectorVersion: r.version,
-              firstCommitSeconds:
-                r.firstCommitSeconds === undefined ? undefined : round(r.firstCommitSeconds, 2),
-              steadyEventsPerSecond:
-                r.firstCommitSeconds === undefined
-                  ? undefined
-                  : perSecond(r.seconds - r.firstCommitSeconds),
-              cpuSeconds: round(r.cpuSeconds, 2),
-              cpuSecondsPerMillionEvents: cpuPerMillion(r.cpuSeconds),
-              workerRssMiB: mebibytes(r.stats?.rssBytes),
-              targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
-              workerPeakRssMiB: mebibytes(r.stats?.peakRssBytes),
-              workerIdleRssMiB: mebibytes(r.idleRssBytes),
-              workerHeapMax: settings.connectHeap,
-              log: worker.logFile,
-            });
-          } finally {
-            await worker.stop();
-          }
-        });
+      : !wanted('jdbc')
+        ? skipped
+        : await phase('Debezium JDBC sink', uses('kafka', 'registry', 'pg-target'), async (s) => {
+            const pluginPath = fetchJdbcSinkPlugin();
+            log('starting the bench Connect worker');
+            const worker = await startConnectWorker(s, pluginPath);
+            try {
+              const r = await runJdbcSink(s, t, worker, log);
+              return checked(expected, r.targetUrl, {
+                ok: true,
+                seconds: round(r.seconds, 2),
+                eventsPerSecond: perSecond(r.seconds),
+                connectorVersion: r.version,
+                firstCommitSeconds:
+                  r.firstCommitSeconds === undefined ? undefined : round(r.firstCommitSeconds, 2),
+                steadyEventsPerSecond:
+                  r.firstCommitSeconds === undefined
+                    ? undefined
+                    : perSecond(r.seconds - r.firstCommitSeconds),
+                cpuSeconds: round(r.cpuSeconds, 2),
+                cpuSecondsPerMillionEvents: cpuPerMillion(r.cpuSeconds),
+                workerRssMiB: mebibytes(r.stats?.rssBytes),
+                targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
+                workerPeakRssMiB: mebibytes(r.stats?.peakRssBytes),
+                workerIdleRssMiB: mebibytes(r.idleRssBytes),
+                workerHeapMax: settings.connectHeap,
+                log: worker.logFile,
+              });
+            } finally {
+              await worker.stop();
+            }
+          });
 
     let paced: BenchResult['paced'] = null;
     if (settings.pacedRates.length > 0) {
@@ -328,7 +344,7 @@ async function main(): Promise<void> {
         ? 'cleaning up connectors and slots (BENCH_KEEP=1: databases, tables and topics kept)'
         : 'cleaning up',
     );
-    await cleanupBenchRun(stack, settings.runId, settings.keep);
+    await cleanupBenchRun(stack, settings.runId, settings.keep, settings.reuseTopic !== undefined);
   }
 }
 

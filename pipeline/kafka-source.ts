@@ -17,6 +17,11 @@ export interface SourceBatch {
   topic: string;
   partition: number;
   records: KafkaRecord[];
+  /**
+   * The chunk decoded and transformed ahead, while the chunk before it was being written (the
+   * `prepare` option); the handler processes the records itself when absent or failed.
+   */
+  prepared?: Promise<unknown>;
   /** Keeps the group membership alive during long work (retries, big merges). */
   heartbeat: () => Promise<void>;
   /** False once the consumer is stopping or lost the partition: abandon the batch. */
@@ -36,6 +41,12 @@ export interface KafkaSourceOptions {
   pollTimeoutMs: number;
   log: Logger;
   handleBatch: (batch: SourceBatch) => Promise<void>;
+  /**
+   * Starts the processing of the next chunk while the current one is written: CPU (decode,
+   * transform) and the target's work overlap. At most one chunk is prepared ahead, so memory
+   * stays bounded by two chunks. Must tolerate being called while a batch is handled.
+   */
+  prepare?: (records: KafkaRecord[]) => Promise<unknown>;
   /** Stored next offsets per partition of a topic, read from the target. */
   storedOffsets: (topic: string) => Promise<Map<number, string>>;
   /** Topics whose table is stopped: not consumed until restart. */
@@ -57,6 +68,12 @@ export class KafkaSource {
   private inFlight: Promise<unknown> | undefined;
   /** The seek to the target's offsets after the last join, which fetched batches wait for. */
   private seeking: Promise<void> | undefined;
+  /** Kafka offset commits not sent yet, newest per partition (they follow the target's). */
+  private readonly pendingCommits = new Map<
+    string,
+    { consumer: Consumer; topic: string; partition: number; offset: string }
+  >();
+  private committing: Promise<void> | undefined;
 
   constructor(private readonly options: KafkaSourceOptions) {}
 
@@ -177,6 +194,8 @@ export class KafkaSource {
     this.consumer = undefined;
     this.joined = false;
     if (consumer) {
+      // Let the last Kafka commits land while the consumer is still in the group.
+      await this.committing;
       // stop() waits for the batch in progress to finish (or be abandoned) before leaving.
       await consumer.stop().catch(() => undefined);
       await consumer.disconnect().catch(() => undefined);
@@ -305,25 +324,12 @@ export class KafkaSource {
       }
     }
     const isActive = () => this.running && isRunning() && !isStale() && this.consumer === consumer;
-    let chunk: KafkaRecord[] = [];
-    let bytes = 0;
-    const flush = async (): Promise<boolean> => {
-      if (chunk.length === 0) return true;
-      const records = chunk;
-      chunk = [];
-      bytes = 0;
-      const work = this.applyChunk(consumer, payload, records, isActive);
-      this.inFlight = work;
-      try {
-        return await work;
-      } finally {
-        this.inFlight = undefined;
-      }
-    };
     // Paused: leave the rest unresolved; kafkajs fetches it again from the resolved offset.
     const proceed = () => isActive() && !this.paused;
+    const chunks: KafkaRecord[][] = [];
+    let chunk: KafkaRecord[] = [];
+    let bytes = 0;
     for (const message of batch.messages) {
-      if (!proceed()) return;
       const record: KafkaRecord = {
         topic: batch.topic,
         partition: batch.partition,
@@ -336,10 +342,33 @@ export class KafkaSource {
       chunk.push(record);
       bytes += recordSize(record);
       if (chunk.length >= this.options.maxRows || bytes >= this.options.maxBytes) {
-        if (!(await flush())) return;
+        chunks.push(chunk);
+        chunk = [];
+        bytes = 0;
       }
     }
-    if (proceed()) await flush();
+    if (chunk.length > 0) chunks.push(chunk);
+    const prepare = (records: KafkaRecord[] | undefined): Promise<unknown> | undefined => {
+      if (!records || !this.options.prepare) return undefined;
+      const prepared = this.options.prepare(records);
+      // Dropped unused when the chunk before is abandoned; the handler retries a failure itself.
+      prepared.catch(() => undefined);
+      return prepared;
+    };
+    let next = prepare(chunks[0]);
+    for (let i = 0; i < chunks.length; i++) {
+      if (!proceed()) return;
+      const records = chunks[i] as KafkaRecord[];
+      const prepared = next;
+      next = proceed() ? prepare(chunks[i + 1]) : undefined;
+      const work = this.applyChunk(consumer, payload, records, isActive, prepared);
+      this.inFlight = work;
+      try {
+        if (!(await work)) return;
+      } finally {
+        this.inFlight = undefined;
+      }
+    }
   }
 
   /** Hands one chunk to the sink, then resolves and commits its offset; false = abandoned. */
@@ -348,6 +377,7 @@ export class KafkaSource {
     payload: EachBatchPayload,
     records: KafkaRecord[],
     isActive: () => boolean,
+    prepared: Promise<unknown> | undefined,
   ): Promise<boolean> {
     const { batch, heartbeat, resolveOffset } = payload;
     try {
@@ -357,6 +387,7 @@ export class KafkaSource {
         records,
         heartbeat,
         isActive,
+        ...(prepared ? { prepared } : {}),
       });
     } catch (error) {
       if (error instanceof BatchAbandonedError) return false;
@@ -368,13 +399,37 @@ export class KafkaSource {
     resolveOffset(last.offset);
     const next = (BigInt(last.offset) + 1n).toString();
     // Kafka's committed offset follows the target's, so lag tools see progress. Best effort:
-    // the target holds the truth.
-    await consumer
-      .commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])
-      .catch((error: Error) =>
-        this.options.log.warn({ err: error.message }, 'Kafka offset commit failed'),
-      );
+    // the target holds the truth. Sent in the background, so the next chunk does not wait.
+    this.commitSoon(consumer, batch.topic, batch.partition, next);
     await heartbeat();
     return true;
+  }
+
+  /** Queues a Kafka offset commit; one request at a time carries every partition's newest. */
+  private commitSoon(consumer: Consumer, topic: string, partition: number, offset: string): void {
+    this.pendingCommits.set(`${topic}\u0000${partition}`, { consumer, topic, partition, offset });
+    this.committing ??= this.sendCommits();
+  }
+
+  private async sendCommits(): Promise<void> {
+    try {
+      while (this.pendingCommits.size > 0) {
+        const pending = [...this.pendingCommits.values()];
+        this.pendingCommits.clear();
+        for (const consumer of new Set(pending.map((c) => c.consumer))) {
+          const offsets = pending
+            .filter((c) => c.consumer === consumer)
+            .map(({ topic, partition, offset }) => ({ topic, partition, offset }));
+          await consumer.commitOffsets(offsets).catch((error: Error) => {
+            // A consumer replaced meanwhile (rebalance, restart) is refused: its successor's
+            // position comes from the target anyway.
+            if (consumer === this.consumer)
+              this.options.log.warn({ err: error.message }, 'Kafka offset commit failed');
+          });
+        }
+      }
+    } finally {
+      this.committing = undefined;
+    }
   }
 }

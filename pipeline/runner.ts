@@ -19,7 +19,7 @@ import { BatchAbandonedError, KafkaSource, type SourceBatch } from './kafka-sour
 import type { Logger } from './logger.js';
 import type { PgferryMetrics } from './metrics.js';
 import { type RowChange, tableKey } from './row-change.js';
-import type { Topology } from './topology.js';
+import type { BatchResult, Topology } from './topology.js';
 
 export type RunnerState = 'stopped' | 'starting' | 'running' | 'stopping';
 
@@ -54,6 +54,8 @@ export class PipelineRunner {
   private waitingForValue: string | undefined;
   /** Aborted by stop: a start waiting between attempts gives up at once. */
   private stopping = new AbortController();
+  /** The topology's current batch: batches go through it one at a time. */
+  private processing: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: PipelineRunnerOptions) {
     options.metrics.paused.set(0);
@@ -165,6 +167,7 @@ export class PipelineRunner {
       pollTimeoutMs: Math.round(config.consumer.pollTimeoutSeconds * 1000),
       log,
       handleBatch: (batch) => this.handleBatch(batch),
+      prepare: (records) => this.processRecords(records),
       storedOffsets: (topic) => this.options.sink.storedOffsets(config.kafka.groupId, topic),
       isTopicStopped: (topic) => this.stoppedTopics.has(topic),
     });
@@ -225,6 +228,18 @@ export class PipelineRunner {
     return Math.round(ceiling * (0.5 + Math.random() * 0.5));
   }
 
+  /**
+   * Runs records through the topology. One batch at a time: the processors keep per-batch state
+   * (dedupe), and the source prepares the next chunk while this one is written.
+   */
+  private processRecords(records: KafkaRecord[]): Promise<BatchResult<KafkaRecord, RowChange>> {
+    const run = this.processing.then(() =>
+      this.options.topology.processBatch(records, { log: this.options.log }),
+    );
+    this.processing = run.catch(() => undefined);
+    return run;
+  }
+
   private async handleBatch(batch: SourceBatch): Promise<void> {
     const { config, log, metrics } = this.options;
     const topic = batch.topic;
@@ -247,12 +262,17 @@ export class PipelineRunner {
       if (!batch.isActive())
         throw new BatchAbandonedError('consumer stopping or partition revoked');
       try {
-        const result = await this.options.topology.processBatch(batch.records, { log });
-        for (const [stage, ms] of Object.entries(result.timingsMs)) {
+        // The chunk prepared ahead while the one before was written; a retry processes afresh.
+        const result =
+          attempt === 1 && batch.prepared
+            ? (batch.prepared as Promise<BatchResult<KafkaRecord, RowChange>>)
+            : this.processRecords(batch.records);
+        const processed = await result;
+        for (const [stage, ms] of Object.entries(processed.timingsMs)) {
           metrics.stageSeconds.observe({ stage }, ms / 1000);
         }
 
-        const incompatible = result.failures.find(
+        const incompatible = processed.failures.find(
           (f) => f.error instanceof SchemaIncompatibleError,
         );
         if (incompatible) {
@@ -263,7 +283,7 @@ export class PipelineRunner {
           );
           throw new BatchAbandonedError('table stopped');
         }
-        const letters: DeadLetter[] = result.failures.map((f) => ({
+        const letters: DeadLetter[] = processed.failures.map((f) => ({
           record: f.source,
           stage: f.processor,
           error: f.error,
@@ -278,7 +298,7 @@ export class PipelineRunner {
             topic,
             partition: batch.partition,
             nextOffset,
-            changes: result.outputs,
+            changes: processed.outputs,
           },
           {
             beforeCommit: async (rejected) => {
@@ -315,7 +335,7 @@ export class PipelineRunner {
         // With the batch's outcome, not at fetch: a progress interval's batch sizes then describe
         // the batches it applied.
         metrics.batchRows.observe(batch.records.length);
-        this.recordApplied(result.outputs, written.alreadyApplied);
+        this.recordApplied(processed.outputs, written.alreadyApplied);
         if (written.rejected.length > 0 || letters.length > 0) {
           log.warn(
             {

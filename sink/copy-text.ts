@@ -19,3 +19,25 @@ export function encodeCopyRow(values: readonly (string | null)[]): string {
   }
   return `${line}\n`;
 }
+
+/** Bytes (UTF-16 units, near enough) of COPY text per write: one CopyData message each. */
+const COPY_CHUNK_CHARS = 64 * 1024;
+
+/**
+ * COPY lines joined into chunks of about 64 KiB: a write per line costs a CopyData message and a
+ * socket write each, which dominated the sink's CPU.
+ */
+export function* inChunks(lines: Iterable<string>): Generator<string> {
+  let parts: string[] = [];
+  let size = 0;
+  for (const line of lines) {
+    parts.push(line);
+    size += line.length;
+    if (size >= COPY_CHUNK_CHARS) {
+      yield parts.join('');
+      parts = [];
+      size = 0;
+    }
+  }
+  if (parts.length > 0) yield parts.join('');
+}

@@ -49,11 +49,15 @@ export function truncateSql(target: MergeTarget, position: bigint): string[] {
 
 /**
  * Applies the staged changes (one per row key, already deduped) with the position guard:
- * 1. drop staged changes not newer than the row's recorded position or the table's last truncate;
- * 2. record the new positions (deletes too: a late older update must not resurrect the row),
- *    never over a newer one, and drop staged changes a concurrent writer has overtaken;
- * 3. delete the deleted rows; 4. upsert the rest, one statement per set of columns to keep
+ * 1. record the new positions (deletes too: a late older update must not resurrect the row) of
+ *    the staged changes newer than the table's last truncate, never over a newer or equal one;
+ *    the upsert's RETURNING names the changes that won, and every other staged change is dropped
+ *    (older than what the target has, or overtaken by a concurrent writer: ON CONFLICT waits for
+ *    it and compares with its committed position);
+ * 2. delete the deleted rows; 3. upsert the rest, one statement per set of columns to keep
  *    (unchanged TOAST values, columns a change's schema version lacks).
+ * The staged changes are never joined with the position table by a hash join: that read the
+ * whole position table for every batch, so the apply slowed down as the table grew.
  */
 export function mergeSql(
   target: MergeTarget,
@@ -66,17 +70,12 @@ export function mergeSql(
   const key = target.primaryKey;
   const keyList = key.map(quoteIdent).join(', ');
   const statements = [
-    `DELETE FROM ${s} AS s USING ${p} AS p WHERE ${keyMatch('p', 's', key)} AND p.__pos >= s.__pos`,
-  ];
-  // Read inside the transaction: a truncate applied by this batch or another process counts.
-  statements.push(
-    `DELETE FROM ${s} WHERE __pos <= (SELECT truncated_position FROM ${tablesTable()} WHERE table_schema = ${quoteLiteral(target.schema)} AND table_name = ${quoteLiteral(target.name)} FOR SHARE)`,
-    `INSERT INTO ${p} AS p (${keyList}, __pos, __deleted) SELECT ${keyList}, __pos, __op = 'd' FROM ${s} ON CONFLICT (${keyList}) DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted WHERE p.__pos < EXCLUDED.__pos`,
-    // A concurrent transaction (another process, after a rebalance) may have recorded a newer
-    // position for a key meanwhile: such a staged change must not be applied either.
-    `DELETE FROM ${s} AS s USING ${p} AS p WHERE ${keyMatch('p', 's', key)} AND p.__pos > s.__pos`,
+    // The truncate position is read inside the transaction: a truncate applied by this batch or
+    // another process counts.
+    `WITH won AS (INSERT INTO ${p} AS p (${keyList}, __pos, __deleted) SELECT ${keyList}, __pos, __op = 'd' FROM ${s} WHERE __pos > (SELECT truncated_position FROM ${tablesTable()} WHERE table_schema = ${quoteLiteral(target.schema)} AND table_name = ${quoteLiteral(target.name)} FOR SHARE) ON CONFLICT (${keyList}) DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted WHERE p.__pos < EXCLUDED.__pos RETURNING ${keyList}, __pos) ` +
+      `DELETE FROM ${s} AS s WHERE NOT EXISTS (SELECT 1 FROM won WHERE ${keyMatch('won', 's', key)} AND won.__pos = s.__pos)`,
     `DELETE FROM ${t} AS t USING ${s} AS s WHERE s.__op = 'd' AND ${keyMatch('t', 's', key)}`,
-  );
+  ];
   const keySet = new Set(key);
   for (const pattern of keepPatterns) {
     const keep = new Set(pattern === '' ? [] : pattern.split(',').map(Number));

@@ -19,7 +19,7 @@ import {
   UNCHANGED_TOAST,
 } from '../pipeline/row-change.js';
 import { ensureBookkeeping, offsetsTable, readStoredOffsets, tablesTable } from './bookkeeping.js';
-import { encodeCopyRow } from './copy-text.js';
+import { encodeCopyRow, inChunks } from './copy-text.js';
 import {
   copyIntoStagingSql,
   createStagingTableSql,
@@ -392,7 +392,9 @@ export class PostgresSink {
       }
     }
     const copyStart = performance.now();
-    const copyLines = faultPointArmed('staging-copy') ? holdHalfway(lines(), rows.length) : lines();
+    const copyLines = faultPointArmed('staging-copy')
+      ? holdHalfway(lines(), rows.length)
+      : inChunks(lines());
     await pipeline(Readable.from(copyLines), client.query(copyFrom(copyIntoStagingSql(stage))));
     const mergeStart = performance.now();
     this.timings.copy += mergeStart - copyStart;
@@ -407,9 +409,9 @@ export class PostgresSink {
     }
     const results = (await merging) as unknown as pg.QueryResult[] | pg.QueryResult;
     const list = Array.isArray(results) ? results : [results];
-    // Statement order: guard delete, truncate guard, positions upsert, overtaken delete, delete, upserts...
-    const deleted = list[4]?.rowCount ?? 0;
-    const upserted = list.slice(5).reduce((n, r) => n + (r.rowCount ?? 0), 0);
+    // Statement order: positions upsert + guard, delete, upserts...
+    const deleted = list[1]?.rowCount ?? 0;
+    const upserted = list.slice(2).reduce((n, r) => n + (r.rowCount ?? 0), 0);
     return { upserted, deleted };
   }
 

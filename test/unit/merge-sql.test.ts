@@ -103,14 +103,11 @@ describe('truncateSql', () => {
 
 describe('mergeSql', () => {
   const guardStatements = [
-    'DELETE FROM "pgferry_stage_0123" AS s USING "pgferry"."pos_public__orders" AS p WHERE p."id" = s."id" AND p.__pos >= s.__pos',
-    `DELETE FROM "pgferry_stage_0123" WHERE __pos <= (SELECT truncated_position FROM "pgferry"."tables" WHERE table_schema = 'public' AND table_name = 'orders' FOR SHARE)`,
-    `INSERT INTO "pgferry"."pos_public__orders" AS p ("id", __pos, __deleted) SELECT "id", __pos, __op = 'd' FROM "pgferry_stage_0123" ON CONFLICT ("id") DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted WHERE p.__pos < EXCLUDED.__pos`,
-    'DELETE FROM "pgferry_stage_0123" AS s USING "pgferry"."pos_public__orders" AS p WHERE p."id" = s."id" AND p.__pos > s.__pos',
+    `WITH won AS (INSERT INTO "pgferry"."pos_public__orders" AS p ("id", __pos, __deleted) SELECT "id", __pos, __op = 'd' FROM "pgferry_stage_0123" WHERE __pos > (SELECT truncated_position FROM "pgferry"."tables" WHERE table_schema = 'public' AND table_name = 'orders' FOR SHARE) ON CONFLICT ("id") DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted WHERE p.__pos < EXCLUDED.__pos RETURNING "id", __pos) DELETE FROM "pgferry_stage_0123" AS s WHERE NOT EXISTS (SELECT 1 FROM won WHERE won."id" = s."id" AND won.__pos = s.__pos)`,
     `DELETE FROM "public"."orders" AS t USING "pgferry_stage_0123" AS s WHERE s.__op = 'd' AND t."id" = s."id"`,
   ];
 
-  it('guards, records positions, deletes, then upserts every column for the empty pattern', () => {
+  it('records positions and drops the losers, deletes, then upserts every column for the empty pattern', () => {
     expect(mergeSql(ORDERS, ORDERS_STAGE, [''])).toEqual([
       ...guardStatements,
       `INSERT INTO "public"."orders" ("id", "body", "note") OVERRIDING SYSTEM VALUE SELECT "id", "body", "note" FROM "pgferry_stage_0123" WHERE __op <> 'd' AND __toast = '' ON CONFLICT ("id") DO UPDATE SET "body" = EXCLUDED."body", "note" = EXCLUDED."note"`,
@@ -128,15 +125,15 @@ describe('mergeSql', () => {
 
   it('falls back to DO NOTHING when only key columns remain', () => {
     const statements = mergeSql(ORDERS, ORDERS_STAGE, ['1,2']);
-    expect(statements).toHaveLength(6);
-    expect(statements[5]).toBe(
+    expect(statements).toHaveLength(3);
+    expect(statements[2]).toBe(
       `INSERT INTO "public"."orders" ("id") OVERRIDING SYSTEM VALUE SELECT "id" FROM "pgferry_stage_0123" WHERE __op <> 'd' AND __toast = '1,2' ON CONFLICT ("id") DO NOTHING`,
     );
     // A key-only table has nothing to update either.
     const keyOnly = mergeSql(ORDERS, { name: 'k', columns: [{ name: 'id', type: 'integer' }] }, [
       '',
     ]);
-    expect(keyOnly[5]).toBe(
+    expect(keyOnly[2]).toBe(
       `INSERT INTO "public"."orders" ("id") OVERRIDING SYSTEM VALUE SELECT "id" FROM "k" WHERE __op <> 'd' AND __toast = '' ON CONFLICT ("id") DO NOTHING`,
     );
   });
@@ -147,10 +144,7 @@ describe('mergeSql', () => {
 
   it('matches composite keys on every column and quotes weird names throughout', () => {
     expect(mergeSql(WEIRD, WEIRD_STAGE, ['', '3'])).toEqual([
-      'DELETE FROM "pgferry_stage_""x""" AS s USING "pgferry"."pos_My ""Schema""__ordér lines" AS p WHERE p."order id" = s."order id" AND p."line""no" = s."line""no" AND p.__pos >= s.__pos',
-      `DELETE FROM "pgferry_stage_""x""" WHERE __pos <= (SELECT truncated_position FROM "pgferry"."tables" WHERE table_schema = 'My "Schema"' AND table_name = 'ordér lines' FOR SHARE)`,
-      `INSERT INTO "pgferry"."pos_My ""Schema""__ordér lines" AS p ("order id", "line""no", __pos, __deleted) SELECT "order id", "line""no", __pos, __op = 'd' FROM "pgferry_stage_""x""" ON CONFLICT ("order id", "line""no") DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted WHERE p.__pos < EXCLUDED.__pos`,
-      'DELETE FROM "pgferry_stage_""x""" AS s USING "pgferry"."pos_My ""Schema""__ordér lines" AS p WHERE p."order id" = s."order id" AND p."line""no" = s."line""no" AND p.__pos > s.__pos',
+      `WITH won AS (INSERT INTO "pgferry"."pos_My ""Schema""__ordér lines" AS p ("order id", "line""no", __pos, __deleted) SELECT "order id", "line""no", __pos, __op = 'd' FROM "pgferry_stage_""x""" WHERE __pos > (SELECT truncated_position FROM "pgferry"."tables" WHERE table_schema = 'My "Schema"' AND table_name = 'ordér lines' FOR SHARE) ON CONFLICT ("order id", "line""no") DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted WHERE p.__pos < EXCLUDED.__pos RETURNING "order id", "line""no", __pos) DELETE FROM "pgferry_stage_""x""" AS s WHERE NOT EXISTS (SELECT 1 FROM won WHERE won."order id" = s."order id" AND won."line""no" = s."line""no" AND won.__pos = s.__pos)`,
       `DELETE FROM "My ""Schema"""."ordér lines" AS t USING "pgferry_stage_""x""" AS s WHERE s.__op = 'd' AND t."order id" = s."order id" AND t."line""no" = s."line""no"`,
       `INSERT INTO "My ""Schema"""."ordér lines" ("order id", "line""no", "naïve Ünïcode", "Qty") OVERRIDING SYSTEM VALUE SELECT "order id", "line""no", "naïve Ünïcode", "Qty" FROM "pgferry_stage_""x""" WHERE __op <> 'd' AND __toast = '' ON CONFLICT ("order id", "line""no") DO UPDATE SET "naïve Ünïcode" = EXCLUDED."naïve Ünïcode", "Qty" = EXCLUDED."Qty"`,
       `INSERT INTO "My ""Schema"""."ordér lines" ("order id", "line""no", "naïve Ünïcode") OVERRIDING SYSTEM VALUE SELECT "order id", "line""no", "naïve Ünïcode" FROM "pgferry_stage_""x""" WHERE __op <> 'd' AND __toast = '3' ON CONFLICT ("order id", "line""no") DO UPDATE SET "naïve Ünïcode" = EXCLUDED."naïve Ünïcode"`,
