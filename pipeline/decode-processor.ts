@@ -18,11 +18,7 @@ export interface DecodedRecord {
 const MAGIC_BYTE = 0;
 const HEADER_LENGTH = 5;
 
-export async function decodeWireFormat(
-  bytes: Buffer,
-  lookup: SchemaLookup,
-  part: 'key' | 'value',
-): Promise<{ value: Record<string, unknown>; schema: ResolvedSchema }> {
+function schemaIdOf(bytes: Buffer, part: 'key' | 'value'): number {
   if (bytes.length < HEADER_LENGTH || bytes[0] !== MAGIC_BYTE) {
     // Plain JSON (a producer without the Avro converter) is the usual case: say so.
     const json = bytes[0] === 0x7b || bytes[0] === 0x5b ? ': it starts like plain JSON text' : '';
@@ -30,7 +26,14 @@ export async function decodeWireFormat(
       `${part} is not in the Confluent wire format (magic byte 0 + schema id)${json}`,
     );
   }
-  const schema = await lookup.getSchema(bytes.readUInt32BE(1));
+  return bytes.readUInt32BE(1);
+}
+
+function decodeWith(
+  bytes: Buffer,
+  schema: ResolvedSchema,
+  part: 'key' | 'value',
+): { value: Record<string, unknown>; schema: ResolvedSchema } {
   let value: unknown;
   try {
     value = schema.type.fromBuffer(bytes.subarray(HEADER_LENGTH));
@@ -46,27 +49,50 @@ export async function decodeWireFormat(
   return { value: value as Record<string, unknown>, schema };
 }
 
+export async function decodeWireFormat(
+  bytes: Buffer,
+  lookup: SchemaLookup,
+  part: 'key' | 'value',
+): Promise<{ value: Record<string, unknown>; schema: ResolvedSchema }> {
+  const id = schemaIdOf(bytes, part);
+  return decodeWith(bytes, lookup.resolved?.(id) ?? (await lookup.getSchema(id)), part);
+}
+
 export function createDecodeProcessor(lookup: SchemaLookup): Processor<KafkaRecord, DecodedRecord> {
+  const result = (
+    record: KafkaRecord,
+    key: { value: Record<string, unknown>; schema: ResolvedSchema } | null,
+    value: { value: Record<string, unknown>; schema: ResolvedSchema } | null,
+  ): DecodedRecord[] => [
+    {
+      record,
+      key: key?.value ?? null,
+      keySchema: key?.schema ?? null,
+      value: value?.value ?? null,
+      valueSchema: value?.schema ?? null,
+    },
+  ];
   return {
     name: 'decode',
-    async process(record) {
-      const key =
-        record.key && record.key.length > 0
-          ? await decodeWireFormat(record.key, lookup, 'key')
-          : null;
-      const value =
-        record.value && record.value.length > 0
-          ? await decodeWireFormat(record.value, lookup, 'value')
-          : null;
-      return [
-        {
+    process(record) {
+      const keyBytes = record.key && record.key.length > 0 ? record.key : null;
+      const valueBytes = record.value && record.value.length > 0 ? record.value : null;
+      // Both schemas fetched already (every record but the first of a schema): no await.
+      const keySchema = keyBytes ? lookup.resolved?.(schemaIdOf(keyBytes, 'key')) : null;
+      const valueSchema = valueBytes ? lookup.resolved?.(schemaIdOf(valueBytes, 'value')) : null;
+      if (keySchema !== undefined && valueSchema !== undefined) {
+        return result(
           record,
-          key: key?.value ?? null,
-          keySchema: key?.schema ?? null,
-          value: value?.value ?? null,
-          valueSchema: value?.schema ?? null,
-        },
-      ];
+          keyBytes && keySchema ? decodeWith(keyBytes, keySchema, 'key') : null,
+          valueBytes && valueSchema ? decodeWith(valueBytes, valueSchema, 'value') : null,
+        );
+      }
+      return (async () =>
+        result(
+          record,
+          keyBytes ? await decodeWireFormat(keyBytes, lookup, 'key') : null,
+          valueBytes ? await decodeWireFormat(valueBytes, lookup, 'value') : null,
+        ))();
     },
   };
 }

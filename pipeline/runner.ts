@@ -288,7 +288,7 @@ export class PipelineRunner {
           stage: f.processor,
           error: f.error,
         }));
-        const byOffset = new Map(batch.records.map((r) => [r.offset, r]));
+
         let dlqMs = 0;
         const applyStart = performance.now();
         heartbeats = setInterval(() => void batch.heartbeat().catch(() => undefined), 3_000);
@@ -302,11 +302,13 @@ export class PipelineRunner {
           },
           {
             beforeCommit: async (rejected) => {
+              const byOffset =
+                rejected.length > 0 ? new Map(batch.records.map((r) => [r.offset, r])) : undefined;
               const all = [
                 ...letters,
                 ...rejected.flatMap((r) =>
                   [r.change.origin, ...(r.change.folded ?? [])].map((origin) => ({
-                    record: byOffset.get(origin.offset) as KafkaRecord,
+                    record: byOffset?.get(origin.offset) as KafkaRecord,
                     stage: 'apply',
                     error: r.error,
                   })),
@@ -389,11 +391,17 @@ export class PipelineRunner {
     if (replayed) return;
     const { metrics } = this.options;
     const newest = new Map<string, number>();
+    // Counted per (table, op) first: a labelled metric lookup per change is not free.
+    const counts = new Map<string, { table: string; op: string; n: number }>();
     for (const c of changes) {
       const table = tableKey(c.table);
-      metrics.changesApplied.inc({ table, op: c.op });
+      const id = `${table}\u0000${c.op}`;
+      const count = counts.get(id);
+      if (count) count.n += 1;
+      else counts.set(id, { table, op: c.op, n: 1 });
       newest.set(table, Math.max(newest.get(table) ?? 0, c.sourceTsMs));
     }
+    for (const { table, op, n } of counts.values()) metrics.changesApplied.inc({ table, op }, n);
     const now = Date.now();
     for (const [table, ts] of newest) {
       if (ts <= 0) continue;

@@ -14,6 +14,8 @@ export interface ResolvedSchema {
 
 export interface SchemaLookup {
   getSchema(id: number): Promise<ResolvedSchema>;
+  /** The schema if already fetched (no await on the hot path), else undefined. */
+  resolved?(id: number): ResolvedSchema | undefined;
 }
 
 /** The id is not in the registry: the message can never be decoded, so it is poison. */
@@ -32,6 +34,7 @@ export interface RegistrySchemaLookupOptions {
 
 export class RegistrySchemaLookup implements SchemaLookup {
   private readonly cache = new Map<number, Promise<ResolvedSchema>>();
+  private readonly fetched = new Map<number, ResolvedSchema>();
   private readonly baseUrl: string;
   /** The URL as messages show it: without any user:password@ it may carry. */
   private readonly shownUrl: string;
@@ -57,9 +60,16 @@ export class RegistrySchemaLookup implements SchemaLookup {
       pending = this.fetchSchema(id);
       this.cache.set(id, pending);
       // A failed lookup must not stay cached: the registry may come back.
-      pending.catch(() => this.cache.delete(id));
+      pending.then(
+        (schema) => this.fetched.set(id, schema),
+        () => this.cache.delete(id),
+      );
     }
     return pending;
+  }
+
+  resolved(id: number): ResolvedSchema | undefined {
+    return this.fetched.get(id);
   }
 
   private async fetchSchema(id: number): Promise<ResolvedSchema> {

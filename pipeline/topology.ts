@@ -17,6 +17,9 @@ export interface BatchResult<S, O> {
   timingsMs: Record<string, number>;
 }
 
+/** Records processed between two turns of the event loop. */
+const YIELD_EVERY = 100;
+
 // biome-ignore lint/suspicious/noExplicitAny: a chain of processors of varying types
 type AnyProcessor = Processor<any, any>;
 
@@ -49,7 +52,11 @@ export class Topology<S, O> {
     const timings = new Array<number>(this.processors.length).fill(0);
     // A previous attempt may have failed before its flush (a retriable error): start clean.
     for (const p of this.processors) p.reset?.();
-    for (const source of records) {
+    for (let r = 0; r < records.length; r++) {
+      // Let I/O in: the next batch is processed while the previous one is written, and the
+      // writer's round trips must not wait for a whole batch of decoding.
+      if (r > 0 && r % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+      const source = records[r] as S;
       await this.push(source, [source], 0, ctx, outputs, failures, timings);
     }
     // Flush in chain order: what a processor releases still passes through those after it.
@@ -88,7 +95,10 @@ export class Topology<S, O> {
       const started = performance.now();
       for (const item of current) {
         try {
-          next.push(...(await processor.process(item, ctx)));
+          // Most processors answer synchronously: an await per record and stage adds up.
+          const produced = processor.process(item, ctx);
+          const list = produced instanceof Promise ? await produced : produced;
+          for (const out of list) next.push(out);
         } catch (error) {
           timings[i] = (timings[i] ?? 0) + (performance.now() - started);
           if (failures && error instanceof PgferryError && !error.retriable) {
@@ -101,6 +111,6 @@ export class Topology<S, O> {
       timings[i] = (timings[i] ?? 0) + (performance.now() - started);
       current = next;
     }
-    outputs.push(...(current as O[]));
+    for (const out of current as O[]) outputs.push(out);
   }
 }

@@ -29,6 +29,7 @@ import {
 } from './merge-sql.js';
 import { connectPg } from './pg-connection.js';
 import { classifyPgError, isAuthenticationFailure } from './pg-errors.js';
+import { quoteLiteral } from './sql-identifier.js';
 import {
   ensureTargetTable,
   loadTargetTable,
@@ -159,16 +160,14 @@ export class PostgresSink {
       for (const [k, group] of byTable)
         targets.set(k, await this.targetFor(client, group.source, group.changes));
 
-      await client.query('BEGIN');
+      // One round trip: open the transaction, make sure the partition has its offsets row, and
+      // lock it (ON CONFLICT DO UPDATE locks the existing row like FOR UPDATE) while reading it.
+      const partitionMatch = `group_id = ${quoteLiteral(batch.groupId)} AND topic = ${quoteLiteral(batch.topic)} AND partition = ${safeInteger(batch.partition)}`;
       try {
-        await client.query(
-          `INSERT INTO ${offsetsTable()} (group_id, topic, partition, next_offset) VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING`,
-          [batch.groupId, batch.topic, batch.partition],
-        );
-        const stored = await client.query<{ next_offset: string }>(
-          `SELECT next_offset FROM ${offsetsTable()} WHERE group_id = $1 AND topic = $2 AND partition = $3 FOR UPDATE`,
-          [batch.groupId, batch.topic, batch.partition],
-        );
+        const opened = (await client.query(
+          `BEGIN; INSERT INTO ${offsetsTable()} AS o (group_id, topic, partition, next_offset) VALUES (${quoteLiteral(batch.groupId)}, ${quoteLiteral(batch.topic)}, ${safeInteger(batch.partition)}, 0) ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = o.next_offset RETURNING next_offset`,
+        )) as unknown as pg.QueryResult<{ next_offset: string }>[];
+        const stored = opened[1] as pg.QueryResult<{ next_offset: string }>;
         const storedNext = BigInt(stored.rows[0]?.next_offset ?? '0');
         if (storedNext >= BigInt(batch.nextOffset)) {
           await client.query('COMMIT');
@@ -182,6 +181,7 @@ export class PostgresSink {
         }
         const rejected: RejectedChange[] = [];
         const tableStats: SinkResult['tables'] = [];
+        const bookkeeping: string[] = [];
         let applied = 0;
         for (const [k, group] of byTable) {
           const fresh = group.changes.filter((c) => BigInt(c.origin.offset) >= storedNext);
@@ -197,23 +197,22 @@ export class PostgresSink {
           applied += fresh.length;
           tableStats.push({ table: k, ...stats });
           const maxPosition = highestPosition(fresh);
-          const maxTs = fresh.reduce((m, c) => Math.max(m, c.sourceTsMs), 0);
-          await client.query(
-            `UPDATE ${tablesTable()} SET last_position = GREATEST(COALESCE(last_position, 0), $3::bigint),
-               last_source_ts = GREATEST(last_source_ts, to_timestamp($4::double precision / 1000)),
-               last_applied_at = now(), changes_applied = changes_applied + $5
-             WHERE table_schema = $1 AND table_name = $2`,
-            [target.ref.schema, target.ref.name, maxPosition.toString(), maxTs, fresh.length],
+          const maxTs = Math.trunc(fresh.reduce((m, c) => Math.max(m, c.sourceTsMs), 0)) || 0;
+          bookkeeping.push(
+            `UPDATE ${tablesTable()} SET last_position = GREATEST(COALESCE(last_position, 0), ${maxPosition.toString()}),
+               last_source_ts = GREATEST(last_source_ts, to_timestamp(${safeInteger(maxTs)}::double precision / 1000)),
+               last_applied_at = now(), changes_applied = changes_applied + ${fresh.length}
+             WHERE table_schema = ${quoteLiteral(target.ref.schema)} AND table_name = ${quoteLiteral(target.ref.name)}`,
           );
         }
-        await client.query(
-          `UPDATE ${offsetsTable()} SET next_offset = GREATEST(next_offset, $4::bigint), updated_at = now()
-           WHERE group_id = $1 AND topic = $2 AND partition = $3`,
-          [batch.groupId, batch.topic, batch.partition, batch.nextOffset],
+        bookkeeping.push(
+          `UPDATE ${offsetsTable()} SET next_offset = GREATEST(next_offset, ${BigInt(batch.nextOffset).toString()}), updated_at = now() WHERE ${partitionMatch}`,
         );
         if (hooks.beforeCommit) await hooks.beforeCommit(rejected);
+        // The bookkeeping and the commit in one round trip: an error in an update ends the
+        // query before COMMIT, and the catch below rolls back.
         const commitStart = performance.now();
-        await client.query('COMMIT');
+        await client.query(`${bookkeeping.join(';\n')};\nCOMMIT`);
         this.timings.commit += performance.now() - commitStart;
         return {
           applied,
@@ -337,8 +336,8 @@ export class PostgresSink {
     const attempt = async (subset: RowChange[]): Promise<void> => {
       await client.query('SAVEPOINT pgferry_rows');
       try {
+        // Released by the merge's own round trip.
         const result = await this.stageAndMerge(client, mergeTarget, stage, subset);
-        await client.query('RELEASE SAVEPOINT pgferry_rows');
         stats.upserted += result.upserted;
         stats.deleted += result.deleted;
       } catch (error) {
@@ -367,25 +366,33 @@ export class PostgresSink {
   ): Promise<{ upserted: number; deleted: number }> {
     const keepPatterns = new Set<string>();
     const keySet = new Set(target.primaryKey);
+    const isKey = stage.columns.map((col) => keySet.has(col.name));
+    // The columns a schema version carries, computed once per version rather than per row.
+    const carriedBy = new Map<RowChange['schema'], Set<string>>();
     function* lines(): Generator<string> {
+      const width = stage.columns.length;
       for (const change of rows) {
-        const carried = new Set(change.schema.columns.map((c) => c.name));
+        let carried = carriedBy.get(change.schema);
+        if (!carried) {
+          carried = new Set(change.schema.columns.map((c) => c.name));
+          carriedBy.set(change.schema, carried);
+        }
         const values: (string | null)[] = [change.op, change.position.toString(), ''];
-        const keep: number[] = [];
-        stage.columns.forEach((col, i) => {
+        let pattern = '';
+        for (let i = 0; i < width; i++) {
+          const name = (stage.columns[i] as { name: string }).name;
           if (change.op === 'd') {
-            values.push(keySet.has(col.name) ? (change.key[col.name] ?? null) : null);
-            return;
+            values.push(isKey[i] ? (change.key[name] ?? null) : null);
+            continue;
           }
-          const v = change.after?.[col.name];
-          if (v === UNCHANGED_TOAST || (!carried.has(col.name) && !keySet.has(col.name))) {
-            keep.push(i);
+          const v = change.after?.[name];
+          if (v === UNCHANGED_TOAST || (!isKey[i] && !carried.has(name))) {
+            pattern = pattern === '' ? String(i) : `${pattern},${i}`;
             values.push(null);
           } else {
             values.push(v === undefined ? null : v);
           }
-        });
-        const pattern = keep.join(',');
+        }
         values[2] = pattern;
         if (change.op !== 'd') keepPatterns.add(pattern);
         yield encodeCopyRow(values);
@@ -399,9 +406,11 @@ export class PostgresSink {
     const mergeStart = performance.now();
     this.timings.copy += mergeStart - copyStart;
     const statements = mergeSql(target, stage, [...keepPatterns].sort());
-    const merging = client.query(statements.join(';\n')).finally(() => {
-      this.timings.merge += performance.now() - mergeStart;
-    });
+    const merging = client
+      .query(`${statements.join(';\n')};\nRELEASE SAVEPOINT pgferry_rows`)
+      .finally(() => {
+        this.timings.merge += performance.now() - mergeStart;
+      });
     if (faultPointArmed('merge')) {
       // The merge is on the server now, uncommitted: a SIGKILL here interrupts it.
       merging.catch(() => undefined);
@@ -411,7 +420,7 @@ export class PostgresSink {
     const list = Array.isArray(results) ? results : [results];
     // Statement order: positions upsert + guard, delete, upserts...
     const deleted = list[1]?.rowCount ?? 0;
-    const upserted = list.slice(2).reduce((n, r) => n + (r.rowCount ?? 0), 0);
+    const upserted = list.slice(2, statements.length).reduce((n, r) => n + (r.rowCount ?? 0), 0);
     return { upserted, deleted };
   }
 
@@ -492,6 +501,12 @@ export class PostgresSink {
       throw error;
     }
   }
+}
+
+/** An integer spliced into SQL text: refused unless it is one (never a string from outside). */
+function safeInteger(value: number): string {
+  if (!Number.isSafeInteger(value)) throw new RangeError(`not an integer: ${value}`);
+  return String(value);
 }
 
 /** The COPY rows, with the staging-copy fault point halfway through (the COPY is then open). */
