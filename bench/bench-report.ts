@@ -34,6 +34,8 @@ export interface BenchResult {
     sinkReplay: PhaseFigures;
     pgferry: PhaseFigures;
     jdbcSink: PhaseFigures;
+    /** The drain of another build (BENCH_BASELINE_BIN) on the same topic: before/after. */
+    baseline?: PhaseFigures;
   };
   /** Live replication at steady source rates; null when skipped (BENCH_PACED=0). */
   paced: (PacedResult & { secondsPerRate: number }) | null;
@@ -43,6 +45,7 @@ export interface BenchResult {
     pgferryOverFloor: number | null;
     pgferryOverClientCeiling: number | null;
     pgferryOverSinkReplay: number | null;
+    pgferryOverBaseline?: number | null;
   };
   notes: string[];
 }
@@ -97,6 +100,16 @@ export function renderMarkdown(result: BenchResult): string {
     row('floor (COPY + merge of the final rows)', p.floor, undefined, undefined),
     row('pgferry sink only (replay: COPY + merge + offsets)', p.sinkReplay, undefined, undefined),
     row('pgferry drain', p.pgferry, p.pgferry.cpuSecondsPerMillionEvents, p.pgferry.peakRssMiB),
+    ...(p.baseline
+      ? [
+          row(
+            'pgferry drain, baseline build',
+            p.baseline,
+            p.baseline.cpuSecondsPerMillionEvents,
+            p.baseline.peakRssMiB,
+          ),
+        ]
+      : []),
     row(
       'Debezium JDBC sink',
       p.jdbcSink,
@@ -104,7 +117,7 @@ export function renderMarkdown(result: BenchResult): string {
       p.jdbcSink.workerPeakRssMiB,
     ),
     '',
-    `Ratios: pgferry / JDBC sink ${cell(result.ratios.pgferryOverJdbcSink)}, pgferry / floor ${cell(result.ratios.pgferryOverFloor)}, pgferry / client ceiling ${cell(result.ratios.pgferryOverClientCeiling)}, pgferry / its sink alone ${cell(result.ratios.pgferryOverSinkReplay)}.`,
+    `Ratios: pgferry / JDBC sink ${cell(result.ratios.pgferryOverJdbcSink)}, pgferry / floor ${cell(result.ratios.pgferryOverFloor)}, pgferry / client ceiling ${cell(result.ratios.pgferryOverClientCeiling)}, pgferry / its sink alone ${cell(result.ratios.pgferryOverSinkReplay)}${result.ratios.pgferryOverBaseline === undefined ? '' : `, pgferry / baseline build ${cell(result.ratios.pgferryOverBaseline)}`}.`,
     ...(p.sinkReplay.ok
       ? [
           `Replay in one process: topology (decode + transform + dedupe) ${cell(p.sinkReplay.topologySeconds)} s = ${cell(p.sinkReplay.topologyEventsPerSecond)} events/s, sink ${cell(p.sinkReplay.seconds)} s (${Object.entries(

@@ -17,6 +17,11 @@ export interface BenchSettings {
   skipJdbcSink: boolean;
   /** The phases to run (BENCH_PHASES; default all). */
   phases: ReadonlySet<BenchPhase>;
+  /**
+   * bin/pgferry.js of another build (BENCH_BASELINE_BIN, e.g. a worktree of an older commit): its
+   * drain runs on the same topic right after pgferry's, for before/after figures from one run.
+   */
+  baselineBin: string | undefined;
   /** Run id of an earlier run (kept with BENCH_KEEP=1) whose topic this run measures again. */
   reuseTopic: string | undefined;
   /** Paced mode's source write rates (rows/s); empty = skip paced mode. */
@@ -41,7 +46,7 @@ export interface BenchSettings {
 export const BENCH_PHASES = ['ceiling', 'floor', 'replay', 'pgferry', 'jdbc', 'paced'] as const;
 export type BenchPhase = (typeof BENCH_PHASES)[number];
 
-function readPhases(raw: string | undefined): ReadonlySet<BenchPhase> {
+export function readPhases(raw: string | undefined): ReadonlySet<BenchPhase> {
   if (raw === undefined || raw.trim() === '') return new Set(BENCH_PHASES);
   const phases = raw.split(',').map((p) => p.trim());
   const unknown = phases.filter((p) => !(BENCH_PHASES as readonly string[]).includes(p));
@@ -71,6 +76,7 @@ export function readBenchSettings(env: NodeJS.ProcessEnv): BenchSettings {
     keep: env.BENCH_KEEP === '1',
     skipJdbcSink: env.BENCH_SKIP_JDBC === '1',
     phases: readPhases(env.BENCH_PHASES),
+    baselineBin: env.BENCH_BASELINE_BIN || undefined,
     reuseTopic:
       env.BENCH_TOPIC === undefined || env.BENCH_TOPIC === '' ? undefined : env.BENCH_TOPIC,
     pacedRates:

@@ -20,7 +20,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startPgferryChild(
   settings: BenchSettings,
-  options: { name: string; database: string; groupId: string; topicPattern: string },
+  options: {
+    name: string;
+    database: string;
+    groupId: string;
+    topicPattern: string;
+    /** bin/pgferry.js to run (default: this checkout's). */
+    bin?: string;
+  },
 ): Promise<PgferryChild> {
   const port = await freePort();
   // No SOURCE_DB_*: the slot monitor would watch a slot the bench connector drops on its own.
@@ -46,10 +53,14 @@ export async function startPgferryChild(
   const file = createWriteStream(logFile);
   const started = performance.now();
   const child = trackChild(
-    spawn(process.execPath, [...settings.pgferryNodeArgs, repoPath('bin/pgferry.js'), 'run'], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
+    spawn(
+      process.execPath,
+      [...settings.pgferryNodeArgs, options.bin ?? repoPath('bin/pgferry.js'), 'run'],
+      {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    ),
   );
   child.stdout?.pipe(file);
   child.stderr?.pipe(file);

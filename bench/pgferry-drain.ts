@@ -66,18 +66,22 @@ export async function runPgferryDrain(
   settings: BenchSettings,
   topic: BenchTopic,
   log: (line: string) => void,
+  /** Another build's bin/pgferry.js (the baseline phase), under names of its own. */
+  baselineBin?: string,
 ): Promise<DrainResult> {
   const { stack } = settings;
-  const database = `${settings.runId}_pgferry`;
+  const name = baselineBin ? 'baseline' : 'pgferry';
+  const database = `${settings.runId}_${name}`;
   const targetUrl = await createTargetDatabase(stack, database);
-  const groupId = `${settings.runId}-pgferry`;
+  const groupId = `${settings.runId}-${name}`;
   const db = new pg.Client({ connectionString: targetUrl });
   await db.connect();
   const kafka = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench-drain');
   const started = performance.now();
   const pgferry = await startPgferryChild(settings, {
-    name: 'pgferry',
+    name,
     database,
+    ...(baselineBin ? { bin: baselineBin } : {}),
     groupId,
     topicPattern: `^${topic.prefix}\\.public\\.bench_(narrow|wide)$`,
   }).catch(async (error: Error) => {

@@ -202,10 +202,12 @@ async function main(): Promise<void> {
           });
         });
 
-    const pgferry = !wanted('pgferry')
-      ? skipped
-      : await phase('pgferry drain', uses('kafka', 'registry', 'pg-target'), async (s) => {
-          const r = await runPgferryDrain(s, t, log);
+    const drain = (baselineBin?: string) =>
+      phase(
+        baselineBin ? 'pgferry baseline drain' : 'pgferry drain',
+        uses('kafka', 'registry', 'pg-target'),
+        async (s) => {
+          const r = await runPgferryDrain(s, t, log, baselineBin);
           return checked(expected, r.targetUrl, {
             ok: true,
             seconds: round(r.seconds, 2),
@@ -225,8 +227,14 @@ async function main(): Promise<void> {
             nodeOptions: s.pgferryNodeOptions,
             targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
             log: r.logFile,
+            ...(baselineBin ? { bin: baselineBin } : {}),
           });
-        });
+        },
+      );
+
+    const pgferry = wanted('pgferry') ? await drain() : skipped;
+    const baseline =
+      settings.baselineBin && wanted('pgferry') ? await drain(settings.baselineBin) : undefined;
 
     const jdbcSink = settings.skipJdbcSink
       ? { ok: false, error: 'skipped (BENCH_SKIP_JDBC=1)' }
@@ -322,13 +330,21 @@ async function main(): Promise<void> {
         finalRows: Object.fromEntries(Object.entries(expected).map(([k, v]) => [k, v.rows])),
       },
       expected,
-      phases: { clientCeiling, floor, sinkReplay, pgferry, jdbcSink },
+      phases: {
+        clientCeiling,
+        floor,
+        sinkReplay,
+        pgferry,
+        jdbcSink,
+        ...(baseline ? { baseline } : {}),
+      },
       paced,
       ratios: {
         pgferryOverJdbcSink: ratio(pgferry, jdbcSink),
         pgferryOverFloor: ratio(pgferry, floor),
         pgferryOverClientCeiling: ratio(pgferry, clientCeiling),
         pgferryOverSinkReplay: ratio(pgferry, sinkReplay),
+        ...(baseline ? { pgferryOverBaseline: ratio(pgferry, baseline) } : {}),
       },
       notes,
     };

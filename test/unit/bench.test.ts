@@ -1,6 +1,7 @@
 // The benchmark's pure pieces (bench/): the lag probe's parsing of test_decoding output, lag
 // percentiles and the flat-p99 verdict, "offsets reached the topic ends", the workload's keys.
 import { describe, expect, it } from 'vitest';
+import { BENCH_PHASES, readPhases } from '../../bench/bench-settings.js';
 import { readKeyId } from '../../bench/kafka-arrival-watcher.js';
 import { reachedEnds } from '../../bench/kafka-topics.js';
 import { isFlat, lagFigures, percentile } from '../../bench/paced-lag.js';
@@ -144,5 +145,19 @@ describe('Kafka arrival probe', () => {
     expect(readKeyId(frame([0x01]))).toBe(-1);
     expect(readKeyId(frame([0xac, 0x02]))).toBe(150);
     expect(readKeyId(frame([0x80, 0x89, 0x7a]))).toBe(1_000_000);
+  });
+});
+
+describe('bench phases (BENCH_PHASES)', () => {
+  it('runs every phase by default and only the named ones otherwise', () => {
+    expect([...readPhases(undefined)]).toEqual([...BENCH_PHASES]);
+    expect([...readPhases(' ')]).toEqual([...BENCH_PHASES]);
+    expect([...readPhases('pgferry, floor')]).toEqual(['pgferry', 'floor']);
+  });
+
+  it('refuses a phase it does not know, naming the known ones', () => {
+    expect(() => readPhases('pgferry,drain')).toThrow(
+      /BENCH_PHASES: unknown drain \(known: ceiling, floor, replay, pgferry, jdbc, paced\)/,
+    );
   });
 });

@@ -1,7 +1,7 @@
 // COPY text format: the characters the format gives meaning to are escaped, NULL is \N, and
 // everything else (unicode included) passes through untouched.
 import { describe, expect, it } from 'vitest';
-import { COPY_NULL, encodeCopyRow, escapeCopyText } from '../../sink/copy-text.js';
+import { COPY_NULL, encodeCopyRow, escapeCopyText, inChunks } from '../../sink/copy-text.js';
 
 describe('escapeCopyText', () => {
   it('leaves plain text and unicode alone', () => {
@@ -59,5 +59,22 @@ describe('encodeCopyRow', () => {
 
   it('writes an empty line for no values', () => {
     expect(encodeCopyRow([])).toBe('\n');
+  });
+});
+
+describe('inChunks', () => {
+  it('joins whole lines into chunks of at least 64 KiB, in order, losing nothing', () => {
+    const lines = Array.from({ length: 5000 }, (_, i) => `${i}\t${'x'.repeat(i % 50)}\n`);
+    const chunks = [...inChunks(lines)];
+    expect(chunks.join('')).toBe(lines.join(''));
+    expect(chunks.length).toBeGreaterThan(1);
+    for (const chunk of chunks.slice(0, -1)) expect(chunk.length).toBeGreaterThanOrEqual(64 * 1024);
+    // A chunk never ends inside a line.
+    for (const chunk of chunks) expect(chunk.endsWith('\n')).toBe(true);
+  });
+
+  it('yields one chunk for a few lines and none for no lines', () => {
+    expect([...inChunks(['a\n', 'b\n'])]).toEqual(['a\nb\n']);
+    expect([...inChunks([])]).toEqual([]);
   });
 });

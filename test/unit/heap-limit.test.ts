@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { heapLimitAdvice, recommendedHeapMb } from '../../pipeline/heap-limit.js';
+import { fetchBytes } from '../../pipeline/kafka-source.js';
 
 const MiB = 1024 * 1024;
 
@@ -20,5 +21,13 @@ describe('heap limit', () => {
     expect(heapLimitAdvice(64 * MiB, 192)).toContain(
       'below what batches of BATCH_MAX_BYTES may need',
     );
+  });
+});
+
+describe('fetchBytes', () => {
+  it('fetches a quarter of BATCH_MAX_BYTES, at least 1 MiB', () => {
+    expect(fetchBytes(16 * 1024 * 1024)).toBe(4 * 1024 * 1024);
+    expect(fetchBytes(64 * 1024 * 1024)).toBe(16 * 1024 * 1024);
+    expect(fetchBytes(1024 * 1024)).toBe(1024 * 1024);
   });
 });

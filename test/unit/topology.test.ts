@@ -5,8 +5,10 @@ import { createDecodeProcessor } from '../../pipeline/decode-processor.js';
 import { createDedupeProcessor } from '../../pipeline/dedupe-processor.js';
 import { PoisonMessageError, RetriableError } from '../../pipeline/errors.js';
 import type { KafkaRecord } from '../../pipeline/kafka-record.js';
+import { createLogger } from '../../pipeline/logger.js';
 import type { Processor } from '../../pipeline/processor.js';
 import { type RowChange, UNCHANGED_TOAST } from '../../pipeline/row-change.js';
+import type { ResolvedSchema } from '../../pipeline/schema-lookup.js';
 import { Topology } from '../../pipeline/topology.js';
 import { TopologyTestDriver } from '../../pipeline/topology-test-driver.js';
 import { createTransformProcessor } from '../../pipeline/transform-processor.js';
@@ -267,5 +269,28 @@ describe('decode -> transform -> dedupe on real records', () => {
       fixtureRecords('cdc.public.fixture_varnum').slice(1, 2),
     );
     expect(updateOnly.outputs[0]?.after?.body).toBe(UNCHANGED_TOAST);
+  });
+
+  it('decodes without a promise once the schemas are fetched, with the same result', async () => {
+    const records = fixtureRecords('cdc.public.fixture_varnum');
+    const record = records[1] as KafkaRecord;
+    const slow = createDecodeProcessor(lookup);
+    const viaPromise = slow.process(record, { log: createLogger('silent') });
+    expect(viaPromise).toBeInstanceOf(Promise);
+    const fetched = new Map<number, ResolvedSchema>();
+    const fast = createDecodeProcessor({
+      getSchema: async (id) => {
+        const schema = await lookup.getSchema(id);
+        fetched.set(id, schema);
+        return schema;
+      },
+      resolved: (id) => fetched.get(id),
+    });
+    const first = fast.process(record, { log: createLogger('silent') });
+    expect(first).toBeInstanceOf(Promise);
+    await first;
+    const second = fast.process(record, { log: createLogger('silent') });
+    expect(second).not.toBeInstanceOf(Promise);
+    expect(second).toEqual(await viaPromise);
   });
 });
