@@ -142,6 +142,8 @@ export class KafkaSource {
       this.consumer?.pause(this.subscribed.map((topic) => ({ topic })));
     }
     while (this.inFlight !== undefined) await this.inFlight.catch(() => undefined);
+    // "Offsets in Kafka stay where the last commit put them": that commit has landed.
+    await this.committing;
   }
 
   /** Fetches again from where the group stopped; topics of stopped tables stay paused. */
@@ -366,20 +368,25 @@ export class KafkaSource {
       prepared.catch(() => undefined);
       return prepared;
     };
+    if (!proceed()) return;
     let next = prepare(chunks[0]);
     for (let i = 0; i < chunks.length; i++) {
-      if (!proceed()) return;
+      if (!proceed()) break;
       const records = chunks[i] as KafkaRecord[];
       const prepared = next;
       next = proceed() ? prepare(chunks[i + 1]) : undefined;
       const work = this.applyChunk(consumer, payload, records, isActive, prepared);
       this.inFlight = work;
       try {
-        if (!(await work)) return;
+        if (!(await work)) break;
       } finally {
         this.inFlight = undefined;
       }
     }
+    // Kafka's committed offsets settle before the next fetch (and before a rejoin, which kafkajs
+    // does only once this returns): a commit sent later could carry a newer generation and move
+    // a partition that another member owns by then.
+    await this.committing;
   }
 
   /** Hands one chunk to the sink, then resolves and commits its offset; false = abandoned. */

@@ -195,6 +195,8 @@ export class PipelineRunner {
     await this.source?.stop();
     await this.dlq?.stop();
     await this.options.sink.stop();
+    // A chunk prepared ahead of one the source abandoned may still be going through.
+    await this.processing;
     await this.options.topology.close();
     this.stateValue = 'stopped';
     this.options.log.info({ lastError: this.lastError }, 'pgferry stopped');
@@ -301,6 +303,7 @@ export class PipelineRunner {
             changes: processed.outputs,
           },
           {
+            deadLetters: letters.length,
             beforeCommit: async (rejected) => {
               const byOffset =
                 rejected.length > 0 ? new Map(batch.records.map((r) => [r.offset, r])) : undefined;

@@ -72,7 +72,7 @@ export function mergeSql(
   const statements = [
     // The truncate position is read inside the transaction: a truncate applied by this batch or
     // another process counts.
-    `WITH won AS (INSERT INTO ${p} AS p (${keyList}, __pos, __deleted) SELECT ${keyList}, __pos, __op = 'd' FROM ${s} WHERE __pos > (SELECT truncated_position FROM ${tablesTable()} WHERE table_schema = ${quoteLiteral(target.schema)} AND table_name = ${quoteLiteral(target.name)} FOR SHARE) ON CONFLICT (${keyList}) DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted WHERE p.__pos < EXCLUDED.__pos RETURNING ${keyList}, __pos) ` +
+    `WITH won AS (INSERT INTO ${p} AS p (${keyList}, __pos, __deleted) SELECT ${keyList}, __pos, __op = 'd' FROM ${s} WHERE __pos > COALESCE((SELECT truncated_position FROM ${tablesTable()} WHERE table_schema = ${quoteLiteral(target.schema)} AND table_name = ${quoteLiteral(target.name)} FOR SHARE), 0) ON CONFLICT (${keyList}) DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted WHERE p.__pos < EXCLUDED.__pos RETURNING ${keyList}, __pos) ` +
       `DELETE FROM ${s} AS s WHERE NOT EXISTS (SELECT 1 FROM won WHERE ${keyMatch('won', 's', key)} AND won.__pos = s.__pos)`,
     `DELETE FROM ${t} AS t USING ${s} AS s WHERE s.__op = 'd' AND ${keyMatch('t', 's', key)}`,
   ];

@@ -67,6 +67,8 @@ export interface SinkResult {
 export interface WriteBatchHooks {
   /** Runs inside the transaction just before COMMIT (the DLQ produce goes here). */
   beforeCommit?: (rejected: RejectedChange[]) => Promise<void>;
+  /** Poison records beforeCommit dead-letters besides the rejected rows (from processing). */
+  deadLetters?: number;
 }
 
 /** The target cannot take this table's changes until an operator acts; other tables continue. */
@@ -208,12 +210,23 @@ export class PostgresSink {
         bookkeeping.push(
           `UPDATE ${offsetsTable()} SET next_offset = GREATEST(next_offset, ${BigInt(batch.nextOffset).toString()}), updated_at = now() WHERE ${partitionMatch}`,
         );
-        if (hooks.beforeCommit) await hooks.beforeCommit(rejected);
-        // The bookkeeping and the commit in one round trip: an error in an update ends the
-        // query before COMMIT, and the catch below rolls back.
-        const commitStart = performance.now();
-        await client.query(`${bookkeeping.join(';\n')};\nCOMMIT`);
-        this.timings.commit += performance.now() - commitStart;
+        if (rejected.length > 0 || (hooks.deadLetters ?? 0) > 0) {
+          // Dead letters to produce: the bookkeeping first, so that its failure (a lock wait, a
+          // deadlock with another process on the table's row) comes before they are sent and a
+          // retry does not send them twice.
+          await client.query(bookkeeping.join(';\n'));
+          await hooks.beforeCommit?.(rejected);
+          const commitStart = performance.now();
+          await client.query('COMMIT');
+          this.timings.commit += performance.now() - commitStart;
+        } else {
+          await hooks.beforeCommit?.(rejected);
+          // The bookkeeping and the commit in one round trip: an error in an update ends the
+          // query before COMMIT, and the catch below rolls back.
+          const commitStart = performance.now();
+          await client.query(`${bookkeeping.join(';\n')};\nCOMMIT`);
+          this.timings.commit += performance.now() - commitStart;
+        }
         return {
           applied,
           rejected,
