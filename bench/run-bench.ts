@@ -314,7 +314,8 @@ async function main(): Promise<void> {
       runId: settings.runId,
       machine,
       settings: {
-        events: settings.events,
+        // The topic's events (a reused topic was made with its own BENCH_EVENTS).
+        events,
         batchSize: settings.batchSize,
         eventsPerTransaction: settings.eventsPerTransaction,
         seed: settings.seed,
