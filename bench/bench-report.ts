@@ -36,6 +36,9 @@ export interface BenchResult {
     jdbcSink: PhaseFigures;
     /** The drain of another build (BENCH_BASELINE_BIN) on the same topic: before/after. */
     baseline?: PhaseFigures;
+    /** BENCH_SCALE_OUT=N: N pgferry processes in one group, and the JDBC sink with N tasks. */
+    pgferryScaled?: PhaseFigures;
+    jdbcScaled?: PhaseFigures;
   };
   /** Live replication at steady source rates; null when skipped (BENCH_PACED=0). */
   paced: (PacedResult & { secondsPerRate: number }) | null;
@@ -46,6 +49,7 @@ export interface BenchResult {
     pgferryOverClientCeiling: number | null;
     pgferryOverSinkReplay: number | null;
     pgferryOverBaseline?: number | null;
+    scaledPgferryOverScaledJdbcSink?: number | null;
   };
   notes: string[];
 }
@@ -116,8 +120,28 @@ export function renderMarkdown(result: BenchResult): string {
       p.jdbcSink.cpuSecondsPerMillionEvents,
       p.jdbcSink.workerPeakRssMiB,
     ),
+    ...(p.pgferryScaled
+      ? [
+          row(
+            `pgferry drain, ${String(p.pgferryScaled.processes ?? '')} processes in one group (RSS: the largest)`,
+            p.pgferryScaled,
+            p.pgferryScaled.cpuSecondsPerMillionEvents,
+            p.pgferryScaled.peakRssMiB,
+          ),
+        ]
+      : []),
+    ...(p.jdbcScaled
+      ? [
+          row(
+            `Debezium JDBC sink, tasks.max=${String(p.jdbcScaled.tasks ?? '')}`,
+            p.jdbcScaled,
+            p.jdbcScaled.cpuSecondsPerMillionEvents,
+            p.jdbcScaled.workerPeakRssMiB,
+          ),
+        ]
+      : []),
     '',
-    `Ratios: pgferry / JDBC sink ${cell(result.ratios.pgferryOverJdbcSink)}, pgferry / floor ${cell(result.ratios.pgferryOverFloor)}, pgferry / client ceiling ${cell(result.ratios.pgferryOverClientCeiling)}, pgferry / its sink alone ${cell(result.ratios.pgferryOverSinkReplay)}${result.ratios.pgferryOverBaseline === undefined ? '' : `, pgferry / baseline build ${cell(result.ratios.pgferryOverBaseline)}`}.`,
+    `Ratios: pgferry / JDBC sink ${cell(result.ratios.pgferryOverJdbcSink)}, pgferry / floor ${cell(result.ratios.pgferryOverFloor)}, pgferry / client ceiling ${cell(result.ratios.pgferryOverClientCeiling)}, pgferry / its sink alone ${cell(result.ratios.pgferryOverSinkReplay)}${result.ratios.pgferryOverBaseline === undefined ? '' : `, pgferry / baseline build ${cell(result.ratios.pgferryOverBaseline)}`}${result.ratios.scaledPgferryOverScaledJdbcSink === undefined ? '' : `, scaled out: pgferry / JDBC sink ${cell(result.ratios.scaledPgferryOverScaledJdbcSink)}`}.`,
     ...(p.sinkReplay.ok
       ? [
           `Replay in one process: topology (decode + transform + dedupe) ${cell(p.sinkReplay.topologySeconds)} s = ${cell(p.sinkReplay.topologyEventsPerSecond)} events/s, sink ${cell(p.sinkReplay.seconds)} s (${Object.entries(

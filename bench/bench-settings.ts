@@ -22,6 +22,11 @@ export interface BenchSettings {
    * drain runs on the same topic right after pgferry's, for before/after figures from one run.
    */
   baselineBin: string | undefined;
+  /**
+   * BENCH_SCALE_OUT=N (>= 2) adds two phases: N pgferry processes in one consumer group, and the
+   * JDBC sink with tasks.max=N (the topic's partitions are shared out in both).
+   */
+  scaleOut: number;
   /** Run id of an earlier run (kept with BENCH_KEEP=1) whose topic this run measures again. */
   reuseTopic: string | undefined;
   /** Paced mode's source write rates (rows/s); empty = skip paced mode. */
@@ -77,6 +82,7 @@ export function readBenchSettings(env: NodeJS.ProcessEnv): BenchSettings {
     skipJdbcSink: env.BENCH_SKIP_JDBC === '1',
     phases: readPhases(env.BENCH_PHASES),
     baselineBin: env.BENCH_BASELINE_BIN || undefined,
+    scaleOut: readInteger(env, 'BENCH_SCALE_OUT', 1),
     reuseTopic:
       env.BENCH_TOPIC === undefined || env.BENCH_TOPIC === '' ? undefined : env.BENCH_TOPIC,
     pacedRates:

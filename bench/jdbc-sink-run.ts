@@ -33,12 +33,15 @@ export async function runJdbcSink(
   topic: BenchTopic,
   worker: ConnectWorker,
   log: (line: string) => void,
+  /** tasks.max (scale-out: the partitions are shared out among the tasks). */
+  tasks = 1,
 ): Promise<JdbcSinkResult> {
   const { stack } = settings;
-  const database = `${settings.runId}_jdbc`;
+  const suffix = tasks > 1 ? `x${tasks}` : '';
+  const database = `${settings.runId}_jdbc${suffix}`;
   const targetUrl = await createTargetDatabase(stack, database);
   const role = targetRole(stack);
-  const connector = `${settings.runId}-jdbc`;
+  const connector = `${settings.runId}-jdbc${suffix}`;
   const registry = new URL(stack.schemaRegistryUrl);
   registry.pathname = '/apis/registry/v2';
   const converter = (side: 'key' | 'value') => ({
@@ -51,7 +54,7 @@ export async function runJdbcSink(
   const target = new URL(stack.targetDatabaseUrl);
   const config = {
     'connector.class': 'io.debezium.connector.jdbc.JdbcSinkConnector',
-    'tasks.max': '1',
+    'tasks.max': String(tasks),
     topics: topic.topics.join(','),
     'connection.url': `jdbc:postgresql://${target.hostname}:${target.port}/${database}`,
     'connection.username': role.name,

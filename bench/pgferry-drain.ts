@@ -5,7 +5,7 @@ import pg from 'pg';
 import type { BenchSettings } from './bench-settings.js';
 import type { BenchTopic } from './bench-topic.js';
 import { createBenchKafka, reachedEnds, readGroupOffsets } from './kafka-topics.js';
-import { startPgferryChild } from './pgferry-child.js';
+import { type PgferryChild, startPgferryChild } from './pgferry-child.js';
 import { type ProcessStats, sampleProcess } from './process-stats.js';
 import { readTargetBackendCpu } from './target-backend-cpu.js';
 import { createTargetDatabase } from './target-database.js';
@@ -68,9 +68,11 @@ export async function runPgferryDrain(
   log: (line: string) => void,
   /** Another build's bin/pgferry.js (the baseline phase), under names of its own. */
   baselineBin?: string,
+  /** pgferry processes in the one consumer group (scale-out: the partitions are shared out). */
+  processes = 1,
 ): Promise<DrainResult> {
   const { stack } = settings;
-  const name = baselineBin ? 'baseline' : 'pgferry';
+  const name = `${baselineBin ? 'baseline' : 'pgferry'}${processes > 1 ? `x${processes}` : ''}`;
   const database = `${settings.runId}_${name}`;
   const targetUrl = await createTargetDatabase(stack, database);
   const groupId = `${settings.runId}-${name}`;
@@ -78,18 +80,42 @@ export async function runPgferryDrain(
   await db.connect();
   const kafka = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench-drain');
   const started = performance.now();
-  const pgferry = await startPgferryChild(settings, {
-    name,
-    database,
-    ...(baselineBin ? { bin: baselineBin } : {}),
-    groupId,
-    topicPattern: `^${topic.prefix}\\.public\\.bench_(narrow|wide)$`,
-  }).catch(async (error: Error) => {
+  const children: PgferryChild[] = [];
+  // All at once: they join the group together instead of each joining a running one (a rebalance
+  // that stops every member while it lasts).
+  const starting = Array.from({ length: processes }, (_, i) =>
+    startPgferryChild(settings, {
+      name: processes > 1 ? `${name}-${i + 1}` : name,
+      database,
+      groupId,
+      topicPattern: `^${topic.prefix}\\.public\\.bench_(narrow|wide)$`,
+      ...(baselineBin ? { bin: baselineBin } : {}),
+    }).then((child) => {
+      children.push(child);
+      return child;
+    }),
+  );
+  const outcomes = await Promise.allSettled(starting);
+  const failed = outcomes.find((o) => o.status === 'rejected');
+  if (failed) {
+    await Promise.all(children.map((c) => c.stop()));
     await db.end();
-    throw error;
-  });
-  const { child, logFile, startupSeconds } = pgferry;
-  const sampler = sampleProcess(child.pid as number);
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const pgferry = children[0] as PgferryChild;
+  const { logFile, startupSeconds } = pgferry;
+  const samplers = children.map((c) => sampleProcess(c.child.pid as number));
+  const sampleAll = (): ProcessStats | undefined => {
+    const all = samplers.map((s) => s.stop());
+    if (all.some((s) => s === undefined)) return undefined;
+    const stats = all as ProcessStats[];
+    // CPU of all the processes; memory of the largest (each process is bounded on its own).
+    return {
+      cpuSeconds: stats.reduce((n, s) => n + s.cpuSeconds, 0),
+      rssBytes: Math.max(...stats.map((s) => s.rssBytes)),
+      peakRssBytes: Math.max(...stats.map((s) => s.peakRssBytes)),
+    };
+  };
   try {
     const deadline = Date.now() + settings.drainTimeoutMs;
     let kafkaOffsets = new Map<string, Map<number, bigint>>();
@@ -107,8 +133,9 @@ export async function runPgferryDrain(
         );
       }
       if (reachedEnds(topic.ends, furthest(stored, kafkaOffsets))) break;
-      if (child.exitCode !== null)
-        throw new Error(`pgferry exited (${child.exitCode}); see ${logFile}`);
+      const exited = children.find((c) => c.child.exitCode !== null);
+      if (exited)
+        throw new Error(`pgferry exited (${exited.child.exitCode}); see ${exited.logFile}`);
       if (Date.now() > deadline)
         throw new Error(`pgferry did not drain the topic in time; see ${logFile}`);
       if (Date.now() - lastLog > 15_000) {
@@ -120,7 +147,7 @@ export async function runPgferryDrain(
       await sleep(100);
     }
     const seconds = (performance.now() - started) / 1000;
-    const stats = sampler.stop();
+    const stats = sampleAll();
     const targetCpuSeconds = await readTargetBackendCpu(stack, database);
     return {
       database,
@@ -133,8 +160,8 @@ export async function runPgferryDrain(
       targetCpuSeconds,
     };
   } finally {
-    sampler.stop();
-    await pgferry.stop();
+    sampleAll();
+    await Promise.all(children.map((c) => c.stop()));
     await db.end();
   }
 }

@@ -202,12 +202,16 @@ async function main(): Promise<void> {
           });
         });
 
-    const drain = (baselineBin?: string) =>
+    const drain = (baselineBin?: string, processes = 1) =>
       phase(
-        baselineBin ? 'pgferry baseline drain' : 'pgferry drain',
+        baselineBin
+          ? 'pgferry baseline drain'
+          : processes > 1
+            ? `pgferry drain, ${processes} processes`
+            : 'pgferry drain',
         uses('kafka', 'registry', 'pg-target'),
         async (s) => {
-          const r = await runPgferryDrain(s, t, log, baselineBin);
+          const r = await runPgferryDrain(s, t, log, baselineBin, processes);
           return checked(expected, r.targetUrl, {
             ok: true,
             seconds: round(r.seconds, 2),
@@ -228,6 +232,7 @@ async function main(): Promise<void> {
             targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
             log: r.logFile,
             ...(baselineBin ? { bin: baselineBin } : {}),
+            ...(processes > 1 ? { processes } : {}),
           });
         },
       );
@@ -235,41 +240,56 @@ async function main(): Promise<void> {
     const pgferry = wanted('pgferry') ? await drain() : skipped;
     const baseline =
       settings.baselineBin && wanted('pgferry') ? await drain(settings.baselineBin) : undefined;
+    const pgferryScaled =
+      settings.scaleOut > 1 && wanted('pgferry')
+        ? await drain(undefined, settings.scaleOut)
+        : undefined;
 
+    const jdbc = (tasks = 1) =>
+      phase(
+        tasks > 1 ? `Debezium JDBC sink, tasks.max=${tasks}` : 'Debezium JDBC sink',
+        uses('kafka', 'registry', 'pg-target'),
+        async (s) => {
+          const pluginPath = fetchJdbcSinkPlugin();
+          log('starting the bench Connect worker');
+          const worker = await startConnectWorker(s, pluginPath);
+          try {
+            const r = await runJdbcSink(s, t, worker, log, tasks);
+            return checked(expected, r.targetUrl, {
+              ok: true,
+              seconds: round(r.seconds, 2),
+              eventsPerSecond: perSecond(r.seconds),
+              connectorVersion: r.version,
+              firstCommitSeconds:
+                r.firstCommitSeconds === undefined ? undefined : round(r.firstCommitSeconds, 2),
+              steadyEventsPerSecond:
+                r.firstCommitSeconds === undefined
+                  ? undefined
+                  : perSecond(r.seconds - r.firstCommitSeconds),
+              cpuSeconds: round(r.cpuSeconds, 2),
+              cpuSecondsPerMillionEvents: cpuPerMillion(r.cpuSeconds),
+              workerRssMiB: mebibytes(r.stats?.rssBytes),
+              targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
+              workerPeakRssMiB: mebibytes(r.stats?.peakRssBytes),
+              workerIdleRssMiB: mebibytes(r.idleRssBytes),
+              workerHeapMax: settings.connectHeap,
+              ...(tasks > 1 ? { tasks } : {}),
+              log: worker.logFile,
+            });
+          } finally {
+            await worker.stop();
+          }
+        },
+      );
     const jdbcSink = settings.skipJdbcSink
       ? { ok: false, error: 'skipped (BENCH_SKIP_JDBC=1)' }
-      : !wanted('jdbc')
-        ? skipped
-        : await phase('Debezium JDBC sink', uses('kafka', 'registry', 'pg-target'), async (s) => {
-            const pluginPath = fetchJdbcSinkPlugin();
-            log('starting the bench Connect worker');
-            const worker = await startConnectWorker(s, pluginPath);
-            try {
-              const r = await runJdbcSink(s, t, worker, log);
-              return checked(expected, r.targetUrl, {
-                ok: true,
-                seconds: round(r.seconds, 2),
-                eventsPerSecond: perSecond(r.seconds),
-                connectorVersion: r.version,
-                firstCommitSeconds:
-                  r.firstCommitSeconds === undefined ? undefined : round(r.firstCommitSeconds, 2),
-                steadyEventsPerSecond:
-                  r.firstCommitSeconds === undefined
-                    ? undefined
-                    : perSecond(r.seconds - r.firstCommitSeconds),
-                cpuSeconds: round(r.cpuSeconds, 2),
-                cpuSecondsPerMillionEvents: cpuPerMillion(r.cpuSeconds),
-                workerRssMiB: mebibytes(r.stats?.rssBytes),
-                targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
-                workerPeakRssMiB: mebibytes(r.stats?.peakRssBytes),
-                workerIdleRssMiB: mebibytes(r.idleRssBytes),
-                workerHeapMax: settings.connectHeap,
-                log: worker.logFile,
-              });
-            } finally {
-              await worker.stop();
-            }
-          });
+      : wanted('jdbc')
+        ? await jdbc()
+        : skipped;
+    const jdbcScaled =
+      settings.scaleOut > 1 && !settings.skipJdbcSink && wanted('jdbc')
+        ? await jdbc(settings.scaleOut)
+        : undefined;
 
     let paced: BenchResult['paced'] = null;
     if (settings.pacedRates.length > 0) {
@@ -338,6 +358,8 @@ async function main(): Promise<void> {
         pgferry,
         jdbcSink,
         ...(baseline ? { baseline } : {}),
+        ...(pgferryScaled ? { pgferryScaled } : {}),
+        ...(jdbcScaled ? { jdbcScaled } : {}),
       },
       paced,
       ratios: {
@@ -346,6 +368,9 @@ async function main(): Promise<void> {
         pgferryOverClientCeiling: ratio(pgferry, clientCeiling),
         pgferryOverSinkReplay: ratio(pgferry, sinkReplay),
         ...(baseline ? { pgferryOverBaseline: ratio(pgferry, baseline) } : {}),
+        ...(pgferryScaled && jdbcScaled
+          ? { scaledPgferryOverScaledJdbcSink: ratio(pgferryScaled, jdbcScaled) }
+          : {}),
       },
       notes,
     };
