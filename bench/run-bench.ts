@@ -146,6 +146,18 @@ async function main(): Promise<void> {
       cpu === undefined ? undefined : round((cpu * 1e6) / events, 1);
 
     const uses = (...services: string[]) => ({ settings, watch, services });
+    /**
+     * Seconds and events/s of a drain; from the first committed batch on, the rate once started
+     * and joined (approximate: the first batch's events are counted, its time is not).
+     */
+    const rateFigures = (seconds: number, firstCommitSeconds: number | undefined) => ({
+      seconds: round(seconds, 2),
+      eventsPerSecond: perSecond(seconds),
+      firstCommitSeconds:
+        firstCommitSeconds === undefined ? undefined : round(firstCommitSeconds, 2),
+      steadyEventsPerSecond:
+        firstCommitSeconds === undefined ? undefined : perSecond(seconds - firstCommitSeconds),
+    });
     const skipped: PhaseFigures = { ok: false, error: 'skipped (BENCH_PHASES)' };
     const wanted = (name: BenchPhase) => settings.phases.has(name);
     const clientCeiling = !wanted('ceiling')
@@ -214,17 +226,8 @@ async function main(): Promise<void> {
           const r = await runPgferryDrain(s, t, log, baselineBin, processes);
           return checked(expected, r.targetUrl, {
             ok: true,
-            seconds: round(r.seconds, 2),
-            eventsPerSecond: perSecond(r.seconds),
+            ...rateFigures(r.seconds, r.firstCommitSeconds),
             startupSeconds: round(r.startupSeconds, 2),
-            firstCommitSeconds:
-              r.firstCommitSeconds === undefined ? undefined : round(r.firstCommitSeconds, 2),
-            // From the first committed batch on: the rate once started and joined (approximate: the
-            // first batch's events are counted, its time is not).
-            steadyEventsPerSecond:
-              r.firstCommitSeconds === undefined
-                ? undefined
-                : perSecond(r.seconds - r.firstCommitSeconds),
             cpuSeconds: round(r.stats?.cpuSeconds ?? Number.NaN, 2),
             cpuSecondsPerMillionEvents: cpuPerMillion(r.stats?.cpuSeconds),
             peakRssMiB: mebibytes(r.stats?.peakRssBytes),
@@ -257,15 +260,8 @@ async function main(): Promise<void> {
             const r = await runJdbcSink(s, t, worker, log, tasks);
             return checked(expected, r.targetUrl, {
               ok: true,
-              seconds: round(r.seconds, 2),
-              eventsPerSecond: perSecond(r.seconds),
+              ...rateFigures(r.seconds, r.firstCommitSeconds),
               connectorVersion: r.version,
-              firstCommitSeconds:
-                r.firstCommitSeconds === undefined ? undefined : round(r.firstCommitSeconds, 2),
-              steadyEventsPerSecond:
-                r.firstCommitSeconds === undefined
-                  ? undefined
-                  : perSecond(r.seconds - r.firstCommitSeconds),
               cpuSeconds: round(r.cpuSeconds, 2),
               cpuSecondsPerMillionEvents: cpuPerMillion(r.cpuSeconds),
               workerRssMiB: mebibytes(r.stats?.rssBytes),
