@@ -2,12 +2,11 @@
 // pipeline/'s decode processor and registry lookup, in this process: the most pgferry's client
 // side could reach on this machine with this stack of libraries.
 import { createDecodeProcessor } from '../pipeline/decode-processor.js';
-import type { KafkaRecord } from '../pipeline/kafka-record.js';
 import { createLogger } from '../pipeline/logger.js';
 import { RegistrySchemaLookup } from '../pipeline/schema-lookup.js';
 import type { BenchSettings } from './bench-settings.js';
 import type { BenchTopic } from './bench-topic.js';
-import { createBenchKafka } from './kafka-topics.js';
+import { benchRecord, createBenchConsumer, createBenchKafka, endTracker } from './kafka-topics.js';
 
 export interface CeilingResult {
   seconds: number;
@@ -25,17 +24,8 @@ export async function runClientCeiling(
   const lookup = new RegistrySchemaLookup({ url: settings.stack.schemaRegistryUrl });
   const decode = createDecodeProcessor(lookup);
   const ctx = { log: createLogger('silent') };
-  const maxBytes = 16 * 1024 * 1024;
-  const consumer = kafka.consumer({
-    groupId: `${settings.runId}-ceiling`,
-    maxBytes,
-    maxBytesPerPartition: maxBytes,
-    maxWaitTimeInMs: 1000,
-    allowAutoTopicCreation: false,
-  });
-  const remaining = new Map<string, bigint>();
-  for (const [t, parts] of topic.ends)
-    for (const [p, end] of parts) if (end > 0n) remaining.set(`${t}/${p}`, end);
+  const consumer = createBenchConsumer(kafka, `${settings.runId}-ceiling`);
+  const readTo = endTracker(topic.ends);
   let messages = 0;
   let events = 0;
   const cpuStart = process.cpuUsage();
@@ -49,23 +39,14 @@ export async function runClientCeiling(
           autoCommit: false,
           eachBatch: async ({ batch }) => {
             for (const m of batch.messages) {
-              const record: KafkaRecord = {
-                topic: batch.topic,
-                partition: batch.partition,
-                offset: m.offset,
-                key: m.key,
-                value: m.value,
-                headers: {},
-                timestamp: m.timestamp,
-              };
-              const [decoded] = await decode.process(record, ctx);
+              const [decoded] = await decode.process(
+                benchRecord(batch.topic, batch.partition, m),
+                ctx,
+              );
               messages += 1;
               if (decoded?.value) events += 1;
             }
-            const last = batch.messages.at(-1);
-            const id = `${batch.topic}/${batch.partition}`;
-            if (last && BigInt(last.offset) + 1n >= (remaining.get(id) ?? 0n)) remaining.delete(id);
-            if (remaining.size === 0) resolve();
+            if (readTo(batch.topic, batch.partition, batch.messages.at(-1)?.offset)) resolve();
           },
         })
         .catch(reject);

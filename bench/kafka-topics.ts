@@ -1,9 +1,57 @@
 // Topic ends and consumer-group offsets, read with kafkajs' admin client: how the benchmark knows
 // a topic is complete and when a consumer (pgferry's target offsets aside) has read all of it.
-import { Kafka, logLevel } from 'kafkajs';
+import { type Consumer, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
+import type { KafkaRecord } from '../pipeline/kafka-record.js';
 
 export function createBenchKafka(brokers: string, clientId: string): Kafka {
   return new Kafka({ clientId, brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+}
+
+/**
+ * Bytes per fetch of the bench's own consumers (client ceiling, sink replay): pgferry's default
+ * BATCH_MAX_BYTES. pgferry itself fetches a quarter of it (pipeline/kafka-source.ts fetchBytes).
+ */
+export const BENCH_FETCH_BYTES = 16 * 1024 * 1024;
+
+export function createBenchConsumer(kafka: Kafka, groupId: string): Consumer {
+  return kafka.consumer({
+    groupId,
+    maxBytes: BENCH_FETCH_BYTES,
+    maxBytesPerPartition: BENCH_FETCH_BYTES,
+    maxWaitTimeInMs: 1000,
+    allowAutoTopicCreation: false,
+  });
+}
+
+/** A fetched message as the pipeline's record. */
+export function benchRecord(topic: string, partition: number, message: KafkaMessage): KafkaRecord {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key,
+    value: message.value,
+    headers: {},
+    timestamp: message.timestamp,
+  };
+}
+
+/**
+ * Tells when a consumer has read every non-empty partition to its end: call it with each
+ * partition's last offset read; true once all are done.
+ */
+export function endTracker(
+  ends: Map<string, Map<number, bigint>>,
+): (topic: string, partition: number, lastOffset: string | undefined) => boolean {
+  const remaining = new Map<string, bigint>();
+  for (const [t, parts] of ends)
+    for (const [p, end] of parts) if (end > 0n) remaining.set(`${t}/${p}`, end);
+  return (topic, partition, lastOffset) => {
+    const id = `${topic}/${partition}`;
+    if (lastOffset !== undefined && BigInt(lastOffset) + 1n >= (remaining.get(id) ?? 0n))
+      remaining.delete(id);
+    return remaining.size === 0;
+  };
 }
 
 /** Partition -> end offset (the next offset to be written) of each topic. */

@@ -5,13 +5,19 @@
 // alone give pgferry's apply rate with Kafka and decoding removed; the topology's, the client
 // side's cost. For the profiling half of issue 8, not a figure the issue asks for.
 import { buildTopology } from '../cli/run-pipeline.js';
-import type { KafkaRecord } from '../pipeline/kafka-record.js';
+import { type KafkaRecord, recordSize } from '../pipeline/kafka-record.js';
 import { createLogger } from '../pipeline/logger.js';
 import { RegistrySchemaLookup } from '../pipeline/schema-lookup.js';
 import { PostgresSink } from '../sink/postgres-sink.js';
 import type { BenchSettings } from './bench-settings.js';
 import type { BenchTopic } from './bench-topic.js';
-import { createBenchKafka } from './kafka-topics.js';
+import {
+  BENCH_FETCH_BYTES,
+  benchRecord,
+  createBenchConsumer,
+  createBenchKafka,
+  endTracker,
+} from './kafka-topics.js';
 import { readTargetBackendCpu } from './target-backend-cpu.js';
 import { createTargetDatabase, targetRole } from './target-database.js';
 
@@ -54,18 +60,9 @@ export async function runSinkReplay(
   });
   const topology = buildTopology(new RegistrySchemaLookup({ url: stack.schemaRegistryUrl }));
   const groupId = `${settings.runId}-replay`;
-  const maxBytes = 16 * 1024 * 1024;
   const kafka = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench-replay');
-  const consumer = kafka.consumer({
-    groupId,
-    maxBytes,
-    maxBytesPerPartition: maxBytes,
-    maxWaitTimeInMs: 1000,
-    allowAutoTopicCreation: false,
-  });
-  const remaining = new Map<string, bigint>();
-  for (const [t, parts] of topic.ends)
-    for (const [p, end] of parts) if (end > 0n) remaining.set(`${t}/${p}`, end);
+  const consumer = createBenchConsumer(kafka, groupId);
+  const readTo = endTracker(topic.ends);
   const result: SinkReplayResult = {
     database,
     targetUrl,
@@ -125,17 +122,10 @@ export async function runSinkReplay(
               let chunk: KafkaRecord[] = [];
               let bytes = 0;
               for (const m of batch.messages) {
-                chunk.push({
-                  topic: batch.topic,
-                  partition: batch.partition,
-                  offset: m.offset,
-                  key: m.key,
-                  value: m.value,
-                  headers: {},
-                  timestamp: m.timestamp,
-                });
-                bytes += (m.key?.length ?? 0) + (m.value?.length ?? 0) + batch.topic.length + 64;
-                if (chunk.length >= settings.batchSize || bytes >= maxBytes) {
+                const record = benchRecord(batch.topic, batch.partition, m);
+                chunk.push(record);
+                bytes += recordSize(record);
+                if (chunk.length >= settings.batchSize || bytes >= BENCH_FETCH_BYTES) {
                   await writeChunk(chunk);
                   await heartbeat();
                   chunk = [];
@@ -143,11 +133,7 @@ export async function runSinkReplay(
                 }
               }
               if (chunk.length > 0) await writeChunk(chunk);
-              const last = batch.messages.at(-1);
-              const id = `${batch.topic}/${batch.partition}`;
-              if (last && BigInt(last.offset) + 1n >= (remaining.get(id) ?? 0n))
-                remaining.delete(id);
-              if (remaining.size === 0) resolve();
+              if (readTo(batch.topic, batch.partition, batch.messages.at(-1)?.offset)) resolve();
             } catch (error) {
               reject(error);
               throw error;
