@@ -265,11 +265,9 @@ export class PipelineRunner {
         throw new BatchAbandonedError('consumer stopping or partition revoked');
       try {
         // The chunk prepared ahead while the one before was written; a retry processes afresh.
-        const result =
-          attempt === 1 && batch.prepared
-            ? (batch.prepared as Promise<BatchResult<KafkaRecord, RowChange>>)
-            : this.processRecords(batch.records);
-        const processed = await result;
+        const processed = await (attempt === 1 && batch.prepared
+          ? (batch.prepared as Promise<BatchResult<KafkaRecord, RowChange>>)
+          : this.processRecords(batch.records));
         for (const [stage, ms] of Object.entries(processed.timingsMs)) {
           metrics.stageSeconds.observe({ stage }, ms / 1000);
         }
@@ -290,7 +288,6 @@ export class PipelineRunner {
           stage: f.processor,
           error: f.error,
         }));
-
         let dlqMs = 0;
         const applyStart = performance.now();
         heartbeats = setInterval(() => void batch.heartbeat().catch(() => undefined), 3_000);
