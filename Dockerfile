@@ -10,8 +10,11 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: no dependency needs an install script to build or run pgferry.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY core ./core
 COPY pipeline ./pipeline
 COPY sink ./sink
+COPY ops ./ops
+COPY migrate ./migrate
 COPY cli ./cli
 RUN npm run build
 
@@ -23,7 +26,7 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 # Bounds the V8 heap to what batches of the default BATCH_MAX_BYTES (16 MiB) need: 64 + 8 x 16 MiB
-# (pipeline/heap-limit.ts). Raise it with BATCH_MAX_BYTES.
+# (core/heap-limit.ts). Raise it with BATCH_MAX_BYTES.
 ENV NODE_OPTIONS=--max-old-space-size=192
 WORKDIR /app
 COPY --from=production-deps /app/node_modules ./node_modules

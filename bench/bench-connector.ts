@@ -5,9 +5,9 @@
 // slot itself when it removes the connector (and its cleanup drops any slot named after the run).
 // No snapshot: the bench's tables are created empty before their connector starts.
 import type pg from 'pg';
-import { ConnectClient } from '../cli/connect-client.js';
-import { applyConnector } from '../cli/connector-apply.js';
-import { readConnectorDefinition } from '../cli/connector-definition.js';
+import { ConnectClient } from '../core/connect-client.js';
+import { applyConnector } from '../migrate/connector/connector-apply.js';
+import { readConnectorDefinition } from '../migrate/connector/connector-definition.js';
 import { repoPath } from '../test/support/stack-env.js';
 
 export interface BenchConnector {

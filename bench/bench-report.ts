@@ -3,6 +3,7 @@
 // throughput, only why it failed.
 import type { MachineInfo } from './machine-info.js';
 import type { PacedResult } from './paced-lag.js';
+import { round } from './round.js';
 import type { WorkloadCounts } from './source-workload.js';
 import type { Fingerprints } from './target-database.js';
 
@@ -57,11 +58,6 @@ export interface BenchResult {
 export function ratio(a: PhaseFigures, b: PhaseFigures): number | null {
   if (!a.ok || !b.ok || !a.eventsPerSecond || !b.eventsPerSecond) return null;
   return round(a.eventsPerSecond / b.eventsPerSecond, 3);
-}
-
-export function round(value: number, digits = 1): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }
 
 export const mebibytes = (bytes: number | undefined): number | undefined =>

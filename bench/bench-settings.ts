@@ -35,7 +35,7 @@ export interface BenchSettings {
   pacedSeconds: number;
   /**
    * NODE_OPTIONS of the pgferry children: by default the heap limit pgferry recommends for the
-   * default BATCH_MAX_BYTES (64 + 8 x 16 MiB; pipeline/heap-limit.ts), as it is deployed.
+   * default BATCH_MAX_BYTES (64 + 8 x 16 MiB; core/heap-limit.ts), as it is deployed.
    */
   pgferryNodeOptions: string;
   /** Extra node arguments of the pgferry children (BENCH_PGFERRY_NODE_ARGS, e.g. --cpu-prof). */

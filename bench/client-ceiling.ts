@@ -1,9 +1,10 @@
 // Client ceiling: kafkajs + Avro decode of the same topic to nothing (no database), with
 // pipeline/'s decode processor and registry lookup, in this process: the most pgferry's client
 // side could reach on this machine with this stack of libraries.
-import { createDecodeProcessor } from '../pipeline/decode-processor.js';
-import { createLogger } from '../pipeline/logger.js';
-import { RegistrySchemaLookup } from '../pipeline/schema-lookup.js';
+
+import { createLogger } from '../core/logger.js';
+import { RegistrySchemaLookup } from '../pipeline/codec/schema-lookup.js';
+import { createDecodeProcessor } from '../pipeline/processors/decode-processor.js';
 import type { BenchSettings } from './bench-settings.js';
 import type { BenchTopic } from './bench-topic.js';
 import { benchRecord, createBenchConsumer, createBenchKafka, endTracker } from './kafka-topics.js';

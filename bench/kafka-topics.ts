@@ -1,7 +1,7 @@
 // Topic ends and consumer-group offsets, read with kafkajs' admin client: how the benchmark knows
 // a topic is complete and when a consumer (pgferry's target offsets aside) has read all of it.
 import { type Consumer, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
-import type { KafkaRecord } from '../pipeline/kafka-record.js';
+import type { KafkaRecord } from '../pipeline/source/kafka-record.js';
 
 export function createBenchKafka(brokers: string, clientId: string): Kafka {
   return new Kafka({ clientId, brokers: brokers.split(','), logLevel: logLevel.NOTHING });
@@ -9,7 +9,7 @@ export function createBenchKafka(brokers: string, clientId: string): Kafka {
 
 /**
  * Bytes per fetch of the bench's own consumers (client ceiling, sink replay): pgferry's default
- * BATCH_MAX_BYTES. pgferry itself fetches a quarter of it (pipeline/kafka-source.ts fetchBytes).
+ * BATCH_MAX_BYTES. pgferry itself fetches a quarter of it (pipeline/source/kafka-source.ts fetchBytes).
  */
 export const BENCH_FETCH_BYTES = 16 * 1024 * 1024;
 

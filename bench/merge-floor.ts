@@ -6,7 +6,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { createLogger } from '../pipeline/logger.js';
+import { createLogger } from '../core/logger.js';
+import { quoteIdent } from '../core/sql-identifier.js';
 import { ensureBookkeeping } from '../sink/bookkeeping.js';
 import { encodeCopyRow, inChunks } from '../sink/copy-text.js';
 import {
@@ -16,7 +17,6 @@ import {
   mergeSql,
   type StagingTable,
 } from '../sink/merge-sql.js';
-import { quoteIdent } from '../sink/sql-identifier.js';
 import { loadTargetTable } from '../sink/target-table.js';
 import type { BenchSettings } from './bench-settings.js';
 import { BENCH_TABLES } from './source-workload.js';

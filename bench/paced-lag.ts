@@ -6,11 +6,11 @@
 import pg from 'pg';
 import { tableFingerprint } from '../test/support/table-checksum.js';
 import { applyBenchConnector, removeBenchConnector } from './bench-connector.js';
-import { round } from './bench-report.js';
 import type { BenchSettings } from './bench-settings.js';
 import { KafkaArrivalWatcher } from './kafka-arrival-watcher.js';
 import { PACED_DDL, PACED_TABLE, PacedWriter } from './paced-workload.js';
 import { startPgferryChild } from './pgferry-child.js';
+import { round } from './round.js';
 import { type CommittedRow, TargetCommitWatcher } from './target-commit-watcher.js';
 import { createTargetDatabase, databaseUrl } from './target-database.js';
 

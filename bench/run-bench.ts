@@ -12,7 +12,6 @@ import {
   type PhaseFigures,
   ratio,
   renderMarkdown,
-  round,
 } from './bench-report.js';
 import { type BenchPhase, type BenchSettings, readBenchSettings } from './bench-settings.js';
 import {
@@ -31,6 +30,7 @@ import { runMergeFloor } from './merge-floor.js';
 import { type PacedResult, runPacedMode } from './paced-lag.js';
 import { runPgferryDrain } from './pgferry-drain.js';
 import { machineBusyPercent, readMachineCpu } from './process-stats.js';
+import { round } from './round.js';
 import { runSinkReplay } from './sink-replay.js';
 import { StackWatch } from './stack-watch.js';
 import { compareFingerprints, type Fingerprints, fingerprintTables } from './target-database.js';

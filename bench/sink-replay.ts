@@ -5,9 +5,9 @@
 // alone give pgferry's apply rate with Kafka and decoding removed; the topology's, the client
 // side's cost. For the profiling half of issue 8, not a figure the issue asks for.
 import { buildTopology } from '../cli/run-pipeline.js';
-import { type KafkaRecord, recordSize } from '../pipeline/kafka-record.js';
-import { createLogger } from '../pipeline/logger.js';
-import { RegistrySchemaLookup } from '../pipeline/schema-lookup.js';
+import { createLogger } from '../core/logger.js';
+import { RegistrySchemaLookup } from '../pipeline/codec/schema-lookup.js';
+import { type KafkaRecord, recordSize } from '../pipeline/source/kafka-record.js';
 import { PostgresSink } from '../sink/postgres-sink.js';
 import type { BenchSettings } from './bench-settings.js';
 import type { BenchTopic } from './bench-topic.js';

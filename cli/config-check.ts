@@ -1,6 +1,6 @@
 // `pgferry config check`: validates the settings and lists each one's effective value
 // (secrets shown as ***) and where it came from.
-import { describeConfig, loadConfig, readConfigValue, redactConfig } from '../pipeline/config.js';
+import { describeConfig, loadConfig, readConfigValue, redactConfig } from '../core/config.js';
 
 export interface ConfigValueRow {
   env: string;

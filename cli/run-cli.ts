@@ -3,10 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
-import { loadConfig, type PgferryConfig } from '../pipeline/config.js';
-import { ConfigError, PgferryError } from '../pipeline/errors.js';
-import { createLogger } from '../pipeline/logger.js';
-import { PROGRESS_MODES, type ProgressMode, readProgressMode } from '../pipeline/progress-mode.js';
+import { loadConfig, type PgferryConfig } from '../core/config.js';
+import { ConnectClient } from '../core/connect-client.js';
+import { ConfigError, PgferryError } from '../core/errors.js';
+import { createLogger } from '../core/logger.js';
 import {
   type CliIo,
   type CommandContext,
@@ -17,28 +17,35 @@ import {
   parseHttpUrlOption,
   parseTimeoutOption,
   type RegisterCommand,
-} from './command-context.js';
-import { checkConfig, formatConfigTable } from './config-check.js';
-import { ConnectClient } from './connect-client.js';
-import { applyConnector } from './connector-apply.js';
-import { ConnectorFileError, readConnectorDefinition } from './connector-definition.js';
+} from '../migrate/command-context.js';
+import { applyConnector } from '../migrate/connector/connector-apply.js';
+import {
+  ConnectorFileError,
+  readConnectorDefinition,
+} from '../migrate/connector/connector-definition.js';
 import {
   formatConnectorStatus,
   readConnectorStatus,
   toConnectorStatusJson,
-} from './connector-status.js';
-import { describeConnectorState } from './connector-wait.js';
-import { registerCutoverCommand } from './cutover-command.js';
-import { registerDemoCommands } from './demo-command.js';
-import { registerPauseResumeCommands } from './pause-resume-command.js';
-import { registerPreflightCommand } from './preflight-command.js';
-import { registerResnapshotCommand } from './resnapshot-command.js';
-import { reverseConfig } from './reverse-config.js';
-import { registerRollbackCommands } from './rollback-command.js';
+} from '../migrate/connector/connector-status.js';
+import { describeConnectorState } from '../migrate/connector/connector-wait.js';
+import { registerCutoverCommand } from '../migrate/cutover/cutover-command.js';
+import { registerRollbackCommands } from '../migrate/cutover/rollback-command.js';
+import { registerDemoCommands } from '../migrate/demo/demo-command.js';
+import { registerPauseResumeCommands } from '../migrate/pause/pause-resume-command.js';
+import { registerPreflightCommand } from '../migrate/preflight/preflight-command.js';
+import { registerResnapshotCommand } from '../migrate/resnapshot/resnapshot-command.js';
+import { reverseConfig } from '../migrate/reverse-config.js';
+import { registerSchemaSyncCommand } from '../migrate/schema-sync/schema-sync-command.js';
+import { registerStatusCommand } from '../migrate/status/status-command.js';
+import { registerVerifyCommand } from '../migrate/verify/verify-command.js';
+import {
+  PROGRESS_MODES,
+  type ProgressMode,
+  readProgressMode,
+} from '../ops/progress/progress-mode.js';
+import { checkConfig, formatConfigTable } from './config-check.js';
 import { openRunOutput, runPipeline } from './run-pipeline.js';
-import { registerSchemaSyncCommand } from './schema-sync-command.js';
-import { registerStatusCommand } from './status-command.js';
-import { registerVerifyCommand } from './verify-command.js';
 
 export {
   type CliIo,
@@ -46,7 +53,7 @@ export {
   EXIT_FAILURE,
   EXIT_OK,
   EXIT_USAGE,
-} from './command-context.js';
+} from '../migrate/command-context.js';
 
 /** The migration workflow's commands, each in its own module. */
 const MIGRATION_COMMANDS: readonly RegisterCommand[] = [

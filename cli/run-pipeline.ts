@@ -3,35 +3,35 @@
 // progress is shown as a live view on a terminal or as summary log lines (openRunOutput).
 
 import type { DestinationStream } from 'pino';
-import type { PgferryConfig } from '../pipeline/config.js';
-import { startConnectorMonitor } from '../pipeline/connector-monitor.js';
-import { startConsumerLagMonitor } from '../pipeline/consumer-lag-monitor.js';
-import { startControlServer } from '../pipeline/control-server.js';
-import { createDecodeProcessor } from '../pipeline/decode-processor.js';
-import { createDedupeProcessor } from '../pipeline/dedupe-processor.js';
-import { PgferryError } from '../pipeline/errors.js';
-import { heapLimitAdvice, heapLimitMb } from '../pipeline/heap-limit.js';
-import { createKafka } from '../pipeline/kafka-client.js';
-import type { KafkaRecord } from '../pipeline/kafka-record.js';
-import { createLogger, type Logger } from '../pipeline/logger.js';
-import { createMetrics } from '../pipeline/metrics.js';
+import type { PgferryConfig } from '../core/config.js';
+import { PgferryError } from '../core/errors.js';
+import { heapLimitAdvice, heapLimitMb } from '../core/heap-limit.js';
+import { createKafka } from '../core/kafka-client.js';
+import { createLogger, type Logger } from '../core/logger.js';
+import { createMetrics } from '../core/metrics.js';
+import { connectPg } from '../core/pg-connection.js';
+import type { CliIo } from '../migrate/command-context.js';
+import { startControlServer } from '../ops/control-server.js';
+import { startConnectorMonitor } from '../ops/monitors/connector-monitor.js';
+import { startConsumerLagMonitor } from '../ops/monitors/consumer-lag-monitor.js';
+import { startSourceSlotMonitor } from '../ops/monitors/source-slot-monitor.js';
 import {
   type ProgressMode,
   type ProgressPlan,
   planProgress,
   quietLogLevel,
-} from '../pipeline/progress-mode.js';
-import { startProgressReporter } from '../pipeline/progress-reporter.js';
-import { ProgressTerminal, type TerminalSize } from '../pipeline/progress-terminal.js';
+} from '../ops/progress/progress-mode.js';
+import { startProgressReporter } from '../ops/progress/progress-reporter.js';
+import { ProgressTerminal, type TerminalSize } from '../ops/progress/progress-terminal.js';
+import { RegistrySchemaLookup } from '../pipeline/codec/schema-lookup.js';
+import { createDecodeProcessor } from '../pipeline/processors/decode-processor.js';
+import { createDedupeProcessor } from '../pipeline/processors/dedupe-processor.js';
+import { Topology } from '../pipeline/processors/topology.js';
+import { createTransformProcessor } from '../pipeline/processors/transform-processor.js';
 import { PipelineRunner } from '../pipeline/runner.js';
-import { RegistrySchemaLookup } from '../pipeline/schema-lookup.js';
-import { startSourceSlotMonitor } from '../pipeline/source-slot-monitor.js';
-import { Topology } from '../pipeline/topology.js';
-import { createTransformProcessor } from '../pipeline/transform-processor.js';
+import type { KafkaRecord } from '../pipeline/source/kafka-record.js';
 import { recordSlotLoss } from '../sink/bookkeeping.js';
-import { connectPg } from '../sink/pg-connection.js';
 import { PostgresSink } from '../sink/postgres-sink.js';
-import type { CliIo } from './command-context.js';
 
 /** How `pgferry run` shows its progress; see openRunOutput. */
 export interface RunProgressOutput {

@@ -8,18 +8,18 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
+import type { PgferryConfig } from '../core/config.js';
+import { PgferryError, PoisonMessageError, SchemaIncompatibleError } from '../core/errors.js';
+import { configureFaultInjection } from '../core/fault-points.js';
+import { probeBrokers } from '../core/kafka-client.js';
+import type { Logger } from '../core/logger.js';
+import type { PgferryMetrics } from '../core/metrics.js';
 import { type DeadLetter, DlqProducer, dlqTopicFor } from '../sink/dlq-producer.js';
 import { type PostgresSink, TableStoppedError } from '../sink/postgres-sink.js';
-import type { PgferryConfig } from './config.js';
-import { PgferryError, PoisonMessageError, SchemaIncompatibleError } from './errors.js';
-import { configureFaultInjection } from './fault-points.js';
-import { probeBrokers } from './kafka-client.js';
-import type { KafkaRecord } from './kafka-record.js';
-import { BatchAbandonedError, KafkaSource, type SourceBatch } from './kafka-source.js';
-import type { Logger } from './logger.js';
-import type { PgferryMetrics } from './metrics.js';
+import type { BatchResult, Topology } from './processors/topology.js';
 import { type RowChange, tableKey } from './row-change.js';
-import type { BatchResult, Topology } from './topology.js';
+import type { KafkaRecord } from './source/kafka-record.js';
+import { BatchAbandonedError, KafkaSource, type SourceBatch } from './source/kafka-source.js';
 
 export type RunnerState = 'stopped' | 'starting' | 'running' | 'stopping';
 

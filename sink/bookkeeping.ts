@@ -3,7 +3,7 @@
 // table (the last applied source position of every row, deleted rows included) that guards
 // against older changes overwriting newer ones.
 import type pg from 'pg';
-import { qualifiedName, quoteIdent } from './sql-identifier.js';
+import { qualifiedName, quoteIdent } from '../core/sql-identifier.js';
 
 export const BOOKKEEPING_SCHEMA = 'pgferry';
 /** Serializes DDL of several pgferry processes on one target (any constant works). */

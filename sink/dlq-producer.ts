@@ -3,9 +3,9 @@
 // awaited with acks from all in-sync replicas before the batch's offsets commit: a poison message
 // is never dropped silently (at worst, after a crash, it is dead-lettered twice).
 import type { Admin, Kafka, Producer } from 'kafkajs';
-import { RetriableError } from '../pipeline/errors.js';
-import type { KafkaRecord } from '../pipeline/kafka-record.js';
-import type { Logger } from '../pipeline/logger.js';
+import { RetriableError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { KafkaRecord } from '../pipeline/source/kafka-record.js';
 
 export interface DeadLetter {
   record: KafkaRecord;

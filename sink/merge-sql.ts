@@ -1,7 +1,8 @@
 // The SQL of one table's apply step, built as text from quoted identifiers and integer literals
 // only (no values: values travel through COPY). Pure functions so tests can assert the shape.
+
+import { qualifiedName, quoteIdent, quoteLiteral } from '../core/sql-identifier.js';
 import { BOOKKEEPING_SCHEMA, tablesTable } from './bookkeeping.js';
-import { qualifiedName, quoteIdent, quoteLiteral } from './sql-identifier.js';
 
 export interface MergeTarget {
   schema: string;

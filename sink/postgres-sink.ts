@@ -8,10 +8,13 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { PostgresSettings } from '../pipeline/config.js';
-import { PgferryError, RetriableError, SchemaIncompatibleError } from '../pipeline/errors.js';
-import { faultPoint, faultPointArmed } from '../pipeline/fault-points.js';
-import type { Logger } from '../pipeline/logger.js';
+import type { PostgresSettings } from '../core/config.js';
+import { PgferryError, RetriableError, SchemaIncompatibleError } from '../core/errors.js';
+import { faultPoint, faultPointArmed } from '../core/fault-points.js';
+import type { Logger } from '../core/logger.js';
+import { connectPg } from '../core/pg-connection.js';
+import { classifyPgError, isAuthenticationFailure } from '../core/pg-errors.js';
+import { quoteLiteral } from '../core/sql-identifier.js';
 import {
   type RowChange,
   type TableRef,
@@ -27,9 +30,6 @@ import {
   type StagingTable,
   truncateSql,
 } from './merge-sql.js';
-import { connectPg } from './pg-connection.js';
-import { classifyPgError, isAuthenticationFailure } from './pg-errors.js';
-import { quoteLiteral } from './sql-identifier.js';
 import {
   ensureTargetTable,
   loadTargetTable,

@@ -3,13 +3,18 @@
 // registered in pgferry.tables with its position table.
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { SchemaIncompatibleError } from '../pipeline/errors.js';
-import type { Logger } from '../pipeline/logger.js';
+import { SchemaIncompatibleError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import {
+  boundedIdentifier,
+  qualifiedName,
+  quoteIdent,
+  quoteLiteral,
+} from '../core/sql-identifier.js';
 import type { TableRef } from '../pipeline/row-change.js';
 import type { TableSchema } from '../pipeline/table-schema.js';
 import { BOOKKEEPING_SCHEMA, DDL_LOCK_KEY, tablesTable } from './bookkeeping.js';
 import { planColumnTypeChange } from './column-type-change.js';
-import { boundedIdentifier, qualifiedName, quoteIdent, quoteLiteral } from './sql-identifier.js';
 
 export type SchemaChangeKind = 'create_table' | 'add_column' | 'widen_column' | 'drop_not_null';
 export type SchemaChangeListener = (table: string, kind: SchemaChangeKind) => void;

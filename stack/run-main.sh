@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# The tables `pgferry demo setup` creates (DEMO_TABLES in cli/demo-schema.ts). The connector's
+# The tables `pgferry demo setup` creates (DEMO_TABLES in migrate/demo/demo-schema.ts). The connector's
 # publication is every table in the source's public schema; schema-sync does just these.
 DEMO_TABLES=users,products,orders,order_items
 demo_rate=${PGFERRY_DEMO_RATE:-50}
@@ -101,7 +101,7 @@ MSG
 # reaches pgferry (and the load) from the terminal; a SIGTERM sent to this script alone (e.g. by
 # `npm start` execs this script, so npm's SIGTERM lands here). SIGINT is not passed on: pgferry would
 # get it twice and the second would kill it.
-# The heap limit that bounds pgferry's memory by BATCH_MAX_BYTES (pipeline/heap-limit.ts; 16 MiB
+# The heap limit that bounds pgferry's memory by BATCH_MAX_BYTES (core/heap-limit.ts; 16 MiB
 # batches by default). A NODE_OPTIONS of your own wins.
 NODE_OPTIONS=${NODE_OPTIONS:---max-old-space-size=192} "${pgferry[@]}" run &
 run_pid=$!

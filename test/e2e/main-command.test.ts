@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEMO_TABLES } from '../../cli/demo-schema.js';
+import { DEMO_TABLES } from '../../migrate/demo/demo-schema.js';
 import { loadStackEnv, repoPath } from '../support/stack-env.js';
 import { waitForEqual } from '../support/table-checksum.js';
 

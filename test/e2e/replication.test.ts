@@ -6,7 +6,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectClient } from '../../cli/connect-client.js';
+import { ConnectClient } from '../../core/connect-client.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
 import { loadStackEnv } from '../support/stack-env.js';
 import { tableFingerprint, waitForEqual } from '../support/table-checksum.js';

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectClient } from '../../cli/connect-client.js';
+import { ConnectClient } from '../../core/connect-client.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
 import { loadStackEnv } from '../support/stack-env.js';

@@ -26,7 +26,7 @@ const bulkTable = (n: string) =>
   `CREATE TABLE ${n} (id bigint PRIMARY KEY, v integer NOT NULL, note text NOT NULL)`;
 
 /**
- * The sink's target sessions run with lock_timeout=30s (sink/pg-connection.ts). The issue's 30 s
+ * The sink's target sessions run with lock_timeout=30s (core/pg-connection.ts). The issue's 30 s
  * lock, plus 5 s: the sink's statement starts waiting within a second or two of the lock, so its
  * 30 s lock_timeout fires before the lock goes and the retry path of a 55P03 is exercised every
  * run, not only when the timing happens to fall that way.

@@ -5,7 +5,7 @@
 // killed, also when it fails (try/finally). Run with `flock -x` (the services are shared).
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ConnectorStatus } from '../../cli/connect-client.js';
+import type { ConnectorStatus } from '../../core/connect-client.js';
 import {
   assertNothingLostNothingDoubled,
   FaultScenario,

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readConnectorDefinition } from '../../cli/connector-definition.js';
+import { readConnectorDefinition } from '../../migrate/connector/connector-definition.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import {
   assertNothingLostNothingDoubled,

@@ -1,10 +1,10 @@
 // `pgferry connector apply` against the real Connect worker: registering is idempotent and the
 // connector ends RUNNING with its task; `connector status` reports it.
 import { describe, expect, it } from 'vitest';
-import { ConnectClient } from '../../cli/connect-client.js';
-import { applyConnector } from '../../cli/connector-apply.js';
-import { readConnectorDefinition } from '../../cli/connector-definition.js';
 import { runCli } from '../../cli/run-cli.js';
+import { ConnectClient } from '../../core/connect-client.js';
+import { applyConnector } from '../../migrate/connector/connector-apply.js';
+import { readConnectorDefinition } from '../../migrate/connector/connector-definition.js';
 import { loadStackEnv, repoPath } from '../support/stack-env.js';
 
 const stack = loadStackEnv();

@@ -4,11 +4,11 @@
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectClient } from '../../cli/connect-client.js';
-import { applyConnector } from '../../cli/connector-apply.js';
-import { readConnectorDefinition } from '../../cli/connector-definition.js';
-import { decodeDecimalBytes } from '../../pipeline/decimal.js';
-import { createSchemaRegistryClient } from '../../pipeline/schema-registry-client.js';
+import { ConnectClient } from '../../core/connect-client.js';
+import { createSchemaRegistryClient } from '../../core/schema-registry-client.js';
+import { applyConnector } from '../../migrate/connector/connector-apply.js';
+import { readConnectorDefinition } from '../../migrate/connector/connector-definition.js';
+import { decodeDecimalBytes } from '../../pipeline/codec/decimal.js';
 import { loadStackEnv, repoPath } from '../support/stack-env.js';
 
 const stack = loadStackEnv();

@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectClient } from '../../cli/connect-client.js';
+import { ConnectClient } from '../../core/connect-client.js';
 import {
   allPanels,
   allRules,

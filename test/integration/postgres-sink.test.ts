@@ -6,8 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PostgresSettings } from '../../pipeline/config.js';
-import { createLogger } from '../../pipeline/logger.js';
+import type { PostgresSettings } from '../../core/config.js';
+import { createLogger } from '../../core/logger.js';
+import { qualifiedName, quoteIdent } from '../../core/sql-identifier.js';
 import {
   type ChangeOp,
   type PgRow,
@@ -22,7 +23,6 @@ import {
   type SinkBatch,
   TableStoppedError,
 } from '../../sink/postgres-sink.js';
-import { qualifiedName, quoteIdent } from '../../sink/sql-identifier.js';
 import { loadStackEnv } from '../support/stack-env.js';
 
 const stack = loadStackEnv();

@@ -6,8 +6,8 @@
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectClient } from '../../cli/connect-client.js';
-import type { CheckResult, PreflightReport } from '../../cli/preflight-check.js';
+import { ConnectClient } from '../../core/connect-client.js';
+import type { CheckResult, PreflightReport } from '../../migrate/preflight/preflight-check.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import { loadStackEnv } from '../support/stack-env.js';
 import { applyTestConnector, removeTestConnector } from '../support/test-connector.js';

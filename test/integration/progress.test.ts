@@ -4,8 +4,8 @@
 // own; each run in its own consumer group, so the second one applies everything again.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectClient } from '../../cli/connect-client.js';
-import type { ProgressLogFields } from '../../pipeline/progress-log.js';
+import { ConnectClient } from '../../core/connect-client.js';
+import type { ProgressLogFields } from '../../ops/progress/progress-log.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
 import { loadStackEnv } from '../support/stack-env.js';
 import { waitForEqual } from '../support/table-checksum.js';

@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectClient } from '../../cli/connect-client.js';
-import type { MigrationStatus } from '../../cli/migration-status.js';
-import type { PauseComponentResult } from '../../cli/pipeline-pause.js';
+import { ConnectClient } from '../../core/connect-client.js';
+import type { PauseComponentResult } from '../../migrate/pause/pipeline-pause.js';
+import type { MigrationStatus } from '../../migrate/status/migration-status.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
 import { loadStackEnv } from '../support/stack-env.js';

@@ -5,8 +5,12 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CHECK_FAILED, EXIT_OK } from '../../cli/run-cli.js';
-import { type TableVerifyResult, type VerifyReport, verifyTables } from '../../cli/table-verify.js';
-import { quoteIdent } from '../../sink/sql-identifier.js';
+import { quoteIdent } from '../../core/sql-identifier.js';
+import {
+  type TableVerifyResult,
+  type VerifyReport,
+  verifyTables,
+} from '../../migrate/verify/table-verify.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import { loadStackEnv } from '../support/stack-env.js';
 

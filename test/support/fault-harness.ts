@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { ConnectClient } from '../../cli/connect-client.js';
-import { recommendedHeapMb } from '../../pipeline/heap-limit.js';
+import { ConnectClient } from '../../core/connect-client.js';
+import { recommendedHeapMb } from '../../core/heap-limit.js';
 import { type PgferryProcess, startPgferry } from './pgferry-process.js';
 import { loadStackEnv, repoPath } from './stack-env.js';
 import { tableFingerprint } from './table-checksum.js';
@@ -26,7 +26,7 @@ export const FAULT_BATCH_MAX_BYTES = 4 * 1024 * 1024;
  * The memory bound every case checks: a Node process with pgferry loaded idles at about 100 MB;
  * on top of that, a fetch of at most BATCH_MAX_BYTES and its decoded rows (several times the
  * encoded size) per batch in flight. 160 MiB + 16 x BATCH_MAX_BYTES = 224 MiB here. pgferry runs
- * with its heap limited as documented (pipeline/heap-limit.ts): without it V8 lets garbage pile
+ * with its heap limited as documented (core/heap-limit.ts): without it V8 lets garbage pile
  * up to ~260 MiB of RSS under sustained load before collecting (measured in case 15).
  */
 export function memoryBoundMb(batchMaxBytes = FAULT_BATCH_MAX_BYTES): number {

@@ -1,9 +1,9 @@
 // The observability files as tests see them: alert/recording rules, the Grafana dashboard and its
-// queries, the metric names pipeline/metrics.ts really registers, and the metric selectors of a
+// queries, the metric names core/metrics.ts really registers, and the metric selectors of a
 // PromQL expression (a small scanner: enough for the queries we write, not a full parser).
 import { readdirSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { createMetrics } from '../../pipeline/metrics.js';
+import { createMetrics } from '../../core/metrics.js';
 import { repoPath } from './stack-env.js';
 
 export interface Rule {
@@ -136,7 +136,7 @@ export interface MetricInfo {
 }
 
 /**
- * What pipeline/metrics.ts registers (default process metrics included), expanded into the series
+ * What core/metrics.ts registers (default process metrics included), expanded into the series
  * names Prometheus stores: a histogram `x` is `x_bucket` (with `le`), `x_sum` and `x_count`.
  */
 export function registeredSeries(): Map<string, MetricInfo> {

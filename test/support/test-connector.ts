@@ -1,9 +1,9 @@
 // A Debezium connector of a test's own: the project's connector file with its own topic prefix,
 // slot (dropped when the connector stops) and tables, so tests never share offsets or slots.
 import type pg from 'pg';
-import type { ConnectClient } from '../../cli/connect-client.js';
-import { applyConnector } from '../../cli/connector-apply.js';
-import { readConnectorDefinition } from '../../cli/connector-definition.js';
+import type { ConnectClient } from '../../core/connect-client.js';
+import { applyConnector } from '../../migrate/connector/connector-apply.js';
+import { readConnectorDefinition } from '../../migrate/connector/connector-definition.js';
 import { repoPath } from './stack-env.js';
 
 export async function applyTestConnector(

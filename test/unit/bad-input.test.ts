@@ -2,18 +2,18 @@
 // they are, a refused login is told apart from an outage, and the broker probe names each broker.
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { createDecodeProcessor } from '../../pipeline/decode-processor.js';
-import { PoisonMessageError, RetriableError } from '../../pipeline/errors.js';
-import { probeBrokers } from '../../pipeline/kafka-client.js';
-import type { KafkaRecord } from '../../pipeline/kafka-record.js';
-import { Topology } from '../../pipeline/topology.js';
+import { PoisonMessageError, RetriableError } from '../../core/errors.js';
+import { probeBrokers } from '../../core/kafka-client.js';
+import { isAuthenticationFailure } from '../../core/pg-errors.js';
+import { createDecodeProcessor } from '../../pipeline/processors/decode-processor.js';
+import { Topology } from '../../pipeline/processors/topology.js';
 import {
   encodeConfluent,
   InMemorySchemaLookup,
   TopologyTestDriver,
-} from '../../pipeline/topology-test-driver.js';
-import { createTransformProcessor } from '../../pipeline/transform-processor.js';
-import { isAuthenticationFailure } from '../../sink/pg-errors.js';
+} from '../../pipeline/processors/topology-test-driver.js';
+import { createTransformProcessor } from '../../pipeline/processors/transform-processor.js';
+import type { KafkaRecord } from '../../pipeline/source/kafka-record.js';
 
 const record = (key: Buffer | null, value: Buffer | null): KafkaRecord => ({
   topic: 'cdc.public.orders',
@@ -118,7 +118,7 @@ describe('probeBrokers', () => {
 
 describe('registry URL in messages', () => {
   it('never shows the credentials a URL carries', async () => {
-    const { withoutCredentials } = await import('../../pipeline/schema-lookup.js');
+    const { withoutCredentials } = await import('../../pipeline/codec/schema-lookup.js');
     expect(withoutCredentials('https://user:s3cret@registry:8081/apis/ccompat/v7')).toBe(
       'https://registry:8081/apis/ccompat/v7',
     );

@@ -6,7 +6,7 @@ import {
   buildRangeRowsSql,
   buildRowHashExpression,
   type ChunkTable,
-} from '../../cli/chunk-checksum-sql.js';
+} from '../../migrate/verify/chunk-checksum-sql.js';
 
 const single: ChunkTable = {
   schema: 'public',

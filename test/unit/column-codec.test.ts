@@ -1,6 +1,7 @@
 // Column codecs: Debezium values (as avsc decodes them) -> PostgreSQL text input. Expected texts
 // were checked with PostgreSQL 15 (`SELECT '<text>'::<type>`) where the form is not obvious.
 import { describe, expect, it } from 'vitest';
+import { SchemaIncompatibleError } from '../../core/errors.js';
 import {
   type AvroJson,
   type AvroJsonObject,
@@ -9,8 +10,7 @@ import {
   createColumnCodec,
   pgTypeFromSourceType,
   UNAVAILABLE_VALUE_PLACEHOLDER,
-} from '../../pipeline/column-codec.js';
-import { SchemaIncompatibleError } from '../../pipeline/errors.js';
+} from '../../pipeline/codec/column-codec.js';
 import { UNCHANGED_TOAST } from '../../pipeline/row-change.js';
 import {
   type FixtureTopic,

@@ -1,9 +1,9 @@
 // readColumnDefault: the source's constant column default, from the shapes Debezium + the Apicurio
 // Avro converter write (field `default`, type `connect.default`, non-null branch first).
 import { describe, expect, it } from 'vitest';
-import { type AvroJson, createColumnCodec } from '../../pipeline/column-codec.js';
-import { readColumnDefault } from '../../pipeline/column-default.js';
-import { readEnvelopeSchema } from '../../pipeline/envelope-schema.js';
+import { type AvroJson, createColumnCodec } from '../../pipeline/codec/column-codec.js';
+import { readColumnDefault } from '../../pipeline/codec/column-default.js';
+import { readEnvelopeSchema } from '../../pipeline/codec/envelope-schema.js';
 
 const named = new Map();
 const params = (type: string, length = '10', scale = '0') => ({

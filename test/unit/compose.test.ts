@@ -21,7 +21,7 @@ import { Ajv } from 'ajv';
 import { DCLinter } from 'dclint';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseDocument } from 'yaml';
-import { describeConfig, loadConfig } from '../../pipeline/config.js';
+import { describeConfig, loadConfig } from '../../core/config.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');

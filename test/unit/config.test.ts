@@ -5,8 +5,8 @@ import {
   readConfigValue,
   redactConfig,
   settingsSchema,
-} from '../../pipeline/config.js';
-import { ConfigError } from '../../pipeline/errors.js';
+} from '../../core/config.js';
+import { ConfigError } from '../../core/errors.js';
 
 function loadConfigError(env: Record<string, string | undefined>): ConfigError {
   try {

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConnectClient } from '../../cli/connect-client.js';
+import { ConnectClient } from '../../core/connect-client.js';
+import { ConnectRestError } from '../../core/errors.js';
 import {
   ConnectorFailedError,
   ConnectorWaitTimeoutError,
   waitForConnectorRunning,
-} from '../../cli/connector-wait.js';
-import { ConnectRestError } from '../../pipeline/errors.js';
+} from '../../migrate/connector/connector-wait.js';
 import {
   type FakeConnect,
   type FakeReply,

@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConnectClient, type ConnectorConfig } from '../../cli/connect-client.js';
-import { applyConnector } from '../../cli/connector-apply.js';
-import { ConnectorFailedError } from '../../cli/connector-wait.js';
+import { ConnectClient, type ConnectorConfig } from '../../core/connect-client.js';
+import { applyConnector } from '../../migrate/connector/connector-apply.js';
+import { ConnectorFailedError } from '../../migrate/connector/connector-wait.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import {
   type FakeConnect,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseConnectorDefinition } from '../../cli/connector-definition.js';
-import { planConnectorChange } from '../../cli/connector-plan.js';
-import { PgferryError } from '../../pipeline/errors.js';
+import { PgferryError } from '../../core/errors.js';
+import { parseConnectorDefinition } from '../../migrate/connector/connector-definition.js';
+import { planConnectorChange } from '../../migrate/connector/connector-plan.js';
 
 const desired = {
   'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',

@@ -2,12 +2,12 @@
 // batch in flight is committed, 202 while it is not (clients poll /healthz), POST /resume 200;
 // everything else stays GET-only, and browser-originated POSTs are refused.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConnectClient } from '../../cli/connect-client.js';
-import { ControlClient } from '../../cli/control-client.js';
-import { pauseExitCode } from '../../cli/pause-resume-command.js';
-import { setPipelinePaused } from '../../cli/pipeline-pause.js';
-import { startControlServer } from '../../pipeline/control-server.js';
-import { createMetrics } from '../../pipeline/metrics.js';
+import { ConnectClient } from '../../core/connect-client.js';
+import { ControlClient } from '../../core/control-client.js';
+import { createMetrics } from '../../core/metrics.js';
+import { pauseExitCode } from '../../migrate/pause/pause-resume-command.js';
+import { setPipelinePaused } from '../../migrate/pause/pipeline-pause.js';
+import { startControlServer } from '../../ops/control-server.js';
 import type { PauseStatus } from '../../pipeline/runner.js';
 import { type FakeConnect, findClosedPort, makeStatus, startFakeConnect } from './fake-connect.js';
 

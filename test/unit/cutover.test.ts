@@ -1,12 +1,12 @@
 // Pure parts of cutover and rollback: the mirrored config, the gate lines and verdicts, and the
 // Markdown report. The gates themselves run against the real stack (test/integration).
 import { describe, expect, it } from 'vitest';
-import type { CutoverResult } from '../../cli/cutover.js';
-import { formatGateLine, formatVerdict } from '../../cli/cutover-command.js';
-import { renderCutoverMarkdown } from '../../cli/cutover-report.js';
-import { reverseConfig } from '../../cli/reverse-config.js';
-import { loadConfig } from '../../pipeline/config.js';
-import { ConfigError } from '../../pipeline/errors.js';
+import { loadConfig } from '../../core/config.js';
+import { ConfigError } from '../../core/errors.js';
+import { formatGateLine, formatVerdict } from '../../migrate/cutover/cutover-command.js';
+import { renderCutoverMarkdown } from '../../migrate/cutover/cutover-report.js';
+import type { CutoverResult } from '../../migrate/cutover/cutover-result.js';
+import { reverseConfig } from '../../migrate/reverse-config.js';
 
 const BASE = {
   KAFKA_BOOTSTRAP: 'k:9092',

@@ -3,7 +3,7 @@ import {
   decodeDecimalBytes,
   decodeUnscaledBytes,
   formatScaledDecimal,
-} from '../../pipeline/decimal.js';
+} from '../../pipeline/codec/decimal.js';
 
 function encodeUnscaled(value: bigint): Buffer {
   // Minimal two's-complement big-endian encoding, as Java's BigInteger.toByteArray() does.

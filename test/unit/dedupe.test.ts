@@ -1,7 +1,9 @@
 // Dedupe within one batch: per (table, primary key) the change with the highest log position
 // survives; truncates drop their table's older changes and come out first.
 import { describe, expect, it } from 'vitest';
-import { createDedupeProcessor } from '../../pipeline/dedupe-processor.js';
+import { createDedupeProcessor } from '../../pipeline/processors/dedupe-processor.js';
+import { Topology } from '../../pipeline/processors/topology.js';
+import { TopologyTestDriver } from '../../pipeline/processors/topology-test-driver.js';
 import {
   type ChangeOp,
   type PgRow,
@@ -9,8 +11,6 @@ import {
   type TableRef,
   UNCHANGED_TOAST,
 } from '../../pipeline/row-change.js';
-import { Topology } from '../../pipeline/topology.js';
-import { TopologyTestDriver } from '../../pipeline/topology-test-driver.js';
 
 const ORDERS: TableRef = { schema: 'public', name: 'orders' };
 const ITEMS: TableRef = { schema: 'public', name: 'items' };

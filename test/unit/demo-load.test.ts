@@ -1,27 +1,27 @@
 // The demo load's pure parts: pacing arithmetic, the seeded operation mix, the printed lines, and
 // the demo commands' usage errors (no database needed).
 import { describe, expect, it } from 'vitest';
-import type { DemoLoadSummary } from '../../cli/demo-load.js';
+import type { DemoLoadSummary } from '../../migrate/demo/demo-load.js';
 import {
   achievedRate,
   DemoLoadPacer,
   MAX_SLEEP_MS,
   operationsPerTransaction,
-} from '../../cli/demo-load-pacer.js';
+} from '../../migrate/demo/demo-load-pacer.js';
 import {
   formatDemoLoadProgress,
   formatDemoLoadStart,
   formatDemoLoadSummary,
   toDemoLoadJson,
-} from '../../cli/demo-load-report.js';
+} from '../../migrate/demo/demo-load-report.js';
 import {
   DEMO_OPERATION_MIX,
   type DemoOperation,
   isMultiStatement,
   planDemoOperation,
-} from '../../cli/demo-operation.js';
-import { DemoRandom } from '../../cli/demo-random.js';
-import { DEMO_VOCABULARY } from '../../cli/demo-vocabulary.js';
+} from '../../migrate/demo/demo-operation.js';
+import { DemoRandom } from '../../migrate/demo/demo-random.js';
+import { DEMO_VOCABULARY } from '../../migrate/demo/demo-vocabulary.js';
 import { runPgferryCli } from '../support/cli-run.js';
 
 describe('DemoLoadPacer', () => {

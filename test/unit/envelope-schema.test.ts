@@ -1,8 +1,8 @@
 // Reading real Debezium key/value schemas (schemas/examples): column names, types, primary key.
 import { describe, expect, it } from 'vitest';
-import type { AvroJson, AvroJsonObject } from '../../pipeline/column-codec.js';
-import { readEnvelopeSchema } from '../../pipeline/envelope-schema.js';
-import { SchemaIncompatibleError } from '../../pipeline/errors.js';
+import { SchemaIncompatibleError } from '../../core/errors.js';
+import type { AvroJson, AvroJsonObject } from '../../pipeline/codec/column-codec.js';
+import { readEnvelopeSchema } from '../../pipeline/codec/envelope-schema.js';
 import { type FixtureTopic, loadMessages, loadSchema } from '../support/debezium-fixtures.js';
 
 function read(topic: FixtureTopic, withKey = true) {

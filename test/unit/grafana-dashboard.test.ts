@@ -1,6 +1,6 @@
 // grafana/: provisioning matches docker-compose's mounts, and the dashboard is valid for current
 // Grafana: unique panel ids, a sane non-overlapping grid, every datasource reference resolvable,
-// every variable defined, every metric registered by pipeline/metrics.ts. (Grafana itself is not
+// every variable defined, every metric registered by core/metrics.ts. (Grafana itself is not
 // installable here; test/integration/observability.test.ts runs every query against Prometheus.)
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -199,7 +199,7 @@ describe('the pgferry overview dashboard', () => {
         );
   });
 
-  it('queries only metrics pipeline/metrics.ts registers (or recording rules), with their labels', () => {
+  it('queries only metrics core/metrics.ts registers (or recording rules), with their labels', () => {
     const problems = queryPanels.flatMap((p) =>
       (p.targets ?? []).flatMap((t) =>
         selectorProblems(t.expr ?? '', known, recorded).map((e) => `${p.title} ${t.refId}: ${e}`),

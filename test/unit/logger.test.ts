@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../pipeline/config.js';
-import { createLogger } from '../../pipeline/logger.js';
+import { loadConfig } from '../../core/config.js';
+import { createLogger } from '../../core/logger.js';
 
 function captureLines(): { stream: Writable; lines: () => Record<string, unknown>[] } {
   let text = '';

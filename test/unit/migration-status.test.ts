@@ -5,9 +5,9 @@ import {
   judgeCaughtUp,
   type MigrationStatus,
   tableOfTopic,
-} from '../../cli/migration-status.js';
-import { formatBytes, formatMigrationStatus } from '../../cli/migration-status-text.js';
-import { statusExitCode, watchStatus } from '../../cli/status-command.js';
+} from '../../migrate/status/migration-status.js';
+import { formatBytes, formatMigrationStatus } from '../../migrate/status/migration-status-text.js';
+import { statusExitCode, watchStatus } from '../../migrate/status/status-command.js';
 
 /** A caught-up status; tests change one part. */
 function makeStatus(change: (s: MigrationStatus) => void = () => undefined): MigrationStatus {

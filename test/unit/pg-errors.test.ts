@@ -1,7 +1,7 @@
 // What a PostgreSQL failure means for pgferry: retry, dead-letter the row, or stop the table.
 // Decided by SQLSTATE (and node's socket codes), never by the error's text when a code exists.
 import { describe, expect, it } from 'vitest';
-import { classifyPgError } from '../../sink/pg-errors.js';
+import { classifyPgError } from '../../core/pg-errors.js';
 
 const pgError = (code: string, message = 'boom') => Object.assign(new Error(message), { code });
 

@@ -3,8 +3,8 @@
 // type classification), how a check runs (errors, timeouts, skips), the report text and the exit
 // code rule.
 import { describe, expect, it } from 'vitest';
-import { EXIT_CHECK_FAILED, EXIT_OK } from '../../cli/command-context.js';
-import type { ConnectorStatus } from '../../cli/connect-client.js';
+import type { ConnectorStatus } from '../../core/connect-client.js';
+import { EXIT_CHECK_FAILED, EXIT_OK } from '../../migrate/command-context.js';
 import {
   CheckSkipped,
   type CheckStatus,
@@ -15,9 +15,12 @@ import {
   pass,
   runCheck,
   warn,
-} from '../../cli/preflight-check.js';
-import { formatPreflightReport, preflightExitCode } from '../../cli/preflight-command.js';
-import { firstTraceLine, judgeConnector } from '../../cli/preflight-connect.js';
+} from '../../migrate/preflight/preflight-check.js';
+import {
+  formatPreflightReport,
+  preflightExitCode,
+} from '../../migrate/preflight/preflight-command.js';
+import { firstTraceLine, judgeConnector } from '../../migrate/preflight/preflight-connect.js';
 import {
   brokerRetentionMs,
   connectCreatesTopics,
@@ -27,26 +30,26 @@ import {
   judgeTopics,
   resolveTopicPrefix,
   type TopicRetention,
-} from '../../cli/preflight-kafka.js';
+} from '../../migrate/preflight/preflight-kafka.js';
 import {
   judgeReplicaIdentity,
   judgeReplicationCapacity,
   judgeSlot,
   resolveConnectorUser,
   type SlotReading,
-} from '../../cli/preflight-source.js';
+} from '../../migrate/preflight/preflight-source.js';
 import {
   classifyColumnType,
   compareTableSchemas,
   judgeRoleAttributes,
   judgeSchemaComparison,
-} from '../../cli/preflight-target.js';
+} from '../../migrate/preflight/preflight-target.js';
 import type {
   ColumnDefinition,
   ColumnType,
   SchemaCatalog,
   TableDefinition,
-} from '../../cli/schema-catalog.js';
+} from '../../migrate/schema-sync/schema-catalog.js';
 
 const HOUR = 3_600_000;
 

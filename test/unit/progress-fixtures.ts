@@ -1,6 +1,6 @@
 // Two metric samples ten seconds apart and the context they are read in, for the progress tests.
-import type { ProgressSample } from '../../pipeline/progress-sample.js';
-import type { ProgressContext } from '../../pipeline/progress-tracker.js';
+import type { ProgressSample } from '../../ops/progress/progress-sample.js';
+import type { ProgressContext } from '../../ops/progress/progress-tracker.js';
 
 const INF = Number.POSITIVE_INFINITY;
 export const T0 = Date.parse('2025-01-01T00:00:00Z');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { planProgress, quietLogLevel, readProgressMode } from '../../pipeline/progress-mode.js';
-import { ProgressTerminal } from '../../pipeline/progress-terminal.js';
+import { planProgress, quietLogLevel, readProgressMode } from '../../ops/progress/progress-mode.js';
+import { ProgressTerminal } from '../../ops/progress/progress-terminal.js';
 
 describe('planProgress', () => {
   const plan = (

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../../pipeline/metrics.js';
+import { createMetrics } from '../../core/metrics.js';
 import {
   buildProgressSnapshot,
   computePercent,
@@ -9,7 +9,7 @@ import {
   ProgressTracker,
   summarizeHistogram,
   tableOfTopic,
-} from '../../pipeline/progress-tracker.js';
+} from '../../ops/progress/progress-tracker.js';
 import { BASELINE, CONTEXT, LATEST } from './progress-fixtures.js';
 
 const INF = Number.POSITIVE_INFINITY;

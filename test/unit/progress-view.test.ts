@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { summarizeProgressForLog } from '../../pipeline/progress-log.js';
-import { buildProgressSnapshot } from '../../pipeline/progress-tracker.js';
+import { summarizeProgressForLog } from '../../ops/progress/progress-log.js';
+import { buildProgressSnapshot } from '../../ops/progress/progress-tracker.js';
 import {
   formatDuration,
   formatMilliseconds,
   formatProgressSummary,
   formatProgressView,
   formatRate,
-} from '../../pipeline/progress-view.js';
+} from '../../ops/progress/progress-view.js';
 import { BASELINE, CONTEXT, LATEST, T1 } from './progress-fixtures.js';
 
 const snapshot = buildProgressSnapshot(BASELINE, LATEST, CONTEXT);

@@ -1,5 +1,5 @@
 // prometheus/: the config and rules pass promtool's checks, the rule unit tests pass and cover
-// every rule (each alert firing and silent), and every rule uses only metrics pipeline/metrics.ts
+// every rule (each alert firing and silent), and every rule uses only metrics core/metrics.ts
 // registers, with labels those metrics have. promtool comes with the stack's Debian `prometheus`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -92,7 +92,7 @@ describe('rules', () => {
   const known = registeredSeries();
   const recorded = new Set(records.map((r) => r.record as string));
 
-  it('use only metrics pipeline/metrics.ts registers, with their labels', () => {
+  it('use only metrics core/metrics.ts registers, with their labels', () => {
     expect(known.size).toBeGreaterThan(20);
     const problems = allRules().flatMap((r) =>
       selectorProblems(r.expr, known, recorded).map((p) => `${r.alert ?? r.record}: ${p}`),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffRangeRows, type KeyedRowHash } from '../../cli/range-diff.js';
+import { diffRangeRows, type KeyedRowHash } from '../../migrate/verify/range-diff.js';
 
 async function* stream(rows: KeyedRowHash[], read?: KeyedRowHash[]): AsyncGenerator<KeyedRowHash> {
   for (const row of rows) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { CliIo } from '../../cli/command-context.js';
 import { openRunOutput } from '../../cli/run-pipeline.js';
-import { loadConfig } from '../../pipeline/config.js';
+import { loadConfig } from '../../core/config.js';
+import type { CliIo } from '../../migrate/command-context.js';
 
 function fakeIo(isTty: boolean, isStderrTty: boolean) {
   const stdout: string[] = [];

@@ -8,13 +8,13 @@ import type {
   SchemaCatalog,
   SequenceDefinition,
   TableDefinition,
-} from '../../cli/schema-catalog.js';
+} from '../../migrate/schema-sync/schema-catalog.js';
 import {
   isUpToDate,
   planSchemaSync,
   rewriteSchemaReferences,
   targetCatalogRequest,
-} from '../../cli/schema-sync-plan.js';
+} from '../../migrate/schema-sync/schema-sync-plan.js';
 
 const builtin = (sql: string): ColumnType => ({ sql, array: false });
 const enumType = (schema: string, name: string, array = false): ColumnType => ({

@@ -6,7 +6,7 @@ import {
   qualifiedName,
   quoteIdent,
   quoteLiteral,
-} from '../../sink/sql-identifier.js';
+} from '../../core/sql-identifier.js';
 
 describe('quoteIdent', () => {
   it.each([

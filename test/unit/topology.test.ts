@@ -1,17 +1,17 @@
 // Topology.processBatch through the test driver: filtering, flush order, which source record a
 // failure is blamed on, and which errors abort the batch.
 import { describe, expect, it } from 'vitest';
-import { createDecodeProcessor } from '../../pipeline/decode-processor.js';
-import { createDedupeProcessor } from '../../pipeline/dedupe-processor.js';
-import { PoisonMessageError, RetriableError } from '../../pipeline/errors.js';
-import type { KafkaRecord } from '../../pipeline/kafka-record.js';
-import { createLogger } from '../../pipeline/logger.js';
-import type { Processor } from '../../pipeline/processor.js';
+import { PoisonMessageError, RetriableError } from '../../core/errors.js';
+import { createLogger } from '../../core/logger.js';
+import type { ResolvedSchema } from '../../pipeline/codec/schema-lookup.js';
+import { createDecodeProcessor } from '../../pipeline/processors/decode-processor.js';
+import { createDedupeProcessor } from '../../pipeline/processors/dedupe-processor.js';
+import type { Processor } from '../../pipeline/processors/processor.js';
+import { Topology } from '../../pipeline/processors/topology.js';
+import { TopologyTestDriver } from '../../pipeline/processors/topology-test-driver.js';
+import { createTransformProcessor } from '../../pipeline/processors/transform-processor.js';
 import { type RowChange, UNCHANGED_TOAST } from '../../pipeline/row-change.js';
-import type { ResolvedSchema } from '../../pipeline/schema-lookup.js';
-import { Topology } from '../../pipeline/topology.js';
-import { TopologyTestDriver } from '../../pipeline/topology-test-driver.js';
-import { createTransformProcessor } from '../../pipeline/transform-processor.js';
+import type { KafkaRecord } from '../../pipeline/source/kafka-record.js';
 import {
   type ExpectedChange,
   fixtureRecords,

@@ -1,19 +1,22 @@
 // decode -> transform on real Debezium records (schemas/examples), through the topology test
 // driver: what each captured record becomes, and how bad input is reported.
 import { describe, expect, it } from 'vitest';
-import { createDecodeProcessor } from '../../pipeline/decode-processor.js';
 import {
   PgferryError,
   PoisonMessageError,
   RetriableError,
   SchemaIncompatibleError,
-} from '../../pipeline/errors.js';
-import type { KafkaRecord } from '../../pipeline/kafka-record.js';
+} from '../../core/errors.js';
+import { type SchemaLookup, UnknownSchemaError } from '../../pipeline/codec/schema-lookup.js';
+import { createDecodeProcessor } from '../../pipeline/processors/decode-processor.js';
+import { Topology } from '../../pipeline/processors/topology.js';
+import {
+  encodeConfluent,
+  TopologyTestDriver,
+} from '../../pipeline/processors/topology-test-driver.js';
+import { createTransformProcessor } from '../../pipeline/processors/transform-processor.js';
 import type { RowChange } from '../../pipeline/row-change.js';
-import { type SchemaLookup, UnknownSchemaError } from '../../pipeline/schema-lookup.js';
-import { Topology } from '../../pipeline/topology.js';
-import { encodeConfluent, TopologyTestDriver } from '../../pipeline/topology-test-driver.js';
-import { createTransformProcessor } from '../../pipeline/transform-processor.js';
+import type { KafkaRecord } from '../../pipeline/source/kafka-record.js';
 import {
   type ExpectedChange,
   type FixtureTopic,

@@ -1,0 +1,232 @@
+// Minimal Kafka Connect REST client: the few calls `pgferry connector` needs, each with a
+// timeout, and failures turned into ConnectRestError so callers can decide to retry by type.
+import { z } from 'zod';
+import { ConnectRestError } from './errors.js';
+
+/** Connect's connector config: a flat string map (the worker resolves `${env:...}` itself). */
+export type ConnectorConfig = Record<string, string>;
+
+const stateSchema = z.object({
+  state: z.string(),
+  worker_id: z.string().optional(),
+  trace: z.string().optional(),
+});
+
+const statusSchema = z.object({
+  name: z.string(),
+  connector: stateSchema,
+  tasks: z.array(stateSchema.extend({ id: z.number().int() })),
+  type: z.string().optional(),
+});
+
+export type ConnectorStatus = z.infer<typeof statusSchema>;
+export type ConnectorTaskStatus = ConnectorStatus['tasks'][number];
+
+const configSchema = z.record(z.string());
+
+const workerInfoSchema = z.object({
+  version: z.string(),
+  commit: z.string().optional(),
+  kafka_cluster_id: z.string().optional(),
+});
+
+export type ConnectWorkerInfo = z.infer<typeof workerInfoSchema>;
+
+export interface ConnectClientOptions {
+  /** Base URL of the Connect REST API, e.g. http://localhost:8083. */
+  baseUrl: string;
+  /** Per-request timeout; Connect can block a request while it waits for a rebalance. */
+  requestTimeoutMs?: number;
+}
+
+interface ConnectResponse {
+  status: number;
+  body: string;
+}
+
+export class ConnectClient {
+  readonly baseUrl: string;
+  private readonly requestTimeoutMs: number;
+
+  constructor(options: ConnectClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
+  }
+
+  /** The worker's version and Kafka cluster (GET /): the cheapest "is Connect up?". */
+  async getWorkerInfo(signal?: AbortSignal): Promise<ConnectWorkerInfo> {
+    const response = await this.request('GET', '/', { signal });
+    return this.parseBody('GET', '/', response, workerInfoSchema);
+  }
+
+  /** The connector's stored config, or undefined when no such connector exists. */
+  async getConnectorConfig(
+    name: string,
+    signal?: AbortSignal,
+  ): Promise<ConnectorConfig | undefined> {
+    const response = await this.request('GET', `/connectors/${encodeURIComponent(name)}/config`, {
+      signal,
+      allowNotFound: true,
+    });
+    if (response.status === 404) return undefined;
+    return this.parseBody('GET', `/connectors/${name}/config`, response, configSchema);
+  }
+
+  /** Creates or replaces the connector's config (Connect's PUT is an upsert). */
+  async putConnectorConfig(
+    name: string,
+    config: ConnectorConfig,
+    signal?: AbortSignal,
+  ): Promise<'created' | 'updated'> {
+    const response = await this.request('PUT', `/connectors/${encodeURIComponent(name)}/config`, {
+      signal,
+      body: config,
+    });
+    return response.status === 201 ? 'created' : 'updated';
+  }
+
+  /** Connector and task states, or undefined when Connect does not know the connector (yet). */
+  async getConnectorStatus(
+    name: string,
+    signal?: AbortSignal,
+  ): Promise<ConnectorStatus | undefined> {
+    const response = await this.request('GET', `/connectors/${encodeURIComponent(name)}/status`, {
+      signal,
+      allowNotFound: true,
+    });
+    if (response.status === 404) return undefined;
+    return this.parseBody('GET', `/connectors/${name}/status`, response, statusSchema);
+  }
+
+  /** Asks Connect to pause the connector and its tasks (202: it happens asynchronously). */
+  async pauseConnector(name: string, signal?: AbortSignal): Promise<void> {
+    await this.request('PUT', `/connectors/${encodeURIComponent(name)}/pause`, { signal });
+  }
+
+  /** Asks Connect to resume a paused connector and its tasks (202: asynchronously). */
+  async resumeConnector(name: string, signal?: AbortSignal): Promise<void> {
+    await this.request('PUT', `/connectors/${encodeURIComponent(name)}/resume`, { signal });
+  }
+
+  /**
+   * Stops the connector (Kafka 3.5+): tasks shut down, their replication connection closes, the
+   * config and offsets stay. Used when the forward connector must not see reverse writes.
+   */
+  async stopConnector(name: string, signal?: AbortSignal): Promise<void> {
+    await this.request('PUT', `/connectors/${encodeURIComponent(name)}/stop`, { signal });
+  }
+
+  /**
+   * Deletes the source offsets Connect keeps for a STOPPED connector (Kafka 3.6+), so that the
+   * connector, re-created under the same name, starts from scratch (Debezium: a new snapshot).
+   */
+  async deleteConnectorOffsets(name: string, signal?: AbortSignal): Promise<void> {
+    await this.request('DELETE', `/connectors/${encodeURIComponent(name)}/offsets`, { signal });
+  }
+
+  /** Removes the connector (its config and tasks); true if it existed. */
+  async deleteConnector(name: string, signal?: AbortSignal): Promise<boolean> {
+    const response = await this.request('DELETE', `/connectors/${encodeURIComponent(name)}`, {
+      signal,
+      allowNotFound: true,
+    });
+    return response.status !== 404;
+  }
+
+  private async request(
+    method: string,
+    path: string,
+    options: { signal?: AbortSignal | undefined; body?: unknown; allowNotFound?: boolean },
+  ): Promise<ConnectResponse> {
+    const url = `${this.baseUrl}${path}`;
+    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    let response: Response;
+    let body: string;
+    try {
+      response = await fetch(url, {
+        method,
+        signal,
+        headers: { accept: 'application/json', 'content-type': 'application/json' },
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+      });
+      body = await response.text();
+    } catch (error) {
+      // The caller cancelled: surface that as is, it is not a Connect failure to retry.
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw new ConnectRestError(
+        `${method} ${url} failed: ${describeFetchFailure(error, timeout)}`,
+        {
+          method,
+          url,
+          cause: error,
+        },
+      );
+    }
+    if (response.ok || (options.allowNotFound && response.status === 404)) {
+      return { status: response.status, body };
+    }
+    throw new ConnectRestError(
+      `${method} ${url} failed: HTTP ${response.status}: ${summarizeConnectBody(body)}`,
+      { method, url, status: response.status, body },
+    );
+  }
+
+  private parseBody<T>(
+    method: string,
+    path: string,
+    response: ConnectResponse,
+    schema: z.ZodType<T>,
+  ): T {
+    const url = `${this.baseUrl}${path}`;
+    let json: unknown;
+    try {
+      json = JSON.parse(response.body);
+    } catch (error) {
+      throw new ConnectRestError(`${method} ${url}: response is not JSON`, {
+        method,
+        url,
+        status: response.status,
+        body: response.body,
+        cause: error,
+      });
+    }
+    const result = schema.safeParse(json);
+    if (!result.success) {
+      throw new ConnectRestError(
+        `${method} ${url}: unexpected response shape: ${result.error.message}`,
+        {
+          method,
+          url,
+          status: response.status,
+          body: response.body,
+        },
+      );
+    }
+    return result.data;
+  }
+}
+
+function describeFetchFailure(error: unknown, timeout: AbortSignal): string {
+  if (timeout.aborted) return 'no response before the request timeout';
+  // undici reports "fetch failed" and hides the socket error in `cause`.
+  const cause = error instanceof Error ? error.cause : undefined;
+  const code = cause instanceof Error && 'code' in cause ? cause.code : undefined;
+  if (code === 'ECONNREFUSED') return 'connection refused (is Kafka Connect running?)';
+  const message = error instanceof Error ? error.message : String(error);
+  if (cause instanceof Error) return `${message}: ${cause.message}`;
+  return message;
+}
+
+/** Connect errors look like {"error_code":409,"message":"..."}; show the message, bounded. */
+function summarizeConnectBody(body: string): string {
+  let text = body;
+  try {
+    const parsed = JSON.parse(body) as { message?: unknown };
+    if (typeof parsed.message === 'string') text = parsed.message;
+  } catch {
+    // Not JSON (a proxy's HTML page, say): show the raw text instead.
+  }
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  return oneLine.length > 500 ? `${oneLine.slice(0, 497)}...` : oneLine || '(empty body)';
+}

@@ -1,0 +1,87 @@
+// `pgferry rollback prepare` sets up reverse replication (target -> source) before traffic moves;
+// `pgferry rollback` runs the cutover gates in the other direction and says when switching back to
+// the source is safe. Exit codes as for cutover: 0 ready, 3 refused, 1 error, 2 usage.
+import { loadConfig } from '../../core/config.js';
+import { createLogger } from '../../core/logger.js';
+import {
+  EXIT_CHECK_FAILED,
+  EXIT_OK,
+  parseTimeoutOption,
+  type RegisterCommand,
+} from '../command-context.js';
+import { parseTableList } from '../migration-tables.js';
+import { reverseConfig } from '../reverse-config.js';
+import { readConsumerLag } from '../status/migration-status.js';
+import { addGateOptions, type GateCommandOptions, runGateCommand } from './cutover-command.js';
+import { type PrepareResult, prepareReverseReplication } from './reverse-replication.js';
+
+interface PrepareCommandOptions {
+  tables?: string;
+  dryRun?: boolean;
+  timeout: number;
+  json?: boolean;
+}
+
+export const registerRollbackCommands: RegisterCommand = (program, { env, io, setExitCode }) => {
+  const rollback = addGateOptions(
+    program
+      .command('rollback')
+      .description(
+        'check that switching back to the source is safe: the cutover gates in reverse (target quiet, reverse lag zero, verify target -> source, source sequences raised). Needs `rollback prepare` first. Exit 0 ready, 3 refused, 1 error.',
+      ),
+  )
+    // `rollback prepare --tables x`: the options after `prepare` are prepare's, not rollback's.
+    .enablePositionalOptions()
+    .action(async (options: GateCommandOptions) => {
+      const config = reverseConfig(loadConfig(env));
+      const { exitCode } = await runGateCommand(config, 'rollback', options, io);
+      setExitCode(exitCode);
+    });
+
+  rollback
+    .command('prepare')
+    .description(
+      'before switching traffic to the target: stop the forward connector, publish the target’s tables and start the reverse Debezium connector, so writes on the target flow back to the source (run `pgferry run --reverse` next). Exit 0 ready, 3 a step failed.',
+    )
+    .option('--tables <list>', 'comma-separated tables (default: the publication’s tables)')
+    .option('--dry-run', 'check and print what would be done, change nothing')
+    .option(
+      '--timeout <seconds>',
+      'wait this long for connectors and the slot',
+      parseTimeoutOption,
+      120,
+    )
+    .option('--json', 'print the result as JSON')
+    .action(async (options: PrepareCommandOptions) => {
+      const config = loadConfig(env);
+      // Fails early, with the settings named, if the reverse side cannot be configured.
+      reverseConfig(config);
+      const log = createLogger(config.log.level, io.logDestination);
+      const result = await prepareReverseReplication(config, {
+        ...(options.tables ? { tables: parseTableList(options.tables) } : {}),
+        dryRun: options.dryRun === true,
+        timeoutMs: options.timeout * 1000,
+        log,
+        readConsumerLag: (forward) => readConsumerLag(forward),
+      });
+      io.stdout(options.json ? `${JSON.stringify(result, null, 2)}\n` : formatPrepare(result));
+      setExitCode(result.ok ? EXIT_OK : EXIT_CHECK_FAILED);
+    });
+};
+
+function formatPrepare(result: PrepareResult): string {
+  const lines = [
+    `Rollback prepare${result.dryRun ? ' (dry run)' : ''}: ${result.tables.length} table(s)`,
+    ...result.steps.map(
+      (s) => `  ${s.step.padEnd(26)} ${s.status.toUpperCase().padEnd(7)} ${s.summary}`,
+    ),
+  ];
+  if (!result.ok) lines.push('NOT READY: fix the failed step and run it again.');
+  else if (result.dryRun) lines.push('DRY RUN: every check passed; nothing was changed.');
+  else
+    lines.push(
+      'READY: reverse replication is set up. Next:',
+      ...result.next.map((n) => `  - ${n}`),
+    );
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,248 @@
+import type pg from 'pg';
+import { loadConfig, type PostgresSettings } from '../../core/config.js';
+import { PgferryError } from '../../core/errors.js';
+import { connectPg } from '../../core/pg-connection.js';
+import { DDL_LOCK_KEY } from '../../sink/bookkeeping.js';
+import {
+  EXIT_CHECK_FAILED,
+  EXIT_OK,
+  parseTablesOption,
+  type RegisterCommand,
+  requireSource,
+} from '../command-context.js';
+import { type MigrationTable, resolveMigrationTables } from '../migration-tables.js';
+import { readSchemaCatalog } from './schema-catalog.js';
+import {
+  isUpToDate,
+  type ObjectPlan,
+  planSchemaSync,
+  type SchemaSyncPlan,
+  targetCatalogRequest,
+} from './schema-sync-plan.js';
+
+interface SchemaSyncOptions {
+  tables?: MigrationTable[];
+  deferUnique?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+export interface SchemaSyncResult {
+  plan: SchemaSyncPlan;
+  applied: boolean;
+  dryRun: boolean;
+}
+
+export const registerSchemaSyncCommand: RegisterCommand = (program, { env, io, setExitCode }) => {
+  program
+    .command('schema-sync')
+    .description(
+      'create the replicated tables on the target from the source catalog (types, sequences, keys, indexes); exit 3 on mismatches or skipped tables',
+    )
+    .option(
+      '--tables <list>',
+      'comma-separated tables (schema.table or table) instead of the publication',
+      parseTablesOption,
+    )
+    .option(
+      '--defer-unique',
+      'leave unique/exclusion constraints and unique indexes for cutover (listed as deferred), so rows whose unique values move between them cannot be rejected during replication',
+    )
+    .option('--dry-run', 'print the DDL and change nothing')
+    .option('--json', 'print the plan as JSON')
+    .action(async (options: SchemaSyncOptions) => {
+      const config = loadConfig(env);
+      const sourceSettings = requireSource(config, 'schema-sync');
+      const result = await syncSchema({
+        source: sourceSettings,
+        target: config.target,
+        publication: config.replication.publication,
+        ...(options.tables ? { tables: options.tables } : {}),
+        ...(config.mapping.targetSchema ? { targetSchema: config.mapping.targetSchema } : {}),
+        deferUnique: options.deferUnique === true,
+        dryRun: options.dryRun === true,
+      });
+      io.stdout(
+        options.json
+          ? `${JSON.stringify(toSchemaSyncJson(result), null, 2)}\n`
+          : result.dryRun
+            ? formatDryRun(result.plan)
+            : formatSchemaSyncResult(result),
+      );
+      const failed = result.plan.mismatches.length > 0 || result.plan.skipped.length > 0;
+      setExitCode(failed ? EXIT_CHECK_FAILED : EXIT_OK);
+    });
+};
+
+async function connect(settings: PostgresSettings, side: string): Promise<pg.Client> {
+  try {
+    return await connectPg(settings, 'pgferry-schema-sync');
+  } catch (error) {
+    throw new PgferryError(
+      `cannot connect to the ${side} database ${settings.host}:${settings.port}/${settings.database} as ${settings.user}: ${(error as Error).message}`,
+      { retriable: true, cause: error },
+    );
+  }
+}
+
+/**
+ * Reads the source catalog, then — on the target, under the DDL advisory lock, in one
+ * transaction — reads the target catalog, plans and applies (or, for a dry run, rolls back).
+ */
+export async function syncSchema(options: {
+  source: PostgresSettings;
+  target: PostgresSettings;
+  publication?: string;
+  tables?: MigrationTable[];
+  targetSchema?: string;
+  deferUnique?: boolean;
+  dryRun: boolean;
+}): Promise<SchemaSyncResult> {
+  const source = await connect(options.source, 'source');
+  let sourceCatalog: Awaited<ReturnType<typeof readSchemaCatalog>>;
+  try {
+    const tables = await resolveMigrationTables(source, {
+      ...(options.tables ? { tables: options.tables } : {}),
+      ...(options.publication ? { publication: options.publication } : {}),
+    });
+    sourceCatalog = await readSchemaCatalog(source, { tables, followDependencies: true });
+  } finally {
+    await source.end().catch(() => undefined);
+  }
+
+  const mapping = options.targetSchema ? { targetSchema: options.targetSchema } : {};
+  const target = await connect(options.target, 'target');
+  try {
+    await target.query('BEGIN');
+    try {
+      // pgferry run and other schema-sync runs take the same lock before they create tables.
+      await target.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK_KEY]);
+      const targetCatalog = await readSchemaCatalog(
+        target,
+        targetCatalogRequest(sourceCatalog, mapping),
+        { inTransaction: true },
+      );
+      const plan = planSchemaSync(sourceCatalog, targetCatalog, {
+        ...mapping,
+        ...(options.deferUnique ? { deferUnique: true } : {}),
+      });
+      if (options.dryRun || plan.statements.length === 0) {
+        await target.query('ROLLBACK');
+        return { plan, applied: false, dryRun: options.dryRun };
+      }
+      for (const statement of plan.statements) {
+        try {
+          await target.query(statement);
+        } catch (error) {
+          throw new PgferryError(
+            `schema-sync failed, nothing was changed: ${(error as Error).message}\n  in: ${statement}`,
+            { retriable: false, cause: error },
+          );
+        }
+      }
+      await target.query('COMMIT');
+      return { plan, applied: true, dryRun: false };
+    } catch (error) {
+      await target.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  } finally {
+    await target.end().catch(() => undefined);
+  }
+}
+
+export function toSchemaSyncJson(result: SchemaSyncResult) {
+  const { plan } = result;
+  return {
+    dryRun: result.dryRun,
+    applied: result.applied,
+    upToDate: isUpToDate(plan),
+    objects: plan.objects,
+    statements: plan.statements,
+    mismatches: plan.mismatches,
+    skipped: plan.skipped,
+    deferred: plan.deferred,
+    notCopied: plan.notCopied,
+  };
+}
+
+function describeObject(o: ObjectPlan): string {
+  const name = o.source === o.target ? o.source : `${o.source} -> ${o.target}`;
+  return `${o.kind} ${name}`;
+}
+
+/** One line per object worth mentioning, plus mismatches, skips, deferred and not-copied items. */
+function formatPlanLines(plan: SchemaSyncPlan): string[] {
+  const lines: string[] = [];
+  const mismatchesOf = (o: ObjectPlan) =>
+    plan.mismatches.filter((m) => m.object === o.target).map((m) => m.message);
+  for (const o of plan.objects) {
+    // Types and sequences that need nothing are noise; every table gets its line.
+    if (o.status === 'up-to-date' && o.kind !== 'table') continue;
+    if (o.status === 'skipped') {
+      lines.push(`${describeObject(o)}: skipped: ${o.notes.join('; ')}`);
+      continue;
+    }
+    const what =
+      o.status === 'up-to-date'
+        ? 'up to date'
+        : o.status === 'mismatch'
+          ? mismatchesOf(o)
+              .map((m) => `mismatch: ${m}`)
+              .join('; ')
+          : o.actions.join(', ');
+    const also =
+      o.status === 'mismatch' && o.actions.length > 0 ? ` (applied: ${o.actions.join(', ')})` : '';
+    lines.push(`${describeObject(o)}: ${what}${also}`);
+    for (const note of o.notes) lines.push(`  note: ${note}`);
+  }
+  if (plan.deferred.length > 0) {
+    lines.push('deferred: create at cutover (not applied by schema-sync):');
+    for (const d of plan.deferred) {
+      lines.push(`  ${d.kind} ${d.object}: ${d.reason}`);
+    }
+  }
+  if (plan.notCopied.length > 0) {
+    lines.push('not copied:');
+    for (const n of plan.notCopied) lines.push(`  ${n.kind} ${n.object}: ${n.reason}`);
+  }
+  return lines;
+}
+
+function summaryLine(result: SchemaSyncResult): string {
+  const { plan } = result;
+  const problems = plan.mismatches.length + plan.skipped.length;
+  const check =
+    problems > 0
+      ? `; ${plan.mismatches.length} mismatch(es) and ${plan.skipped.length} skipped table(s) need attention`
+      : '';
+  if (isUpToDate(plan)) return 'target schema is up to date';
+  if (result.dryRun) {
+    return `dry run: ${plan.statements.length} statement(s) would be applied, nothing was changed${check}`;
+  }
+  if (result.applied) {
+    return `applied ${plan.statements.length} statement(s) in one transaction${check}`;
+  }
+  return `nothing to apply${check}`;
+}
+
+export function formatSchemaSyncResult(result: SchemaSyncResult): string {
+  return `${[...formatPlanLines(result.plan), summaryLine(result)].join('\n')}\n`;
+}
+
+/** A dry run prints a SQL script: the plan as comments, the DDL, the deferred DDL commented out. */
+export function formatDryRun(plan: SchemaSyncPlan): string {
+  const out: string[] = [];
+  for (const line of formatPlanLines(plan)) out.push(`-- ${line}`);
+  for (const statement of plan.statements) out.push(`${statement};`);
+  if (plan.deferred.length > 0) {
+    out.push(
+      '',
+      '-- Deferred to cutover, NOT applied by schema-sync (replication applies rows in per-table',
+      '-- batches; run these once replication has stopped, before the application writes):',
+    );
+    for (const d of plan.deferred) for (const s of d.statements) out.push(`-- ${s};`);
+  }
+  out.push(`-- ${summaryLine({ plan, applied: false, dryRun: true })}`);
+  return `${out.join('\n')}\n`;
+}

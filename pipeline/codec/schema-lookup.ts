@@ -1,0 +1,138 @@
+// Fetches writer schemas by id from a Confluent-compatible registry (Apicurio's /apis/ccompat/v7)
+// and caches them for the life of the process (an id never changes its schema). Keeps the raw
+// JSON, which carries Debezium's connect.* attributes that avsc's parsed types drop.
+import avro from 'avsc';
+import { exactLongParseOptions } from '../../core/avro-long-type.js';
+import { PoisonMessageError, RetriableError } from '../../core/errors.js';
+import type { AvroJson } from './column-codec.js';
+
+export interface ResolvedSchema {
+  id: number;
+  json: AvroJson;
+  type: avro.Type;
+}
+
+export interface SchemaLookup {
+  getSchema(id: number): Promise<ResolvedSchema>;
+  /** The schema if already fetched (no await on the hot path), else undefined. */
+  resolved?(id: number): ResolvedSchema | undefined;
+}
+
+/** The id is not in the registry: the message can never be decoded, so it is poison. */
+export class UnknownSchemaError extends PoisonMessageError {}
+
+export function parseAvroSchema(id: number, json: AvroJson): ResolvedSchema {
+  const type = avro.Type.forSchema(json as avro.Schema, exactLongParseOptions());
+  return { id, json, type };
+}
+
+export interface RegistrySchemaLookupOptions {
+  url: string;
+  auth?: { username: string; password: string };
+  requestTimeoutMs?: number;
+}
+
+export class RegistrySchemaLookup implements SchemaLookup {
+  private readonly cache = new Map<number, Promise<ResolvedSchema>>();
+  private readonly fetched = new Map<number, ResolvedSchema>();
+  private readonly baseUrl: string;
+  /** The URL as messages show it: without any user:password@ it may carry. */
+  private readonly shownUrl: string;
+  private readonly headers: Record<string, string>;
+  private readonly timeoutMs: number;
+
+  constructor(options: RegistrySchemaLookupOptions) {
+    this.baseUrl = options.url.replace(/\/+$/, '');
+    this.shownUrl = withoutCredentials(this.baseUrl);
+    this.timeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.headers = { accept: 'application/vnd.schemaregistry.v1+json, application/json' };
+    if (options.auth) {
+      const token = Buffer.from(`${options.auth.username}:${options.auth.password}`).toString(
+        'base64',
+      );
+      this.headers.authorization = `Basic ${token}`;
+    }
+  }
+
+  getSchema(id: number): Promise<ResolvedSchema> {
+    let pending = this.cache.get(id);
+    if (!pending) {
+      pending = this.fetchSchema(id);
+      this.cache.set(id, pending);
+      // A failed lookup must not stay cached: the registry may come back.
+      pending.then(
+        (schema) => this.fetched.set(id, schema),
+        () => this.cache.delete(id),
+      );
+    }
+    return pending;
+  }
+
+  resolved(id: number): ResolvedSchema | undefined {
+    return this.fetched.get(id);
+  }
+
+  private async fetchSchema(id: number): Promise<ResolvedSchema> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}/schemas/ids/${id}`, {
+        headers: this.headers,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (error) {
+      throw new RetriableError(
+        `schema registry ${this.shownUrl} unreachable (${describe(error)})`,
+        {
+          cause: error,
+        },
+      );
+    }
+    const body = await response.text();
+    // Only the registry's own "schema not found" (error_code 40403) makes a message poison: a 404
+    // from a wrong URL or a proxy must not dead-letter every record.
+    if (response.status === 404 && /"error_code"\s*:\s*40403/.test(body)) {
+      throw new UnknownSchemaError(`schema id ${id} is not in the registry`);
+    }
+    if (!response.ok) {
+      // 5xx, auth proxies, rate limits: the registry may recover; never a reason to drop data.
+      throw new RetriableError(`schema registry answered ${response.status} for schema id ${id}`);
+    }
+    let json: AvroJson;
+    try {
+      json = JSON.parse((JSON.parse(body) as { schema: string }).schema) as AvroJson;
+    } catch (error) {
+      throw new RetriableError(`schema registry sent an unreadable body for schema id ${id}`, {
+        cause: error,
+      });
+    }
+    try {
+      return parseAvroSchema(id, json);
+    } catch (error) {
+      throw new PoisonMessageError(
+        `schema id ${id} is not a valid Avro schema: ${describe(error)}`,
+        { cause: error },
+      );
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as { cause?: unknown }).cause;
+    return cause instanceof Error ? `${error.message}: ${cause.message}` : error.message;
+  }
+  return String(error);
+}
+
+/** `url` without the user:password@ part, for messages and logs. */
+export function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.username && !parsed.password) return url;
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString().replace(/\/+$/, '');
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//');
+  }
+}

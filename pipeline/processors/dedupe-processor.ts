@@ -1,0 +1,86 @@
+// Dedupe: within one batch, per (table, primary key), keep only the change with the highest
+// source position (ties: the later Kafka offset). A truncate drops the table's changes from
+// before it. Fewer rows to stage; correctness still rests on the position guard in the merge.
+// An unchanged-TOAST column of the winner takes the value a dropped older change set: the target
+// never saw that change, so leaving the column untouched there would lose it.
+
+import { type PgRow, type RowChange, tableKey, UNCHANGED_TOAST } from '../row-change.js';
+import type { Processor } from './processor.js';
+
+export function rowIdentity(change: RowChange): string {
+  return `${tableKey(change.table)}\u0000${JSON.stringify(change.schema.primaryKey.map((c) => change.key[c]))}`;
+}
+
+/** True when `a` must win over `b` for the same row. */
+export function isNewer(a: RowChange, b: RowChange): boolean {
+  if (a.position !== b.position) return a.position > b.position;
+  return BigInt(a.origin.offset) > BigInt(b.origin.offset);
+}
+
+/** `change` with its unchanged-TOAST columns filled from the older `previous` change of the row. */
+function carryUnchangedToast(change: RowChange, previous: RowChange): RowChange {
+  if (!change.after || !previous.after) return change; // nothing carries across a delete
+  let after: PgRow | undefined;
+  for (const [column, value] of Object.entries(change.after)) {
+    if (value !== UNCHANGED_TOAST) continue;
+    const earlier = previous.after[column];
+    if (earlier === undefined || earlier === UNCHANGED_TOAST) continue;
+    after ??= { ...change.after };
+    after[column] = earlier;
+  }
+  return after ? { ...change, after } : change;
+}
+
+/** The newest of one row's changes, folded in position order so TOASTed values carry forward. */
+export function resolveLatest(changes: readonly RowChange[]): RowChange {
+  const ordered = [...changes].sort((a, b) => (isNewer(a, b) ? 1 : isNewer(b, a) ? -1 : 0));
+  let latest = ordered[0] as RowChange;
+  for (const next of ordered.slice(1)) latest = carryUnchangedToast(next, latest);
+  if (ordered.length > 1) {
+    // If the target rejects the winner, the changes it replaced must reach the DLQ with it.
+    latest = { ...latest, folded: ordered.filter((c) => c !== latest).map((c) => c.origin) };
+  }
+  return latest;
+}
+
+export function createDedupeProcessor(): Processor<RowChange, RowChange> {
+  // Every change of a row is held until flush (the batch is bounded already), so the fold above
+  // sees them in position order whatever order they arrived in.
+  let rows = new Map<string, RowChange[]>();
+  let truncates = new Map<string, RowChange>();
+  return {
+    name: 'dedupe',
+    process(change) {
+      const table = tableKey(change.table);
+      const truncate = truncates.get(table);
+      if (change.op === 't') {
+        if (!truncate || change.position > truncate.position) truncates.set(table, change);
+        for (const [id, held] of rows) {
+          if (tableKey((held[0] as RowChange).table) !== table) continue;
+          const kept = held.filter((c) => c.position >= change.position);
+          if (kept.length === 0) rows.delete(id);
+          else rows.set(id, kept);
+        }
+        return [];
+      }
+      if (truncate && change.position < truncate.position) return [];
+      const id = rowIdentity(change);
+      const held = rows.get(id);
+      if (held) held.push(change);
+      else rows.set(id, [change]);
+      return [];
+    },
+    reset() {
+      rows = new Map();
+      truncates = new Map();
+    },
+    flush() {
+      // Truncates first: the sink applies them before the row changes of the same table, and
+      // every row change still held is newer than its table's truncate.
+      const out = [...truncates.values(), ...[...rows.values()].map(resolveLatest)];
+      rows = new Map();
+      truncates = new Map();
+      return out;
+    },
+  };
+}

@@ -1,0 +1,114 @@
+// Transform: a decoded Debezium envelope -> RowChange, with every value converted to exact
+// PostgreSQL text by the column codecs of its schema. Tombstones (null value after a delete) are
+// filtered: the delete event before them carries the change.
+
+import { PoisonMessageError, SchemaIncompatibleError } from '../../core/errors.js';
+import {
+  type EnvelopeColumn,
+  type EnvelopeSchema,
+  readEnvelopeSchema,
+} from '../codec/envelope-schema.js';
+import { type ChangeOp, type PgRow, type RowChange, UNCHANGED_TOAST } from '../row-change.js';
+import type { DecodedRecord } from './decode-processor.js';
+import type { Processor } from './processor.js';
+
+const OPS = new Set<ChangeOp>(['c', 'r', 'u', 'd', 't']);
+
+interface Source {
+  schema?: unknown;
+  table?: unknown;
+  lsn?: unknown;
+  ts_ms?: unknown;
+  txId?: unknown;
+}
+
+function convertRow(columns: EnvelopeColumn[], record: Record<string, unknown>): PgRow {
+  const row: PgRow = {};
+  for (const c of columns) row[c.column] = c.codec.toPg(record[c.field]);
+  return row;
+}
+
+export function createTransformProcessor(): Processor<DecodedRecord, RowChange> {
+  const schemas = new Map<string, EnvelopeSchema>();
+
+  const envelopeSchemaOf = (decoded: DecodedRecord): EnvelopeSchema => {
+    const valueSchema = decoded.valueSchema;
+    if (!valueSchema) throw new PoisonMessageError('change event without a value schema');
+    const id = `${decoded.keySchema?.id ?? 'none'}:${valueSchema.id}`;
+    let schema = schemas.get(id);
+    if (!schema) {
+      schema = readEnvelopeSchema(
+        { key: decoded.keySchema?.id ?? null, value: valueSchema.id },
+        decoded.keySchema?.json ?? null,
+        valueSchema.json,
+      );
+      schemas.set(id, schema);
+    }
+    return schema;
+  };
+
+  return {
+    name: 'transform',
+    process(decoded) {
+      const value = decoded.value;
+      if (value === null) return []; // tombstone
+      if (!('op' in value) || !('source' in value)) {
+        // Valid Avro, but someone else's record: a topic that is not a Debezium topic.
+        throw new PoisonMessageError(
+          `not a Debezium change event: the value has no ${'op' in value ? 'source' : 'op'} field (a Debezium envelope has before, after, source, op; fields here: ${Object.keys(value).slice(0, 8).join(', ')})`,
+        );
+      }
+      const op = value.op as ChangeOp;
+      if (!OPS.has(op)) throw new PoisonMessageError(`unknown Debezium op ${String(value.op)}`);
+      const source = (value.source ?? {}) as Source;
+      if (typeof source.schema !== 'string' || typeof source.table !== 'string') {
+        throw new PoisonMessageError('change event without source.schema/source.table');
+      }
+      if (typeof source.lsn !== 'bigint')
+        throw new PoisonMessageError('change event without source.lsn');
+      const envelope = envelopeSchemaOf(decoded);
+      const base = {
+        table: { schema: source.schema, name: source.table },
+        op,
+        position: source.lsn,
+        sourceTsMs:
+          typeof source.ts_ms === 'bigint' ? Number(source.ts_ms) : Number(source.ts_ms ?? 0),
+        txId: source.txId === null || source.txId === undefined ? null : String(source.txId),
+        schema: envelope.table,
+        origin: {
+          topic: decoded.record.topic,
+          partition: decoded.record.partition,
+          offset: decoded.record.offset,
+        },
+      };
+      if (op === 't') return [{ ...base, key: {}, after: null }];
+
+      if (envelope.keyColumns.length === 0) {
+        throw new SchemaIncompatibleError(
+          `table ${source.schema}.${source.table} has no primary key in its events: give it one (tables without a primary key are not replicated; see README)`,
+          { table: `${source.schema}.${source.table}` },
+        );
+      }
+      const rowRecord = (op === 'd' ? value.before : value.after) as Record<string, unknown> | null;
+      const keyRecord = decoded.key ?? rowRecord;
+      if (!keyRecord) throw new PoisonMessageError(`op ${op} event without key and row`);
+      const key: Record<string, string> = {};
+      for (const c of envelope.keyColumns) {
+        const v = c.codec.toPg(keyRecord[c.field]);
+        if (v === null || v === UNCHANGED_TOAST) {
+          throw new PoisonMessageError(`primary-key column ${c.column} is null in the event`);
+        }
+        key[c.column] = v;
+      }
+      if (op === 'd') return [{ ...base, key, after: null }];
+      if (!value.after) throw new PoisonMessageError(`op ${op} event without \`after\``);
+      return [
+        {
+          ...base,
+          key,
+          after: convertRow(envelope.rowColumns, value.after as Record<string, unknown>),
+        },
+      ];
+    },
+  };
+}
