@@ -5,6 +5,7 @@
 import type { DestinationStream } from 'pino';
 import type { PgferryConfig } from '../core/config.js';
 import { PgferryError } from '../core/errors.js';
+import { configureFaultInjection } from '../core/fault-points.js';
 import { heapLimitAdvice, heapLimitMb } from '../core/heap-limit.js';
 import { createKafka } from '../core/kafka-client.js';
 import { createLogger, type Logger } from '../core/logger.js';
@@ -30,7 +31,9 @@ import { Topology } from '../pipeline/processors/topology.js';
 import { createTransformProcessor } from '../pipeline/processors/transform-processor.js';
 import { PipelineRunner } from '../pipeline/runner.js';
 import type { KafkaRecord } from '../pipeline/source/kafka-record.js';
+import { KafkaSource } from '../pipeline/source/kafka-source.js';
 import { recordSlotLoss } from '../sink/bookkeeping.js';
+import { DlqProducer } from '../sink/dlq-producer.js';
 import { PostgresSink } from '../sink/postgres-sink.js';
 
 /** How `pgferry run` shows its progress; see openRunOutput. */
@@ -100,14 +103,43 @@ export async function runPipeline(
     ...(targetSchema ? { mapTable: (t) => ({ schema: targetSchema, name: t.name }) } : {}),
   });
   const kafka = createKafka(config.kafka, log);
+  configureFaultInjection(config.faultInjection, log);
+  const dlqTopic = config.dlq.topic;
   const runner = new PipelineRunner({
-    config,
-    kafka,
+    groupId: config.kafka.groupId,
+    retryMaxDelayMs: config.retry.maxDelaySeconds * 1000,
     topology: buildTopology(lookup),
+    createSource: (handler) =>
+      new KafkaSource(
+        {
+          kafka,
+          brokers: config.kafka.brokers,
+          groupId: config.kafka.groupId,
+          topicPattern: config.kafka.topicPattern,
+          excludeTopic: (t) => t.endsWith('.dlq') || t === dlqTopic || t.startsWith('__'),
+          maxRows: config.batch.maxRows,
+          maxBytes: config.batch.maxBytes,
+          topicRefreshMs: config.consumer.topicRefreshSeconds * 1000,
+          pollTimeoutMs: Math.round(config.consumer.pollTimeoutSeconds * 1000),
+          log,
+          offsets: sink,
+        },
+        handler,
+      ),
     sink,
+    deadLetters: new DlqProducer({
+      kafka,
+      groupId: config.kafka.groupId,
+      log,
+      ...(dlqTopic ? { topic: dlqTopic } : {}),
+    }),
     log,
     metrics,
   });
+  log.info(
+    { group: config.kafka.groupId, pattern: config.kafka.topicPattern.source },
+    'consuming topics that match the pattern',
+  );
   const control = await startControlServer({
     host: config.metrics.host,
     port: config.metrics.port,

@@ -41,6 +41,17 @@ export class SchemaIncompatibleError extends PgferryError {
   }
 }
 
+/** The target cannot take this table's changes until an operator acts; other tables continue. */
+export class TableStoppedError extends PgferryError {
+  constructor(
+    readonly table: string,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, { retriable: false, cause: options.cause });
+  }
+}
+
 export interface ConfigProblem {
   /** Environment variable (or CLI option) the problem is about. */
   setting: string;

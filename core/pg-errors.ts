@@ -13,12 +13,21 @@ const RETRIABLE_NODE_CODES = new Set([
   'ENETUNREACH',
 ]);
 
+/** Serialization failure, deadlock, lock not available: retry; the session stays usable. */
+const TRANSIENT_IN_SESSION = new Set(['40001', '40P01', '55P03']);
+
+/** True when a retriable failure left the session usable (no reconnect needed). */
+export function keepsSessionUsable(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && TRANSIENT_IN_SESSION.has(code);
+}
+
 export function classifyPgError(error: unknown): PgFailureKind {
   const e = error as { code?: unknown; message?: unknown };
   const code = typeof e?.code === 'string' ? e.code : '';
   if (RETRIABLE_NODE_CODES.has(code)) return 'retriable';
   if (/^(08|53|57|58)/.test(code)) return 'retriable'; // connection, resources, shutdown, system
-  if (code === '40001' || code === '40P01' || code === '55P03') return 'retriable'; // serialization, deadlock, lock
+  if (TRANSIENT_IN_SESSION.has(code)) return 'retriable';
   if (/^(22|23)/.test(code) || code === '42804') return 'rejected-row'; // data exception, constraint
   if (code.length === 5) return 'table-error';
   // No SQLSTATE: the connection died under us (pg: "Connection terminated unexpectedly").

@@ -1,6 +1,7 @@
 // Retries an operation on retriable PgferryErrors with capped exponential backoff until a
 // deadline; the error's class decides, never its message.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelayMs } from './backoff.js';
 import { PgferryError } from './errors.js';
 
 export interface RetryOptions {
@@ -23,9 +24,7 @@ export async function retryWithBackoff<T>(
       return await operation(attempt);
     } catch (error) {
       if (!(error instanceof PgferryError) || !error.retriable) throw error;
-      const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1));
-      // Jitter keeps several pgferry processes from hammering a recovering service in step.
-      const delayMs = Math.round(ceiling * (0.5 + Math.random() * 0.5));
+      const delayMs = backoffDelayMs(attempt, { initialMs: initialDelayMs, maxMs: maxDelayMs });
       if (Date.now() + delayMs >= options.deadline) throw error;
       options.onRetry?.(error, attempt, delayMs);
       await sleep(delayMs, undefined, options.signal ? { signal: options.signal } : undefined);

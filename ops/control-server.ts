@@ -9,7 +9,7 @@ import type { PauseStatus } from '../pipeline/runner.js';
 export interface ReadinessSource {
   readonly ready: boolean;
   readonly state: string;
-  readonly stoppedTables: ReadonlyMap<string, string>;
+  readonly stoppedTopics: ReadonlyMap<string, string>;
   /** While starting: the service it is retrying and why (an unreachable Kafka, a target down). */
   readonly waitingFor?: string | undefined;
 }
@@ -81,8 +81,8 @@ export async function startControlServer(options: {
       return;
     }
     if (path === '/readyz') {
-      const stopped = Object.fromEntries(runner.stoppedTables);
-      const ready = runner.ready && runner.stoppedTables.size === 0;
+      const stopped = Object.fromEntries(runner.stoppedTopics);
+      const ready = runner.ready && runner.stoppedTopics.size === 0;
       sendJson(res, ready ? 200 : 503, {
         ready,
         state: runner.state,

@@ -1,51 +1,71 @@
-// The runner drives source -> topology -> sink with an explicit lifecycle (stopped -> starting ->
-// running -> stopping -> stopped; start and stop are idempotent). Per batch: process, dead-letter
-// the poison records, write rows and offsets in one target transaction (the DLQ send happens
-// before its commit), then let the source commit to Kafka. Transient faults are retried with
-// capped, jittered backoff while heartbeating; the batch is never acknowledged before the sink
-// has committed it. An operator can pause the runner (stop applying, keep the group and the
-// offsets) and resume it; the pause outlives consumer restarts and is reported on /healthz.
+// The runner drives source -> topology -> sink through the ports (ports.ts), with an explicit
+// lifecycle (stopped -> starting -> running -> stopping -> stopped; start and stop idempotent).
+// One chunk step reads top to bottom (applyChunk): process -> stage in the target -> dead-letter
+// what was rejected -> commit the target -> (the source then commits Kafka). Transient faults are
+// retried with backoff while heartbeating; a chunk is never acknowledged before the sink commits
+// it. Tables stop by one route (stopTable). An operator can pause the runner (stop applying, keep
+// the group and the offsets) and resume it; the pause outlives consumer restarts.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Kafka } from 'kafkajs';
-import type { PgferryConfig } from '../core/config.js';
-import { PgferryError, PoisonMessageError, SchemaIncompatibleError } from '../core/errors.js';
-import { configureFaultInjection } from '../core/fault-points.js';
-import { probeBrokers } from '../core/kafka-client.js';
+import { backoffDelayMs } from '../core/backoff.js';
+import {
+  PgferryError,
+  PoisonMessageError,
+  SchemaIncompatibleError,
+  TableStoppedError,
+} from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { PgferryMetrics } from '../core/metrics.js';
-import { type DeadLetter, DlqProducer, dlqTopicFor } from '../sink/dlq-producer.js';
-import { type PostgresSink, TableStoppedError } from '../sink/postgres-sink.js';
+import {
+  type ChangeSink,
+  type ChangeSource,
+  ChunkAbandonedError,
+  type ChunkHandler,
+  type CommitResult,
+  type DeadLetter,
+  type DeadLetterSink,
+  type SourceChunk,
+  type StagedBatch,
+} from './ports.js';
 import type { BatchResult, Topology } from './processors/topology.js';
 import { type RowChange, tableKey } from './row-change.js';
+import { nextOffsetAfter } from './source/fetch-chunks.js';
 import type { KafkaRecord } from './source/kafka-record.js';
-import { BatchAbandonedError, KafkaSource, type SourceBatch } from './source/kafka-source.js';
 
 export type RunnerState = 'stopped' | 'starting' | 'running' | 'stopping';
 
 /** What /pause, /resume and /healthz report. */
 export interface PauseStatus {
   state: RunnerState;
-  /** Pause requested and in effect: no batch in flight, none will be applied until resume. */
+  /** Pause requested and in effect: no chunk in flight, none will be applied until resume. */
   paused: boolean;
-  /** Pause requested, the batch in flight is still being applied and committed. */
+  /** Pause requested, the chunk in flight is still being applied and committed. */
   pausing: boolean;
 }
 
+/** A chunk after the topology: its row changes and the records that failed processing. */
+export type ProcessedChunk = BatchResult<KafkaRecord, RowChange>;
+
 export interface PipelineRunnerOptions {
-  config: PgferryConfig;
-  kafka: Kafka;
+  groupId: string;
+  /** Cap of the backoff between retries (RETRY_MAX_DELAY_SECONDS). */
+  retryMaxDelayMs: number;
   topology: Topology<KafkaRecord, RowChange>;
-  sink: PostgresSink;
+  /** Builds the source that will drive this runner's chunks (the composition root decides which). */
+  createSource: (handler: ChunkHandler<ProcessedChunk>) => ChangeSource;
+  sink: ChangeSink;
+  deadLetters: DeadLetterSink;
   log: Logger;
   metrics: PgferryMetrics;
 }
 
-export class PipelineRunner {
+/** How often the group is told we are alive while a chunk takes long (its session is 30 s). */
+const HEARTBEAT_MS = 3_000;
+
+export class PipelineRunner implements ChunkHandler<ProcessedChunk> {
   private stateValue: RunnerState = 'stopped';
-  private source: KafkaSource | undefined;
-  private dlq: DlqProducer | undefined;
-  private readonly stoppedTopics = new Map<string, string>();
+  private source: ChangeSource | undefined;
+  private readonly stopped = new Map<string, string>();
   private lastError: string | undefined;
   private startPromise: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;
@@ -54,12 +74,11 @@ export class PipelineRunner {
   private waitingForValue: string | undefined;
   /** Aborted by stop: a start waiting between attempts gives up at once. */
   private stopping = new AbortController();
-  /** The topology's current batch: batches go through it one at a time. */
+  /** The topology's current chunk: chunks go through it one at a time. */
   private processing: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: PipelineRunnerOptions) {
     options.metrics.paused.set(0);
-    configureFaultInjection(options.config.faultInjection, options.log);
   }
 
   get pauseStatus(): PauseStatus {
@@ -72,14 +91,14 @@ export class PipelineRunner {
   }
 
   /**
-   * Stops applying: no fetch, no new batch. Resolves once the batch in flight is committed (or
+   * Stops applying: no fetch, no new chunk. Resolves once the chunk in flight is committed (or
    * abandoned uncommitted); offsets in the target and Kafka stay where the last commit put them.
    */
   async pause(): Promise<PauseStatus> {
     if (!this.pauseRequested) {
       this.pauseRequested = true;
       this.options.metrics.paused.set(1);
-      this.options.log.info('pause requested: finishing the batch in flight');
+      this.options.log.info('pause requested: finishing the chunk in flight');
     }
     await this.source?.pause();
     if (this.pauseRequested) this.options.log.info('paused');
@@ -120,8 +139,13 @@ export class PipelineRunner {
     return this.waitingForValue;
   }
 
-  get stoppedTables(): ReadonlyMap<string, string> {
-    return this.stoppedTopics;
+  /** Stopped tables by their topic, with the reason. */
+  get stoppedTopics(): ReadonlyMap<string, string> {
+    return this.stopped;
+  }
+
+  isTopicStopped(topic: string): boolean {
+    return this.stopped.has(topic);
   }
 
   start(): Promise<void> {
@@ -139,46 +163,23 @@ export class PipelineRunner {
   }
 
   private async doStart(): Promise<void> {
-    const { config, log } = this.options;
+    const { log, sink, deadLetters } = this.options;
     this.stateValue = 'starting';
     this.stopping = new AbortController();
     await this.options.topology.init({ log });
-    await this.retryUntilUp('target PostgreSQL', () => this.options.sink.start());
-    // A TCP probe first: kafkajs alone would retry for minutes before saying anything clear.
-    await this.retryUntilUp('Kafka', () => probeBrokers(config.kafka.brokers));
-    this.dlq = new DlqProducer({
-      kafka: this.options.kafka,
-      groupId: config.kafka.groupId,
-      log,
-      ...(config.dlq.topic ? { topic: config.dlq.topic } : {}),
-    });
-    await this.retryUntilUp('Kafka (DLQ producer)', () => (this.dlq as DlqProducer).start());
+    const source = this.options.createSource(this);
+    await this.retryUntilUp('target PostgreSQL', () => sink.start());
+    // A quick probe first: kafkajs alone would retry for minutes before saying anything clear.
+    await this.retryUntilUp('Kafka', () => source.probe());
+    await this.retryUntilUp('Kafka (DLQ producer)', () => deadLetters.start());
     // Stopped while it got this far: start no consumer (doStop has not waited for this one).
     if (this.stopping.signal.aborted) return;
-    const dlqTopic = config.dlq.topic;
-    this.source = new KafkaSource({
-      kafka: this.options.kafka,
-      groupId: config.kafka.groupId,
-      topicPattern: config.kafka.topicPattern,
-      excludeTopic: (t) => t.endsWith('.dlq') || t === dlqTopic || t.startsWith('__'),
-      maxRows: config.batch.maxRows,
-      maxBytes: config.batch.maxBytes,
-      topicRefreshMs: config.consumer.topicRefreshSeconds * 1000,
-      pollTimeoutMs: Math.round(config.consumer.pollTimeoutSeconds * 1000),
-      log,
-      handleBatch: (batch) => this.handleBatch(batch),
-      prepare: (records) => this.processRecords(records),
-      storedOffsets: (topic) => this.options.sink.storedOffsets(config.kafka.groupId, topic),
-      isTopicStopped: (topic) => this.stoppedTopics.has(topic),
-    });
+    this.source = source;
     // Paused before the consumer existed: it starts paused.
-    if (this.pauseRequested) void this.source.pause();
-    await this.retryUntilUp('Kafka (consumer)', () => (this.source as KafkaSource).start());
+    if (this.pauseRequested) void source.pause();
+    await this.retryUntilUp('Kafka (consumer)', () => source.start());
     if (this.stateValue === 'starting') this.stateValue = 'running';
-    log.info(
-      { group: config.kafka.groupId, pattern: config.kafka.topicPattern.source },
-      'pgferry running',
-    );
+    log.info({ group: this.options.groupId }, 'pgferry running');
   }
 
   private async doStop(): Promise<void> {
@@ -191,9 +192,9 @@ export class PipelineRunner {
       this.startPromise?.catch(() => undefined),
       new Promise((r) => setTimeout(r, 10_000).unref()),
     ]);
-    // The source first: it finishes (or abandons) the batch in flight, so nothing is half-written.
+    // The source first: it finishes (or abandons) the chunk in flight, so nothing is half-written.
     await this.source?.stop();
-    await this.dlq?.stop();
+    await this.options.deadLetters.stop();
     await this.options.sink.stop();
     // A chunk prepared ahead of one the source abandoned may still be going through.
     await this.processing;
@@ -225,16 +226,14 @@ export class PipelineRunner {
   }
 
   private backoffMs(attempt: number): number {
-    const cap = this.options.config.retry.maxDelaySeconds * 1000;
-    const ceiling = Math.min(cap, 200 * 2 ** Math.min(attempt - 1, 20));
-    return Math.round(ceiling * (0.5 + Math.random() * 0.5));
+    return backoffDelayMs(attempt, { maxMs: this.options.retryMaxDelayMs });
   }
 
   /**
-   * Runs records through the topology. One batch at a time: the processors keep per-batch state
+   * Runs records through the topology. One chunk at a time: the processors keep per-chunk state
    * (dedupe), and the source prepares the next chunk while this one is written.
    */
-  private processRecords(records: KafkaRecord[]): Promise<BatchResult<KafkaRecord, RowChange>> {
+  prepare(records: KafkaRecord[]): Promise<ProcessedChunk> {
     const run = this.processing.then(() =>
       this.options.topology.processBatch(records, { log: this.options.log }),
     );
@@ -242,153 +241,182 @@ export class PipelineRunner {
     return run;
   }
 
-  private async handleBatch(batch: SourceBatch): Promise<void> {
-    const { config, log, metrics } = this.options;
-    const topic = batch.topic;
-    if (this.stoppedTopics.has(topic))
-      throw new BatchAbandonedError(`table of ${topic} is stopped`);
-    const bytes = batch.records.reduce(
+  /** Applies one chunk, retrying transient faults; resolves once the target committed it. */
+  async apply(chunk: SourceChunk<ProcessedChunk>): Promise<void> {
+    const { metrics } = this.options;
+    const topic = chunk.topic;
+    if (this.stopped.has(topic)) throw new ChunkAbandonedError(`table of ${topic} is stopped`);
+    const bytes = chunk.records.reduce(
       (n, r) => n + (r.key?.length ?? 0) + (r.value?.length ?? 0),
       0,
     );
-    metrics.eventsConsumed.inc({ topic }, batch.records.length);
+    metrics.eventsConsumed.inc({ topic }, chunk.records.length);
     metrics.bytesConsumed.inc({ topic }, bytes);
-    const last = batch.records[batch.records.length - 1] as KafkaRecord;
-    const nextOffset = (BigInt(last.offset) + 1n).toString();
 
-    // A slow target (a lock waited for up to the sink's 30 s lock_timeout, a large merge) must
-    // not outlast the group's 30 s session: heartbeat while the sink works, or the broker evicts
-    // this member mid-batch and hands its partitions to another.
-    let heartbeats: NodeJS.Timeout | undefined;
     for (let attempt = 1; ; attempt++) {
-      if (!batch.isActive())
-        throw new BatchAbandonedError('consumer stopping or partition revoked');
+      if (!chunk.isActive())
+        throw new ChunkAbandonedError('consumer stopping or partition revoked');
       try {
         // The chunk prepared ahead while the one before was written; a retry processes afresh.
-        const processed = await (attempt === 1 && batch.prepared
-          ? (batch.prepared as Promise<BatchResult<KafkaRecord, RowChange>>)
-          : this.processRecords(batch.records));
-        for (const [stage, ms] of Object.entries(processed.timingsMs)) {
-          metrics.stageSeconds.observe({ stage }, ms / 1000);
-        }
-
-        const incompatible = processed.failures.find(
-          (f) => f.error instanceof SchemaIncompatibleError,
-        );
-        if (incompatible) {
-          this.stopTopic(
-            topic,
-            incompatible.error.message,
-            (incompatible.error as SchemaIncompatibleError).table,
-          );
-          throw new BatchAbandonedError('table stopped');
-        }
-        const letters: DeadLetter[] = processed.failures.map((f) => ({
-          record: f.source,
-          stage: f.processor,
-          error: f.error,
-        }));
-        let dlqMs = 0;
-        const applyStart = performance.now();
-        heartbeats = setInterval(() => void batch.heartbeat().catch(() => undefined), 3_000);
-        const written = await this.options.sink.writeBatch(
-          {
-            groupId: config.kafka.groupId,
-            topic,
-            partition: batch.partition,
-            nextOffset,
-            changes: processed.outputs,
-          },
-          {
-            deadLetters: letters.length,
-            beforeCommit: async (rejected) => {
-              const byOffset =
-                rejected.length > 0 ? new Map(batch.records.map((r) => [r.offset, r])) : undefined;
-              const all = [
-                ...letters,
-                ...rejected.flatMap((r) =>
-                  [r.change.origin, ...(r.change.folded ?? [])].map((origin) => ({
-                    record: byOffset?.get(origin.offset) as KafkaRecord,
-                    stage: 'apply',
-                    error: r.error,
-                  })),
-                ),
-              ].filter((l) => l.record !== undefined);
-              const dlqStart = performance.now();
-              await (this.dlq as DlqProducer).send(all);
-              dlqMs = performance.now() - dlqStart;
-              for (const l of all) {
-                metrics.dlqMessages.inc({
-                  topic,
-                  reason:
-                    l.error instanceof PoisonMessageError ? l.error.name : l.error.name || 'Error',
-                });
-              }
-            },
-          },
-        );
-        clearInterval(heartbeats);
-        metrics.batchApplySeconds.observe((performance.now() - applyStart) / 1000);
-        for (const [stage, ms] of Object.entries(written.timingsMs)) {
-          metrics.stageSeconds.observe({ stage }, ms / 1000);
-        }
-        if (dlqMs > 0) metrics.stageSeconds.observe({ stage: 'dlq' }, dlqMs / 1000);
-        metrics.batches.inc({ outcome: written.alreadyApplied ? 'replayed' : 'applied' });
-        // With the batch's outcome, not at fetch: a progress interval's batch sizes then describe
-        // the batches it applied.
-        metrics.batchRows.observe(batch.records.length);
-        this.recordApplied(processed.outputs, written.alreadyApplied);
-        if (written.rejected.length > 0 || letters.length > 0) {
-          log.warn(
-            {
-              topic,
-              partition: batch.partition,
-              dlq: dlqTopicFor(topic, config.dlq.topic),
-              poison: letters.length,
-              rejected: written.rejected.length,
-            },
-            'batch applied with records dead-lettered',
-          );
-        }
+        await this.applyChunk(chunk, attempt === 1 ? chunk.prepared : undefined);
         return;
       } catch (error) {
-        clearInterval(heartbeats);
-        if (error instanceof BatchAbandonedError) throw error;
-        if (error instanceof TableStoppedError) {
-          this.stopTopic(topic, error.message, error.table);
-          throw new BatchAbandonedError('table stopped');
-        }
+        if (error instanceof ChunkAbandonedError) throw error;
         if (!(error instanceof PgferryError) || !error.retriable) {
-          // Unknown failure on this table's data: stop the table, keep the others going.
-          metrics.batches.inc({ outcome: 'failed' });
-          this.stopTopic(topic, `unexpected error: ${(error as Error).message}`);
-          log.error(
-            { topic, partition: batch.partition, err: (error as Error).stack },
-            'batch failed',
-          );
-          throw new BatchAbandonedError('table stopped');
+          this.stopTable(topic, error);
+          throw new ChunkAbandonedError('table stopped');
         }
-        const delay = this.backoffMs(attempt);
-        metrics.retries.inc({ cause: error.constructor.name });
-        this.lastError = error.message;
-        log.warn(
-          { topic, partition: batch.partition, attempt, delayMs: delay, err: error.message },
-          'transient fault; retrying the batch',
-        );
-        // Sleep in slices, heartbeating, so the group keeps us while a service is down.
-        const until = Date.now() + delay;
-        while (Date.now() < until) {
-          if (!batch.isActive())
-            throw new BatchAbandonedError('consumer stopping or partition revoked');
-          await batch.heartbeat().catch(() => undefined);
-          await sleep(Math.min(1000, Math.max(0, until - Date.now())));
-        }
+        await this.waitBeforeRetry(chunk, attempt, error);
       }
     }
   }
 
-  private recordApplied(changes: RowChange[], replayed: boolean): void {
-    if (replayed) return;
+  /** One attempt: process -> stage -> dead-letter -> commit the target. */
+  private async applyChunk(
+    chunk: SourceChunk<ProcessedChunk>,
+    prepared: Promise<ProcessedChunk> | undefined,
+  ): Promise<void> {
+    const { metrics } = this.options;
+    const processed = await (prepared ?? this.prepare(chunk.records));
+    for (const [stage, ms] of Object.entries(processed.timingsMs)) {
+      metrics.stageSeconds.observe({ stage }, ms / 1000);
+    }
+    const incompatible = processed.failures.find((f) => f.error instanceof SchemaIncompatibleError);
+    if (incompatible) {
+      const error = incompatible.error as SchemaIncompatibleError;
+      throw new TableStoppedError(error.table ?? chunk.topic, error.message, { cause: error });
+    }
+    const poison: DeadLetter[] = processed.failures.map((f) => ({
+      record: f.source,
+      stage: f.processor,
+      error: f.error,
+    }));
+
+    const applyStart = performance.now();
+    // A slow target (a lock waited for up to the sink's 30 s lock_timeout, a large merge) must
+    // not outlast the group's 30 s session: heartbeat while the sink works, or the broker evicts
+    // this member mid-chunk and hands its partitions to another.
+    const heartbeats = setInterval(
+      () => void chunk.heartbeat().catch(() => undefined),
+      HEARTBEAT_MS,
+    );
+    try {
+      const staged = await this.options.sink.stage(
+        {
+          groupId: this.options.groupId,
+          topic: chunk.topic,
+          partition: chunk.partition,
+          nextOffset: nextOffsetAfter(chunk.records),
+          changes: processed.outputs,
+        },
+        { deadLetters: poison.length },
+      );
+      const letters = [...poison, ...this.rejectedLetters(chunk, staged)];
+      const committed = await this.deadLetterThenCommit(staged, letters, chunk.topic);
+      metrics.batchApplySeconds.observe((performance.now() - applyStart) / 1000);
+      this.recordCommitted(chunk, processed, staged, committed, poison.length);
+    } finally {
+      clearInterval(heartbeats);
+    }
+  }
+
+  /** The records behind the rows the target rejected (a folded change names several). */
+  private rejectedLetters(chunk: SourceChunk<ProcessedChunk>, staged: StagedBatch): DeadLetter[] {
+    if (staged.rejected.length === 0) return [];
+    const byOffset = new Map(chunk.records.map((r) => [r.offset, r]));
+    return staged.rejected.flatMap((r) =>
+      [r.change.origin, ...(r.change.folded ?? [])].flatMap((origin) => {
+        const record = byOffset.get(origin.offset);
+        return record ? [{ record, stage: 'apply', error: r.error }] : [];
+      }),
+    );
+  }
+
+  /** Dead letters are acknowledged by Kafka before the target commits the chunk's offset. */
+  private async deadLetterThenCommit(
+    staged: StagedBatch,
+    letters: DeadLetter[],
+    topic: string,
+  ): Promise<CommitResult> {
+    const { metrics } = this.options;
+    try {
+      if (letters.length > 0) {
+        const dlqStart = performance.now();
+        await this.options.deadLetters.send(letters);
+        metrics.stageSeconds.observe({ stage: 'dlq' }, (performance.now() - dlqStart) / 1000);
+        for (const l of letters) {
+          metrics.dlqMessages.inc({
+            topic,
+            reason: l.error instanceof PoisonMessageError ? l.error.name : l.error.name || 'Error',
+          });
+        }
+      }
+    } catch (error) {
+      await staged.abort();
+      throw error;
+    }
+    return staged.commit();
+  }
+
+  private recordCommitted(
+    chunk: SourceChunk<ProcessedChunk>,
+    processed: ProcessedChunk,
+    staged: StagedBatch,
+    committed: CommitResult,
+    poison: number,
+  ): void {
+    const { metrics, log } = this.options;
+    for (const [stage, ms] of Object.entries(committed.timingsMs)) {
+      metrics.stageSeconds.observe({ stage }, ms / 1000);
+    }
+    metrics.batches.inc({ outcome: staged.alreadyApplied ? 'replayed' : 'applied' });
+    // With the chunk's outcome, not at fetch: a progress interval's batch sizes then describe
+    // the chunks it applied.
+    metrics.batchRows.observe(chunk.records.length);
+    if (!staged.alreadyApplied) this.recordApplied(processed.outputs);
+    if (poison > 0 || staged.rejected.length > 0) {
+      log.warn(
+        {
+          topic: chunk.topic,
+          partition: chunk.partition,
+          dlq: this.options.deadLetters.topicFor(chunk.topic),
+          poison,
+          rejected: staged.rejected.length,
+        },
+        'batch applied with records dead-lettered',
+      );
+    }
+  }
+
+  /** Backs off before the next attempt, heartbeating, so the group keeps us while a service is down. */
+  private async waitBeforeRetry(
+    chunk: SourceChunk<ProcessedChunk>,
+    attempt: number,
+    error: PgferryError,
+  ): Promise<void> {
+    const delay = this.backoffMs(attempt);
+    this.options.metrics.retries.inc({ cause: error.constructor.name });
+    this.lastError = error.message;
+    this.options.log.warn(
+      {
+        topic: chunk.topic,
+        partition: chunk.partition,
+        attempt,
+        delayMs: delay,
+        err: error.message,
+      },
+      'transient fault; retrying the batch',
+    );
+    const until = Date.now() + delay;
+    while (Date.now() < until) {
+      if (!chunk.isActive())
+        throw new ChunkAbandonedError('consumer stopping or partition revoked');
+      await chunk.heartbeat().catch(() => undefined);
+      await sleep(Math.min(1000, Math.max(0, until - Date.now())));
+    }
+  }
+
+  private recordApplied(changes: RowChange[]): void {
     const { metrics } = this.options;
     const newest = new Map<string, number>();
     // Counted per (table, op) first: a labelled metric lookup per change is not free.
@@ -411,11 +439,21 @@ export class PipelineRunner {
     }
   }
 
-  private stopTopic(topic: string, reason: string, table?: string): void {
-    if (!this.stoppedTopics.has(topic)) {
-      this.stoppedTopics.set(topic, reason);
+  /**
+   * The one route to stopping a table: its topic is no longer fetched until restart, the others
+   * continue. `error` says why (TableStoppedError names the table; anything else is unexpected).
+   */
+  private stopTable(topic: string, error: unknown): void {
+    const stopped = error instanceof TableStoppedError;
+    const reason = stopped ? error.message : `unexpected error: ${(error as Error).message}`;
+    if (!stopped) {
+      this.options.metrics.batches.inc({ outcome: 'failed' });
+      this.options.log.error({ topic, err: (error as Error).stack }, 'batch failed');
+    }
+    if (!this.stopped.has(topic)) {
+      this.stopped.set(topic, reason);
       // Labelled like the other table metrics (schema.table); the topic when the table is unknown.
-      this.options.metrics.tablesStopped.set({ table: table ?? topic }, 1);
+      this.options.metrics.tablesStopped.set({ table: stopped ? error.table : topic }, 1);
       this.options.log.error(
         { topic, reason },
         'table stopped: fix the cause and restart pgferry; other tables continue',

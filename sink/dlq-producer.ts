@@ -5,14 +5,7 @@
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { RetriableError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { KafkaRecord } from '../pipeline/source/kafka-record.js';
-
-export interface DeadLetter {
-  record: KafkaRecord;
-  /** Where it failed: decode, transform, apply. */
-  stage: string;
-  error: Error;
-}
+import type { DeadLetter, DeadLetterSink } from '../pipeline/ports.js';
 
 export interface DlqProducerOptions {
   kafka: Kafka;
@@ -39,7 +32,7 @@ export function deadLetterHeaders(letter: DeadLetter, groupId: string): Record<s
   };
 }
 
-export class DlqProducer {
+export class DlqProducer implements DeadLetterSink {
   private producer: Producer | undefined;
   private admin: Admin | undefined;
   private readonly knownTopics = new Set<string>();
@@ -58,6 +51,10 @@ export class DlqProducer {
     await this.admin?.disconnect().catch(() => undefined);
     this.producer = undefined;
     this.admin = undefined;
+  }
+
+  topicFor(topic: string): string {
+    return dlqTopicFor(topic, this.options.topic);
   }
 
   async send(letters: readonly DeadLetter[]): Promise<void> {

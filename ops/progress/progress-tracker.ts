@@ -80,7 +80,7 @@ export interface RunnerView {
   readonly state: string;
   readonly pauseStatus: { paused: boolean; pausing: boolean };
   /** topic -> reason. */
-  readonly stoppedTables: ReadonlyMap<string, string>;
+  readonly stoppedTopics: ReadonlyMap<string, string>;
   readonly topics: readonly string[];
 }
 
@@ -316,7 +316,7 @@ export class ProgressTracker {
       state: runner.state,
       paused: runner.pauseStatus.paused,
       pausing: runner.pauseStatus.pausing,
-      stoppedTopics: runner.stoppedTables,
+      stoppedTopics: runner.stoppedTopics,
       topics: runner.topics,
       estimates: this.options.estimates(),
     });

@@ -10,26 +10,22 @@
 
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { faultPoint } from '../../core/fault-points.js';
+import { probeBrokers } from '../../core/kafka-client.js';
 import type { Logger } from '../../core/logger.js';
-import { type KafkaRecord, recordSize } from './kafka-record.js';
-
-export interface SourceBatch {
-  topic: string;
-  partition: number;
-  records: KafkaRecord[];
-  /**
-   * The chunk decoded and transformed ahead, while the chunk before it was being written (the
-   * `prepare` option); the handler processes the records itself when absent or failed.
-   */
-  prepared?: Promise<unknown>;
-  /** Keeps the group membership alive during long work (retries, big merges). */
-  heartbeat: () => Promise<void>;
-  /** False once the consumer is stopping or lost the partition: abandon the batch. */
-  isActive: () => boolean;
-}
+import {
+  type ChangeSource,
+  ChunkAbandonedError,
+  type ChunkHandler,
+  type OffsetStore,
+} from '../ports.js';
+import { cutIntoChunks, fetchBytes, nextOffsetAfter } from './fetch-chunks.js';
+import { KafkaCommitQueue } from './kafka-commit-queue.js';
+import type { KafkaRecord } from './kafka-record.js';
 
 export interface KafkaSourceOptions {
   kafka: Kafka;
+  /** The bootstrap brokers, for the quick reachability probe at start. */
+  brokers: readonly string[];
   groupId: string;
   topicPattern: RegExp;
   /** Topics never consumed even if they match (dead-letter topics). */
@@ -37,37 +33,14 @@ export interface KafkaSourceOptions {
   maxRows: number;
   maxBytes: number;
   topicRefreshMs: number;
-  /** How long a fetch waits for more records before returning a partial batch. */
+  /** How long a fetch waits for more records before returning a partial chunk. */
   pollTimeoutMs: number;
   log: Logger;
-  handleBatch: (batch: SourceBatch) => Promise<void>;
-  /**
-   * Starts the processing of the next chunk while the current one is written: CPU (decode,
-   * transform) and the target's work overlap. At most one chunk is prepared ahead, so memory
-   * stays bounded by two chunks. Must tolerate being called while a batch is handled.
-   */
-  prepare?: (records: KafkaRecord[]) => Promise<unknown>;
-  /** Stored next offsets per partition of a topic, read from the target. */
-  storedOffsets: (topic: string) => Promise<Map<number, string>>;
-  /** Topics whose table is stopped: not consumed until restart. */
-  isTopicStopped: (topic: string) => boolean;
+  /** Where the target's applied offsets are read, to seek on partition assignment. */
+  offsets: OffsetStore;
 }
 
-/**
- * Bytes per fetch: a quarter of BATCH_MAX_BYTES, at least 1 MiB. A fetched response stays in
- * memory while any of its records is in use (the next chunk is prepared while one is written):
- * fetching the whole BATCH_MAX_BYTES at once took peak RSS from about 150 to 230 MiB in the bench
- * for at most a few percent of throughput. A record larger than this still comes (Kafka always
- * returns at least one record batch); a batch is cut from one fetch, so it holds at most this.
- */
-export function fetchBytes(maxBatchBytes: number): number {
-  return Math.max(1024 * 1024, Math.floor(maxBatchBytes / 4));
-}
-
-/** Thrown from a batch handler to give the batch back unprocessed (rebalance, shutdown). */
-export class BatchAbandonedError extends Error {}
-
-export class KafkaSource {
+export class KafkaSource<P> implements ChangeSource {
   private consumer: Consumer | undefined;
   private subscribed: string[] = [];
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -79,14 +52,19 @@ export class KafkaSource {
   private inFlight: Promise<unknown> | undefined;
   /** The seek to the target's offsets after the last join, which fetched batches wait for. */
   private seeking: Promise<void> | undefined;
-  /** Kafka offset commits not sent yet, newest per partition (they follow the target's). */
-  private readonly pendingCommits = new Map<
-    string,
-    { consumer: Consumer; topic: string; partition: number; offset: string }
-  >();
-  private committing: Promise<void> | undefined;
+  /** Kafka offset commits, sent in the background after the target's. */
+  private readonly commits: KafkaCommitQueue;
 
-  constructor(private readonly options: KafkaSourceOptions) {}
+  constructor(
+    private readonly options: KafkaSourceOptions,
+    private readonly handler: ChunkHandler<P>,
+  ) {
+    this.commits = new KafkaCommitQueue(options.log, () => this.consumer);
+  }
+
+  probe(): Promise<void> {
+    return probeBrokers([...this.options.brokers]);
+  }
 
   get isPaused(): boolean {
     return this.paused;
@@ -143,13 +121,13 @@ export class KafkaSource {
     }
     while (this.inFlight !== undefined) await this.inFlight.catch(() => undefined);
     // "Offsets in Kafka stay where the last commit put them": that commit has landed.
-    await this.committing;
+    await this.commits.settled();
   }
 
   /** Fetches again from where the group stopped; topics of stopped tables stay paused. */
   resume(): void {
     this.paused = false;
-    const topics = this.subscribed.filter((topic) => !this.options.isTopicStopped(topic));
+    const topics = this.subscribed.filter((topic) => !this.handler.isTopicStopped(topic));
     if (topics.length > 0) this.consumer?.resume(topics.map((topic) => ({ topic })));
   }
 
@@ -208,7 +186,7 @@ export class KafkaSource {
     this.joined = false;
     if (consumer) {
       // Let the last Kafka commits land while the consumer is still in the group.
-      await this.committing;
+      await this.commits.settled();
       // stop() waits for the batch in progress to finish (or be abandoned) before leaving.
       await consumer.stop().catch(() => undefined);
       await consumer.disconnect().catch(() => undefined);
@@ -296,7 +274,7 @@ export class KafkaSource {
 
   /** Pauses the topics that must not be fetched: all while paused, else the stopped tables'. */
   private pauseHeldTopics(consumer: Consumer, topics: readonly string[]): void {
-    const held = topics.filter((t) => this.paused || this.options.isTopicStopped(t));
+    const held = topics.filter((t) => this.paused || this.handler.isTopicStopped(t));
     if (held.length > 0) consumer.pause(held.map((topic) => ({ topic })));
   }
 
@@ -306,7 +284,7 @@ export class KafkaSource {
   ): Promise<void> {
     for (const [topic, partitions] of Object.entries(assignment)) {
       try {
-        const stored = await this.options.storedOffsets(topic);
+        const stored = await this.options.offsets.storedOffsets(this.options.groupId, topic);
         for (const partition of partitions) {
           const offset = stored.get(partition);
           if (offset !== undefined) consumer.seek({ topic, partition, offset });
@@ -339,31 +317,10 @@ export class KafkaSource {
     const isActive = () => this.running && isRunning() && !isStale() && this.consumer === consumer;
     // Paused: leave the rest unresolved; kafkajs fetches it again from the resolved offset.
     const proceed = () => isActive() && !this.paused;
-    const chunks: KafkaRecord[][] = [];
-    let chunk: KafkaRecord[] = [];
-    let bytes = 0;
-    for (const message of batch.messages) {
-      const record: KafkaRecord = {
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: message.offset,
-        key: message.key,
-        value: message.value,
-        headers: message.headers ?? {},
-        timestamp: message.timestamp,
-      } as KafkaRecord;
-      chunk.push(record);
-      bytes += recordSize(record);
-      if (chunk.length >= this.options.maxRows || bytes >= this.options.maxBytes) {
-        chunks.push(chunk);
-        chunk = [];
-        bytes = 0;
-      }
-    }
-    if (chunk.length > 0) chunks.push(chunk);
-    const prepare = (records: KafkaRecord[] | undefined): Promise<unknown> | undefined => {
-      if (!records || !this.options.prepare) return undefined;
-      const prepared = this.options.prepare(records);
+    const chunks = cutIntoChunks(batch.topic, batch.partition, batch.messages, this.options);
+    const prepare = (records: KafkaRecord[] | undefined): Promise<P> | undefined => {
+      if (!records) return undefined;
+      const prepared = this.handler.prepare(records);
       // Dropped unused when the chunk before is abandoned; the handler retries a failure itself.
       prepared.catch(() => undefined);
       return prepared;
@@ -386,20 +343,20 @@ export class KafkaSource {
     // Kafka's committed offsets settle before the next fetch (and before a rejoin, which kafkajs
     // does only once this returns): a commit sent later could carry a newer generation and move
     // a partition that another member owns by then.
-    await this.committing;
+    await this.commits.settled();
   }
 
-  /** Hands one chunk to the sink, then resolves and commits its offset; false = abandoned. */
+  /** Hands one chunk to the handler, then resolves and commits its offset; false = abandoned. */
   private async applyChunk(
     consumer: Consumer,
     payload: EachBatchPayload,
     records: KafkaRecord[],
     isActive: () => boolean,
-    prepared: Promise<unknown> | undefined,
+    prepared: Promise<P> | undefined,
   ): Promise<boolean> {
     const { batch, heartbeat, resolveOffset } = payload;
     try {
-      await this.options.handleBatch({
+      await this.handler.apply({
         topic: batch.topic,
         partition: batch.partition,
         records,
@@ -408,46 +365,14 @@ export class KafkaSource {
         ...(prepared ? { prepared } : {}),
       });
     } catch (error) {
-      if (error instanceof BatchAbandonedError) return false;
+      if (error instanceof ChunkAbandonedError) return false;
       throw error;
     }
     // The target has committed this chunk; Kafka does not know yet.
     await faultPoint('after-target-commit');
-    const last = records[records.length - 1] as KafkaRecord;
-    resolveOffset(last.offset);
-    const next = (BigInt(last.offset) + 1n).toString();
-    // Kafka's committed offset follows the target's, so lag tools see progress. Best effort:
-    // the target holds the truth. Sent in the background, so the next chunk does not wait.
-    this.commitSoon(consumer, batch.topic, batch.partition, next);
+    resolveOffset((records[records.length - 1] as KafkaRecord).offset);
+    this.commits.commitSoon(consumer, batch.topic, batch.partition, nextOffsetAfter(records));
     await heartbeat();
     return true;
-  }
-
-  /** Queues a Kafka offset commit; one request at a time carries every partition's newest. */
-  private commitSoon(consumer: Consumer, topic: string, partition: number, offset: string): void {
-    this.pendingCommits.set(`${topic}\u0000${partition}`, { consumer, topic, partition, offset });
-    this.committing ??= this.sendCommits();
-  }
-
-  private async sendCommits(): Promise<void> {
-    try {
-      while (this.pendingCommits.size > 0) {
-        const pending = [...this.pendingCommits.values()];
-        this.pendingCommits.clear();
-        for (const consumer of new Set(pending.map((c) => c.consumer))) {
-          const offsets = pending
-            .filter((c) => c.consumer === consumer)
-            .map(({ topic, partition, offset }) => ({ topic, partition, offset }));
-          await consumer.commitOffsets(offsets).catch((error: Error) => {
-            // A consumer replaced meanwhile (rebalance, restart) is refused: its successor's
-            // position comes from the target anyway.
-            if (consumer === this.consumer)
-              this.options.log.warn({ err: error.message }, 'Kafka offset commit failed');
-          });
-        }
-      }
-    } finally {
-      this.committing = undefined;
-    }
   }
 }

@@ -7,8 +7,10 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PostgresSettings } from '../../core/config.js';
+import { TableStoppedError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { qualifiedName, quoteIdent } from '../../core/sql-identifier.js';
+import type { ChangeBatch, RejectedChange } from '../../pipeline/ports.js';
 import {
   type ChangeOp,
   type PgRow,
@@ -17,12 +19,7 @@ import {
   UNCHANGED_TOAST,
 } from '../../pipeline/row-change.js';
 import type { ColumnSchema, TableSchema } from '../../pipeline/table-schema.js';
-import {
-  PostgresSink,
-  type RejectedChange,
-  type SinkBatch,
-  TableStoppedError,
-} from '../../sink/postgres-sink.js';
+import { PostgresSink } from '../../sink/postgres-sink.js';
 import { loadStackEnv } from '../support/stack-env.js';
 
 const stack = loadStackEnv();
@@ -115,7 +112,7 @@ function change(
 
 const truncate = (t: TestTable, position: bigint): RowChange => change(t, 't', position, {});
 
-function batchOf(t: TestTable, changes: RowChange[]): SinkBatch {
+function batchOf(t: TestTable, changes: RowChange[]): ChangeBatch {
   const last = changes.reduce((max, c) => Math.max(max, Number(c.origin.offset)), -1);
   return { groupId: GROUP, topic: t.topic, partition: 0, nextOffset: String(last + 1), changes };
 }

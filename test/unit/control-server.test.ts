@@ -19,7 +19,7 @@ function makeRunner() {
   const runner = {
     ready: true,
     state: 'running',
-    stoppedTables: new Map<string, string>(),
+    stoppedTopics: new Map<string, string>(),
     get pauseStatus(): PauseStatus {
       return { state: 'running', paused: requested && !busy, pausing: requested && busy };
     },

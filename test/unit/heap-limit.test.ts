@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { heapLimitAdvice, recommendedHeapMb } from '../../core/heap-limit.js';
-import { fetchBytes } from '../../pipeline/source/kafka-source.js';
+import { fetchBytes } from '../../pipeline/source/fetch-chunks.js';
 
 const MiB = 1024 * 1024;
 

@@ -137,7 +137,7 @@ describe('ProgressTracker', () => {
       runner: {
         state: 'running',
         pauseStatus: { paused: false, pausing: false },
-        stoppedTables: new Map(),
+        stoppedTopics: new Map(),
         topics: ['cdc.public.t'],
       },
       estimates: () => new Map([['public.t', 100]]),
@@ -188,7 +188,7 @@ describe('ProgressTracker', () => {
       runner: {
         state: 'running',
         pauseStatus: { paused: false, pausing: false },
-        stoppedTables: new Map(),
+        stoppedTopics: new Map(),
         topics: ['cdc.public.t'],
       },
       estimates: () => new Map([['public.t', 1_000_000]]),
@@ -216,7 +216,7 @@ describe('ProgressTracker', () => {
       runner: {
         state: 'running',
         pauseStatus: { paused: false, pausing: false },
-        stoppedTables: new Map(),
+        stoppedTopics: new Map(),
         topics: [],
       },
       estimates: () => new Map(),

@@ -1,0 +1,42 @@
+// The bookkeeping statements of one batch transaction: lock the partition's offsets row (reading
+// the offset already applied), record each table's progress, advance the partition's offset.
+// Values are spliced only as quoted literals or checked integers, so they run in one round trip.
+import { quoteLiteral } from '../core/sql-identifier.js';
+import type { ChangeBatch } from '../pipeline/ports.js';
+import type { RowChange, TableRef } from '../pipeline/row-change.js';
+import { offsetsTable, tablesTable } from './bookkeeping.js';
+
+/** An integer spliced into SQL text: refused unless it is one (never a string from outside). */
+export function safeInteger(value: number): string {
+  if (!Number.isSafeInteger(value)) throw new RangeError(`not an integer: ${value}`);
+  return String(value);
+}
+
+export function highestPosition(changes: readonly RowChange[]): bigint {
+  let highest = 0n;
+  for (const c of changes) if (c.position > highest) highest = c.position;
+  return highest;
+}
+
+/**
+ * Opens the transaction, makes sure the partition has its offsets row and locks it (ON CONFLICT
+ * DO UPDATE locks an existing row like FOR UPDATE) while returning its next_offset.
+ */
+export function beginAndLockOffsetsSql(batch: ChangeBatch): string {
+  const values = `${quoteLiteral(batch.groupId)}, ${quoteLiteral(batch.topic)}, ${safeInteger(batch.partition)}`;
+  return `BEGIN; INSERT INTO ${offsetsTable()} AS o (group_id, topic, partition, next_offset) VALUES (${values}, 0) ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = o.next_offset RETURNING next_offset`;
+}
+
+/** A table's progress after this batch's changes to it. */
+export function tableProgressSql(target: TableRef, changes: readonly RowChange[]): string {
+  const maxTs = Math.trunc(changes.reduce((m, c) => Math.max(m, c.sourceTsMs), 0)) || 0;
+  return `UPDATE ${tablesTable()} SET last_position = GREATEST(COALESCE(last_position, 0), ${highestPosition(changes).toString()}),
+               last_source_ts = GREATEST(last_source_ts, to_timestamp(${safeInteger(maxTs)}::double precision / 1000)),
+               last_applied_at = now(), changes_applied = changes_applied + ${changes.length}
+             WHERE table_schema = ${quoteLiteral(target.schema)} AND table_name = ${quoteLiteral(target.name)}`;
+}
+
+/** The partition's next offset, never moved backwards. */
+export function advanceOffsetsSql(batch: ChangeBatch): string {
+  return `UPDATE ${offsetsTable()} SET next_offset = GREATEST(next_offset, ${BigInt(batch.nextOffset).toString()}), updated_at = now() WHERE group_id = ${quoteLiteral(batch.groupId)} AND topic = ${quoteLiteral(batch.topic)} AND partition = ${safeInteger(batch.partition)}`;
+}

@@ -1,0 +1,211 @@
+// One table's changes of a batch, inside the batch transaction: truncates first, then COPY into a
+// session staging table and the guarded merge (merge-sql.ts). Rows the target rejects are
+// isolated by bisection under savepoints and reported back; the rest of the table still applies.
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { faultPoint, faultPointArmed } from '../core/fault-points.js';
+import type { Logger } from '../core/logger.js';
+import { classifyPgError } from '../core/pg-errors.js';
+import type { RejectedChange } from '../pipeline/ports.js';
+import { type RowChange, tableKey, UNCHANGED_TOAST } from '../pipeline/row-change.js';
+import { highestPosition } from './batch-bookkeeping-sql.js';
+import { encodeCopyRow, inChunks } from './copy-text.js';
+import {
+  copyIntoStagingSql,
+  createStagingTableSql,
+  type MergeTarget,
+  mergeSql,
+  type StagingTable,
+  truncateSql,
+} from './merge-sql.js';
+import type { TargetTable } from './target-table.js';
+
+/** Time spent per statement kind, accumulated over a batch. */
+export interface ApplyTimings {
+  copy: number;
+  merge: number;
+  commit: number;
+}
+
+/** What applying one table's changes needs from the batch around it. */
+export interface TableApplyContext {
+  client: pg.Client;
+  log: Logger;
+  /** Staging tables this session has created (temporary: gone with the session). */
+  stagingTables: Set<string>;
+  timings: ApplyTimings;
+  /** Rejected rows are added here. */
+  rejected: RejectedChange[];
+}
+
+class RejectedRowError extends Error {}
+
+export async function applyTableChanges(
+  ctx: TableApplyContext,
+  target: TargetTable,
+  changes: readonly RowChange[],
+): Promise<{ upserted: number; deleted: number }> {
+  const { client } = ctx;
+  const mergeTarget: MergeTarget = {
+    schema: target.ref.schema,
+    name: target.ref.name,
+    positionTable: target.positionTable,
+    primaryKey: target.primaryKey,
+  };
+  const truncates = changes.filter((c) => c.op === 't');
+  const rows = changes.filter((c) => c.op !== 't');
+  if (truncates.length > 0) {
+    const position = highestPosition(truncates);
+    for (const sql of truncateSql(mergeTarget, position)) await client.query(sql);
+    ctx.log.info(
+      { table: tableKey(target.ref), position: position.toString() },
+      'applied truncate',
+    );
+  }
+  if (rows.length === 0) return { upserted: 0, deleted: 0 };
+
+  const stage = stagingTableFor(target, rows);
+  if (!ctx.stagingTables.has(stage.name)) {
+    await client.query(createStagingTableSql(stage));
+    ctx.stagingTables.add(stage.name);
+  }
+
+  const stats = { upserted: 0, deleted: 0 };
+  const attempt = async (subset: RowChange[]): Promise<void> => {
+    await client.query('SAVEPOINT pgferry_rows');
+    try {
+      // Released by the merge's own round trip.
+      const result = await stageAndMerge(ctx, mergeTarget, stage, subset);
+      stats.upserted += result.upserted;
+      stats.deleted += result.deleted;
+    } catch (error) {
+      if (classifyPgError(error) !== 'rejected-row') throw error;
+      await client.query('ROLLBACK TO SAVEPOINT pgferry_rows');
+      await client.query('RELEASE SAVEPOINT pgferry_rows');
+      if (subset.length === 1) {
+        const change = subset[0] as RowChange;
+        ctx.rejected.push({ change, error: new RejectedRowError((error as Error).message) });
+        return;
+      }
+      const middle = Math.ceil(subset.length / 2);
+      await attempt(subset.slice(0, middle));
+      await attempt(subset.slice(middle));
+    }
+  };
+  await attempt(rows);
+  return stats;
+}
+
+/**
+ * The staging table for these rows: every target column some change carries (key columns first).
+ * Generated columns are computed by the target (a snapshot still carries their source values).
+ */
+function stagingTableFor(target: TargetTable, rows: readonly RowChange[]): StagingTable {
+  const carried = new Set<string>(target.primaryKey);
+  for (const c of rows)
+    for (const col of c.schema.columns)
+      if (target.columns.get(col.name)?.generated === false) carried.add(col.name);
+  const columns = [...carried].map((name) => ({
+    name,
+    type: target.columns.get(name)?.type ?? 'text',
+  }));
+  const signature = createHash('sha256')
+    .update(
+      `${tableKey(target.ref)}\u0000${columns.map((c) => `${c.name}:${c.type}`).join('\u0000')}`,
+    )
+    .digest('hex')
+    .slice(0, 16);
+  return { name: `pgferry_stage_${signature}`, columns };
+}
+
+async function stageAndMerge(
+  ctx: TableApplyContext,
+  target: MergeTarget,
+  stage: StagingTable,
+  rows: RowChange[],
+): Promise<{ upserted: number; deleted: number }> {
+  const { client, timings } = ctx;
+  const keepPatterns = new Set<string>();
+  const copyLines = copyLinesOf(stage, target.primaryKey, rows, keepPatterns);
+  const copyStart = performance.now();
+  const lines = faultPointArmed('staging-copy')
+    ? holdHalfway(copyLines, rows.length)
+    : inChunks(copyLines);
+  await pipeline(Readable.from(lines), client.query(copyFrom(copyIntoStagingSql(stage))));
+  const mergeStart = performance.now();
+  timings.copy += mergeStart - copyStart;
+  const statements = mergeSql(target, stage, [...keepPatterns].sort());
+  const merging = client
+    .query(`${statements.join(';\n')};\nRELEASE SAVEPOINT pgferry_rows`)
+    .finally(() => {
+      timings.merge += performance.now() - mergeStart;
+    });
+  if (faultPointArmed('merge')) {
+    // The merge is on the server now, uncommitted: a SIGKILL here interrupts it.
+    merging.catch(() => undefined);
+    await faultPoint('merge');
+  }
+  const results = (await merging) as unknown as pg.QueryResult[] | pg.QueryResult;
+  const list = Array.isArray(results) ? results : [results];
+  // Statement order: positions upsert + guard, delete, upserts...
+  const deleted = list[1]?.rowCount ?? 0;
+  const upserted = list.slice(2, statements.length).reduce((n, r) => n + (r.rowCount ?? 0), 0);
+  return { upserted, deleted };
+}
+
+/**
+ * The COPY lines of the staged rows: op, position, the pattern of columns to leave untouched
+ * (unchanged TOAST values, columns a schema version does not carry), then the column values.
+ * Collects the patterns of upserts into `keepPatterns` (one merge statement per pattern).
+ */
+function* copyLinesOf(
+  stage: StagingTable,
+  primaryKey: readonly string[],
+  rows: readonly RowChange[],
+  keepPatterns: Set<string>,
+): Generator<string> {
+  const keySet = new Set(primaryKey);
+  const isKey = stage.columns.map((col) => keySet.has(col.name));
+  // The columns a schema version carries, computed once per version rather than per row.
+  const carriedBy = new Map<RowChange['schema'], Set<string>>();
+  const width = stage.columns.length;
+  for (const change of rows) {
+    let carried = carriedBy.get(change.schema);
+    if (!carried) {
+      carried = new Set(change.schema.columns.map((c) => c.name));
+      carriedBy.set(change.schema, carried);
+    }
+    const values: (string | null)[] = [change.op, change.position.toString(), ''];
+    let pattern = '';
+    for (let i = 0; i < width; i++) {
+      const name = (stage.columns[i] as { name: string }).name;
+      if (change.op === 'd') {
+        values.push(isKey[i] ? (change.key[name] ?? null) : null);
+        continue;
+      }
+      const v = change.after?.[name];
+      if (v === UNCHANGED_TOAST || (!isKey[i] && !carried.has(name))) {
+        pattern = pattern === '' ? String(i) : `${pattern},${i}`;
+        values.push(null);
+      } else {
+        values.push(v === undefined ? null : v);
+      }
+    }
+    values[2] = pattern;
+    if (change.op !== 'd') keepPatterns.add(pattern);
+    yield encodeCopyRow(values);
+  }
+}
+
+/** The COPY rows, with the staging-copy fault point halfway through (the COPY is then open). */
+async function* holdHalfway(lines: Iterable<string>, total: number): AsyncGenerator<string> {
+  let sent = 0;
+  for (const line of lines) {
+    if (sent === Math.floor(total / 2)) await faultPoint('staging-copy');
+    yield line;
+    sent += 1;
+  }
+}

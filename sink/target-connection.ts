@@ -1,0 +1,103 @@
+// The sink's connection to the target: opened on first use (one connect at a time), dropped on
+// connection-level errors and opened again by the next batch. Failures are turned into the
+// error classes that decide retry or stop; session state (staging tables) goes with the session.
+import type pg from 'pg';
+import type { PostgresSettings } from '../core/config.js';
+import { PgferryError, RetriableError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { connectPg } from '../core/pg-connection.js';
+import { classifyPgError, isAuthenticationFailure, keepsSessionUsable } from '../core/pg-errors.js';
+import { ensureBookkeeping } from './bookkeeping.js';
+
+export class TargetConnection {
+  private client: pg.Client | undefined;
+  private connecting: Promise<pg.Client> | undefined;
+  /** Once a login succeeded, a refused one (a rotated password) is retried like an outage. */
+  private loggedInOnce = false;
+
+  constructor(
+    private readonly settings: PostgresSettings,
+    private readonly log: Logger,
+    /** Told when the session is gone (its temporary staging tables with it). */
+    private readonly onSessionLost: () => void,
+  ) {}
+
+  get isConnected(): boolean {
+    return this.client !== undefined;
+  }
+
+  /** The session, opened (with pgferry's bookkeeping schema ensured) when there is none. */
+  session(): Promise<pg.Client> {
+    if (this.client) return Promise.resolve(this.client);
+    // One connect at a time: concurrent callers share it (a second client would leak).
+    this.connecting ??= this.openSession().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  async close(): Promise<void> {
+    // A connect still in flight would otherwise leave a client (and the process) alive.
+    const pending = await this.connecting?.catch(() => undefined);
+    const client = this.client ?? pending;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  /**
+   * A new connection of its own; failing to connect is a transient fault, never a data problem,
+   * except a refused first login: wrong settings, which no retry fixes (pgferry run exits).
+   */
+  async connect(applicationName: string): Promise<pg.Client> {
+    const { host, port, database, user } = this.settings;
+    const where = `target PostgreSQL ${host}:${port}/${database}`;
+    try {
+      const client = await connectPg(this.settings, applicationName);
+      this.loggedInOnce = true;
+      return client;
+    } catch (error) {
+      const reason = (error as Error).message;
+      if (isAuthenticationFailure(error) && !this.loggedInOnce) {
+        throw new PgferryError(
+          `${where} refused the login of ${user}: ${reason}; check TARGET_DB_USER and TARGET_DB_PASSWORD`,
+          { retriable: false, cause: error },
+        );
+      }
+      throw new RetriableError(`${where} unreachable: ${reason}`, { cause: error });
+    }
+  }
+
+  /**
+   * Turns a failure on the session into pgferry's error classes: connection-level and transient
+   * PostgreSQL failures become RetriableError (dropping the session unless it is still usable).
+   */
+  classify(error: unknown): unknown {
+    if (error instanceof PgferryError) return error;
+    if (classifyPgError(error) !== 'retriable') return error;
+    if (!keepsSessionUsable(error)) this.drop();
+    return new RetriableError(`target PostgreSQL: ${(error as Error).message}`, { cause: error });
+  }
+
+  private async openSession(): Promise<pg.Client> {
+    const client = await this.connect('pgferry-sink');
+    client.on('error', (error) => {
+      this.log.warn({ err: error.message }, 'target connection error; reconnecting on next batch');
+      if (this.client === client) this.drop();
+    });
+    try {
+      await ensureBookkeeping(client);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    this.client = client;
+    return client;
+  }
+
+  private drop(): void {
+    const client = this.client;
+    this.client = undefined;
+    this.onSessionLost();
+    client?.end().catch(() => undefined);
+  }
+}
