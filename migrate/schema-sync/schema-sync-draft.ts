@@ -1,0 +1,115 @@
+// A schema-sync plan while it is being made: the target's objects by name, the DDL collected per
+// execution phase, and the findings; each planning step reads it and appends to it.
+import { quoteIdent } from '../../core/sql-identifier.js';
+import { keyOf, NameMapping } from './name-mapping.js';
+import {
+  type DomainDefinition,
+  type EnumDefinition,
+  formatQualifiedName,
+  type QualifiedName,
+  type SchemaCatalog,
+  type SequenceDefinition,
+  type TableDefinition,
+} from './schema-catalog.js';
+import type { ObjectPlan, SchemaSyncOptions, SchemaSyncPlan } from './schema-sync-types.js';
+
+/** DDL by phase; the plan runs the phases in this order (schemas first, indexes last). */
+export interface PhasedStatements {
+  schemas: string[];
+  types: string[];
+  sequences: string[];
+  tables: string[];
+  owners: string[];
+  indexes: string[];
+}
+
+/** One kept table being planned: the source's, the target's of the mapped name, its plan entry. */
+export interface TableDraft {
+  table: TableDefinition;
+  existing: TableDefinition | undefined;
+  object: ObjectPlan;
+  /** The target table's quoted, schema-qualified name. */
+  sql: string;
+}
+
+export class SchemaSyncDraft {
+  readonly mapping: NameMapping;
+  readonly plan: SchemaSyncPlan = {
+    objects: [],
+    statements: [],
+    mismatches: [],
+    skipped: [],
+    deferred: [],
+    notCopied: [],
+  };
+  readonly statements: PhasedStatements = {
+    schemas: [],
+    types: [],
+    sequences: [],
+    tables: [],
+    owners: [],
+    indexes: [],
+  };
+  readonly targetTables: Map<string, TableDefinition>;
+  readonly targetEnums: Map<string, EnumDefinition>;
+  readonly targetDomains: Map<string, DomainDefinition>;
+  /** Extension and other types the target has (looked up, never created). */
+  readonly targetTypes: Set<string>;
+  readonly targetSequences: Map<string, SequenceDefinition>;
+  private readonly targetSchemas: Set<string>;
+
+  constructor(
+    source: SchemaCatalog,
+    target: SchemaCatalog,
+    readonly options: SchemaSyncOptions,
+  ) {
+    this.mapping = new NameMapping(source, options);
+    this.targetTables = new Map(target.tables.map((t) => [keyOf(t), t]));
+    this.targetEnums = new Map(target.enums.map((e) => [keyOf(e), e]));
+    this.targetDomains = new Map(target.domains.map((d) => [keyOf(d), d]));
+    this.targetTypes = new Set(target.otherTypes.map(keyOf));
+    this.targetSequences = new Map(target.sequences.map((s) => [keyOf(s), s]));
+    this.targetSchemas = new Set(target.schemas);
+  }
+
+  /** Adds an object to the plan, up to date until a step finds otherwise. */
+  addObject(kind: ObjectPlan['kind'], source: QualifiedName, target: QualifiedName): ObjectPlan {
+    const object: ObjectPlan = {
+      kind,
+      source: formatQualifiedName(source),
+      target: formatQualifiedName(target),
+      status: 'up-to-date',
+      actions: [],
+      notes: [],
+    };
+    this.plan.objects.push(object);
+    return object;
+  }
+
+  /** A difference schema-sync does not change: the object is a mismatch and the check fails. */
+  reportMismatch(object: ObjectPlan, message: string): void {
+    object.status = 'mismatch';
+    this.plan.mismatches.push({ object: object.target, message });
+  }
+
+  /** Creates the schema of something created, once, unless the target has it. */
+  ensureSchema(schema: string): void {
+    if (this.targetSchemas.has(schema)) return;
+    this.targetSchemas.add(schema);
+    this.statements.schemas.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+  }
+
+  /** The plan, with the DDL of all phases in execution order. */
+  finish(): SchemaSyncPlan {
+    const s = this.statements;
+    this.plan.statements = [
+      ...s.schemas,
+      ...s.types,
+      ...s.sequences,
+      ...s.tables,
+      ...s.owners,
+      ...s.indexes,
+    ];
+    return this.plan;
+  }
+}

@@ -1,0 +1,60 @@
+// The shape of a schema-sync plan: the options it is made with and what it returns (DDL, objects,
+// mismatches, skipped tables, what is left for cutover). Types only, shared by every planning step.
+
+export interface SchemaSyncOptions {
+  /** TARGET_SCHEMA: every table (and the types and sequences it uses) goes into this schema. */
+  targetSchema?: string;
+  /**
+   * Leave unique and exclusion constraints and unique indexes for cutover, like foreign keys: a
+   * value that moves from one row to another can reach the target in the other order (rows are
+   * applied per partition and batch), and a unique check would then reject a valid row.
+   */
+  deferUnique?: boolean;
+}
+
+export type ObjectStatus = 'create' | 'alter' | 'up-to-date' | 'mismatch' | 'skipped';
+
+export interface ObjectPlan {
+  kind: 'table' | 'enum' | 'domain' | 'sequence';
+  source: string;
+  target: string;
+  status: ObjectStatus;
+  /** What the statements do, in words ("add column note"). */
+  actions: string[];
+  /** Differences schema-sync reports but does not change and that do not fail the check. */
+  notes: string[];
+}
+
+export interface SchemaMismatch {
+  object: string;
+  message: string;
+}
+
+export interface SkippedTable {
+  table: string;
+  reason: string;
+}
+
+/** Left for cutover: shown (and commented out in --dry-run), never applied by schema-sync. */
+export interface DeferredChange {
+  object: string;
+  kind: 'foreign-key' | 'identity-always' | 'unique';
+  reason: string;
+  statements: string[];
+}
+
+export interface NotCopied {
+  object: string;
+  kind: 'trigger';
+  reason: string;
+}
+
+export interface SchemaSyncPlan {
+  objects: ObjectPlan[];
+  /** DDL in execution order, without the trailing semicolon. */
+  statements: string[];
+  mismatches: SchemaMismatch[];
+  skipped: SkippedTable[];
+  deferred: DeferredChange[];
+  notCopied: NotCopied[];
+}

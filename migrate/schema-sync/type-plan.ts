@@ -1,0 +1,146 @@
+// The enum and domain types the synced tables use: created when the target lacks them, enum
+// labels added in the source's order, anything else that differs reported as a mismatch.
+import { quoteIdent, quoteLiteral } from '../../core/sql-identifier.js';
+import { keyOf, qualified } from './name-mapping.js';
+import type {
+  ColumnType,
+  DomainDefinition,
+  EnumDefinition,
+  SchemaCatalog,
+  TableDefinition,
+} from './schema-catalog.js';
+import type { SchemaSyncDraft } from './schema-sync-draft.js';
+
+export interface UsedTypes {
+  enums: EnumDefinition[];
+  /** Each after the domains its base type needs: CREATE DOMAIN needs the base type. */
+  domains: DomainDefinition[];
+}
+
+/** The source's enums and domains that the tables' columns use (domains pull in their base types). */
+export function collectUsedTypes(source: SchemaCatalog, tables: TableDefinition[]): UsedTypes {
+  const enums = new Map(source.enums.map((e) => [keyOf(e), e]));
+  const domains = new Map(source.domains.map((d) => [keyOf(d), d]));
+  const used: UsedTypes = { enums: [], domains: [] };
+  const seen = new Set<string>();
+  const useType = (type: ColumnType) => {
+    const user = type.user;
+    if (!user || user.kind === 'other' || seen.has(keyOf(user))) return;
+    seen.add(keyOf(user));
+    const e = enums.get(keyOf(user));
+    if (e) used.enums.push(e);
+    const d = domains.get(keyOf(user));
+    if (d) {
+      useType(d.baseType);
+      // After its base type: CREATE DOMAIN needs it.
+      used.domains.push(d);
+    }
+  };
+  for (const table of tables) for (const c of table.columns) useType(c.type);
+  return used;
+}
+
+/** Enum labels to add (in source order, each placed next to a label the target has) or why not. */
+function planEnumLabels(
+  source: readonly string[],
+  target: readonly string[],
+): { add: { label: string; position: string }[] } | { conflict: string } {
+  const extra = target.filter((l) => !source.includes(l));
+  if (extra.length > 0) {
+    return {
+      conflict: `labels only on the target: ${extra.map((l) => quoteLiteral(l)).join(', ')}`,
+    };
+  }
+  const order = target.map((l) => source.indexOf(l));
+  if (order.some((v, i) => i > 0 && v < (order[i - 1] as number))) {
+    return {
+      conflict: `label order differs: target (${target.join(', ')}), source (${source.join(', ')})`,
+    };
+  }
+  const have = new Set(target);
+  const add: { label: string; position: string }[] = [];
+  source.forEach((label, i) => {
+    if (have.has(label)) return;
+    const before = source
+      .slice(0, i)
+      .reverse()
+      .find((l) => have.has(l));
+    const after = source.slice(i + 1).find((l) => have.has(l));
+    const position =
+      before !== undefined
+        ? ` AFTER ${quoteLiteral(before)}`
+        : after !== undefined
+          ? ` BEFORE ${quoteLiteral(after)}`
+          : '';
+    add.push({ label, position });
+    have.add(label);
+  });
+  return { add };
+}
+
+export function planEnums(draft: SchemaSyncDraft, enums: EnumDefinition[]): void {
+  const { mapping, statements } = draft;
+  for (const e of enums) {
+    const to = mapping.name(e);
+    const existing = draft.targetEnums.get(keyOf(to));
+    const object = draft.addObject('enum', e, to);
+    if (!existing) {
+      if (draft.targetDomains.has(keyOf(to)) || draft.targetTypes.has(keyOf(to))) {
+        draft.reportMismatch(object, 'a type of this name exists on the target and is not an enum');
+        continue;
+      }
+      draft.ensureSchema(to.schema);
+      statements.types.push(
+        `CREATE TYPE ${qualified(to)} AS ENUM (${e.labels.map((l) => quoteLiteral(l)).join(', ')})`,
+      );
+      object.status = 'create';
+      object.actions.push('create type');
+      continue;
+    }
+    const labels = planEnumLabels(e.labels, existing.labels);
+    if ('conflict' in labels) {
+      draft.reportMismatch(object, `enum ${labels.conflict} (not changed)`);
+      continue;
+    }
+    for (const { label, position } of labels.add) {
+      statements.types.push(
+        `ALTER TYPE ${qualified(to)} ADD VALUE ${quoteLiteral(label)}${position}`,
+      );
+      object.actions.push(`add value ${quoteLiteral(label)}${position.toLowerCase()}`);
+    }
+    if (object.actions.length > 0) object.status = 'alter';
+  }
+}
+
+export function planDomains(draft: SchemaSyncDraft, domains: DomainDefinition[]): void {
+  const { mapping, statements } = draft;
+  for (const d of domains) {
+    const to = mapping.name(d);
+    const existing = draft.targetDomains.get(keyOf(to));
+    const object = draft.addObject('domain', d, to);
+    if (existing) {
+      if (!mapping.sameType(d.baseType, existing.baseType)) {
+        draft.reportMismatch(
+          object,
+          `domain over ${existing.baseType.sql} on the target, over ${d.baseType.sql} on the source (not changed)`,
+        );
+      }
+      continue;
+    }
+    if (draft.targetEnums.has(keyOf(to)) || draft.targetTypes.has(keyOf(to))) {
+      draft.reportMismatch(object, 'a type of this name exists on the target and is not a domain');
+      continue;
+    }
+    draft.ensureSchema(to.schema);
+    const parts = [`CREATE DOMAIN ${qualified(to)} AS ${mapping.typeSql(d.baseType)}`];
+    if (d.collation) parts.push(`COLLATE ${d.collation}`);
+    if (d.default !== undefined) parts.push(`DEFAULT ${mapping.expression(d.default)}`);
+    if (d.notNull) parts.push('NOT NULL');
+    for (const check of d.checks) {
+      parts.push(`CONSTRAINT ${quoteIdent(check.name)} ${mapping.expression(check.definition)}`);
+    }
+    statements.types.push(parts.join(' '));
+    object.status = 'create';
+    object.actions.push('create domain');
+  }
+}

@@ -1,0 +1,156 @@
+// Debezium's date, time, timestamp and interval types as PostgreSQL text input: integer days and
+// milli/micro/nanoseconds formatted in the proleptic Gregorian calendar, like PostgreSQL.
+
+import { type Conversion, toBigInt } from './primitive-codec.js';
+
+const pad = (n: number | bigint, width: number): string => n.toString().padStart(width, '0');
+
+// Debezium's stand-ins for PostgreSQL's infinities (PGJDBC's DATE_POSITIVE/NEGATIVE_INFINITY):
+// the same numbers as microseconds (MicroTimestamp) and as milliseconds (Timestamp, multiplied up
+// here). Read as instants they are real dates in the year 294247; no source sends those.
+const TIMESTAMP_POSITIVE_INFINITY_MICROS = 9_223_372_036_825_200_000n;
+const TIMESTAMP_NEGATIVE_INFINITY_MICROS = -9_223_372_036_832_400_000n;
+// Dates: PostgreSQL's DATEVAL_NOBEGIN / DATEVAL_NOEND (int32 limits, days since 2000) moved to the
+// 1970 epoch in 32-bit arithmetic, so +infinity wraps round (seen in Debezium 3.6 fixtures). Both
+// lie millions of years before PostgreSQL's first date (4714 BC), so no real date collides.
+const DATE_NEGATIVE_INFINITY_DAYS = -2_147_483_648 + 10_957;
+const DATE_POSITIVE_INFINITY_DAYS = ((2_147_483_647 + 10_957) | 0) as number;
+
+/**
+ * Days since 1970-01-01 -> proleptic Gregorian year (astronomical: 0 = 1 BC), month, day, in
+ * integer arithmetic (H. Hinnant's civil_from_days): PostgreSQL dates reach 5874897 AD, far past
+ * what a JS Date can hold (275760 AD).
+ */
+function civilFromDays(epochDays: number): { year: number; month: number; day: number } {
+  const z = epochDays + 719_468;
+  const era = Math.floor(z / 146_097);
+  const dayOfEra = z - era * 146_097;
+  const yearOfEra = Math.floor(
+    (dayOfEra -
+      Math.floor(dayOfEra / 1460) +
+      Math.floor(dayOfEra / 36_524) -
+      Math.floor(dayOfEra / 146_096)) /
+      365,
+  );
+  const dayOfYear =
+    dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const shiftedMonth = Math.floor((5 * dayOfYear + 2) / 153); // March = 0
+  const day = dayOfYear - Math.floor((153 * shiftedMonth + 2) / 5) + 1;
+  const month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  return { year, month, day };
+}
+
+/** `YYYY-MM-DD`, or `YYYY-MM-DD BC` split so a time can go between date and era. */
+function formatCivilDate(epochDays: number): { date: string; bc: boolean } {
+  const { year, month, day } = civilFromDays(epochDays);
+  const md = `${pad(month, 2)}-${pad(day, 2)}`;
+  // Year 0 is 1 BC in PostgreSQL's (and ISO's astronomical) numbering.
+  return year > 0
+    ? { date: `${pad(year, 4)}-${md}`, bc: false }
+    : { date: `${pad(1 - year, 4)}-${md}`, bc: true };
+}
+
+function formatDate(epochDays: number): string {
+  if (epochDays === DATE_POSITIVE_INFINITY_DAYS) return 'infinity';
+  if (epochDays === DATE_NEGATIVE_INFINITY_DAYS) return '-infinity';
+  const { date, bc } = formatCivilDate(epochDays);
+  return bc ? `${date} BC` : date;
+}
+
+/** Microseconds since midnight -> HH:MM:SS.ffffff (24:00:00 allowed, as PostgreSQL allows). */
+function formatTimeOfDayMicros(micros: bigint): string {
+  const totalSeconds = micros / 1_000_000n;
+  const fraction = micros % 1_000_000n;
+  const h = totalSeconds / 3600n;
+  const m = (totalSeconds / 60n) % 60n;
+  const s = totalSeconds % 60n;
+  const base = `${pad(h, 2)}:${pad(m, 2)}:${pad(s, 2)}`;
+  return fraction === 0n ? base : `${base}.${pad(fraction, 6)}`;
+}
+
+const floorDiv = (a: bigint, b: bigint): bigint => {
+  const q = a / b;
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
+};
+
+/** Microseconds since the epoch (no zone) -> `YYYY-MM-DD HH:MM:SS.ffffff[ BC]`. */
+function formatTimestampMicros(micros: bigint): string {
+  if (micros === TIMESTAMP_POSITIVE_INFINITY_MICROS) return 'infinity';
+  if (micros === TIMESTAMP_NEGATIVE_INFINITY_MICROS) return '-infinity';
+  const days = floorDiv(micros, 86_400_000_000n);
+  const { date, bc } = formatCivilDate(Number(days));
+  const time = formatTimeOfDayMicros(micros - days * 86_400_000_000n);
+  return bc ? `${date} ${time} BC` : `${date} ${time}`;
+}
+
+/**
+ * Debezium's ZonedTimestamp is ISO-8601 with astronomical years: 1 BC is `0000-...`, 44 BC is
+ * `-0043-...`, and years past 9999 are signed (`+10000-...`). PostgreSQL rejects all three
+ * ("date/time field value out of range", "time zone displacement out of range") but reads the
+ * unsigned year with a trailing ` BC`.
+ */
+function formatZonedTimestamp(text: string): string {
+  const dated = /^([+-]?)(\d{4,})(-.*)$/.exec(text);
+  if (!dated) return text; // also `infinity` / `-infinity`, which PostgreSQL reads as they are
+  const [, sign, digits, rest] = dated as unknown as [string, string, string, string];
+  const year = sign === '-' ? -BigInt(digits) : BigInt(digits);
+  if (year > 0n) return sign === '+' ? `${digits}${rest}` : text;
+  return `${pad(1n - year, 4)}${rest} BC`;
+}
+
+/** The conversion of a Connect/Debezium temporal type (by `connect.name`), or undefined. */
+export function temporalConversion(semantic: string | undefined): Conversion | undefined {
+  switch (semantic) {
+    case 'io.debezium.time.Date':
+    case 'org.apache.kafka.connect.data.Date':
+      return { pgType: 'date', convert: (v) => formatDate(v as number) };
+    case 'io.debezium.time.Time':
+    case 'org.apache.kafka.connect.data.Time':
+      return {
+        pgType: 'time without time zone',
+        convert: (v) => formatTimeOfDayMicros(toBigInt(v) * 1000n),
+      };
+    case 'io.debezium.time.MicroTime':
+      return {
+        pgType: 'time without time zone',
+        convert: (v) => formatTimeOfDayMicros(toBigInt(v)),
+      };
+    case 'io.debezium.time.NanoTime':
+      return {
+        pgType: 'time without time zone',
+        convert: (v) => formatTimeOfDayMicros(toBigInt(v) / 1000n),
+      };
+    case 'io.debezium.time.Timestamp':
+    case 'org.apache.kafka.connect.data.Timestamp':
+      return {
+        pgType: 'timestamp without time zone',
+        convert: (v) => formatTimestampMicros(toBigInt(v) * 1000n),
+      };
+    case 'io.debezium.time.MicroTimestamp':
+      return {
+        pgType: 'timestamp without time zone',
+        convert: (v) => formatTimestampMicros(toBigInt(v)),
+      };
+    case 'io.debezium.time.NanoTimestamp':
+      return {
+        pgType: 'timestamp without time zone',
+        convert: (v) => formatTimestampMicros(floorDiv(toBigInt(v), 1000n)),
+      };
+    case 'io.debezium.time.ZonedTimestamp':
+      // ISO-8601 with offset (e.g. 2026-01-02T03:04:05.123456Z): PostgreSQL reads it as is.
+      return {
+        pgType: 'timestamp with time zone',
+        convert: (v) => formatZonedTimestamp(v as string),
+      };
+    case 'io.debezium.time.ZonedTime':
+      return { pgType: 'time with time zone', convert: (v) => v as string };
+    case 'io.debezium.time.Interval':
+      // interval.handling.mode=string: ISO-8601 duration, PostgreSQL's interval input takes it.
+      return { pgType: 'interval', convert: (v) => v as string };
+    case 'io.debezium.time.MicroDuration':
+      return { pgType: 'interval', convert: (v) => `${toBigInt(v)} microseconds` };
+    default:
+      return undefined;
+  }
+}
