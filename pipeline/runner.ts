@@ -16,6 +16,7 @@ import {
 } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { PgferryMetrics } from '../core/metrics.js';
+import { recordAppliedChanges } from './applied-changes.js';
 import {
   type ChangeSink,
   type ChangeSource,
@@ -28,7 +29,7 @@ import {
   type StagedBatch,
 } from './ports.js';
 import type { BatchResult, Topology } from './processors/topology.js';
-import { type RowChange, tableKey } from './row-change.js';
+import type { RowChange } from './row-change.js';
 import { nextOffsetAfter } from './source/fetch-chunks.js';
 import type { KafkaRecord } from './source/kafka-record.js';
 
@@ -373,7 +374,7 @@ export class PipelineRunner implements ChunkHandler<ProcessedChunk> {
     // With the chunk's outcome, not at fetch: a progress interval's batch sizes then describe
     // the chunks it applied.
     metrics.batchRows.observe(chunk.records.length);
-    if (!staged.alreadyApplied) this.recordApplied(processed.outputs);
+    if (!staged.alreadyApplied) recordAppliedChanges(metrics, processed.outputs);
     if (poison > 0 || staged.rejected.length > 0) {
       log.warn(
         {
@@ -413,29 +414,6 @@ export class PipelineRunner implements ChunkHandler<ProcessedChunk> {
         throw new ChunkAbandonedError('consumer stopping or partition revoked');
       await chunk.heartbeat().catch(() => undefined);
       await sleep(Math.min(1000, Math.max(0, until - Date.now())));
-    }
-  }
-
-  private recordApplied(changes: RowChange[]): void {
-    const { metrics } = this.options;
-    const newest = new Map<string, number>();
-    // Counted per (table, op) first: a labelled metric lookup per change is not free.
-    const counts = new Map<string, { table: string; op: string; n: number }>();
-    for (const c of changes) {
-      const table = tableKey(c.table);
-      const id = `${table}\u0000${c.op}`;
-      const count = counts.get(id);
-      if (count) count.n += 1;
-      else counts.set(id, { table, op: c.op, n: 1 });
-      newest.set(table, Math.max(newest.get(table) ?? 0, c.sourceTsMs));
-    }
-    for (const { table, op, n } of counts.values()) metrics.changesApplied.inc({ table, op }, n);
-    const now = Date.now();
-    for (const [table, ts] of newest) {
-      if (ts <= 0) continue;
-      metrics.lastAppliedSourceTs.set({ table }, ts / 1000);
-      metrics.endToEndLag.set({ table }, Math.max(0, (now - ts) / 1000));
-      metrics.endToEndLagHistogram.observe(Math.max(0, (now - ts) / 1000));
     }
   }
 
