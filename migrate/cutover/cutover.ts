@@ -10,13 +10,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { PgferryConfig } from '../../core/config.js';
 import { connectPg } from '../../core/pg-connection.js';
+import { readSlotLoss } from '../../sink/bookkeeping/slot-losses.js';
 import { requireSource } from '../command-context.js';
 import {
   formatTableName,
   type MigrationTable,
   resolveMigrationTables,
 } from '../migration-tables.js';
-import { readSlotLoss } from '../status/migration-status.js';
 import { writeCutoverReport } from './cutover-report.js';
 import type {
   ConsumerLagReading,

@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { PgferryError } from '../../core/errors.js';
 import { qualifiedName, quoteIdent } from '../../core/sql-identifier.js';
-import { BOOKKEEPING_SCHEMA } from '../../sink/bookkeeping.js';
+import { BOOKKEEPING_SCHEMA } from '../../sink/bookkeeping/bookkeeping-schema.js';
 import { normalizeType, planColumnTypeChange } from '../../sink/column-type-change.js';
 import type { MigrationTable } from '../migration-tables.js';
 import {

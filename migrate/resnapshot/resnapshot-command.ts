@@ -5,7 +5,6 @@
 // (target and Kafka) past every message already in the topics, and clears the slot-loss mark.
 // Then `connector apply` starts a fresh connector: a new slot and a full snapshot.
 import type { Admin } from 'kafkajs';
-import type pg from 'pg';
 import type { PgferryConfig } from '../../core/config.js';
 import { loadConfig } from '../../core/config.js';
 import { ConnectClient } from '../../core/connect-client.js';
@@ -14,13 +13,10 @@ import { createKafka } from '../../core/kafka-client.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import { connectPg } from '../../core/pg-connection.js';
 import { qualifiedName } from '../../core/sql-identifier.js';
-import {
-  BOOKKEEPING_SCHEMA,
-  ensureBookkeeping,
-  offsetsTable,
-  slotLossesTable,
-  tablesTable,
-} from '../../sink/bookkeeping.js';
+import { ensureBookkeeping } from '../../sink/bookkeeping/bookkeeping-schema.js';
+import { moveOffsetsForward } from '../../sink/bookkeeping/offset-rows.js';
+import { clearSlotLoss, readSlotLoss } from '../../sink/bookkeeping/slot-losses.js';
+import { resetTablePositions } from '../../sink/bookkeeping/table-rows.js';
 import {
   EXIT_CHECK_FAILED,
   EXIT_OK,
@@ -28,7 +24,8 @@ import {
   parseTimeoutOption,
   type RegisterCommand,
 } from '../command-context.js';
-import { readSlotLoss, tableOfTopic } from '../status/migration-status.js';
+import { selectPipelineTopics } from '../status/kafka-reading.js';
+import { tableOfTopic } from '../status/table-progress-reading.js';
 
 interface ResnapshotOptions {
   yes?: boolean;
@@ -175,11 +172,7 @@ async function groupMembers(admin: Admin, groupId: string): Promise<number> {
 
 /** The pipeline's topics (the runner's rule: matching, minus DLQs and internal ones). */
 async function readTopicEnds(admin: Admin, config: PgferryConfig): Promise<TopicEnd[]> {
-  const shared = config.dlq.topic;
-  const names = (await admin.listTopics())
-    .filter((t) => config.kafka.topicPattern.test(t))
-    .filter((t) => !t.endsWith('.dlq') && t !== shared && !t.startsWith('__'))
-    .sort();
+  const names = selectPipelineTopics(await admin.listTopics(), config);
   return Promise.all(
     names.map(async (topic) => ({
       topic,
@@ -215,10 +208,6 @@ async function removeConnector(
   await connect.deleteConnector(name);
 }
 
-/**
- * One target transaction: every table and its position table truncated, the group's offsets
- * raised to the topic ends, the slot-loss mark removed. Returns the tables emptied.
- */
 /** Why the slot counts as lost: the mark `pgferry run` recorded, or a task failed on it. */
 async function lossEvidence(
   config: PgferryConfig,
@@ -237,6 +226,10 @@ async function lossEvidence(
   }
 }
 
+/**
+ * One target transaction: every table and its position table truncated, the group's offsets
+ * raised to the topic ends, the slot-loss mark removed. Returns the tables emptied.
+ */
 async function resetTarget(config: PgferryConfig, ends: readonly TopicEnd[]): Promise<string[]> {
   const client = await connectPg(config.target, 'pgferry-resnapshot');
   try {
@@ -252,20 +245,16 @@ async function resetTarget(config: PgferryConfig, ends: readonly TopicEnd[]): Pr
         await client.query(`TRUNCATE ${qualifiedName(schema, name)}`);
         emptied.push(t.table);
       }
-      await truncatePositions(client, schema, name);
-      for (const p of t.partitions) {
-        // Offsets only move forward (the sink's rule too): GREATEST.
-        await client.query(
-          `INSERT INTO ${offsetsTable()} (group_id, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (group_id, topic, partition)
-           DO UPDATE SET next_offset = GREATEST(${offsetsTable()}.next_offset, EXCLUDED.next_offset), updated_at = now()`,
-          [config.kafka.groupId, t.topic, p.partition, p.high],
-        );
-      }
+      // A fresh snapshot starts without the old row positions (deleted rows included).
+      await resetTablePositions(client, schema, name);
+      await moveOffsetsForward(
+        client,
+        config.kafka.groupId,
+        t.topic,
+        t.partitions.map((p) => ({ partition: p.partition, nextOffset: p.high })),
+      );
     }
-    await client.query(`DELETE FROM ${slotLossesTable()} WHERE slot_name = $1`, [
-      config.replication.slotName,
-    ]);
+    await clearSlotLoss(client, config.replication.slotName);
     await client.query('COMMIT');
     return emptied;
   } catch (error) {
@@ -274,21 +263,6 @@ async function resetTarget(config: PgferryConfig, ends: readonly TopicEnd[]): Pr
   } finally {
     await client.end().catch(() => undefined);
   }
-}
-
-/** The table's row positions (deleted rows included): a fresh snapshot starts without them. */
-async function truncatePositions(client: pg.ClientBase, schema: string, name: string) {
-  const row = await client.query<{ position_table: string }>(
-    `SELECT position_table FROM ${tablesTable()} WHERE table_schema = $1 AND table_name = $2`,
-    [schema, name],
-  );
-  const positionTable = row.rows[0]?.position_table;
-  if (positionTable === undefined) return;
-  const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [
-    qualifiedName(BOOKKEEPING_SCHEMA, positionTable),
-  ]);
-  if (exists.rows[0]?.t != null)
-    await client.query(`TRUNCATE ${qualifiedName(BOOKKEEPING_SCHEMA, positionTable)}`);
 }
 
 /** A slot that survived the connector (slot.drop.on.stop off) would be reused: say so. */

@@ -3,12 +3,8 @@
 // partition, the tables and the pgferry processes. Pure: the same status gives the same text.
 
 import { formatDuration } from '../../ops/progress/progress-view.js';
-import {
-  isNothingRead,
-  isSlotLost,
-  type MigrationStatus,
-  SLOT_LOST_RUNBOOK,
-} from './migration-status.js';
+import { isNothingRead, isSlotLost, SLOT_LOST_RUNBOOK } from './caught-up-judgement.js';
+import type { MigrationStatus } from './migration-status-types.js';
 
 export function formatMigrationStatus(status: MigrationStatus): string {
   const lines = [`pgferry status at ${status.at}: ${formatHeadline(status)}`];

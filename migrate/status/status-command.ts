@@ -12,8 +12,10 @@ import {
   type RegisterCommand,
 } from '../command-context.js';
 import { reverseConfig } from '../reverse-config.js';
-import { isNothingRead, type MigrationStatus, readMigrationStatus } from './migration-status.js';
+import { isNothingRead } from './caught-up-judgement.js';
+import { readMigrationStatus } from './migration-status.js';
 import { formatMigrationStatus } from './migration-status-text.js';
+import type { MigrationStatus } from './migration-status-types.js';
 
 const DEFAULT_WATCH_SECONDS = 5;
 const CLEAR_SCREEN = '\u001b[2J\u001b[H';

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../core/connect-client.js';
 import type { PauseComponentResult } from '../../migrate/pause/pipeline-pause.js';
-import type { MigrationStatus } from '../../migrate/status/migration-status.js';
+import type { MigrationStatus } from '../../migrate/status/migration-status-types.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
 import { loadStackEnv } from '../support/stack-env.js';

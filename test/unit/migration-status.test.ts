@@ -1,13 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import {
-  computePartitionLag,
-  isNothingRead,
-  judgeCaughtUp,
-  type MigrationStatus,
-  tableOfTopic,
-} from '../../migrate/status/migration-status.js';
+import { isNothingRead, judgeCaughtUp } from '../../migrate/status/caught-up-judgement.js';
+import { computePartitionLag } from '../../migrate/status/consumer-lag-reading.js';
 import { formatBytes, formatMigrationStatus } from '../../migrate/status/migration-status-text.js';
+import type { MigrationStatus } from '../../migrate/status/migration-status-types.js';
 import { statusExitCode, watchStatus } from '../../migrate/status/status-command.js';
+import { tableOfTopic } from '../../migrate/status/table-progress-reading.js';
 
 /** A caught-up status; tests change one part. */
 function makeStatus(change: (s: MigrationStatus) => void = () => undefined): MigrationStatus {

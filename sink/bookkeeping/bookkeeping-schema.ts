@@ -1,0 +1,72 @@
+// The `pgferry` schema in the target: its creation and the names of its tables (offsets, tables,
+// slot_losses, one pos_<table> per replicated table). Only sink/ builds SQL against it.
+import type pg from 'pg';
+import { qualifiedName, quoteIdent } from '../../core/sql-identifier.js';
+
+export const BOOKKEEPING_SCHEMA = 'pgferry';
+/** Serializes DDL of several pgferry processes on one target (any constant works). */
+export const DDL_LOCK_KEY = 7_307_011_981;
+
+export async function ensureBookkeeping(client: pg.ClientBase): Promise<void> {
+  const s = quoteIdent(BOOKKEEPING_SCHEMA);
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK_KEY]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.offsets (
+      group_id text NOT NULL,
+      topic text NOT NULL,
+      partition integer NOT NULL,
+      next_offset bigint NOT NULL,
+      updated_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (group_id, topic, partition))`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.tables (
+      table_schema text NOT NULL,
+      table_name text NOT NULL,
+      position_table text NOT NULL UNIQUE,
+      truncated_position bigint NOT NULL DEFAULT 0,
+      last_position bigint,
+      last_source_ts timestamptz,
+      last_applied_at timestamptz,
+      changes_applied bigint NOT NULL DEFAULT 0,
+      PRIMARY KEY (table_schema, table_name))`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.slot_losses (
+      slot_name text PRIMARY KEY,
+      detected_at timestamptz NOT NULL DEFAULT now(),
+      detected_by text NOT NULL)`);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+export const offsetsTable = (): string => qualifiedName(BOOKKEEPING_SCHEMA, 'offsets');
+export const tablesTable = (): string => qualifiedName(BOOKKEEPING_SCHEMA, 'tables');
+/**
+ * Source replication slots seen to disappear by `pgferry run`: the target missed whatever was
+ * written while the slot was gone, even if a slot of that name exists again. Only
+ * `pgferry resnapshot` clears a row, so `status` keeps saying so until the target is rebuilt.
+ */
+export const slotLossesTable = (): string => qualifiedName(BOOKKEEPING_SCHEMA, 'slot_losses');
+
+/**
+ * Readers that must not create anything (status, cutover) ask first: before the first
+ * `pgferry run` the schema does not exist, which means nothing applied, not an error.
+ */
+export async function hasBookkeepingTable(client: pg.ClientBase, table: string): Promise<boolean> {
+  const result = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [
+    qualifiedName(BOOKKEEPING_SCHEMA, table),
+  ]);
+  return result.rows[0]?.t != null;
+}
+
+/** The offsets and tables both exist (`pgferry run` created the schema). */
+export async function hasBookkeeping(client: pg.ClientBase): Promise<boolean> {
+  const result = await client.query<{ offsets: string | null; tables: string | null }>(
+    'SELECT to_regclass($1) AS offsets, to_regclass($2) AS tables',
+    [qualifiedName(BOOKKEEPING_SCHEMA, 'offsets'), qualifiedName(BOOKKEEPING_SCHEMA, 'tables')],
+  );
+  const row = result.rows[0];
+  return row?.offsets != null && row.tables != null;
+}

@@ -1,0 +1,59 @@
+// pgferry.tables: one row per replicated table with its progress (changes applied, newest source
+// time) and the name of its position table (the last applied position of every row).
+import type pg from 'pg';
+import { qualifiedName } from '../../core/sql-identifier.js';
+import { BOOKKEEPING_SCHEMA, hasBookkeepingTable, tablesTable } from './bookkeeping-schema.js';
+
+export interface TableProgressRow {
+  schema: string;
+  name: string;
+  changesApplied: number;
+  /** Source commit time of the newest change applied. */
+  lastSourceTs: Date | null;
+  lastAppliedAt: Date | null;
+  /** The target's now − lastSourceTs in seconds (may be negative with clock skew). */
+  sourceAgeSeconds: number | null;
+}
+
+/** Every replicated table's progress, by schema and name. */
+export async function readTableProgress(client: pg.ClientBase): Promise<TableProgressRow[]> {
+  const result = await client.query<{
+    table_schema: string;
+    table_name: string;
+    changes_applied: string;
+    last_source_ts: Date | null;
+    last_applied_at: Date | null;
+    lag: number | null;
+  }>(
+    `SELECT table_schema, table_name, changes_applied, last_source_ts, last_applied_at,
+              EXTRACT(EPOCH FROM (now() - last_source_ts))::float8 AS lag
+         FROM ${tablesTable()} ORDER BY table_schema, table_name`,
+  );
+  return result.rows.map((r) => ({
+    schema: r.table_schema,
+    name: r.table_name,
+    changesApplied: Number(r.changes_applied),
+    lastSourceTs: r.last_source_ts,
+    lastAppliedAt: r.last_applied_at,
+    sourceAgeSeconds: r.lag,
+  }));
+}
+
+/**
+ * Empties the table's row positions (deleted rows included), so a fresh snapshot starts without
+ * them. Nothing to do for a table the sink never registered. Runs in the caller's transaction.
+ */
+export async function resetTablePositions(
+  client: pg.ClientBase,
+  schema: string,
+  name: string,
+): Promise<void> {
+  const row = await client.query<{ position_table: string }>(
+    `SELECT position_table FROM ${tablesTable()} WHERE table_schema = $1 AND table_name = $2`,
+    [schema, name],
+  );
+  const positionTable = row.rows[0]?.position_table;
+  if (positionTable === undefined) return;
+  if (await hasBookkeepingTable(client, positionTable))
+    await client.query(`TRUNCATE ${qualifiedName(BOOKKEEPING_SCHEMA, positionTable)}`);
+}
