@@ -8,7 +8,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { createLogger } from '../core/logger.js';
 import { quoteIdent } from '../core/sql-identifier.js';
-import { ensureBookkeeping } from '../sink/bookkeeping.js';
+import { ensureBookkeeping } from '../sink/bookkeeping/bookkeeping-schema.js';
 import { encodeCopyRow, inChunks } from '../sink/copy-text.js';
 import {
   copyIntoStagingSql,

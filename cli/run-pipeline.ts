@@ -32,7 +32,7 @@ import { createTransformProcessor } from '../pipeline/processors/transform-proce
 import { PipelineRunner } from '../pipeline/runner.js';
 import type { KafkaRecord } from '../pipeline/source/kafka-record.js';
 import { KafkaSource } from '../pipeline/source/kafka-source.js';
-import { recordSlotLoss } from '../sink/bookkeeping.js';
+import { recordSlotLoss } from '../sink/bookkeeping/slot-losses.js';
 import { DlqProducer } from '../sink/dlq-producer.js';
 import { PostgresSink } from '../sink/postgres-sink.js';
 

@@ -2,7 +2,7 @@
 // only (no values: values travel through COPY). Pure functions so tests can assert the shape.
 
 import { qualifiedName, quoteIdent, quoteLiteral } from '../core/sql-identifier.js';
-import { BOOKKEEPING_SCHEMA, tablesTable } from './bookkeeping.js';
+import { BOOKKEEPING_SCHEMA, tablesTable } from './bookkeeping/bookkeeping-schema.js';
 
 export interface MergeTarget {
   schema: string;

@@ -19,8 +19,9 @@ import {
   beginAndLockOffsetsSql,
   highestPosition,
   tableProgressSql,
-} from './batch-bookkeeping-sql.js';
-import { ensureBookkeeping, readStoredOffsets } from './bookkeeping.js';
+} from './bookkeeping/batch-bookkeeping-sql.js';
+import { ensureBookkeeping } from './bookkeeping/bookkeeping-schema.js';
+import { readStoredOffsets } from './bookkeeping/offset-rows.js';
 import { type ApplyTimings, applyTableChanges } from './table-apply.js';
 import { TargetConnection } from './target-connection.js';
 import { recordTruncateOnly, type SchemaChangeListener, type TargetTable } from './target-table.js';

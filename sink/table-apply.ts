@@ -11,7 +11,7 @@ import type { Logger } from '../core/logger.js';
 import { classifyPgError } from '../core/pg-errors.js';
 import type { RejectedChange } from '../pipeline/ports.js';
 import { type RowChange, tableKey, UNCHANGED_TOAST } from '../pipeline/row-change.js';
-import { highestPosition } from './batch-bookkeeping-sql.js';
+import { highestPosition } from './bookkeeping/batch-bookkeeping-sql.js';
 import { encodeCopyRow, inChunks } from './copy-text.js';
 import {
   copyIntoStagingSql,

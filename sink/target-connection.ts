@@ -7,7 +7,7 @@ import { PgferryError, RetriableError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { connectPg } from '../core/pg-connection.js';
 import { classifyPgError, isAuthenticationFailure, keepsSessionUsable } from '../core/pg-errors.js';
-import { ensureBookkeeping } from './bookkeeping.js';
+import { ensureBookkeeping } from './bookkeeping/bookkeeping-schema.js';
 
 export class TargetConnection {
   private client: pg.Client | undefined;

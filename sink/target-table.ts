@@ -13,7 +13,7 @@ import {
 } from '../core/sql-identifier.js';
 import type { TableRef } from '../pipeline/row-change.js';
 import type { TableSchema } from '../pipeline/table-schema.js';
-import { BOOKKEEPING_SCHEMA, DDL_LOCK_KEY, tablesTable } from './bookkeeping.js';
+import { BOOKKEEPING_SCHEMA, DDL_LOCK_KEY, tablesTable } from './bookkeeping/bookkeeping-schema.js';
 import { planColumnTypeChange } from './column-type-change.js';
 
 export type SchemaChangeKind = 'create_table' | 'add_column' | 'widen_column' | 'drop_not_null';

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { loadConfig, type PostgresSettings } from '../../core/config.js';
 import { PgferryError } from '../../core/errors.js';
 import { connectPg } from '../../core/pg-connection.js';
-import { DDL_LOCK_KEY } from '../../sink/bookkeeping.js';
+import { DDL_LOCK_KEY } from '../../sink/bookkeeping/bookkeeping-schema.js';
 import {
   EXIT_CHECK_FAILED,
   EXIT_OK,

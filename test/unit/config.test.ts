@@ -1,12 +1,17 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   describeConfig,
   loadConfig,
+  type PgferryConfig,
+  type PostgresSettings,
   readConfigValue,
   redactConfig,
+  type SaslMechanism,
+  type SettingEnvName,
   settingsSchema,
 } from '../../core/config.js';
 import { ConfigError } from '../../core/errors.js';
+import type { FaultInjection } from '../../core/fault-points.js';
 
 function loadConfigError(env: Record<string, string | undefined>): ConfigError {
   try {
@@ -63,6 +68,37 @@ const FULL_ENV = {
   LOG_LEVEL: 'debug',
   PGFERRY_FAULT_INJECTION: 'merge:delay=250@2',
 };
+
+/** FULL_ENV plus the settings it leaves at their defaults: every setting of the table is set. */
+const EVERY_SETTING_ENV: Record<SettingEnvName, string> = {
+  ...FULL_ENV,
+  SOURCE_PUBLICATION: 'pub',
+  SOURCE_SLOT_NAME: 'slot',
+  TOPIC_REFRESH_SECONDS: '5',
+  RETRY_MAX_DELAY_SECONDS: '12',
+  PROGRESS_LOG_SECONDS: '7',
+  REVERSE_CONNECTOR_NAME: 'rev-connector',
+  REVERSE_CONNECTOR_CONFIG_FILE: 'rev.json',
+  REVERSE_PUBLICATION: 'rev_pub',
+  REVERSE_SLOT_NAME: 'rev_slot',
+  REVERSE_KAFKA_TOPIC_PATTERN: '^rev\\.app\\..*',
+};
+
+/** The dotted paths of `config`'s values, taking each settings-table key as one value. */
+function valuePaths(node: unknown, keys: ReadonlySet<string>, prefix = ''): string[] {
+  return Object.entries(node as Record<string, unknown>).flatMap(([name, value]) => {
+    const path = `${prefix}${name}`;
+    if (keys.has(path)) return [path];
+    if (
+      value !== null &&
+      typeof value === 'object' &&
+      Object.getPrototypeOf(value) === Object.prototype
+    ) {
+      return valuePaths(value, keys, `${path}.`);
+    }
+    return [`${path} (in no setting)`];
+  });
+}
 
 const SECRET_VALUES = ['kafka-pass-1', 'registry-pass-2', 'target-pass-3', 'source-pass-4'];
 
@@ -164,6 +200,76 @@ describe('describeConfig', () => {
     for (const row of describeConfig()) {
       expect(readConfigValue(config, row.key), row.key).toBeDefined();
     }
+  });
+});
+
+describe('the typed config, derived from the settings table', () => {
+  it('puts each setting at its key, as its own schema parses it (readConfigValue reads it back)', () => {
+    const rows = describeConfig();
+    expect(Object.keys(EVERY_SETTING_ENV).sort()).toEqual(rows.map((row) => row.env).sort());
+    expect(new Set(rows.map((row) => row.key)).size).toBe(rows.length);
+    const config = loadConfig(EVERY_SETTING_ENV);
+    for (const row of rows) {
+      const env = row.env as SettingEnvName;
+      const parsed = settingsSchema.shape[env].parse(EVERY_SETTING_ENV[env]);
+      expect(readConfigValue(config, row.key), `${row.env} at ${row.key}`).toEqual(parsed);
+    }
+  });
+
+  it('holds exactly the settings of the table: none missing, nothing else', () => {
+    const keys = new Set(describeConfig().map((row) => row.key));
+    const paths = valuePaths(loadConfig(EVERY_SETTING_ENV), keys);
+    expect(paths.sort()).toEqual([...keys].sort());
+  });
+
+  it('has every defaulted setting and the derived reverse group id when nothing is set', () => {
+    const config = loadConfig({});
+    for (const row of describeConfig()) {
+      // SOURCE_DB_* is an optional group: with SOURCE_DB_HOST unset there is no `source` at all.
+      if (row.default === undefined || row.key.startsWith('source.')) continue;
+      expect(readConfigValue(config, row.key), row.key).toBeDefined();
+    }
+    expect(config.reverse.groupId).toBe('cdc-consumer-group-reverse');
+    expect(loadConfig({ KAFKA_GROUP_ID: ' g ' }).reverse.groupId).toBe('g-reverse');
+    expect(config.dlq).toEqual({});
+    expect(Object.keys(config.mapping)).toEqual([]);
+    expect('faultInjection' in config).toBe(false);
+    expect('sasl' in config.kafka).toBe(false);
+  });
+
+  it('types optional groups, defaults and derived values as the table declares (tsc checks)', () => {
+    const config = loadConfig(FULL_ENV);
+    expectTypeOf(config.kafka.groupId).toEqualTypeOf<string>();
+    expectTypeOf(config.kafka.brokers).toEqualTypeOf<string[]>();
+    expectTypeOf(config.kafka.sasl).toEqualTypeOf<
+      { mechanism: SaslMechanism; username: string; password: string } | undefined
+    >();
+    expectTypeOf(config.source).toEqualTypeOf<PostgresSettings | undefined>();
+    expectTypeOf(config.target).toEqualTypeOf<PostgresSettings>();
+    expectTypeOf(config.reverse.groupId).toEqualTypeOf<string>();
+    expectTypeOf(config.reverse.sourceWriter).toEqualTypeOf<
+      { user: string; password?: string } | undefined
+    >();
+    expectTypeOf(config.dlq).toEqualTypeOf<{ topic?: string }>();
+    expectTypeOf(config.faultInjection).toEqualTypeOf<FaultInjection | undefined>();
+    expectTypeOf<keyof PgferryConfig>().toEqualTypeOf<
+      | 'kafka'
+      | 'schemaRegistry'
+      | 'target'
+      | 'source'
+      | 'connect'
+      | 'replication'
+      | 'reverse'
+      | 'batch'
+      | 'consumer'
+      | 'dlq'
+      | 'mapping'
+      | 'retry'
+      | 'metrics'
+      | 'progress'
+      | 'log'
+      | 'faultInjection'
+    >();
   });
 });
 

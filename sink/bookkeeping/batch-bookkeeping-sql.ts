@@ -1,10 +1,10 @@
 // The bookkeeping statements of one batch transaction: lock the partition's offsets row (reading
 // the offset already applied), record each table's progress, advance the partition's offset.
 // Values are spliced only as quoted literals or checked integers, so they run in one round trip.
-import { quoteLiteral } from '../core/sql-identifier.js';
-import type { ChangeBatch } from '../pipeline/ports.js';
-import type { RowChange, TableRef } from '../pipeline/row-change.js';
-import { offsetsTable, tablesTable } from './bookkeeping.js';
+import { quoteLiteral } from '../../core/sql-identifier.js';
+import type { ChangeBatch } from '../../pipeline/ports.js';
+import type { RowChange, TableRef } from '../../pipeline/row-change.js';
+import { offsetsTable, tablesTable } from './bookkeeping-schema.js';
 
 /** An integer spliced into SQL text: refused unless it is one (never a string from outside). */
 export function safeInteger(value: number): string {

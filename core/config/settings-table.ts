@@ -1,0 +1,324 @@
+// The settings table: every setting of pgferry once, keyed by env var name, with where its value
+// goes in the typed config (`key`). PgferryConfig and loadConfig are both derived from it.
+import { z } from 'zod';
+import { LOG_LEVELS } from '../logger.js';
+import { defineReverseSettings, defineSourceDbSettings } from './migration-settings.js';
+import { SASL_MECHANISMS, SSL_MODES } from './setting-choices.js';
+import { defineSetting } from './setting-definition.js';
+import {
+  parseBoolean,
+  parseBrokerList,
+  parseChoice,
+  parseFaultInjectionSetting,
+  parseHttpUrl,
+  parseInteger,
+  parseRegExp,
+  parseSeconds,
+  parseSecret,
+  parseText,
+  parseTopicName,
+} from './setting-parsers.js';
+
+/**
+ * Every setting, in the order `pgferry config check` lists them. A setting's `key` alone decides
+ * where its value lands in PgferryConfig; `presence` decides whether it is always there.
+ */
+export const SETTINGS = {
+  KAFKA_BOOTSTRAP: defineSetting(
+    {
+      key: 'kafka.brokers',
+      description: 'Kafka bootstrap brokers, comma-separated host:port.',
+      default: 'localhost:9092',
+    },
+    parseBrokerList(),
+  ),
+  KAFKA_GROUP_ID: defineSetting(
+    {
+      key: 'kafka.groupId',
+      description: 'Consumer group; every pgferry process in one group shares the partitions.',
+      default: 'cdc-consumer-group',
+    },
+    parseText('a consumer group id'),
+  ),
+  KAFKA_TOPIC_PATTERN: defineSetting(
+    {
+      key: 'kafka.topicPattern',
+      description: 'JavaScript RegExp selecting the CDC topics to consume.',
+      default: '^cdc\\.public\\..*',
+    },
+    parseRegExp(),
+  ),
+  KAFKA_CLIENT_ID: defineSetting(
+    {
+      key: 'kafka.clientId',
+      description: 'Kafka client.id (shows up in broker logs and quotas).',
+      default: 'pgferry',
+    },
+    parseText('a client id'),
+  ),
+  KAFKA_SSL: defineSetting(
+    { key: 'kafka.ssl.enabled', description: 'Connect to Kafka over TLS.', default: 'false' },
+    parseBoolean(),
+  ),
+  KAFKA_SSL_CA_FILE: defineSetting(
+    {
+      key: 'kafka.ssl.caFile',
+      description: 'CA bundle (PEM file) to verify the brokers; needs KAFKA_SSL=true.',
+    },
+    parseText('a file path'),
+  ),
+  KAFKA_SSL_CERT_FILE: defineSetting(
+    {
+      key: 'kafka.ssl.certFile',
+      description: 'Client certificate (PEM file) for mutual TLS; needs KAFKA_SSL_KEY_FILE.',
+    },
+    parseText('a file path'),
+  ),
+  KAFKA_SSL_KEY_FILE: defineSetting(
+    {
+      key: 'kafka.ssl.keyFile',
+      description: 'Client private key (PEM file) for mutual TLS; needs KAFKA_SSL_CERT_FILE.',
+    },
+    parseText('a file path'),
+  ),
+  KAFKA_SASL_MECHANISM: defineSetting(
+    {
+      key: 'kafka.sasl.mechanism',
+      description: `SASL mechanism (${SASL_MECHANISMS.join(', ')}); unset = no SASL.`,
+      presence: 'group-marker',
+    },
+    parseChoice(SASL_MECHANISMS),
+  ),
+  KAFKA_SASL_USERNAME: defineSetting(
+    {
+      key: 'kafka.sasl.username',
+      description: 'SASL user; required with KAFKA_SASL_MECHANISM.',
+      presence: 'group-member',
+    },
+    parseText('a user name'),
+  ),
+  KAFKA_SASL_PASSWORD: defineSetting(
+    {
+      key: 'kafka.sasl.password',
+      description: 'SASL password; required with KAFKA_SASL_MECHANISM.',
+      presence: 'group-member',
+      secret: true,
+    },
+    parseSecret(),
+  ),
+  SCHEMA_REGISTRY_URL: defineSetting(
+    {
+      key: 'schemaRegistry.url',
+      description:
+        'Confluent-compatible schema registry URL (Apicurio: its /apis/ccompat/v7 path).',
+      default: 'http://localhost:8081',
+    },
+    parseHttpUrl(),
+  ),
+  SCHEMA_REGISTRY_USERNAME: defineSetting(
+    {
+      key: 'schemaRegistry.auth.username',
+      description: 'Registry basic-auth user; set together with SCHEMA_REGISTRY_PASSWORD.',
+      presence: 'group-marker',
+    },
+    parseText('a user name'),
+  ),
+  SCHEMA_REGISTRY_PASSWORD: defineSetting(
+    {
+      key: 'schemaRegistry.auth.password',
+      description: 'Registry basic-auth password; set together with SCHEMA_REGISTRY_USERNAME.',
+      presence: 'group-member',
+      secret: true,
+    },
+    parseSecret(),
+  ),
+  TARGET_DB_HOST: defineSetting(
+    { key: 'target.host', description: 'Target PostgreSQL host.', default: 'localhost' },
+    parseText('a host name'),
+  ),
+  TARGET_DB_PORT: defineSetting(
+    { key: 'target.port', description: 'Target PostgreSQL port.', default: '5433' },
+    parseInteger(1, 65535),
+  ),
+  TARGET_DB_NAME: defineSetting(
+    { key: 'target.database', description: 'Target database name.', default: 'targetdb' },
+    parseText('a database name'),
+  ),
+  TARGET_DB_USER: defineSetting(
+    { key: 'target.user', description: 'Target database user.', default: 'migration' },
+    parseText('a user name'),
+  ),
+  TARGET_DB_PASSWORD: defineSetting(
+    {
+      key: 'target.password',
+      description: 'Target database password (the default is the local stack one).',
+      default: 'migration_secret',
+      secret: true,
+    },
+    parseSecret(),
+  ),
+  TARGET_DB_SSLMODE: defineSetting(
+    {
+      key: 'target.sslMode',
+      description: `libpq-style sslmode for the target connection (${SSL_MODES.join(', ')}).`,
+      default: 'prefer',
+    },
+    parseChoice(SSL_MODES),
+  ),
+  TARGET_DB_SSLROOTCERT: defineSetting(
+    { key: 'target.sslRootCert', description: 'CA bundle (PEM file) to verify the target server.' },
+    parseText('a file path'),
+  ),
+  ...defineSourceDbSettings(),
+  CONNECT_URL: defineSetting(
+    {
+      key: 'connect.url',
+      description: 'Kafka Connect REST URL.',
+      default: 'http://localhost:8083',
+    },
+    parseHttpUrl(),
+  ),
+  CONNECTOR_NAME: defineSetting(
+    {
+      key: 'connect.connectorName',
+      description: 'Debezium source connector name; overrides the name in the connector file.',
+      default: 'pgferry-source',
+    },
+    parseText('a connector name'),
+  ),
+  CONNECTOR_CONFIG_FILE: defineSetting(
+    {
+      key: 'connect.connectorConfigFile',
+      description: 'Connector JSON ({"name","config"}) used by `pgferry connector apply`.',
+      default: 'connect-config/debezium-source.json',
+    },
+    parseText('a file path'),
+  ),
+  SOURCE_PUBLICATION: defineSetting(
+    {
+      key: 'replication.publication',
+      description:
+        'The source publication Debezium reads; its tables are what schema-sync, verify and cutover work on.',
+      default: 'pgferry_publication',
+    },
+    parseText('a publication name'),
+  ),
+  SOURCE_SLOT_NAME: defineSetting(
+    {
+      key: 'replication.slotName',
+      description: 'The source replication slot Debezium reads (status and cutover check its lag).',
+      default: 'pgferry_slot',
+    },
+    parseText('a slot name'),
+  ),
+  BATCH_SIZE: defineSetting(
+    {
+      key: 'batch.maxRows',
+      description:
+        'Max rows applied per target transaction. Default 1000, not the brief’s 100: fewer, larger COPY+merge round trips.',
+      default: '1000',
+    },
+    parseInteger(1, 100_000),
+  ),
+  BATCH_MAX_BYTES: defineSetting(
+    {
+      key: 'batch.maxBytes',
+      description: 'Max encoded bytes buffered per batch (bounds memory); default 16 MiB.',
+      default: String(16 * 1024 * 1024),
+    },
+    parseInteger(1024, 1024 * 1024 * 1024),
+  ),
+  CONSUMER_POLL_TIMEOUT: defineSetting(
+    {
+      key: 'consumer.pollTimeoutSeconds',
+      description: 'Seconds to wait for more records before flushing a partial batch.',
+      default: '1.0',
+    },
+    parseSeconds(300),
+  ),
+  DLQ_TOPIC: defineSetting(
+    {
+      key: 'dlq.topic',
+      description:
+        'Dead-letter topic for poison messages and rows the target rejects. Unset: `<topic>.dlq` per source topic.',
+    },
+    parseTopicName(),
+  ),
+  TARGET_SCHEMA: defineSetting(
+    {
+      key: 'mapping.targetSchema',
+      description:
+        'Target schema for every replicated table. Unset: the source schema (cdc.<schema>.<table> -> <schema>.<table>).',
+    },
+    parseText('a schema name'),
+  ),
+  TOPIC_REFRESH_SECONDS: defineSetting(
+    {
+      key: 'consumer.topicRefreshSeconds',
+      description: 'How often to look for new topics matching KAFKA_TOPIC_PATTERN (new tables).',
+      default: '10',
+    },
+    parseSeconds(3600),
+  ),
+  RETRY_MAX_DELAY_SECONDS: defineSetting(
+    {
+      key: 'retry.maxDelaySeconds',
+      description:
+        'Cap of the exponential backoff when the target, registry or broker is unavailable.',
+      default: '30',
+    },
+    parseSeconds(3600),
+  ),
+  METRICS_HOST: defineSetting(
+    {
+      key: 'metrics.host',
+      description: 'Address the /metrics endpoint binds to (loopback unless scraped remotely).',
+      default: '127.0.0.1',
+    },
+    parseText('a host or address'),
+  ),
+  METRICS_PORT: defineSetting(
+    {
+      key: 'metrics.port',
+      description: 'Port of the /metrics endpoint; 0 picks a free port.',
+      default: '9464',
+    },
+    parseInteger(0, 65535),
+  ),
+  PROGRESS_LOG_SECONDS: defineSetting(
+    {
+      key: 'progress.logSeconds',
+      description:
+        '`pgferry run` without a terminal (or with --progress log): one summary log line (throughput, changes by op, batches, errors, lag) every N seconds; 0 = none.',
+      default: '30',
+    },
+    parseInteger(0, 86_400),
+  ),
+  ...defineReverseSettings(),
+  PGFERRY_FAULT_INJECTION: defineSetting(
+    {
+      key: 'faultInjection',
+      description:
+        'Testing only (the fault suite): `<point>[:hold|:delay=<ms>][@<n>]` makes `pgferry run` hold or wait at staging-copy, merge or after-target-commit. Refused when NODE_ENV=production.',
+    },
+    parseFaultInjectionSetting(),
+  ),
+  LOG_LEVEL: defineSetting(
+    { key: 'log.level', description: `Log level (${LOG_LEVELS.join(', ')}).`, default: 'info' },
+    parseChoice(LOG_LEVELS),
+  ),
+};
+
+export type SettingsTable = typeof SETTINGS;
+export type SettingEnvName = keyof SettingsTable;
+type SettingsShape = { [E in SettingEnvName]: SettingsTable[E]['schema'] };
+
+export const SETTING_ENV_NAMES = Object.keys(SETTINGS) as SettingEnvName[];
+
+/** The one schema of pgferry's settings, keyed by env var name, input = raw env strings. */
+export const settingsSchema = z.object(
+  Object.fromEntries(SETTING_ENV_NAMES.map((env) => [env, SETTINGS[env].schema])) as SettingsShape,
+);
+
+export type ParsedSettings = z.output<typeof settingsSchema>;
+export type RawSettings = Partial<Record<SettingEnvName, string>>;
