@@ -15,8 +15,9 @@ import {
 } from './preflight-check.js';
 import { checkConnectAndRegistry } from './preflight-connect.js';
 import { checkKafka } from './preflight-kafka.js';
-import { checkSource, openSourceFacts } from './preflight-source.js';
+import { checkSource } from './preflight-source.js';
 import { checkTarget } from './preflight-target.js';
+import { openSourceFacts } from './source-facts.js';
 
 export async function runPreflight(
   config: PgferryConfig,
