@@ -32,18 +32,18 @@ import {
   type TopicRetention,
 } from '../../migrate/preflight/preflight-kafka.js';
 import {
-  classifyColumnType,
-  compareTableSchemas,
-  judgeRoleAttributes,
-  judgeSchemaComparison,
-} from '../../migrate/preflight/preflight-target.js';
-import {
   judgeReplicationCapacity,
   judgeSlot,
   type SlotReading,
 } from '../../migrate/preflight/source-replication-checks.js';
 import { resolveConnectorUser } from '../../migrate/preflight/source-role-checks.js';
 import { judgeReplicaIdentity } from '../../migrate/preflight/source-table-checks.js';
+import { judgeRoleAttributes } from '../../migrate/preflight/target-role-checks.js';
+import {
+  classifyColumnType,
+  compareTableSchemas,
+  judgeSchemaComparison,
+} from '../../migrate/preflight/target-schema-checks.js';
 import type {
   ColumnDefinition,
   ColumnType,
