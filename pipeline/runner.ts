@@ -16,7 +16,7 @@ import {
 } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { PgferryMetrics } from '../core/metrics.js';
-import { recordAppliedChanges } from './applied-changes.js';
+import { AppliedChangesRecorder } from './applied-changes.js';
 import {
   type ChangeSink,
   type ChangeSource,
@@ -78,8 +78,11 @@ export class PipelineRunner implements ChunkHandler<ProcessedChunk> {
   /** The topology's current chunk: chunks go through it one at a time. */
   private processing: Promise<unknown> = Promise.resolve();
 
+  private readonly applied: AppliedChangesRecorder;
+
   constructor(private readonly options: PipelineRunnerOptions) {
     options.metrics.paused.set(0);
+    this.applied = new AppliedChangesRecorder(options.metrics);
   }
 
   get pauseStatus(): PauseStatus {
@@ -374,7 +377,7 @@ export class PipelineRunner implements ChunkHandler<ProcessedChunk> {
     // With the chunk's outcome, not at fetch: a progress interval's batch sizes then describe
     // the chunks it applied.
     metrics.batchRows.observe(chunk.records.length);
-    if (!staged.alreadyApplied) recordAppliedChanges(metrics, processed.outputs);
+    if (!staged.alreadyApplied) this.applied.record(processed.outputs);
     if (poison > 0 || staged.rejected.length > 0) {
       log.warn(
         {

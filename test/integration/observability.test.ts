@@ -70,27 +70,70 @@ async function promQuery(query: string): Promise<Series[]> {
   return data.result;
 }
 
-/** Polls until every query returns at least one series; names the ones that never did. */
+/** Label values one series must carry, e.g. `{ table: 'public.t' }`. */
+type Labels = Record<string, string>;
+
+interface SeriesQuery {
+  name: string;
+  query: string;
+  /**
+   * Series the result must include, not just any series: Prometheus sees a table's series from
+   * the first scrape after pgferry first counted it, and a rate() only from the second, so a
+   * query can return another table's series (or a leftover of an earlier pgferry on the port)
+   * before it returns the one a check is about.
+   */
+  want?: Labels[];
+}
+
+const hasLabels = (metric: Labels, labels: Labels) =>
+  Object.entries(labels).every(([k, v]) => metric[k] === v);
+
+/**
+ * Polls until every query returns at least one series, and every series it `want`s; names the
+ * ones that never did and what they returned last.
+ */
 async function waitForSeries(
-  queries: { name: string; query: string }[],
+  queries: SeriesQuery[],
   timeoutMs: number,
 ): Promise<Map<string, Series[]>> {
   const found = new Map<string, Series[]>();
+  const last = new Map<string, Series[]>();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     for (const q of queries) {
       if (found.has(q.name)) continue;
       const result = await promQuery(q.query);
-      if (result.length > 0) found.set(q.name, result);
+      last.set(q.name, result);
+      const complete = (q.want ?? []).every((w) => result.some((s) => hasLabels(s.metric, w)));
+      if (result.length > 0 && complete) found.set(q.name, result);
     }
     const missing = queries.filter((q) => !found.has(q.name));
     if (missing.length === 0) return found;
     if (Date.now() > deadline)
       throw new Error(
-        `no series after ${timeoutMs / 1000}s for:\n${missing.map((q) => `  ${q.name}: ${q.query}`).join('\n')}`,
+        `no series (or not the wanted ones) after ${timeoutMs / 1000}s for:\n${missing
+          .map(
+            (q) =>
+              `  ${q.name}: ${q.query}\n    wanted ${q.want ? JSON.stringify(q.want) : 'any series'}, last returned ${JSON.stringify((last.get(q.name) ?? []).map((s) => s.metric))}`,
+          )
+          .join('\n')}`,
       );
     await sleep(2000);
   }
+}
+
+/** The value of the sample of `metric` with `labels` in a /metrics text (the largest if several). */
+function sampleValue(text: string, metric: string, labels: Labels): number | undefined {
+  let value: number | undefined;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)/.exec(line);
+    if (m?.[1] !== metric) continue;
+    const seen: Labels = {};
+    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
+      seen[l[1] as string] = l[2] as string;
+    if (hasLabels(seen, labels)) value = Math.max(value ?? -Infinity, Number(m[3]));
+  }
+  return value;
 }
 
 async function waitFor<T>(
@@ -322,16 +365,74 @@ describe.sequential('observability against the stack Prometheus', () => {
   });
 
   it('returns series for every dashboard panel query', async () => {
+    // The series of this run each panel must show (not leftovers), with the pgferry metric behind
+    // it and the least value pgferry must report there first.
+    const expected: { panel: string; metric: string; labels: Labels; atLeast: number }[] = [
+      ...[USERS, ORDERS].map((table) => ({
+        panel: 'Changes applied by table and op',
+        metric: 'pgferry_changes_applied_total',
+        labels: { table: `public.${table}` },
+        atLeast: 1,
+      })),
+      {
+        panel: 'Replication slot lag',
+        metric: 'pgferry_source_slot_lag_bytes',
+        labels: { slot: slotName },
+        atLeast: 0,
+      },
+      {
+        panel: 'Connector state',
+        metric: 'pgferry_connector_state',
+        labels: { connector: connectorName, state: 'RUNNING' },
+        atLeast: 1,
+      },
+      {
+        panel: 'Stopped tables',
+        metric: 'pgferry_table_stopped',
+        labels: { table: `public.${NOPK}` },
+        atLeast: 1,
+      },
+      {
+        panel: 'Retries by cause',
+        metric: 'pgferry_retries_total',
+        labels: { cause: 'RetriableError' },
+        atLeast: 1,
+      },
+    ];
+    // First pgferry itself: a series missing there is pgferry's fault, not Prometheus's.
+    const running = pgferry as PgferryProcess;
+    let absent = expected;
+    await waitFor("the expected series in pgferry's /metrics", 60_000, async () => {
+      const text = await running.metrics();
+      absent = expected.filter(
+        (e) => !((sampleValue(text, e.metric, e.labels) ?? -1) >= e.atLeast),
+      );
+      return absent.length === 0 ? true : undefined;
+    }).catch((error: Error) => {
+      const list = absent.map((e) => `${e.metric}${JSON.stringify(e.labels)} >= ${e.atLeast}`);
+      throw new Error(`${error.message}; absent or lower: ${list.join(', ')}`);
+    });
+
+    // Then Prometheus, until every panel returns them: a rate() panel only once two scrapes hold
+    // the series, which can be a scrape later for one table than for another.
     const dashboard = loadDashboard();
     const queries = allPanels(dashboard).flatMap((p) =>
-      (p.targets ?? []).map((target) => ({
+      (p.targets ?? []).map((target, i) => ({
         name: `${p.title} [${target.refId}]`,
         query: substituteVariables(target.expr ?? ''),
+        // Checked on each panel's first query.
+        want:
+          i === 0 ? expected.filter((e) => e.panel === p.title).map((e) => e.labels) : undefined,
       })),
     );
     expect(queries.length).toBeGreaterThan(20);
+    for (const panel of new Set(expected.map((e) => e.panel)))
+      expect(
+        queries.some((q) => q.name.startsWith(`${panel} [`)),
+        `dashboard panel ${panel}`,
+      ).toBe(true);
     const found = await waitForSeries(queries, 120_000);
-    // The series are this run's, not leftovers: spot-check the labels.
+    // What was waited for, as assertions: this run's series, not leftovers.
     const labels = (name: string, label: string) =>
       (found.get(name) ?? []).map((s) => s.metric[label]);
     const byTitle = (title: string) =>

@@ -223,6 +223,16 @@ describe('PipelineRunner (fake ports)', () => {
     expect(runner.state).toBe('stopped');
   });
 
+  it('counts applied changes per (table, op), every op of a new table starting at 0', async () => {
+    const { runner, metrics, source } = await startRunner();
+    await source.deliver([record('cdc.public.t', 1, 'a'), record('cdc.public.t', 2, 'b')]);
+    const applied = await counter(metrics, 'pgferry_changes_applied_total');
+    const byOp = Object.fromEntries(applied.map((v) => [v.labels.op, v.value]));
+    // A later first delete then shows in rate()/increase(): its series already exists.
+    expect(byOp).toEqual({ c: 2, r: 0, u: 0, d: 0, t: 0 });
+    await runner.stop();
+  });
+
   it('uses the chunk prepared ahead on the first attempt', async () => {
     const { runner, sink, source } = await startRunner();
     expect(await source.deliver([record('cdc.public.t', 1, 'a')], { prepareAhead: true })).toBe(
