@@ -6,7 +6,7 @@ import type { ConnectorConfig } from '../../core/connect-client.js';
 import { PgferryError, RetriableError } from '../../core/errors.js';
 import { connectPg } from '../../core/pg-connection.js';
 import type { MigrationTable } from '../migration-tables.js';
-import type { SchemaCatalog } from '../schema-sync/schema-catalog.js';
+import type { SchemaCatalog } from '../schema-sync/schema-catalog-types.js';
 
 /** `skip`: not run because something it needs (a connection, the table list) is missing. */
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';

@@ -5,7 +5,8 @@ import type { PgferryConfig, PostgresSettings } from '../../core/config.js';
 import { PgferryError } from '../../core/errors.js';
 import { qualifiedName } from '../../core/sql-identifier.js';
 import { type MigrationTable, resolveMigrationTables } from '../migration-tables.js';
-import { readSchemaCatalog, type SchemaCatalog } from '../schema-sync/schema-catalog.js';
+import { readSchemaCatalog } from '../schema-sync/schema-catalog.js';
+import type { SchemaCatalog } from '../schema-sync/schema-catalog-types.js';
 import {
   CheckSkipped,
   connectPgWithin,

@@ -5,7 +5,7 @@ import {
   formatQualifiedName,
   type SchemaCatalog,
   type TableDefinition,
-} from '../schema-sync/schema-catalog.js';
+} from '../schema-sync/schema-catalog-types.js';
 import { type CheckVerdict, fail, pass, warn } from './preflight-check.js';
 
 export type ColumnTypeVerdict =

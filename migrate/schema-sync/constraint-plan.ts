@@ -2,7 +2,7 @@
 // TABLE, or added to the target's table when it has no equal one; a clash of names is a mismatch.
 import { quoteIdent } from '../../core/sql-identifier.js';
 import { deferUnique } from './cutover-plan.js';
-import type { ConstraintDefinition, TableDefinition } from './schema-catalog.js';
+import type { ConstraintDefinition, TableDefinition } from './schema-catalog-types.js';
 import type { SchemaSyncDraft, TableDraft } from './schema-sync-draft.js';
 
 /** Unique and exclusion constraints wait for cutover under --defer-unique. */

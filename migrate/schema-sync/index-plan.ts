@@ -3,7 +3,7 @@
 import { quoteIdent } from '../../core/sql-identifier.js';
 import { constraintsOn } from './constraint-plan.js';
 import { deferUnique } from './cutover-plan.js';
-import type { IndexDefinition, TableDefinition } from './schema-catalog.js';
+import type { IndexDefinition, TableDefinition } from './schema-catalog-types.js';
 import type { SchemaSyncDraft, TableDraft } from './schema-sync-draft.js';
 
 /** Unique indexes wait for cutover under --defer-unique. */

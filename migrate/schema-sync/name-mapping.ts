@@ -6,7 +6,7 @@ import type {
   QualifiedName,
   SchemaCatalog,
   SequenceDefinition,
-} from './schema-catalog.js';
+} from './schema-catalog-types.js';
 import type { SchemaSyncOptions } from './schema-sync-types.js';
 
 /** A map key for a schema-qualified name. */

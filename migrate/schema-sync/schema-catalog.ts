@@ -15,23 +15,6 @@ import { readCatalogSequences } from './sequence-catalog-reader.js';
 import { readCatalogTable } from './table-catalog-reader.js';
 import { readCatalogTypes } from './type-catalog-reader.js';
 
-// The model is schema-catalog-types.ts; re-exported so readers of the catalog need one import.
-export {
-  type CatalogRequest,
-  type ColumnDefinition,
-  type ColumnType,
-  type ConstraintDefinition,
-  type DomainDefinition,
-  type EnumDefinition,
-  formatQualifiedName,
-  type IndexDefinition,
-  type QualifiedName,
-  type SchemaCatalog,
-  type SequenceDefinition,
-  type SequenceOwner,
-  type TableDefinition,
-} from './schema-catalog-types.js';
-
 /**
  * Reads the requested objects that exist (missing ones are simply absent from the result). Runs
  * in a read-only transaction of its own unless `inTransaction` says the caller already has one

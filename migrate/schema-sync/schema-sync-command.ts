@@ -12,13 +12,8 @@ import {
 } from '../command-context.js';
 import { type MigrationTable, resolveMigrationTables } from '../migration-tables.js';
 import { readSchemaCatalog } from './schema-catalog.js';
-import {
-  isUpToDate,
-  type ObjectPlan,
-  planSchemaSync,
-  type SchemaSyncPlan,
-  targetCatalogRequest,
-} from './schema-sync-plan.js';
+import { isUpToDate, planSchemaSync, targetCatalogRequest } from './schema-sync-plan.js';
+import type { ObjectPlan, SchemaSyncPlan } from './schema-sync-types.js';
 
 interface SchemaSyncOptions {
   tables?: MigrationTable[];

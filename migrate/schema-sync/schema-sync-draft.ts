@@ -10,7 +10,7 @@ import {
   type SchemaCatalog,
   type SequenceDefinition,
   type TableDefinition,
-} from './schema-catalog.js';
+} from './schema-catalog-types.js';
 import type { ObjectPlan, SchemaSyncOptions, SchemaSyncPlan } from './schema-sync-types.js';
 
 /** DDL by phase; the plan runs the phases in this order (schemas first, indexes last). */

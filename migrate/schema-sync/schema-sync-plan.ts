@@ -2,25 +2,12 @@
 // step by step (types, sequences, tables) in execution order, into DDL, mismatches, skipped tables
 // and what is left for cutover. Pure; the exported API of schema-sync's planning.
 import { NameMapping } from './name-mapping.js';
-import type { CatalogRequest, SchemaCatalog } from './schema-catalog.js';
+import type { CatalogRequest, SchemaCatalog } from './schema-catalog-types.js';
 import { SchemaSyncDraft } from './schema-sync-draft.js';
 import type { SchemaSyncOptions, SchemaSyncPlan } from './schema-sync-types.js';
 import { planSequences } from './sequence-plan.js';
 import { planTable, selectTables } from './table-plan.js';
 import { collectUsedTypes, planDomains, planEnums } from './type-plan.js';
-
-export { rewriteSchemaReferences } from './name-mapping.js';
-export type {
-  DeferredChange,
-  NotCopied,
-  ObjectPlan,
-  ObjectStatus,
-  SchemaMismatch,
-  SchemaSyncOptions,
-  SchemaSyncPlan,
-  SkippedTable,
-} from './schema-sync-types.js';
-export { NO_PRIMARY_KEY_ADVICE } from './table-plan.js';
 
 /** The DDL to read from the target: the mapped names of everything the source tables use. */
 export function targetCatalogRequest(

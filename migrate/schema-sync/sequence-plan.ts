@@ -2,7 +2,7 @@
 // target lacks them. Identity sequences are not created here; they come with their column.
 import { quoteIdent, quoteLiteral } from '../../core/sql-identifier.js';
 import { keyOf, qualified } from './name-mapping.js';
-import type { QualifiedName, SequenceDefinition, TableDefinition } from './schema-catalog.js';
+import type { QualifiedName, SequenceDefinition, TableDefinition } from './schema-catalog-types.js';
 import type { SchemaSyncDraft } from './schema-sync-draft.js';
 
 /** Identity sequences by their column (see identitySequenceKey). */

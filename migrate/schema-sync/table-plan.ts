@@ -9,7 +9,7 @@ import {
 import { planCutover } from './cutover-plan.js';
 import { planIndexChanges, planNewTableIndexes } from './index-plan.js';
 import { keyOf, qualified } from './name-mapping.js';
-import type { ColumnDefinition, TableDefinition } from './schema-catalog.js';
+import type { ColumnDefinition, TableDefinition } from './schema-catalog-types.js';
 import type { SchemaSyncDraft, TableDraft } from './schema-sync-draft.js';
 import { type IdentitySequences, identitySequenceKey, sequenceOptions } from './sequence-plan.js';
 

@@ -8,7 +8,7 @@ import type {
   EnumDefinition,
   SchemaCatalog,
   TableDefinition,
-} from './schema-catalog.js';
+} from './schema-catalog-types.js';
 import type { SchemaSyncDraft } from './schema-sync-draft.js';
 
 export interface UsedTypes {

@@ -16,14 +16,6 @@ import { pgTypeFromSourceType } from './pg-type-name.js';
 import { type Conversion, primitiveConversion } from './primitive-codec.js';
 import { temporalConversion } from './temporal-codec.js';
 
-export {
-  type AvroJson,
-  type AvroJsonObject,
-  collectNamedTypes,
-  type NamedTypes,
-} from './avro-json.js';
-export { pgTypeFromSourceType } from './pg-type-name.js';
-
 /** What PostgreSQL sends for an unchanged TOASTed column it did not log (Debezium's default). */
 export const UNAVAILABLE_VALUE_PLACEHOLDER = '__debezium_unavailable_value';
 const UNAVAILABLE_BYTES = Buffer.from(UNAVAILABLE_VALUE_PLACEHOLDER, 'utf8');

@@ -3,7 +3,9 @@
 // type's `connect.default`), as PostgreSQL text input. The target needs it when it gains the
 // column: `ADD COLUMN ... DEFAULT` on the source backfills every existing row without a change
 // event, so only the same default on the target gives those rows the source's value.
-import type { AvroJson, AvroJsonObject, ColumnCodec, NamedTypes } from './column-codec.js';
+
+import type { AvroJson, AvroJsonObject, NamedTypes } from './avro-json.js';
+import type { ColumnCodec } from './column-codec.js';
 
 /**
  * Debezium cannot evaluate a function default (now(), nextval(), gen_random_uuid()); for a NOT

@@ -4,13 +4,8 @@
 
 import { SchemaIncompatibleError } from '../../core/errors.js';
 import type { TableSchema } from '../table-schema.js';
-import {
-  type AvroJson,
-  type AvroJsonObject,
-  type ColumnCodec,
-  collectNamedTypes,
-  createColumnCodec,
-} from './column-codec.js';
+import { type AvroJson, type AvroJsonObject, collectNamedTypes } from './avro-json.js';
+import { type ColumnCodec, createColumnCodec } from './column-codec.js';
 import { readColumnDefault } from './column-default.js';
 
 export interface EnvelopeColumn {

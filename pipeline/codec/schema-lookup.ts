@@ -4,7 +4,7 @@
 import avro from 'avsc';
 import { exactLongParseOptions } from '../../core/avro-long-type.js';
 import { PoisonMessageError, RetriableError } from '../../core/errors.js';
-import type { AvroJson } from './column-codec.js';
+import type { AvroJson } from './avro-json.js';
 
 export interface ResolvedSchema {
   id: number;

@@ -4,7 +4,7 @@
 // encoder for the Confluent wire format.
 import { pino } from 'pino';
 import type { Logger } from '../../core/logger.js';
-import type { AvroJson } from '../codec/column-codec.js';
+import type { AvroJson } from '../codec/avro-json.js';
 import {
   parseAvroSchema,
   type ResolvedSchema,

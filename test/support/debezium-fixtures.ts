@@ -1,7 +1,7 @@
 // Loads the real Debezium fixtures in schemas/examples (captured by capture-fixtures.ts from the
 // local stack): registry schemas, raw Kafka records and the PostgreSQL text they must decode to.
 import { readFileSync } from 'node:fs';
-import type { AvroJson } from '../../pipeline/codec/column-codec.js';
+import type { AvroJson } from '../../pipeline/codec/avro-json.js';
 import { InMemorySchemaLookup } from '../../pipeline/processors/topology-test-driver.js';
 import { type PgRow, type PgValue, UNCHANGED_TOAST } from '../../pipeline/row-change.js';
 import type { KafkaRecord } from '../../pipeline/source/kafka-record.js';

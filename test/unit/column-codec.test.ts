@@ -5,12 +5,14 @@ import { SchemaIncompatibleError } from '../../core/errors.js';
 import {
   type AvroJson,
   type AvroJsonObject,
-  type ColumnCodec,
   collectNamedTypes,
+} from '../../pipeline/codec/avro-json.js';
+import {
+  type ColumnCodec,
   createColumnCodec,
-  pgTypeFromSourceType,
   UNAVAILABLE_VALUE_PLACEHOLDER,
 } from '../../pipeline/codec/column-codec.js';
+import { pgTypeFromSourceType } from '../../pipeline/codec/pg-type-name.js';
 import { UNCHANGED_TOAST } from '../../pipeline/row-change.js';
 import {
   type FixtureTopic,

@@ -1,7 +1,8 @@
 // readColumnDefault: the source's constant column default, from the shapes Debezium + the Apicurio
 // Avro converter write (field `default`, type `connect.default`, non-null branch first).
 import { describe, expect, it } from 'vitest';
-import { type AvroJson, createColumnCodec } from '../../pipeline/codec/column-codec.js';
+import type { AvroJson } from '../../pipeline/codec/avro-json.js';
+import { createColumnCodec } from '../../pipeline/codec/column-codec.js';
 import { readColumnDefault } from '../../pipeline/codec/column-default.js';
 import { readEnvelopeSchema } from '../../pipeline/codec/envelope-schema.js';
 

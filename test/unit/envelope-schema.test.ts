@@ -1,7 +1,7 @@
 // Reading real Debezium key/value schemas (schemas/examples): column names, types, primary key.
 import { describe, expect, it } from 'vitest';
 import { SchemaIncompatibleError } from '../../core/errors.js';
-import type { AvroJson, AvroJsonObject } from '../../pipeline/codec/column-codec.js';
+import type { AvroJson, AvroJsonObject } from '../../pipeline/codec/avro-json.js';
 import { readEnvelopeSchema } from '../../pipeline/codec/envelope-schema.js';
 import { type FixtureTopic, loadMessages, loadSchema } from '../support/debezium-fixtures.js';
 

@@ -49,7 +49,7 @@ import type {
   ColumnType,
   SchemaCatalog,
   TableDefinition,
-} from '../../migrate/schema-sync/schema-catalog.js';
+} from '../../migrate/schema-sync/schema-catalog-types.js';
 
 const HOUR = 3_600_000;
 

@@ -2,17 +2,17 @@
 // needs nothing, what is added to an existing table, what is a mismatch (reported, not changed),
 // skipped tables, enum label additions, TARGET_SCHEMA remapping and the deferred cutover DDL.
 import { describe, expect, it } from 'vitest';
+import { rewriteSchemaReferences } from '../../migrate/schema-sync/name-mapping.js';
 import type {
   ColumnDefinition,
   ColumnType,
   SchemaCatalog,
   SequenceDefinition,
   TableDefinition,
-} from '../../migrate/schema-sync/schema-catalog.js';
+} from '../../migrate/schema-sync/schema-catalog-types.js';
 import {
   isUpToDate,
   planSchemaSync,
-  rewriteSchemaReferences,
   targetCatalogRequest,
 } from '../../migrate/schema-sync/schema-sync-plan.js';
 
