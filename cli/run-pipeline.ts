@@ -136,10 +136,6 @@ export async function runPipeline(
     log,
     metrics,
   });
-  log.info(
-    { group: config.kafka.groupId, pattern: config.kafka.topicPattern.source },
-    'consuming topics that match the pattern',
-  );
   const control = await startControlServer({
     host: config.metrics.host,
     port: config.metrics.port,

@@ -39,6 +39,8 @@ export interface ChangeSource {
   /** True while a chunk is being applied and committed. */
   readonly isBusy: boolean;
   readonly topics: readonly string[];
+  /** What it consumes, for the log line that says pgferry is running (e.g. the topic pattern). */
+  describe(): Record<string, string>;
   /** Checks that the brokers answer (quick, so an outage is named at start). */
   probe(): Promise<void>;
   start(): Promise<void>;

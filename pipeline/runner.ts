@@ -183,7 +183,7 @@ export class PipelineRunner implements ChunkHandler<ProcessedChunk> {
     if (this.pauseRequested) void source.pause();
     await this.retryUntilUp('Kafka (consumer)', () => source.start());
     if (this.stateValue === 'starting') this.stateValue = 'running';
-    log.info({ group: this.options.groupId }, 'pgferry running');
+    log.info({ group: this.options.groupId, ...source.describe() }, 'pgferry running');
   }
 
   private async doStop(): Promise<void> {
@@ -267,7 +267,7 @@ export class PipelineRunner implements ChunkHandler<ProcessedChunk> {
       } catch (error) {
         if (error instanceof ChunkAbandonedError) throw error;
         if (!(error instanceof PgferryError) || !error.retriable) {
-          this.stopTable(topic, error);
+          this.stopTable(topic, chunk.partition, error);
           throw new ChunkAbandonedError('table stopped');
         }
         await this.waitBeforeRetry(chunk, attempt, error);
@@ -315,9 +315,9 @@ export class PipelineRunner implements ChunkHandler<ProcessedChunk> {
         },
         { deadLetters: poison.length },
       );
-      const letters = [...poison, ...this.rejectedLetters(chunk, staged)];
-      const committed = await this.deadLetterThenCommit(staged, letters, chunk.topic);
+      const { committed, dlqMs } = await this.deadLetterThenCommit(chunk, staged, poison);
       metrics.batchApplySeconds.observe((performance.now() - applyStart) / 1000);
+      if (!staged.alreadyApplied) metrics.stageSeconds.observe({ stage: 'dlq' }, dlqMs / 1000);
       this.recordCommitted(chunk, processed, staged, committed, poison.length);
     } finally {
       clearInterval(heartbeats);
@@ -336,21 +336,29 @@ export class PipelineRunner implements ChunkHandler<ProcessedChunk> {
     );
   }
 
-  /** Dead letters are acknowledged by Kafka before the target commits the chunk's offset. */
+  /**
+   * Dead letters are acknowledged by Kafka before the target commits the chunk's offset. Whatever
+   * fails before the commit rolls the staged transaction back: it is never left open. A chunk the
+   * target already had (a replay) sends nothing: its dead letters went out with it the first time.
+   */
   private async deadLetterThenCommit(
+    chunk: SourceChunk<ProcessedChunk>,
     staged: StagedBatch,
-    letters: DeadLetter[],
-    topic: string,
-  ): Promise<CommitResult> {
+    poison: DeadLetter[],
+  ): Promise<{ committed: CommitResult; dlqMs: number }> {
     const { metrics } = this.options;
+    let dlqMs = 0;
     try {
+      const letters = staged.alreadyApplied
+        ? []
+        : [...poison, ...this.rejectedLetters(chunk, staged)];
       if (letters.length > 0) {
         const dlqStart = performance.now();
         await this.options.deadLetters.send(letters);
-        metrics.stageSeconds.observe({ stage: 'dlq' }, (performance.now() - dlqStart) / 1000);
+        dlqMs = performance.now() - dlqStart;
         for (const l of letters) {
           metrics.dlqMessages.inc({
-            topic,
+            topic: chunk.topic,
             reason: l.error instanceof PoisonMessageError ? l.error.name : l.error.name || 'Error',
           });
         }
@@ -359,7 +367,8 @@ export class PipelineRunner implements ChunkHandler<ProcessedChunk> {
       await staged.abort();
       throw error;
     }
-    return staged.commit();
+    // commit() rolls back itself when it fails.
+    return { committed: await staged.commit(), dlqMs };
   }
 
   private recordCommitted(
@@ -378,7 +387,7 @@ export class PipelineRunner implements ChunkHandler<ProcessedChunk> {
     // the chunks it applied.
     metrics.batchRows.observe(chunk.records.length);
     if (!staged.alreadyApplied) this.applied.record(processed.outputs);
-    if (poison > 0 || staged.rejected.length > 0) {
+    if (!staged.alreadyApplied && (poison > 0 || staged.rejected.length > 0)) {
       log.warn(
         {
           topic: chunk.topic,
@@ -424,13 +433,10 @@ export class PipelineRunner implements ChunkHandler<ProcessedChunk> {
    * The one route to stopping a table: its topic is no longer fetched until restart, the others
    * continue. `error` says why (TableStoppedError names the table; anything else is unexpected).
    */
-  private stopTable(topic: string, error: unknown): void {
+  private stopTable(topic: string, partition: number, error: unknown): void {
     const stopped = error instanceof TableStoppedError;
     const reason = stopped ? error.message : `unexpected error: ${(error as Error).message}`;
-    if (!stopped) {
-      this.options.metrics.batches.inc({ outcome: 'failed' });
-      this.options.log.error({ topic, err: (error as Error).stack }, 'batch failed');
-    }
+    if (!stopped) this.options.metrics.batches.inc({ outcome: 'failed' });
     if (!this.stopped.has(topic)) {
       this.stopped.set(topic, reason);
       // Labelled like the other table metrics (schema.table); the topic when the table is unknown.
@@ -441,5 +447,8 @@ export class PipelineRunner implements ChunkHandler<ProcessedChunk> {
       );
     }
     this.source?.pauseTopic(topic);
+    if (!stopped) {
+      this.options.log.error({ topic, partition, err: (error as Error).stack }, 'batch failed');
+    }
   }
 }

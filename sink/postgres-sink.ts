@@ -161,7 +161,8 @@ export class PostgresSink implements ChangeSink, OffsetStore {
     const staged = await this.stage(batch, { deadLetters: hooks.deadLetters ?? 0 });
     const rejected = [...staged.rejected];
     try {
-      await hooks.beforeCommit?.(rejected);
+      // A batch the target already had commits nothing: there is nothing to hand on.
+      if (!staged.alreadyApplied) await hooks.beforeCommit?.(rejected);
     } catch (error) {
       await staged.abort();
       throw error;

@@ -62,6 +62,10 @@ export class KafkaSource<P> implements ChangeSource {
     this.commits = new KafkaCommitQueue(options.log, () => this.consumer);
   }
 
+  describe(): Record<string, string> {
+    return { pattern: this.options.topicPattern.source };
+  }
+
   probe(): Promise<void> {
     return probeBrokers([...this.options.brokers]);
   }

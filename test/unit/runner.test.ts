@@ -78,6 +78,8 @@ class FakeSink implements ChangeSink {
   /** Rows to reject, by Kafka offset. */
   rejectOffsets = new Set<string>();
   alreadyApplied = false;
+  /** Rejected rows without their Kafka origin: handling them after stage() throws. */
+  corruptRejected = false;
   /** When set, stage() waits for it (a slow target). */
   gate: Promise<void> | undefined;
 
@@ -93,7 +95,12 @@ class FakeSink implements ChangeSink {
     if (failure) throw failure;
     const rejected: RejectedChange[] = batch.changes
       .filter((c) => this.rejectOffsets.has(c.origin.offset))
-      .map((change) => ({ change, error: new Error('violates check constraint') }));
+      .map((change) => ({
+        change: this.corruptRejected
+          ? ({ ...change, origin: undefined } as unknown as RowChange)
+          : change,
+        error: new Error('violates check constraint'),
+      }));
     const result: CommitResult = {
       applied: batch.changes.length,
       tables: [],
@@ -140,6 +147,9 @@ class FakeSource implements ChangeSource {
   readonly pausedTopics: string[] = [];
   paused = false;
   constructor(readonly handler: ChunkHandler<ProcessedChunk>) {}
+  describe(): Record<string, string> {
+    return { pattern: '^cdc\\.' };
+  }
   async probe(): Promise<void> {}
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
@@ -372,6 +382,25 @@ describe('PipelineRunner (fake ports)', () => {
     expect(batches.find((v) => v.labels.outcome === 'replayed')?.value).toBe(1);
     const applied = await counter(metrics, 'pgferry_changes_applied_total');
     expect(applied.reduce((n, v) => n + v.value, 0)).toBe(0);
+    await runner.stop();
+  });
+
+  it('sends no dead letter again for a chunk the target already had (a replay)', async () => {
+    const { runner, sink, deadLetters, source } = await startRunner();
+    sink.alreadyApplied = true;
+    await source.deliver([record('cdc.public.t', 1, 'poison'), record('cdc.public.t', 2, 'b')]);
+    expect(deadLetters.sent).toEqual([]);
+    expect(sink.events).toEqual(['stage cdc.public.t next=3 dl=1', 'commit cdc.public.t next=3']);
+    await runner.stop();
+  });
+
+  it('never leaves a staged transaction open: a failure before the commit aborts it', async () => {
+    const { runner, sink, source } = await startRunner();
+    sink.rejectOffsets.add('1');
+    sink.corruptRejected = true;
+    expect(await source.deliver([record('cdc.public.t', 1, 'a')])).toBe('abandoned');
+    expect(sink.events).toEqual(['stage cdc.public.t next=2 dl=0', 'abort cdc.public.t']);
+    expect(runner.stoppedTopics.get('cdc.public.t')).toMatch(/^unexpected error/);
     await runner.stop();
   });
 
