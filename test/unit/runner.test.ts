@@ -11,6 +11,7 @@ import {
 } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { createMetrics } from '../../core/metrics.js';
+import type { ProcessedChunk } from '../../pipeline/chunk-step.js';
 import {
   type ChangeBatch,
   type ChangeSink,
@@ -26,7 +27,7 @@ import {
 } from '../../pipeline/ports.js';
 import { Topology } from '../../pipeline/processors/topology.js';
 import type { RowChange } from '../../pipeline/row-change.js';
-import { PipelineRunner, type ProcessedChunk } from '../../pipeline/runner.js';
+import { PipelineRunner } from '../../pipeline/runner.js';
 import type { KafkaRecord } from '../../pipeline/source/kafka-record.js';
 
 const log = createLogger('silent');
