@@ -197,6 +197,8 @@ export function buildProgressSnapshot(
     let rows = 0;
     let rowsInWindow = 0;
     for (const [op, count] of Object.entries(now)) {
+      // Every op's series of a table exists from its first change on, at 0 until that op comes.
+      if (count === 0) continue;
       const delta = count - (before[op] ?? 0);
       changes += count;
       changesInWindow += delta;

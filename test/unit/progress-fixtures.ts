@@ -47,8 +47,9 @@ export const BASELINE: ProgressSample = {
 export const LATEST: ProgressSample = {
   atMs: T1,
   applied: {
-    'public.orders': { r: 4000, c: 100 },
-    'public.users': { c: 30, u: 4 },
+    // Every op's series of a table exists from its first change on (at 0 until that op comes).
+    'public.orders': { r: 4000, c: 100, u: 0, d: 0, t: 0 },
+    'public.users': { c: 30, u: 4, r: 0, d: 0, t: 0 },
   },
   batches: { applied: 7, replayed: 1, failed: 0 },
   batchRows: {
