@@ -9,6 +9,21 @@ import type { SchemaSyncDraft, TableDraft } from './schema-sync-draft.js';
 const isDeferredUnique = (draft: SchemaSyncDraft, definition: string): boolean =>
   draft.options.deferUnique === true && /^(UNIQUE|EXCLUDE)\b/i.test(definition.trim());
 
+const addConstraintSql = (sql: string, name: string, definition: string): string =>
+  `ALTER TABLE ${sql} ADD CONSTRAINT ${quoteIdent(name)} ${definition}`;
+
+/** Leaves a UNIQUE/EXCLUDE constraint for cutover when asked to (`--defer-unique`); true if so. */
+function deferredForCutover(
+  draft: SchemaSyncDraft,
+  tableDraft: TableDraft,
+  name: string,
+  definition: string,
+): boolean {
+  if (!isDeferredUnique(draft, definition)) return false;
+  deferUnique(draft, tableDraft, name, addConstraintSql(tableDraft.sql, name, definition));
+  return true;
+}
+
 /** Every constraint of the target's table, whose names a new constraint or index cannot take. */
 export const constraintsOn = (existing: TableDefinition): ConstraintDefinition[] => [
   ...(existing.primaryKey ? [existing.primaryKey] : []),
@@ -19,21 +34,13 @@ export const constraintsOn = (existing: TableDefinition): ConstraintDefinition[]
 /** The constraint lines of CREATE TABLE (primary key first); deferred ones are left out. */
 export function planNewTableConstraints(draft: SchemaSyncDraft, tableDraft: TableDraft): string[] {
   const { mapping } = draft;
-  const { table, sql } = tableDraft;
+  const { table } = tableDraft;
   const defs: string[] = [];
   const pk = table.primaryKey;
   if (pk) defs.push(`  CONSTRAINT ${quoteIdent(pk.name)} ${mapping.expression(pk.definition)}`);
   for (const k of table.constraints) {
     const want = mapping.expression(k.definition);
-    if (isDeferredUnique(draft, want)) {
-      deferUnique(
-        draft,
-        tableDraft,
-        k.name,
-        `ALTER TABLE ${sql} ADD CONSTRAINT ${quoteIdent(k.name)} ${want}`,
-      );
-      continue;
-    }
+    if (deferredForCutover(draft, tableDraft, k.name, want)) continue;
     defs.push(`  CONSTRAINT ${quoteIdent(k.name)} ${want}`);
   }
   return defs;
@@ -86,16 +93,8 @@ export function planConstraintChanges(
       );
       continue;
     }
-    if (isDeferredUnique(draft, want)) {
-      deferUnique(
-        draft,
-        tableDraft,
-        k.name,
-        `ALTER TABLE ${sql} ADD CONSTRAINT ${quoteIdent(k.name)} ${want}`,
-      );
-      continue;
-    }
-    statements.tables.push(`ALTER TABLE ${sql} ADD CONSTRAINT ${quoteIdent(k.name)} ${want}`);
+    if (deferredForCutover(draft, tableDraft, k.name, want)) continue;
+    statements.tables.push(addConstraintSql(sql, k.name, want));
     object.actions.push(`add constraint ${k.name}`);
   }
 }
