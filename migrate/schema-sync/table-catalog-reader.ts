@@ -7,21 +7,13 @@ import type {
   SequenceOwner,
   TableDefinition,
 } from './schema-catalog-types.js';
-import { BASE_TYPE_JOIN, toColumnType } from './type-catalog-reader.js';
+import { BASE_TYPE_JOIN, type TypeColumns, toColumnType } from './type-catalog-reader.js';
 
-interface ColumnRow {
+interface ColumnRow extends TypeColumns {
   attnum: number;
   name: string;
-  type_sql: string;
-  base_kind: string;
-  base_schema: string;
-  base_name: string;
-  is_array: boolean;
-  collation: string | null;
-  not_null: boolean;
   identity: string;
   generated: string;
-  default_sql: string | null;
 }
 
 /** A table as read, with the sequences its columns use (by oid) and those they own (by regclass text). */

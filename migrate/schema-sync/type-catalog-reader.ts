@@ -11,14 +11,20 @@ import {
   type SchemaCatalog,
 } from './schema-catalog-types.js';
 
-/** A type as format_type() spells it, named as a user type when its (element) type is one. */
-export function toColumnType(row: {
+/** The columns a catalog query selects through BASE_TYPE_JOIN to describe a column's type. */
+export interface TypeColumns {
   type_sql: string;
   base_kind: string;
   base_schema: string;
   base_name: string;
   is_array: boolean;
-}): ColumnType {
+  collation: string | null;
+  not_null: boolean;
+  default_sql: string | null;
+}
+
+/** A type as format_type() spells it, named as a user type when its (element) type is one. */
+export function toColumnType(row: TypeColumns): ColumnType {
   const builtin = row.base_schema === 'pg_catalog' || row.base_schema === 'information_schema';
   if (builtin) return { sql: row.type_sql, array: row.is_array };
   const kind = row.base_kind === 'e' ? 'enum' : row.base_kind === 'd' ? 'domain' : 'other';
@@ -80,17 +86,7 @@ export async function readCatalogTypes(
 }
 
 async function readDomain(client: pg.ClientBase, ref: QualifiedName): Promise<DomainDefinition> {
-  const found = await client.query<{
-    oid: string;
-    type_sql: string;
-    base_kind: string;
-    base_schema: string;
-    base_name: string;
-    is_array: boolean;
-    collation: string | null;
-    not_null: boolean;
-    default_sql: string | null;
-  }>(
+  const found = await client.query<TypeColumns & { oid: string }>(
     `SELECT d.oid, format_type(d.typbasetype, d.typtypmod) AS type_sql,
             bt.typtype AS base_kind, bn.nspname AS base_schema, bt.typname AS base_name,
             (t.typcategory = 'A' AND t.typelem <> 0) AS is_array,
