@@ -2,7 +2,7 @@
 // schema stops the table, poison records become dead letters), the changes staged in the target,
 // the dead letters sent and acknowledged, then the target commit; metrics and the log line after.
 // Throws what the runner decides on: retriable errors are retried, the others stop the table.
-import { PoisonMessageError, SchemaIncompatibleError, TableStoppedError } from '../core/errors.js';
+import { SchemaIncompatibleError, TableStoppedError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { PgferryMetrics } from '../core/metrics.js';
 import { AppliedChangesRecorder } from './applied-changes.js';
@@ -120,7 +120,7 @@ export class ChunkStep {
         for (const l of letters) {
           metrics.dlqMessages.inc({
             topic: chunk.topic,
-            reason: l.error instanceof PoisonMessageError ? l.error.name : l.error.name || 'Error',
+            reason: l.error.name || 'Error',
           });
         }
       }
