@@ -29,6 +29,7 @@ import {
   toConnectorStatusJson,
 } from '../migrate/connector/connector-status.js';
 import { describeConnectorState } from '../migrate/connector/connector-wait.js';
+import { registerCopyCommand } from '../migrate/copy/copy-command.js';
 import { registerCutoverCommand } from '../migrate/cutover/cutover-command.js';
 import { registerRollbackCommands } from '../migrate/cutover/rollback-command.js';
 import { registerDemoCommands } from '../migrate/demo/demo-command.js';
@@ -59,6 +60,7 @@ export {
 const MIGRATION_COMMANDS: readonly RegisterCommand[] = [
   registerPreflightCommand,
   registerSchemaSyncCommand,
+  registerCopyCommand,
   registerStatusCommand,
   registerVerifyCommand,
   registerPauseResumeCommands,
@@ -173,12 +175,20 @@ export async function runCli(
     )
     .option('--name <name>', 'connector name (default: CONNECTOR_NAME, overrides the file)')
     .option('--timeout <seconds>', 'give up after this many seconds', parseTimeoutOption, 120)
+    .option(
+      '--snapshot-mode <mode>',
+      "override the file's snapshot.mode: no_data for the fast path (the slot and the stream, no rows: pgferry copy loads them), initial for Debezium's own snapshot (small databases)",
+      parseSnapshotModeOption,
+    )
     .option('--json', 'print the result as JSON')
-    .action(async (options: ApplyOptions) => {
+    .action(async (options: ApplyOptions & { snapshotMode?: string }) => {
       const config = loadConfig(env);
       const log = createLogger(config.log.level, io.logDestination);
       const file = options.file ?? config.connect.connectorConfigFile;
       const definition = await readConnectorDefinition(file);
+      if (options.snapshotMode !== undefined) {
+        definition.config['snapshot.mode'] = options.snapshotMode;
+      }
       const name = options.name ?? config.connect.connectorName;
       if (definition.name !== undefined && definition.name !== name) {
         io.stderr(
@@ -294,4 +304,14 @@ function readPackageVersion(): string {
     }
   }
   return 'unknown';
+}
+
+/** Debezium PostgreSQL snapshot modes a migration uses (3.x names). */
+const SNAPSHOT_MODES = ['no_data', 'initial', 'initial_only', 'when_needed', 'always'] as const;
+
+function parseSnapshotModeOption(value: string): string {
+  if (!(SNAPSHOT_MODES as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`expected one of ${SNAPSHOT_MODES.join(', ')}`);
+  }
+  return value;
 }

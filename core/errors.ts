@@ -31,6 +31,19 @@ export class PoisonMessageError extends PgferryError {
   }
 }
 
+/**
+ * The table's initial copy (`pgferry copy`) is not done: its stream waits, retried with backoff,
+ * because a chunk copied later could otherwise overwrite a change the stream already applied.
+ */
+export class CopyPendingError extends PgferryError {
+  readonly table: string;
+
+  constructor(table: string, message: string) {
+    super(message, { retriable: true });
+    this.table = table;
+  }
+}
+
 /** A schema change the target cannot follow safely: stop that table rather than lose data. */
 export class SchemaIncompatibleError extends PgferryError {
   readonly table: string | undefined;

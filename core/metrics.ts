@@ -138,3 +138,68 @@ export function createMetrics() {
 }
 
 export type PgferryMetrics = ReturnType<typeof createMetrics>;
+
+/**
+ * The metrics of `pgferry copy` (the initial load), served on COPY_METRICS_PORT while it runs.
+ * Labelled by target table (schema.table); a stalled copy shows as chunks left with no bytes moving.
+ */
+export function createCopyMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'pgferry_copy_process_' });
+  return {
+    registry,
+    rows: new Counter({
+      name: 'pgferry_copy_rows_total',
+      help: 'Rows copied to the target by pgferry copy (committed chunks), by table.',
+      labelNames: ['table'],
+      registers: [registry],
+    }),
+    bytes: new Counter({
+      name: 'pgferry_copy_bytes_total',
+      help: 'COPY bytes streamed from the source to the target (committed chunks), by table.',
+      labelNames: ['table'],
+      registers: [registry],
+    }),
+    chunksDone: new Gauge({
+      name: 'pgferry_copy_chunks_done',
+      help: 'Chunks of the table copied and committed (including those of an earlier, resumed run).',
+      labelNames: ['table'],
+      registers: [registry],
+    }),
+    chunksTotal: new Gauge({
+      name: 'pgferry_copy_chunks_total',
+      help: 'Chunks the table was split into.',
+      labelNames: ['table'],
+      registers: [registry],
+    }),
+    chunkSeconds: new Histogram({
+      name: 'pgferry_copy_chunk_duration_seconds',
+      help: 'Time to copy and commit one chunk.',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    chunkRetries: new Counter({
+      name: 'pgferry_copy_chunk_retries_total',
+      help: 'Chunks retried after a transient fault (source or target unreachable).',
+      registers: [registry],
+    }),
+    tablesFailed: new Gauge({
+      name: 'pgferry_copy_table_failed',
+      help: '1 when the copy of a table failed (e.g. a target column that cannot take the values).',
+      labelNames: ['table'],
+      registers: [registry],
+    }),
+    running: new Gauge({
+      name: 'pgferry_copy_running',
+      help: '1 while pgferry copy is copying, 0 once it finished or stopped.',
+      registers: [registry],
+    }),
+    lastProgress: new Gauge({
+      name: 'pgferry_copy_last_progress_timestamp_seconds',
+      help: 'Unix time of the last chunk committed (or of the copy start).',
+      registers: [registry],
+    }),
+  };
+}
+
+export type CopyMetrics = ReturnType<typeof createCopyMetrics>;

@@ -3,7 +3,7 @@
 // registered in pgferry.tables with its position table.
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { SchemaIncompatibleError } from '../core/errors.js';
+import { CopyPendingError, SchemaIncompatibleError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import {
   boundedIdentifier,
@@ -14,6 +14,7 @@ import {
 import type { TableRef } from '../pipeline/row-change.js';
 import type { TableSchema } from '../pipeline/table-schema.js';
 import { BOOKKEEPING_SCHEMA, DDL_LOCK_KEY, tablesTable } from './bookkeeping/bookkeeping-schema.js';
+import { pendingCopy } from './bookkeeping/copy-rows.js';
 import { planColumnTypeChange } from './column-type-change.js';
 
 export type SchemaChangeKind = 'create_table' | 'add_column' | 'widen_column' | 'drop_not_null';
@@ -196,6 +197,16 @@ async function prepareTargetTable(
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK_KEY]);
+    // Under the same lock as the copy's registration: a table whose copy is not done waits.
+    const copy = await pendingCopy(client, ref);
+    if (copy !== undefined) {
+      throw new CopyPendingError(
+        tableName,
+        copy.state === 'failed'
+          ? `the copy of ${tableName} failed (${copy.chunksDone}/${copy.chunksTotal} chunks): its changes wait until \`pgferry copy\` completes it`
+          : `the copy of ${tableName} is not done (${copy.chunksDone}/${copy.chunksTotal} chunks): its changes wait until \`pgferry copy\` finishes`,
+      );
+    }
     const target = qualifiedName(ref.schema, ref.name);
     let current = await readTargetColumns(client, ref);
     if (!schema) {

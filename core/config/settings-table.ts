@@ -285,6 +285,15 @@ export const SETTINGS = {
     },
     parseInteger(0, 65535),
   ),
+  COPY_METRICS_PORT: defineSetting(
+    {
+      key: 'metrics.copyPort',
+      description:
+        'Port of the /metrics endpoint of `pgferry copy` while it runs (its own, so a `pgferry run` can serve METRICS_PORT at the same time); 0 picks a free port.',
+      default: '9465',
+    },
+    parseInteger(0, 65535),
+  ),
   PROGRESS_LOG_SECONDS: defineSetting(
     {
       key: 'progress.logSeconds',
@@ -299,7 +308,7 @@ export const SETTINGS = {
     {
       key: 'faultInjection',
       description:
-        'Testing only (the fault suite): `<point>[:hold|:delay=<ms>][@<n>]` makes `pgferry run` hold or wait at staging-copy, merge or after-target-commit. Refused when NODE_ENV=production.',
+        'Testing only (the fault suite): `<point>[:hold|:delay=<ms>][@<n>|@*]` makes `pgferry run` hold or wait at staging-copy, merge or after-target-commit, and `pgferry copy` before a chunk (copy-chunk). Refused when NODE_ENV=production.',
     },
     parseFaultInjectionSetting(),
   ),

@@ -1,5 +1,5 @@
 // The `pgferry` schema in the target: its creation and the names of its tables (offsets, tables,
-// slot_losses, one pos_<table> per replicated table). Only sink/ builds SQL against it.
+// slot_losses, copy_tables, copy_chunks, one pos_<table> per replicated table). Only sink/ builds SQL against it.
 import type pg from 'pg';
 import { qualifiedName, quoteIdent } from '../../core/sql-identifier.js';
 
@@ -34,11 +34,46 @@ export async function ensureBookkeeping(client: pg.ClientBase): Promise<void> {
       slot_name text PRIMARY KEY,
       detected_at timestamptz NOT NULL DEFAULT now(),
       detected_by text NOT NULL)`);
+    await createCopyBookkeeping(client);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+export const copyTablesTable = (): string => qualifiedName(BOOKKEEPING_SCHEMA, 'copy_tables');
+export const copyChunksTable = (): string => qualifiedName(BOOKKEEPING_SCHEMA, 'copy_chunks');
+
+/** The copy tables' DDL (`pgferry copy`'s plan and progress; see copy-rows.ts). */
+async function createCopyBookkeeping(client: pg.ClientBase): Promise<void> {
+  await client.query(`CREATE TABLE IF NOT EXISTS ${copyTablesTable()} (
+      table_schema text NOT NULL,
+      table_name text NOT NULL,
+      source_schema text NOT NULL,
+      source_name text NOT NULL,
+      state text NOT NULL CHECK (state IN ('copying', 'done', 'failed')),
+      key_columns text[] NOT NULL,
+      chunks_total integer NOT NULL,
+      rows_copied bigint NOT NULL DEFAULT 0,
+      bytes_copied bigint NOT NULL DEFAULT 0,
+      started_at timestamptz NOT NULL DEFAULT now(),
+      finished_at timestamptz,
+      last_error text,
+      PRIMARY KEY (table_schema, table_name))`);
+  await client.query(`CREATE TABLE IF NOT EXISTS ${copyChunksTable()} (
+      table_schema text NOT NULL,
+      table_name text NOT NULL,
+      chunk integer NOT NULL,
+      lower_key text[],
+      upper_key text[],
+      done_at timestamptz,
+      rows_copied bigint,
+      bytes_copied bigint,
+      copy_run text,
+      copies integer NOT NULL DEFAULT 0,
+      PRIMARY KEY (table_schema, table_name, chunk),
+      FOREIGN KEY (table_schema, table_name) REFERENCES ${copyTablesTable()} ON DELETE CASCADE)`);
 }
 
 export const offsetsTable = (): string => qualifiedName(BOOKKEEPING_SCHEMA, 'offsets');

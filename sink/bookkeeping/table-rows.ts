@@ -57,3 +57,34 @@ export async function resetTablePositions(
   if (await hasBookkeepingTable(client, positionTable))
     await client.query(`TRUNCATE ${qualifiedName(BOOKKEEPING_SCHEMA, positionTable)}`);
 }
+
+/** `pgferry run` has registered the table (it prepared it for the stream, maybe applied changes). */
+export async function isTableRegistered(
+  client: pg.ClientBase,
+  schema: string,
+  name: string,
+): Promise<boolean> {
+  if (!(await hasBookkeepingTable(client, 'tables'))) return false;
+  const row = await client.query(
+    `SELECT 1 FROM ${tablesTable()} WHERE table_schema = $1 AND table_name = $2`,
+    [schema, name],
+  );
+  return (row.rowCount ?? 0) > 0;
+}
+
+/**
+ * Forgets the stream's state of a table (row positions, truncate mark, progress), as before its
+ * first change: `pgferry copy --restart` then copies it afresh. Runs in the caller's transaction.
+ */
+export async function forgetTable(
+  client: pg.ClientBase,
+  schema: string,
+  name: string,
+): Promise<void> {
+  await resetTablePositions(client, schema, name);
+  if (!(await hasBookkeepingTable(client, 'tables'))) return;
+  await client.query(`DELETE FROM ${tablesTable()} WHERE table_schema = $1 AND table_name = $2`, [
+    schema,
+    name,
+  ]);
+}

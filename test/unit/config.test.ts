@@ -77,6 +77,7 @@ const EVERY_SETTING_ENV: Record<SettingEnvName, string> = {
   TOPIC_REFRESH_SECONDS: '5',
   RETRY_MAX_DELAY_SECONDS: '12',
   PROGRESS_LOG_SECONDS: '7',
+  COPY_METRICS_PORT: '9998',
   REVERSE_CONNECTOR_NAME: 'rev-connector',
   REVERSE_CONNECTOR_CONFIG_FILE: 'rev.json',
   REVERSE_PUBLICATION: 'rev_pub',
@@ -130,7 +131,7 @@ describe('loadConfig defaults', () => {
     expect(config.batch).toEqual({ maxRows: 1000, maxBytes: 16 * 1024 * 1024 });
     expect(config.consumer.pollTimeoutSeconds).toBe(1);
     expect(config.dlq.topic).toBeUndefined();
-    expect(config.metrics).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(config.metrics).toEqual({ host: '127.0.0.1', port: 9464, copyPort: 9465 });
     expect(config.log.level).toBe('info');
   });
 
@@ -478,10 +479,10 @@ describe('PGFERRY_FAULT_INJECTION (testing only)', () => {
 
   it('names an unknown point or a malformed value', () => {
     expect(() => loadConfig({ ...FULL_ENV, PGFERRY_FAULT_INJECTION: 'everywhere' })).toThrow(
-      /PGFERRY_FAULT_INJECTION.*unknown point; expected one of staging-copy, merge, after-target-commit/,
+      /PGFERRY_FAULT_INJECTION.*unknown point; expected one of staging-copy, merge, after-target-commit, copy-chunk/,
     );
     expect(() => loadConfig({ ...FULL_ENV, PGFERRY_FAULT_INJECTION: 'merge:explode' })).toThrow(
-      /PGFERRY_FAULT_INJECTION.*expected <point>\[:hold\|:delay=<ms>\]\[@<n>\]/,
+      /PGFERRY_FAULT_INJECTION.*expected <point>\[:hold\|:delay=<ms>\]\[@<n>\|@\*\]/,
     );
     expect(() => loadConfig({ ...FULL_ENV, PGFERRY_FAULT_INJECTION: 'merge@0' })).toThrow(
       /starts at 1/,
