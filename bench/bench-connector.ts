@@ -3,7 +3,8 @@
 // production): a task stopped by a Connect rebalance after a broker restart (other sessions'
 // fault tests) would otherwise drop it and lose the changes made meanwhile. The bench drops the
 // slot itself when it removes the connector (and its cleanup drops any slot named after the run).
-// No snapshot: the bench's tables are created empty before their connector starts.
+// No snapshot by default: the bench's tables are created empty before their connector starts.
+// The copy phase's Debezium snapshot path asks for snapshot.mode=initial (and its own publication).
 import type pg from 'pg';
 import { ConnectClient } from '../core/connect-client.js';
 import { applyConnector } from '../migrate/connector/connector-apply.js';
@@ -19,11 +20,20 @@ export interface BenchConnector {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Registers the connector and waits until its slot is active (streaming has started). */
+/**
+ * Registers the connector and waits until it runs and (unless `waitForSlot` is false: a snapshot
+ * comes first) its slot is active (streaming has started).
+ */
 export async function applyBenchConnector(
   connectUrl: string,
   source: pg.ClientBase,
   connector: BenchConnector,
+  options: {
+    snapshotMode?: 'no_data' | 'initial';
+    /** More connector settings (e.g. publication.name, schema.include.list). */
+    config?: Record<string, string>;
+    waitForSlot?: boolean;
+  } = {},
 ): Promise<void> {
   const definition = await readConnectorDefinition(repoPath('connect-config/debezium-source.json'));
   await applyConnector({
@@ -37,10 +47,12 @@ export async function applyBenchConnector(
       'slot.drop.on.stop': 'false',
       // The tables are empty when it starts: no snapshot, now or on a restart without offsets
       // (a snapshot then would publish the tables' current rows as reads instead of the changes).
-      'snapshot.mode': 'no_data',
+      'snapshot.mode': options.snapshotMode ?? 'no_data',
       'table.include.list': connector.tableIncludeList,
+      ...options.config,
     },
   });
+  if (options.waitForSlot === false) return;
   for (let i = 0; ; i++) {
     const active = await source.query(
       'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active',

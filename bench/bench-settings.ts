@@ -1,5 +1,6 @@
 // The benchmark's settings, read once from the environment (BENCH_*) and the local stack's env.
 import { loadStackEnv, type StackEnv } from '../test/support/stack-env.js';
+import { type CopyBenchSettings, readCopyBenchSettings } from './copy-settings.js';
 
 export interface BenchSettings {
   /** Source change events (creates + updates + deletes) the workload writes. */
@@ -45,14 +46,35 @@ export interface BenchSettings {
   connectHeap: string;
   /** Per-phase deadline for draining the topic. */
   drainTimeoutMs: number;
+  /** The copy phase (`pgferry copy` against its alternatives): BENCH_COPY_*. */
+  copy: CopyBenchSettings;
   stack: StackEnv;
 }
 
-export const BENCH_PHASES = ['ceiling', 'floor', 'replay', 'pgferry', 'jdbc', 'paced'] as const;
+export const BENCH_PHASES = [
+  'ceiling',
+  'floor',
+  'replay',
+  'pgferry',
+  'jdbc',
+  'paced',
+  'copy',
+] as const;
 export type BenchPhase = (typeof BENCH_PHASES)[number];
 
+/** The phases measured on the bench topic (the change stream), all of them by default. */
+export const TOPIC_PHASES: readonly BenchPhase[] = [
+  'ceiling',
+  'floor',
+  'replay',
+  'pgferry',
+  'jdbc',
+  'paced',
+];
+
+/** BENCH_PHASES; unset = the topic phases (the copy phase runs only when named: ~15 minutes more). */
 export function readPhases(raw: string | undefined): ReadonlySet<BenchPhase> {
-  if (raw === undefined || raw.trim() === '') return new Set(BENCH_PHASES);
+  if (raw === undefined || raw.trim() === '') return new Set(TOPIC_PHASES);
   const phases = raw.split(',').map((p) => p.trim());
   const unknown = phases.filter((p) => !(BENCH_PHASES as readonly string[]).includes(p));
   if (unknown.length > 0)
@@ -100,6 +122,7 @@ export function readBenchSettings(env: NodeJS.ProcessEnv): BenchSettings {
     connectPort: readInteger(env, 'BENCH_CONNECT_PORT', 58183),
     connectHeap: env.BENCH_CONNECT_HEAP ?? '1g',
     drainTimeoutMs: readInteger(env, 'BENCH_DRAIN_TIMEOUT_S', 3600) * 1000,
+    copy: readCopyBenchSettings(env),
     stack: loadStackEnv(),
   };
 }

@@ -6,7 +6,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { freePort } from '../test/support/pgferry-process.js';
 import { repoPath } from '../test/support/stack-env.js';
 import type { BenchSettings } from './bench-settings.js';
-import { trackChild } from './child-processes.js';
+import { signalChild, trackChild } from './child-processes.js';
 
 export interface PgferryChild {
   child: ChildProcess;
@@ -27,6 +27,8 @@ export async function startPgferryChild(
     topicPattern: string;
     /** bin/pgferry.js to run (default: this checkout's). */
     bin?: string;
+    /** CONNECTOR_NAME (default: the topic phases' connector, `<run id>-source`). */
+    connectorName?: string;
   },
 ): Promise<PgferryChild> {
   const port = await freePort();
@@ -38,7 +40,7 @@ export async function startPgferryChild(
     TARGET_DB_NAME: options.database,
     KAFKA_GROUP_ID: options.groupId,
     KAFKA_TOPIC_PATTERN: options.topicPattern,
-    CONNECTOR_NAME: `${settings.runId}-source`,
+    CONNECTOR_NAME: options.connectorName ?? `${settings.runId}-source`,
     BATCH_SIZE: String(settings.batchSize),
     TOPIC_REFRESH_SECONDS: '2',
     METRICS_PORT: String(port),
@@ -59,16 +61,19 @@ export async function startPgferryChild(
       {
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
+        // Its own process group: stopped as one (signalChild), never by a terminal's Ctrl-C alone.
+        detached: true,
       },
     ),
+    { group: true },
   );
   child.stdout?.pipe(file);
   child.stderr?.pipe(file);
   const exited = once(child, 'exit');
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    signalChild(child, 'SIGTERM');
     await Promise.race([exited, sleep(15_000)]);
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    signalChild(child, 'SIGKILL');
   };
   for (;;) {
     const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(

@@ -1,6 +1,7 @@
 // CPU time and memory of a child process from /proc (Linux): what the benchmark charges a run.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { repoPath } from '../test/support/stack-env.js';
 
 let ticksPerSecond: number | undefined;
 
@@ -74,4 +75,50 @@ export function machineBusyPercent(
 ): number {
   const total = after.total - before.total;
   return total > 0 ? Math.round((1000 * (total - (after.idle - before.idle))) / total) / 10 : 0;
+}
+
+/** Fields of /proc/<pid>/stat after the command name (which may hold spaces). */
+function statFields(pid: number | 'self'): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds of this process's children that have exited and been waited for (cutime + cstime,
+ * their own children included): the difference around a child's life is that child's CPU, exact.
+ */
+export function readExitedChildrenCpuSeconds(): number {
+  const fields = statFields('self') ?? [];
+  return (Number(fields[13] ?? 0) + Number(fields[14] ?? 0)) / clockTicks();
+}
+
+/**
+ * CPU seconds a process tree root and its direct children used so far: a PostgreSQL postmaster
+ * (own + exited backends via cutime/cstime) plus its live backends and helpers. The difference
+ * of two readings is what the cluster spent in between, whoever it served.
+ */
+export function readProcessTreeCpuSeconds(rootPid: number): number {
+  const root = statFields(rootPid);
+  if (!root) return Number.NaN;
+  let ticks = Number(root[11]) + Number(root[12]) + Number(root[13]) + Number(root[14]);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(Number(entry));
+    // fields[1] is the parent pid.
+    if (fields && Number(fields[1]) === rootPid) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / clockTicks();
+}
+
+/** Pid of a stack service (its pid file in .stack/run): a postmaster, the Connect worker, Kafka. */
+export function stackServicePid(service: string): number {
+  try {
+    return Number(readFileSync(repoPath(`.stack/run/${service}.pid`), 'utf8').trim());
+  } catch {
+    return Number.NaN;
+  }
 }

@@ -133,7 +133,7 @@ export const registerCutoverCommand: RegisterCommand = (program, { env, io, setE
     program
       .command('cutover')
       .description(
-        'gated cutover: (1) source takes no writes, (2) slot and consumer lag zero, (3) verify passes, (4) target sequences raised past the source, (5) report written. Exit 0 ready, 3 refused at a gate, 1 error.',
+        'gated cutover: (1) source takes no writes, (2) initial copy done, slot and consumer lag zero, (3) verify passes, (4) target sequences raised past the source, (5) report written. Exit 0 ready, 3 refused at a gate, 1 error.',
       ),
   ).action(async (options: GateCommandOptions) => {
     const config = loadConfig(env);

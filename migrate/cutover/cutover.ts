@@ -1,6 +1,7 @@
 // The gated cutover, step by step, stopping at the first gate that fails with its reason:
 //   1. writes stopped   the migrated tables took no writes for a quiet window
-//   2. caught up        the slot confirmed a watermark written after the quiet window, lag 0
+//   2. caught up        every table's initial copy (pgferry copy) done, the slot confirmed a
+//                       watermark written after the quiet window, lag 0
 //   3. verified         chunked checksums equal on both sides
 //   4. sequences        target sequences set past the source's values (skipped in a dry run)
 //   5. report           no write surfaced since the window began (late statistics included),
@@ -10,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { PgferryConfig } from '../../core/config.js';
 import { connectPg } from '../../core/pg-connection.js';
+import { readCopyTables } from '../../sink/bookkeeping/copy-rows.js';
 import { readSlotLoss } from '../../sink/bookkeeping/slot-losses.js';
 import { requireSource } from '../command-context.js';
 import {
@@ -17,6 +19,7 @@ import {
   type MigrationTable,
   resolveMigrationTables,
 } from '../migration-tables.js';
+import { copyNotDoneReasons } from '../status/caught-up-judgement.js';
 import { writeCutoverReport } from './cutover-report.js';
 import type {
   ConsumerLagReading,
@@ -146,6 +149,7 @@ export async function runCutover(
         config,
         source,
         target as pg.Client,
+        pairs.map((p) => p.target),
         activity?.quietLsn as string,
         options,
         deps,
@@ -257,10 +261,24 @@ function describeKey(key: Record<string, string | null> | undefined): string {
     .join(',');
 }
 
+/**
+ * Why the initial copy of the cut-over tables is not done (pgferry.copy_tables), one reason per
+ * table; none without copy bookkeeping (Debezium's snapshot path) or once every copy is done.
+ */
+export async function findCopiesNotDone(
+  target: pg.ClientBase,
+  tables: readonly MigrationTable[],
+): Promise<string[]> {
+  const names = new Set(tables.map(formatTableName));
+  const rows = (await readCopyTables(target)).filter((r) => names.has(formatTableName(r)));
+  return copyNotDoneReasons(rows.map((r) => ({ ...r, table: formatTableName(r) })));
+}
+
 async function waitForCatchUp(
   config: PgferryConfig,
   source: pg.ClientBase,
   target: pg.ClientBase,
+  tables: readonly MigrationTable[],
   quietLsn: string,
   options: CutoverOptions,
   deps: CutoverDependencies,
@@ -273,6 +291,16 @@ async function waitForCatchUp(
     return {
       status: 'failed',
       summary: `replication slot ${config.replication.slotName} was lost (seen by ${loss.by} at ${loss.at}): changes made while it was missing never reached the target; run \`pgferry resnapshot\` (runbook: "If the replication slot was lost") before cutting over`,
+    };
+  }
+  // A table whose initial copy is not done has its changes held back by `pgferry run`: the lag
+  // says nothing about it, and the copy may take hours more. Refuse now, naming the tables.
+  const copies = await findCopiesNotDone(target, tables);
+  if (copies.length > 0) {
+    return {
+      status: 'failed',
+      summary: `the initial copy is not done for ${copies.length} table(s): ${copies.slice(0, 3).join('; ')}${copies.length > 3 ? ` (+${copies.length - 3} more)` : ''}`,
+      details: { copy: copies },
     };
   }
   // Watching another slot than the connector's would wait on the wrong thing (or pass on it).

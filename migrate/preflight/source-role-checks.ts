@@ -1,7 +1,8 @@
 // Preflight check of the connector's role on the source: it exists, may log in, replicate and
 // connect, and can read every captured table; and which role that is (resolveConnectorUser).
+import type pg from 'pg';
 import { quoteIdent } from '../../core/sql-identifier.js';
-import { formatTableName } from '../migration-tables.js';
+import { formatTableName, type MigrationTable } from '../migration-tables.js';
 import {
   type CheckVerdict,
   type ConnectorConfigReading,
@@ -89,18 +90,10 @@ export async function checkConnectorRole(
     problems.push(`GRANT CONNECT ON DATABASE ${quoteIdent(row.database)} TO ${quoteIdent(user)}`);
   }
   const tables = facts.tables ?? [];
-  const unreadable = await facts.client.query<{ schema: string; name: string }>(
-    `SELECT t.schema, t.name FROM unnest($2::text[], $3::text[]) AS t(schema, name)
-      WHERE NOT (has_schema_privilege($1, t.schema, 'USAGE')
-                 AND has_table_privilege($1, format('%I.%I', t.schema, t.name), 'SELECT'))`,
-    [user, ...toTableArrays(tables)],
-  );
-  const details = unreadable.rows.map(
-    (t) =>
-      `${formatTableName(t)}: GRANT USAGE ON SCHEMA ${quoteIdent(t.schema)} TO ${quoteIdent(user)}; GRANT SELECT ON ${qualifyTable(t)} TO ${quoteIdent(user)}`,
-  );
-  if (unreadable.rows.length > 0) {
-    problems.push(`SELECT on ${unreadable.rows.length} captured table(s) (listed below)`);
+  const unreadable = await findUnreadableTables(facts.client, user, tables);
+  const details = unreadable.map((t) => grantSelectFix(t, user));
+  if (unreadable.length > 0) {
+    problems.push(`SELECT on ${unreadable.length} captured table(s) (listed below)`);
   }
   if (problems.length > 0) {
     return fail(`role ${user} (from ${resolved.from}) lacks: ${problems.join('; ')}`, details);
@@ -111,3 +104,22 @@ export async function checkConnectorRole(
     `role ${user} (from ${resolved.from}) has ${row.super ? 'SUPERUSER' : 'REPLICATION'}${tablesNote}`,
   );
 }
+
+/** The tables `user` cannot read: no USAGE on the schema or no SELECT on the table. */
+export async function findUnreadableTables(
+  client: pg.ClientBase,
+  user: string,
+  tables: readonly MigrationTable[],
+): Promise<MigrationTable[]> {
+  const unreadable = await client.query<{ schema: string; name: string }>(
+    `SELECT t.schema, t.name FROM unnest($2::text[], $3::text[]) AS t(schema, name)
+      WHERE NOT (has_schema_privilege($1, t.schema, 'USAGE')
+                 AND has_table_privilege($1, format('%I.%I', t.schema, t.name), 'SELECT'))`,
+    [user, ...toTableArrays(tables)],
+  );
+  return unreadable.rows;
+}
+
+/** "schema.table: GRANT USAGE ON SCHEMA ...; GRANT SELECT ON ... TO user". */
+export const grantSelectFix = (t: MigrationTable, user: string): string =>
+  `${formatTableName(t)}: GRANT USAGE ON SCHEMA ${quoteIdent(t.schema)} TO ${quoteIdent(user)}; GRANT SELECT ON ${qualifyTable(t)} TO ${quoteIdent(user)}`;

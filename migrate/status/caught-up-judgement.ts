@@ -1,6 +1,6 @@
 // When the migration counts as caught up (what `pgferry status` exits 0 on and cutover waits
 // for), when the slot counts as lost, and when nothing could be read at all.
-import type { MigrationStatus } from './migration-status-types.js';
+import type { CopyTableStatus, MigrationStatus } from './migration-status-types.js';
 
 /** Where the recovery from a lost slot is written down (status and `pgferry run` point at it). */
 export const SLOT_LOST_RUNBOOK = 'docs/runbook.md, "If the replication slot was lost"';
@@ -10,13 +10,15 @@ export const SLOT_LOST_RUNBOOK = 'docs/runbook.md, "If the replication slot was 
  * - the connector is RUNNING with at least one task, and every task is RUNNING;
  * - the slot exists and is active (its byte lag is shown, not judged: confirmed_flush_lsn trails
  *   the current LSN by other databases' WAL and by idle periods, so it is rarely exactly 0);
+ * - when the target has copy bookkeeping (`pgferry copy`), every table's copy is done: a table
+ *   still copying or whose copy failed has its changes held back by `pgferry run`;
  * - the consumer group was read (end offsets and applied offsets), at least one partition
  *   matches KAFKA_TOPIC_PATTERN, and the total lag (end − applied) is 0;
  * - every control endpoint given answered, runs, and is not paused.
  * Returns the reasons it is not; none = caught up.
  */
 export function judgeCaughtUp(
-  status: Pick<MigrationStatus, 'connector' | 'slot' | 'consumer' | 'pgferry'>,
+  status: Pick<MigrationStatus, 'connector' | 'slot' | 'consumer' | 'pgferry' | 'copy'>,
 ): string[] {
   const reasons: string[] = [];
   const { connector, slot, consumer } = status;
@@ -45,6 +47,8 @@ export function judgeCaughtUp(
     reasons.push(`slot ${slot.name} does not exist`);
   else if (slot.exists && !slot.active)
     reasons.push(`slot ${slot.name} is not active (nothing reads it)`);
+  if (status.copy?.error !== undefined) reasons.push(`copy: ${status.copy.error}`);
+  reasons.push(...copyNotDoneReasons(status.copy?.tables ?? []));
   if (consumer.error !== undefined) reasons.push(`consumer: ${consumer.error}`);
   if (consumer.error === undefined && consumer.partitions.length === 0) {
     reasons.push('no topic matches KAFKA_TOPIC_PATTERN');
@@ -59,6 +63,28 @@ export function judgeCaughtUp(
     else if (p.state !== 'running') reasons.push(`pgferry ${p.url} is ${p.state}`);
   }
   return reasons;
+}
+
+/**
+ * One reason per table whose copy is not done, naming it: its stream waits for it, so the target
+ * is not caught up (and cutover refuses) until `pgferry copy` finishes it. Shared with cutover.
+ */
+export function copyNotDoneReasons(
+  tables: readonly Pick<
+    CopyTableStatus,
+    'table' | 'state' | 'chunksDone' | 'chunksTotal' | 'lastError'
+  >[],
+): string[] {
+  return tables
+    .filter((t) => t.state !== 'done')
+    .map((t) => {
+      const chunks = `${t.chunksDone}/${t.chunksTotal} chunks`;
+      if (t.state === 'failed') {
+        const why = t.lastError?.trim().split('\n')[0];
+        return `copy of ${t.table} FAILED (${chunks}${why ? `: ${why}` : ''}): its stream waits; run pgferry copy again to resume it`;
+      }
+      return `copy of ${t.table} not done (${chunks}): its stream waits until pgferry copy finishes it`;
+    });
 }
 
 /**

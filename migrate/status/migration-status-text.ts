@@ -1,8 +1,9 @@
 // The human screen of `pgferry status`: a headline ("caught up" or how far behind, with the
-// reasons), then compact sections for the connector, the source slot, the consumer lag per
-// partition, the tables and the pgferry processes. Pure: the same status gives the same text.
+// reasons), then compact sections for the connector, the source slot, `pgferry copy` (only when
+// the target has copy bookkeeping), the consumer lag per partition, the tables and the pgferry
+// processes. Pure: the same status gives the same text.
 
-import { formatDuration } from '../../ops/progress/progress-view.js';
+import { formatCount, formatDuration, formatRate } from '../../ops/progress/progress-view.js';
 import { isNothingRead, isSlotLost, SLOT_LOST_RUNBOOK } from './caught-up-judgement.js';
 import type { MigrationStatus } from './migration-status-types.js';
 
@@ -10,6 +11,7 @@ export function formatMigrationStatus(status: MigrationStatus): string {
   const lines = [`pgferry status at ${status.at}: ${formatHeadline(status)}`];
   for (const reason of status.reasons) lines.push(`  - ${reason}`);
   lines.push('', ...formatConnector(status), ...formatSlot(status), '');
+  if (status.copy !== undefined) lines.push(...formatCopy(status), '');
   lines.push(...formatConsumer(status), '', ...formatTables(status));
   if (status.pgferry !== undefined) lines.push('', ...formatPgferry(status));
   return lines.join('\n');
@@ -23,7 +25,16 @@ export function formatHeadline(status: MigrationStatus): string {
   const messages =
     status.consumer.partitions.length > 0 ? `${lag} message${lag === 1 ? '' : 's'}` : '? messages';
   const bytes = status.slot.lagBytes === null ? '? bytes' : formatBytes(status.slot.lagBytes);
-  return `behind by ${messages} / ${bytes} of WAL`;
+  return `behind by ${messages} / ${bytes} of WAL${formatCopyHeadline(status)}`;
+}
+
+/** "; copy not done: 1 of 3 tables copied" while a table's copy is not done, else nothing. */
+function formatCopyHeadline({ copy }: MigrationStatus): string {
+  if (copy === undefined) return '';
+  if (copy.error !== undefined) return '; copy unknown';
+  if (copy.tablesDone === copy.tables.length) return '';
+  const failed = copy.tables.filter((t) => t.state === 'failed').length;
+  return `; copy not done: ${copy.tablesDone} of ${copy.tables.length} tables copied${failed > 0 ? `, ${failed} FAILED` : ''}`;
 }
 
 /** 1536 -> "1.5 KiB"; exact below 1 KiB. */
@@ -68,6 +79,52 @@ function formatSlot({ slot }: MigrationStatus): string[] {
     `${head}${slot.active ? 'active' : 'INACTIVE'}, lag ${lag} (confirmed ${slot.confirmedFlushLsn ?? '-'}, current ${slot.currentLsn ?? '?'})`,
     ...lost,
   ];
+}
+
+function formatCopy({ copy }: MigrationStatus): string[] {
+  if (copy === undefined) return [];
+  const head = 'Copy         ';
+  if (copy.error !== undefined) return [`${head}unknown (${copy.error})`];
+  const { tables } = copy;
+  const count = (state: string) => tables.filter((t) => t.state === state).length;
+  const sum = (pick: (t: (typeof tables)[number]) => number) =>
+    tables.reduce((n, t) => n + pick(t), 0);
+  const states = [
+    `${copy.tablesDone} of ${tables.length} table${tables.length === 1 ? '' : 's'} done`,
+    ...(count('copying') > 0 ? [`${count('copying')} copying`] : []),
+    ...(count('failed') > 0 ? [`${count('failed')} FAILED`] : []),
+  ].join(', ');
+  const eta =
+    copy.tablesDone < tables.length && copy.etaSeconds !== null
+      ? `, ETA ${formatDuration(copy.etaSeconds)}`
+      : '';
+  const lines = [
+    `${head}${states}; ${sum((t) => t.chunksDone)}/${sum((t) => t.chunksTotal)} chunks, ${formatCount(sum((t) => t.rowsCopied))} rows, ${formatBytes(sum((t) => t.bytesCopied))} copied${eta}`,
+  ];
+  const rows = tables.map((t) => [
+    t.table,
+    t.state === 'failed' ? 'FAILED' : t.state,
+    `${t.chunksDone}/${t.chunksTotal}`,
+    formatCount(t.rowsCopied),
+    formatBytes(t.bytesCopied),
+    t.rowsPerSecond === null ? '-' : formatRate(t.rowsPerSecond),
+    t.etaSeconds === null || t.state === 'done' ? '-' : formatDuration(t.etaSeconds),
+    t.streamWaiting
+      ? `waits for the copy${t.queuedMessages ? ` (${formatCount(t.queuedMessages)} changes held back)` : ''}`
+      : 'streaming',
+  ]);
+  lines.push(
+    ...alignColumns(
+      ['TABLE', 'STATE', 'CHUNKS', 'ROWS', 'BYTES', 'ROWS/S', 'ETA', 'STREAM'],
+      rows,
+      [2, 3, 4, 5, 6],
+    ),
+  );
+  for (const t of tables) {
+    const why = t.state === 'failed' ? t.lastError?.trim().split('\n')[0] : undefined;
+    if (why) lines.push(`  ${t.table}: ${why}`);
+  }
+  return lines;
 }
 
 function formatConsumer({ consumer }: MigrationStatus): string[] {

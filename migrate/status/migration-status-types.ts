@@ -1,6 +1,7 @@
 // The shape of `pgferry status` (one part per thing read) and of the raw readings the parts are
 // built from; the readers, the assembler and the text screen share these types.
 import type { Logger } from '../../core/logger.js';
+import type { CopyTableRow } from '../../sink/bookkeeping/copy-rows.js';
 
 export interface ConnectorPart {
   name: string;
@@ -64,6 +65,42 @@ export interface TableProgress {
   dlqMessages: number;
 }
 
+/** One table of `pgferry copy` (the initial load), from pgferry.copy_tables/copy_chunks. */
+export interface CopyTableStatus {
+  /** Target table, schema.name. */
+  table: string;
+  /** Source table, schema.name. */
+  source: string;
+  state: 'copying' | 'done' | 'failed';
+  chunksDone: number;
+  chunksTotal: number;
+  rowsCopied: number;
+  bytesCopied: number;
+  startedAt: string;
+  finishedAt: string | null;
+  /** When the newest chunk was committed (null before the first). */
+  lastChunkAt: string | null;
+  /** Rows copied / seconds from startedAt to lastChunkAt (or to now before the first chunk); null before the first chunk. */
+  rowsPerSecond: number | null;
+  /** The chunks left at the table's chunk rate (same span); 0 when done, null when unknown or failed. */
+  etaSeconds: number | null;
+  lastError: string | null;
+  /** Not done: `pgferry run` holds back this table's changes until its copy is done. */
+  streamWaiting: boolean;
+  /** The consumer lag of the table's topic (changes held back while it waits); null without a topic. */
+  queuedMessages: number | null;
+}
+
+/** `pgferry copy`'s progress; present only when the target has copy bookkeeping for this pipeline. */
+export interface CopyPart {
+  tables: CopyTableStatus[];
+  tablesDone: number;
+  /** The chunks left of the tables still copying at their summed chunk rate; null when unknown or a table failed. */
+  etaSeconds: number | null;
+  /** pgferry.copy_tables could not be read. */
+  error?: string;
+}
+
 export interface DlqPart {
   /** DLQ_TOPIC when one dead-letter topic is shared by every table. */
   sharedTopic: string | null;
@@ -92,6 +129,8 @@ export interface MigrationStatus {
   tables: TableProgress[];
   /** The target's pgferry.tables could not be read. */
   tablesError?: string;
+  /** `pgferry copy`'s progress per table; absent when the target has no copy bookkeeping. */
+  copy?: CopyPart;
   dlq: DlqPart;
   /** From the control endpoints, when given. */
   pgferry?: PgferryInstancePart[];
@@ -145,4 +184,8 @@ export interface TargetReading {
   tables: TargetTableRow[];
   /** pgferry.slot_losses' row for the configured slot, if any. */
   slotLoss?: { at: string; by: string };
+  /** pgferry.copy_tables' rows and the target's clock when read; absent when there are none. */
+  copy?: { rows: CopyTableRow[]; now: Date };
+  /** pgferry.copy_tables could not be read (the rest of the reading stands). */
+  copyError?: string;
 }

@@ -5,6 +5,7 @@ import type { PgferryConfig } from '../../core/config.js';
 import { judgeCaughtUp } from './caught-up-judgement.js';
 import { readConnectorPart } from './connector-reading.js';
 import { buildConsumerPart } from './consumer-lag-reading.js';
+import { buildCopyPart } from './copy-progress-reading.js';
 import { buildDlqPart } from './dlq-reading.js';
 import { readKafka } from './kafka-reading.js';
 import type {
@@ -45,6 +46,16 @@ export async function readMigrationStatus(
   ]);
   options.signal?.throwIfAborted();
 
+  const consumer = buildConsumerPart(config.kafka.groupId, kafka, target);
+  const copy = buildCopyPart(
+    {
+      topicPattern: config.kafka.topicPattern,
+      ...(config.mapping.targetSchema ? { targetSchema: config.mapping.targetSchema } : {}),
+      ...(kafka.value ? { topics: kafka.value.topics.map((t) => t.topic) } : {}),
+    },
+    target,
+    consumer,
+  );
   const status: Omit<MigrationStatus, 'caughtUp' | 'reasons'> = {
     at,
     connector:
@@ -56,8 +67,9 @@ export async function readMigrationStatus(
         error: connector.error,
       } as ConnectorPart),
     slot: buildSlotPart(config, slot, target.value?.slotLoss),
-    consumer: buildConsumerPart(config.kafka.groupId, kafka, target),
+    consumer,
     ...buildTableProgress(config, kafka.value, target),
+    ...(copy === undefined ? {} : { copy }),
     dlq: buildDlqPart(config, kafka),
     ...(pgferry === undefined ? {} : { pgferry }),
   };

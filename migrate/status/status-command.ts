@@ -1,5 +1,6 @@
 // `pgferry status`: one screen that answers "how far behind are we?" (connector, source slot,
-// consumer lag per partition, tables), once or refreshed with --watch; --json for scripts.
+// `pgferry copy`'s progress, consumer lag per partition, tables), once or refreshed with
+// --watch; --json for scripts.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
@@ -36,7 +37,7 @@ export const registerStatusCommand: RegisterCommand = (program, { env, io, setEx
   program
     .command('status')
     .description(
-      'how far behind are we: connector and tasks, source slot lag, consumer lag per partition, tables',
+      'how far behind are we: connector and tasks, source slot lag, initial copy, consumer lag per partition, tables',
     )
     .option('--json', 'print the status as JSON (one line per refresh with --watch)')
     .option(
@@ -58,9 +59,11 @@ export const registerStatusCommand: RegisterCommand = (program, { env, io, setEx
       'after',
       `
 Caught up = the connector and all its tasks are RUNNING, the replication slot exists and is
-active, the consumer group's lag (Kafka end offset - offset applied in the target, summed over
-the partitions of the topics matching KAFKA_TOPIC_PATTERN) is 0, and every --control-url
-answers "running" and is not paused. The slot's byte lag is shown but not judged.
+active, every table's initial copy (pgferry copy, when used) is done, the consumer group's lag
+(Kafka end offset - offset applied in the target, summed over the partitions of the topics
+matching KAFKA_TOPIC_PATTERN) is 0, and every --control-url answers "running" and is not
+paused. The slot's byte lag is shown but not judged. While pgferry copy runs, a Copy section
+shows each table's chunks, rows, bytes, rate and ETA, and that its stream waits for the copy.
 
 Exit codes: 0 caught up; 3 behind, or something is not running; 1 nothing could be read;
 2 usage or configuration error. With --watch, the code of the last refresh.`,

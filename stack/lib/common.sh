@@ -91,16 +91,18 @@ java_bin() {
 
 # The stack's ports lie inside Linux's ephemeral range (32768-60999 by default), so an outgoing
 # connection (a Kafka client, a JDBC pool) can be handed one of them as its local port and hold it
-# while the stack, or a later `pgferry run` on PGFERRY_METRICS_PORT, wants to listen there. Where
-# we may (root, writable /proc), add our ports to net.ipv4.ip_local_reserved_ports: the kernel then
-# never picks them for outgoing connections; listening on them is unaffected. Best effort: without
-# the right we say so once and go on.
+# while the stack, or a later `pgferry run` on PGFERRY_METRICS_PORT or `pgferry copy` on
+# PGFERRY_COPY_METRICS_PORT, wants to listen there. Where we may (root, writable /proc), add our
+# ports to net.ipv4.ip_local_reserved_ports: the kernel then never picks them for outgoing
+# connections; listening on them is unaffected. Best effort: without the right we say so once and
+# go on.
 reserve_stack_ports() {
   local file=/proc/sys/net/ipv4/ip_local_reserved_ports
   local ports=(
     "$PGFERRY_SOURCE_PG_PORT" "$PGFERRY_TARGET_PG_PORT" "$PGFERRY_KAFKA_PORT"
     "$PGFERRY_KAFKA_CONTROLLER_PORT" "$PGFERRY_REGISTRY_PORT" "$PGFERRY_REGISTRY_MANAGEMENT_PORT"
     "$PGFERRY_CONNECT_PORT" "$PGFERRY_PROMETHEUS_PORT" "$PGFERRY_METRICS_PORT"
+    "$PGFERRY_COPY_METRICS_PORT"
   )
   [[ -r $file ]] || return 0
   local current missing=() port range low high covered

@@ -1,5 +1,6 @@
 # Prometheus from Debian, configured from the repo's prometheus/ folder. The repo's files name
-# the docker-compose hosts (pgferry:9464, ...); the native stack rewrites those to its own ports.
+# the docker-compose hosts (pgferry:9464, pgferry:9465 for `pgferry copy`, ...); the native stack
+# rewrites those to its own ports.
 
 prometheus_url() { printf 'http://127.0.0.1:%s' "$PGFERRY_PROMETHEUS_PORT"; }
 prometheus_dir() { printf '%s/prometheus' "$PGFERRY_STACK_DIR"; }
@@ -12,6 +13,7 @@ prometheus_write_config() {
   cp -r "$PGFERRY_ROOT/prometheus/." "$dir/config/"
   sed -i \
     -e "s#pgferry:9464#127.0.0.1:$PGFERRY_METRICS_PORT#g" \
+    -e "s#pgferry:9465#127.0.0.1:$PGFERRY_COPY_METRICS_PORT#g" \
     -e "s#prometheus:9090#127.0.0.1:$PGFERRY_PROMETHEUS_PORT#g" \
     "$dir/config/prometheus.yml"
 }

@@ -3,19 +3,27 @@
 // (several tables, a schema change, a table without primary key, a poison message, a transient
 // target fault). Then every Grafana panel query and every recording rule must return series from
 // that Prometheus, and alerts must fire where they should: DLQ after the poison message, table
-// stopped, and PgferryDown after pgferry stops.
+// stopped, and PgferryDown after pgferry stops. Then a slowed-down `pgferry copy` on the port the
+// stack's Prometheus scrapes as job pgferry-copy (PGFERRY_COPY_METRICS_PORT), with one table the
+// target refuses: every query of the dashboard's copy row returns this copy's series and
+// PgferryCopyTableFailed fires for that table.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../core/connect-client.js';
+import { runPgferryCli } from '../support/cli-run.js';
 import {
   allPanels,
   allRules,
+  COPY_ROW_TITLE,
   labelValuesQuery,
   loadDashboard,
   RULES_DIR,
+  rowPanels,
   substituteVariables,
   variableQuery,
   yamlFilesIn,
@@ -36,6 +44,12 @@ const ORDERS = t('orders');
 const NOPK = t('nopk');
 const topicOf = (table: string) => `${prefix}.public.${table}`;
 const metricsPort = Number(stack.vars.METRICS_PORT ?? '59464');
+// `pgferry copy`'s tables: outside the connector's table.include.list (public\.obs_.*_<run>), so
+// `pgferry run` never replicates them (the copy would refuse them). COPY_BAD sorts first, so its
+// chunk is copied (and refused) first.
+const COPY_BAD = `obscp_a_bad_${run}`;
+const COPY_ROWS = `obscp_b_rows_${run}`;
+const copyMetricsPort = Number(stack.vars.COPY_METRICS_PORT ?? '59465');
 
 const kafka = new Kafka({
   brokers: [stack.kafkaBootstrap],
@@ -46,6 +60,7 @@ const source = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
 const target = new pg.Client({ connectionString: stack.targetDatabaseUrl });
 const connect = new ConnectClient({ baseUrl: stack.connectUrl });
 let pgferry: PgferryProcess | undefined;
+let copy: ChildProcess | undefined;
 let traffic: { stop: () => Promise<void> } | undefined;
 let connected = false;
 
@@ -263,6 +278,10 @@ describe.sequential('observability against the stack Prometheus', () => {
     // A client that never connected would queue the cleanup queries forever.
     if (!connected) return;
     await traffic?.stop().catch(() => undefined);
+    if (copy && copy.exitCode === null && copy.signalCode === null) {
+      copy.kill('SIGKILL');
+      await once(copy, 'exit').catch(() => undefined);
+    }
     if (pgferry) {
       const running = pgferry;
       running.child.kill('SIGTERM');
@@ -270,8 +289,10 @@ describe.sequential('observability against the stack Prometheus', () => {
       if (code === 'running') running.child.kill('SIGKILL');
     }
     await removeTestConnector(stack.connectUrl, connectorName, source, slotName);
-    for (const table of [USERS, ORDERS, NOPK])
+    for (const table of [USERS, ORDERS, NOPK, COPY_BAD, COPY_ROWS])
       await source.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+    for (const table of [COPY_BAD, COPY_ROWS])
+      await target.query(`DROP TABLE IF EXISTS public.${table}`).catch(() => undefined);
     await source.end().catch(() => undefined);
     await target.end().catch(() => undefined);
   });
@@ -414,17 +435,22 @@ describe.sequential('observability against the stack Prometheus', () => {
     });
 
     // Then Prometheus, until every panel returns them: a rate() panel only once two scrapes hold
-    // the series, which can be a scrape later for one table than for another.
+    // the series, which can be a scrape later for one table than for another. The copy row shows
+    // `pgferry copy`, which is not running now: the copy test below checks it.
     const dashboard = loadDashboard();
-    const queries = allPanels(dashboard).flatMap((p) =>
-      (p.targets ?? []).map((target, i) => ({
-        name: `${p.title} [${target.refId}]`,
-        query: substituteVariables(target.expr ?? ''),
-        // Checked on each panel's first query.
-        want:
-          i === 0 ? expected.filter((e) => e.panel === p.title).map((e) => e.labels) : undefined,
-      })),
-    );
+    const copyRow = new Set(rowPanels(dashboard, COPY_ROW_TITLE).map((p) => p.id));
+    expect(copyRow.size).toBeGreaterThan(0);
+    const queries = allPanels(dashboard)
+      .filter((p) => !copyRow.has(p.id))
+      .flatMap((p) =>
+        (p.targets ?? []).map((target, i) => ({
+          name: `${p.title} [${target.refId}]`,
+          query: substituteVariables(target.expr ?? ''),
+          // Checked on each panel's first query.
+          want:
+            i === 0 ? expected.filter((e) => e.panel === p.title).map((e) => e.labels) : undefined,
+        })),
+      );
     expect(queries.length).toBeGreaterThan(20);
     for (const panel of new Set(expected.map((e) => e.panel)))
       expect(
@@ -465,6 +491,136 @@ describe.sequential('observability against the stack Prometheus', () => {
       120_000,
     );
   });
+
+  it('shows a running pgferry copy in the copy row and fires PgferryCopyTableFailed', async () => {
+    // The stack's Prometheus scrapes the copy port (stack/lib/prometheus.sh rewrites pgferry:9465).
+    const targets = (await (
+      await fetch(`${stack.prometheusUrl}/api/v1/targets?state=any`)
+    ).json()) as { data: { activeTargets: { labels: Labels; scrapeUrl: string }[] } };
+    expect(
+      targets.data.activeTargets
+        .filter((t) => t.labels.job === 'pgferry-copy')
+        .map((t) => t.scrapeUrl),
+      'the stack Prometheus scrapes job pgferry-copy: run `bash stack/stack.sh up` to copy prometheus/ and reload',
+    ).toEqual([`http://127.0.0.1:${copyMetricsPort}/metrics`]);
+    if (!(await portIsFree(copyMetricsPort)))
+      throw new Error(
+        `port ${copyMetricsPort} (PGFERRY_COPY_METRICS_PORT, scraped by the stack's Prometheus) is taken: stop the pgferry copy using it`,
+      );
+
+    const reader = stack.vars.SOURCE_DB_USER ?? 'pgferry_reader';
+    await source.query(`
+      CREATE TABLE ${COPY_BAD} (id int PRIMARY KEY, v text);
+      INSERT INTO ${COPY_BAD} VALUES (1, 'refused by the target');
+      CREATE TABLE ${COPY_ROWS} (id int PRIMARY KEY, v text);
+      INSERT INTO ${COPY_ROWS} SELECT g, 'row ' || g FROM generate_series(1, 300) g;
+      GRANT SELECT ON ${COPY_BAD}, ${COPY_ROWS} TO ${reader};
+    `);
+    const env: Record<string, string> = { ...stack.vars, SOURCE_SLOT_NAME: slotName };
+    const synced = await runPgferryCli(
+      ['schema-sync', '--tables', `${COPY_BAD},${COPY_ROWS}`],
+      env,
+    );
+    expect(synced.code, synced.stderr + synced.stdout).toBe(0);
+    // A constraint the source row breaks: the copy of that table fails, the other goes on.
+    await target.query(
+      `ALTER TABLE public.${COPY_BAD} ADD CONSTRAINT ${COPY_BAD}_refuse CHECK (v NOT LIKE 'refused%')`,
+    );
+
+    // 150 chunks, each delayed by 1 s, on 2 workers: a copy of over a minute, stopped once seen.
+    const child = spawn(
+      process.execPath,
+      [
+        repoPath('bin/pgferry.js'),
+        'copy',
+        ...['--tables', `${COPY_BAD},${COPY_ROWS}`, '--jobs', '2', '--chunk-rows', '2'],
+        ...['--progress', 'off'],
+      ],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          ...env,
+          METRICS_HOST: '127.0.0.1',
+          COPY_METRICS_PORT: String(copyMetricsPort),
+          PGFERRY_FAULT_INJECTION: 'copy-chunk:delay=1000@*',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    copy = child;
+    let output = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      output += c.toString('utf8');
+    });
+    child.stderr?.on('data', (c: Buffer) => {
+      output += c.toString('utf8');
+    });
+    const exited = once(child, 'exit').then(
+      ([code, signal]) => (code ?? signal) as number | string,
+    );
+
+    const copyMetrics = () =>
+      fetch(`http://127.0.0.1:${copyMetricsPort}/metrics`).then(
+        (r) => (r.ok ? r.text() : undefined),
+        () => undefined,
+      );
+    await waitFor('pgferry copy copying, its table failure counted', 60_000, async () => {
+      if (child.exitCode !== null) throw new Error(`pgferry copy exited early:\n${output}`);
+      const text = await copyMetrics();
+      return text !== undefined &&
+        sampleValue(text, 'pgferry_copy_running', {}) === 1 &&
+        sampleValue(text, 'pgferry_copy_table_failed', { table: `public.${COPY_BAD}` }) === 1 &&
+        (sampleValue(text, 'pgferry_copy_rows_total', { table: `public.${COPY_ROWS}` }) ?? 0) > 0
+        ? true
+        : undefined;
+    });
+
+    // Every query of the copy row, with this copy's tables where the panel is per table.
+    const dashboard = loadDashboard();
+    const perTable = [{ table: `public.${COPY_ROWS}` }];
+    const want: Record<string, Labels[]> = {
+      'Copy rows/s by table': perTable,
+      'Copy MB/s by table': perTable,
+      'Copy progress by table': perTable,
+      'Copy chunks by table': [...perTable, { table: `public.${COPY_BAD}` }],
+    };
+    const panels = rowPanels(dashboard, COPY_ROW_TITLE);
+    const queries: SeriesQuery[] = [
+      ...panels.flatMap((p) =>
+        (p.targets ?? []).map((t) => ({
+          name: `${p.title} [${t.refId}]`,
+          query: substituteVariables(t.expr ?? ''),
+          want: want[p.title],
+        })),
+      ),
+      { name: 'copy scraped', query: 'up{job="pgferry-copy"} == 1' },
+    ];
+    expect(panels.length).toBeGreaterThanOrEqual(8);
+    for (const title of Object.keys(want))
+      expect(
+        panels.some((p) => p.title === title),
+        `copy row panel ${title}`,
+      ).toBe(true);
+    await waitForSeries(queries, 60_000);
+
+    await waitFor('PgferryCopyTableFailed firing for the refused table', 60_000, async () =>
+      (await alertStates(`alertname="PgferryCopyTableFailed",table="public.${COPY_BAD}"`)).includes(
+        'firing',
+      )
+        ? true
+        : undefined,
+    );
+    // Chunks are committed all along: not stalled.
+    expect(await alertStates('alertname="PgferryCopyStalled"')).toEqual([]);
+    expect(child.exitCode, 'pgferry copy still copying after the checks').toBeNull();
+
+    // Stopped: it finishes the chunks in flight and reports the refused table as failed (exit 1).
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited, sleep(60_000).then(() => 'still running')]);
+    expect(code, output).toBe(1);
+    expect(output).toContain(`public.${COPY_BAD}: FAILED`);
+    expect(output).toMatch(/copy: INTERRUPTED/);
+  }, 240_000);
 
   it('raises PgferryDown once pgferry stops answering scrapes', async () => {
     await traffic?.stop();

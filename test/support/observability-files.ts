@@ -1,9 +1,10 @@
 // The observability files as tests see them: alert/recording rules, the Grafana dashboard and its
-// queries, the metric names core/metrics.ts really registers, and the metric selectors of a
-// PromQL expression (a small scanner: enough for the queries we write, not a full parser).
+// queries, the metric names core/metrics.ts really registers (`pgferry run`'s and `pgferry copy`'s),
+// and the metric selectors of a PromQL expression (a small scanner: enough for the queries we
+// write, not a full parser).
 import { readdirSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { createMetrics } from '../../core/metrics.js';
+import { createCopyMetrics, createMetrics } from '../../core/metrics.js';
 import { repoPath } from './stack-env.js';
 
 export interface Rule {
@@ -91,6 +92,27 @@ export function allPanels(dashboard: Dashboard): DashboardPanel[] {
   return dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
 }
 
+/** The row of the `pgferry copy` panels (the initial load). */
+export const COPY_ROW_TITLE = 'Initial copy (pgferry copy)';
+
+/**
+ * The panels of the row titled `title`: nested in it when it is collapsed, otherwise the
+ * top-level panels below it down to the next row.
+ */
+export function rowPanels(dashboard: Dashboard, title: string): DashboardPanel[] {
+  const row = dashboard.panels.find((p) => p.type === 'row' && p.title === title);
+  if (!row) return [];
+  if ((row.panels ?? []).length > 0) return row.panels ?? [];
+  const nextRowY = Math.min(
+    ...dashboard.panels
+      .filter((p) => p.type === 'row' && p.gridPos.y > row.gridPos.y)
+      .map((p) => p.gridPos.y),
+  );
+  return dashboard.panels.filter(
+    (p) => p.type !== 'row' && p.gridPos.y > row.gridPos.y && p.gridPos.y < nextRowY,
+  );
+}
+
 export function variableQuery(variable: TemplateVariable): string {
   const q = variable.query;
   return typeof q === 'string' ? q : (q?.query ?? variable.definition ?? '');
@@ -136,13 +158,16 @@ export interface MetricInfo {
 }
 
 /**
- * What core/metrics.ts registers (default process metrics included), expanded into the series
- * names Prometheus stores: a histogram `x` is `x_bucket` (with `le`), `x_sum` and `x_count`.
+ * What core/metrics.ts registers for `pgferry run` and for `pgferry copy` (default process metrics
+ * included), expanded into the series names Prometheus stores: a histogram `x` is `x_bucket`
+ * (with `le`), `x_sum` and `x_count`.
  */
 export function registeredSeries(): Map<string, MetricInfo> {
-  const { registry } = createMetrics();
+  const metrics = [createMetrics(), createCopyMetrics()].flatMap((m) =>
+    m.registry.getMetricsAsArray(),
+  );
   const series = new Map<string, MetricInfo>();
-  for (const metric of registry.getMetricsAsArray()) {
+  for (const metric of metrics) {
     const m = metric as unknown as { name: string; labelNames?: string[]; type: string };
     const type = m.type;
     const labels = [...(m.labelNames ?? [])];

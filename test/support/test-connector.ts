@@ -19,6 +19,8 @@ export async function applyTestConnector(
      * would lose the changes until the next start re-creates it.
      */
     slotDropOnStop?: boolean;
+    /** Debezium's snapshot.mode (default: the file's, initial); no_data for the pgferry copy path. */
+    snapshotMode?: string;
   },
 ): Promise<void> {
   const definition = await readConnectorDefinition(repoPath('connect-config/debezium-source.json'));
@@ -32,6 +34,7 @@ export async function applyTestConnector(
       'slot.name': options.slotName,
       'slot.drop.on.stop': String(options.slotDropOnStop ?? true),
       'table.include.list': options.tableIncludeList,
+      ...(options.snapshotMode === undefined ? {} : { 'snapshot.mode': options.snapshotMode }),
     },
   });
 }

@@ -445,18 +445,25 @@ describe('docker-compose.yml: structure', () => {
     }
     const hostPorts = published.map((p) => p.hostPort);
     expect(new Set(hostPorts).size, `host ports ${hostPorts.join(', ')}`).toBe(hostPorts.length);
-    const expected: Record<string, string> = {
-      'source-db': 'PGFERRY_SOURCE_PG_PORT',
-      'target-db': 'PGFERRY_TARGET_PG_PORT',
-      kafka: 'PGFERRY_KAFKA_PORT',
-      registry: 'PGFERRY_REGISTRY_PORT',
-      connect: 'PGFERRY_CONNECT_PORT',
-      prometheus: 'PGFERRY_PROMETHEUS_PORT',
-      [pgferryServiceName()]: 'PGFERRY_METRICS_PORT',
+    const expected: Record<string, string[]> = {
+      'source-db': ['PGFERRY_SOURCE_PG_PORT'],
+      'target-db': ['PGFERRY_TARGET_PG_PORT'],
+      kafka: ['PGFERRY_KAFKA_PORT'],
+      registry: ['PGFERRY_REGISTRY_PORT'],
+      connect: ['PGFERRY_CONNECT_PORT'],
+      prometheus: ['PGFERRY_PROMETHEUS_PORT'],
+      // `pgferry run`'s port, and `pgferry copy`'s while a copy runs in that container.
+      [pgferryServiceName()]: ['PGFERRY_METRICS_PORT', 'PGFERRY_COPY_METRICS_PORT'],
     };
-    for (const [name, variable] of Object.entries(expected)) {
+    for (const [name, variables] of Object.entries(expected)) {
       const ports = portsOf(service(name)).map((p) => p.hostPort);
-      expect(ports, `${name} publishes ${variable}`).toEqual([Number(native.get(variable))]);
+      const wanted = variables.map((v) => Number(native.get(v)));
+      expect(wanted.every(Number.isInteger), `${variables.join(', ')} in stack/defaults.env`).toBe(
+        true,
+      );
+      expect([...ports].sort(), `${name} publishes ${variables.join(', ')}`).toEqual(
+        [...wanted].sort(),
+      );
     }
     expect(portsOf(service('grafana')).map((p) => p.hostPort)).toEqual([3000]);
   });
@@ -666,6 +673,13 @@ describe('docker-compose.yml: pgferry', () => {
       c.static_configs.flatMap((s) => s.targets),
     );
     expect(targets).toContain(`${name}:${env.METRICS_PORT}`);
+    // `pgferry copy` run in this container (exec, or run --use-aliases) serves COPY_METRICS_PORT.
+    const copyJob = prometheus.scrape_configs.find((c) => c.job_name === 'pgferry-copy');
+    expect(copyJob?.static_configs.flatMap((s) => s.targets)).toEqual([
+      `${name}:${env.COPY_METRICS_PORT}`,
+    ]);
+    expect(env.COPY_METRICS_PORT).not.toBe(env.METRICS_PORT);
+    expect(loadConfig(env).metrics.copyPort).toBe(Number(env.COPY_METRICS_PORT));
     for (const target of targets) {
       const [host = '', port = ''] = target.split(':');
       expect(

@@ -8,12 +8,14 @@ import { parse } from 'yaml';
 import {
   allPanels,
   allRules,
+  COPY_ROW_TITLE,
   DASHBOARD_FILE,
   type DashboardPanel,
   GRAFANA_BUILTIN_VARIABLES,
   labelValuesQuery,
   loadDashboard,
   registeredSeries,
+  rowPanels,
   selectorProblems,
   variableQuery,
   variableReferences,
@@ -21,7 +23,7 @@ import {
 import { repoPath } from '../support/stack-env.js';
 
 const PROVISIONED_UID = 'prometheus';
-const PANEL_TYPES = new Set(['timeseries', 'stat', 'table', 'row']);
+const PANEL_TYPES = new Set(['timeseries', 'stat', 'table', 'bargauge', 'row']);
 
 const datasources = parse(
   readFileSync(repoPath('grafana/provisioning/datasources/prometheus.yml'), 'utf8'),
@@ -106,6 +108,44 @@ describe('the pgferry overview dashboard', () => {
       'pgferry_nodejs_heap_size_used_bytes',
     ])
       expect(text, metric).toContain(metric);
+  });
+
+  it('has a row for the initial copy with its throughput, progress, latency and failures', () => {
+    const row = dashboard.panels.find((p) => p.type === 'row' && p.title === COPY_ROW_TITLE);
+    expect(row, `a row "${COPY_ROW_TITLE}"`).toBeDefined();
+    expect(row?.gridPos).toMatchObject({ x: 0, w: 24, h: 1 });
+    const copyPanels = rowPanels(dashboard, COPY_ROW_TITLE);
+    expect(copyPanels.length).toBeGreaterThanOrEqual(8);
+    const exprs = copyPanels.flatMap((p) => (p.targets ?? []).map((t) => t.expr ?? ''));
+    const text = JSON.stringify(exprs);
+    for (const metric of [
+      'pgferry_copy_rows_total',
+      'pgferry_copy_bytes_total',
+      'pgferry_copy_chunks_done',
+      'pgferry_copy_chunks_total',
+      'pgferry_copy_chunk_duration_seconds_bucket',
+      'pgferry_copy_chunk_retries_total',
+      'pgferry_copy_table_failed',
+      'pgferry_copy_running',
+    ])
+      expect(text, metric).toContain(metric);
+    // Rows/s and MB/s by table are rates of the counters; p50 and p95 of the chunk duration.
+    expect(exprs).toContain('sum by (table) (rate(pgferry_copy_rows_total[$__rate_interval]))');
+    expect(exprs).toContain('sum by (table) (rate(pgferry_copy_bytes_total[$__rate_interval]))');
+    for (const q of ['0.5', '0.95'])
+      expect(text).toContain(
+        `histogram_quantile(${q}, sum by (le) (rate(pgferry_copy_chunk_duration_seconds_bucket`,
+      );
+    // Only pgferry copy's own metrics: its endpoint carries no pgferry run series.
+    for (const e of exprs) expect(e, 'copy panel query').not.toMatch(/\bpgferry_(?!copy_)/);
+    const units = Object.fromEntries(
+      copyPanels.map((p) => [
+        p.title,
+        (p.fieldConfig as { defaults?: { unit?: string } } | undefined)?.defaults?.unit,
+      ]),
+    );
+    expect(units['Copy rows/s by table']).toBe('rowsps');
+    expect(units['Copy MB/s by table']).toBe('Bps');
   });
 
   it('gives every panel a unique id and a unique title', () => {

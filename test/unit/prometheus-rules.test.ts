@@ -72,12 +72,21 @@ describe('prometheus.yml', () => {
     scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
   };
 
-  it('scrapes pgferry and itself at the compose host:ports the native stack rewrites', () => {
+  it('scrapes pgferry, pgferry copy and itself at the compose host:ports the native stack rewrites', () => {
     const targets = Object.fromEntries(
       config.scrape_configs.map((c) => [c.job_name, c.static_configs.flatMap((s) => s.targets)]),
     );
     expect(targets.pgferry).toEqual(['pgferry:9464']);
+    expect(targets['pgferry-copy']).toEqual(['pgferry:9465']);
     expect(targets.prometheus).toEqual(['prometheus:9090']);
+    // stack/lib/prometheus.sh rewrites each of those host:ports to the stack's own port.
+    const script = readFileSync(repoPath('stack/lib/prometheus.sh'), 'utf8');
+    for (const [target, variable] of [
+      ['pgferry:9464', 'PGFERRY_METRICS_PORT'],
+      ['pgferry:9465', 'PGFERRY_COPY_METRICS_PORT'],
+      ['prometheus:9090', 'PGFERRY_PROMETHEUS_PORT'],
+    ])
+      expect(script, target).toContain(`s#${target}#127.0.0.1:$${variable}#g`);
   });
 
   it('loads every rule file and no rule test file', () => {
@@ -107,6 +116,8 @@ describe('rules', () => {
         'PgferryConnectorFailed',
         'PgferryConnectorTaskFailed',
         'PgferryConsumerLagGrowing',
+        'PgferryCopyStalled',
+        'PgferryCopyTableFailed',
         'PgferryDlqMessages',
         'PgferryDown',
         'PgferryEndToEndLagHigh',
@@ -119,6 +130,20 @@ describe('rules', () => {
     const down = alerts.find((a) => a.alert === 'PgferryDown');
     expect(down?.expr.trim()).toBe('up{job="pgferry"} == 0');
     expect(down?.for).toBe('1m');
+    // `pgferry copy` is a one-shot: its scrape job is down whenever no copy runs, so no alert may
+    // watch `up` without naming a job other than pgferry-copy.
+    for (const a of alerts)
+      for (const m of a.expr.matchAll(/\bup\s*(\{[^}]*\})?/g))
+        expect(m[1] ?? '', `${a.alert}: ${m[0]}`).toMatch(/job\s*=\s*"(?!pgferry-copy")[^"]+"/);
+  });
+
+  it('watch a running copy only: stalled while running, a failed table', () => {
+    const stalled = alerts.find((a) => a.alert === 'PgferryCopyStalled');
+    expect(stalled?.expr).toContain('pgferry_copy_running');
+    expect(stalled?.expr).toContain('pgferry_copy_last_progress_timestamp_seconds');
+    expect(stalled?.for).toBe('5m');
+    const failed = alerts.find((a) => a.alert === 'PgferryCopyTableFailed');
+    expect(failed?.expr.trim()).toBe('max by (table) (pgferry_copy_table_failed) == 1');
   });
 
   it('name recording rules level:metric:operation, each once', () => {

@@ -36,6 +36,38 @@ describe('stack/defaults.env', () => {
   });
 });
 
+describe('the stack ports outside stack/defaults.env', () => {
+  const ports = [...stackDefaults().keys()].filter((name) => name.endsWith('_PORT'));
+
+  it('reserves every port from the ephemeral range (stack/lib/common.sh)', () => {
+    const list = /reserve_stack_ports\(\) \{[\s\S]*?local ports=\(([^)]*)\)/.exec(
+      read('stack/lib/common.sh'),
+    )?.[1];
+    expect(list, 'the ports=( ... ) list of reserve_stack_ports').toBeDefined();
+    const reserved = [...(list ?? '').matchAll(/\$(\w+)/g)].map((m) => m[1]);
+    expect([...reserved].sort()).toEqual([...ports].sort());
+  });
+
+  it("moves every port to distinct free ones in .ci/run's shifted block", () => {
+    const shifted = new Map(
+      [...read('.ci/run').matchAll(/\b(PGFERRY_\w+_PORT)=(\d+)/g)].map(
+        (m) => [m[1] as string, m[2] as string] as const,
+      ),
+    );
+    expect([...shifted.keys()].sort()).toEqual([...ports].sort());
+    const values = [...shifted.values()].map(Number);
+    expect(new Set(values).size).toBe(values.length);
+    for (const [name, value] of shifted) expect(value, name).not.toBe(stackDefaults().get(name));
+  });
+
+  it('gives pgferry run and pgferry copy their metrics ports in `stack.sh env`', () => {
+    const script = read('stack/stack.sh');
+    expect(script).toContain('emit METRICS_PORT "$PGFERRY_METRICS_PORT"');
+    expect(script).toContain('emit COPY_METRICS_PORT "$PGFERRY_COPY_METRICS_PORT"');
+    expect(stackDefaults().get('PGFERRY_COPY_METRICS_PORT')).toBe('59465');
+  });
+});
+
 describe('connect-config/debezium-source.json', () => {
   const file = JSON.parse(read('connect-config/debezium-source.json')) as {
     name: string;
