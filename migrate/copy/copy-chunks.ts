@@ -36,7 +36,15 @@ export async function chunkBounds(
         WHERE rn % $1 = 0 ORDER BY rn`,
       [options.chunkRows],
     );
-    return result.rows.map((r) => r.k);
+    const bounds = result.rows.map((r) => r.k);
+    // A row count that is a multiple of chunkRows ends on the last key: no empty chunk after it.
+    const last = await client.query<{ k: string[] }>(
+      `SELECT ${keyText} AS k FROM ${relation} ORDER BY ${key.map((c) => `${quoteIdent(c.name)} DESC`).join(', ')} LIMIT 1`,
+    );
+    const final = bounds.at(-1);
+    if (final && last.rows[0] && final.join('\u0000') === last.rows[0].k.join('\u0000'))
+      bounds.pop();
+    return bounds;
   }
   const chunks = Math.ceil(options.estimatedRows / options.chunkRows);
   const sampleRows = Math.min(2_000_000, chunks * 50);

@@ -35,7 +35,7 @@ import {
 import { CopyRefusedError, type CopyTableWork, planCopy, resetForRestart } from './copy-plan.js';
 import { CopyProgress, formatBytes } from './copy-progress.js';
 import { copyChunks } from './copy-run.js';
-import { CopySnapshot, readSlot, SlotNotReadyError } from './copy-snapshot.js';
+import { CopySnapshot, SlotNotReadyError, waitForSlot } from './copy-snapshot.js';
 
 export const DEFAULT_CHUNK_ROWS = 100_000;
 /** Workers by default: the machine's cores, at least 2 (the work is mostly waiting on sockets), at most 8. */
@@ -51,6 +51,7 @@ interface CopyCommandOptions {
   json?: boolean;
   progress: ProgressMode;
   retryFor: number;
+  slotWait: number;
 }
 
 export const registerCopyCommand: RegisterCommand = (program, context) => {
@@ -104,6 +105,12 @@ export const registerCopyCommand: RegisterCommand = (program, context) => {
       numberOption({ integer: true, atLeast: 0, atMost: 86_400 }, 'seconds from 0 to 86400'),
       300,
     )
+    .option(
+      '--slot-wait <seconds>',
+      'wait this long for the replication slot to exist and be consistent (the connector may still be creating it)',
+      numberOption({ integer: true, atLeast: 0, atMost: 86_400 }, 'seconds from 0 to 86400'),
+      120,
+    )
     .action(async (options: CopyCommandOptions) => {
       if (options.resume && options.restart) {
         context.io.stderr('--resume and --restart exclude each other\n');
@@ -150,7 +157,12 @@ async function runCopyCommand(options: CopyCommandOptions, context: CommandConte
       target: { schema: targetSchema ?? t.schema, name: t.name },
     }));
     // Before anything else: without the slot, the copy could not hand over to the stream.
-    await readSlot(source, config.replication.slotName);
+    await waitForSlot(source, config.replication.slotName, options.slotWait * 1000, (reason) =>
+      log.warn(
+        { slot: config.replication.slotName, waitSeconds: options.slotWait },
+        `waiting: ${reason}`,
+      ),
+    );
     if (options.restart) {
       const names = pairs.map((p) => formatTableName(p.target));
       if (!options.yes) {

@@ -45,6 +45,33 @@ export async function readSlot(client: pg.ClientBase, slot: string): Promise<Slo
   return { name: slot, confirmedFlushLsn: row.confirmed };
 }
 
+/**
+ * Waits up to `waitMs` for the slot to exist with a consistent point: right after
+ * `connector apply` the task may still be creating it, and creation itself waits for every
+ * transaction that was writing when it began (a long batch job delays it).
+ */
+export async function waitForSlot(
+  client: pg.ClientBase,
+  slot: string,
+  waitMs: number,
+  onWait: (reason: string) => void,
+): Promise<SlotFacts> {
+  const deadline = Date.now() + waitMs;
+  let told = '';
+  for (;;) {
+    try {
+      return await readSlot(client, slot);
+    } catch (error) {
+      if (!(error instanceof SlotNotReadyError) || Date.now() >= deadline) throw error;
+      if (error.message !== told) {
+        told = error.message;
+        onWait(error.message);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(0, deadline - Date.now()))));
+    }
+  }
+}
+
 /** Session settings both sides of a text COPY agree on, whatever the servers' defaults. */
 export const COPY_SESSION_SETTINGS =
   "SET DateStyle = ISO, YMD; SET IntervalStyle = postgres; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET bytea_output = hex";

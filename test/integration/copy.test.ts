@@ -57,6 +57,7 @@ const early = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
 const connect = new ConnectClient({ baseUrl: stack.connectUrl });
 let pgferry: PgferryProcess | undefined;
 const children = new Set<ChildProcess>();
+let writer: { stop: () => Promise<number> } | undefined;
 
 interface CopyChild {
   child: ChildProcess;
@@ -129,11 +130,12 @@ function startWriter(): { stop: () => Promise<number> } {
       await new Promise((r) => setTimeout(r, 2));
     }
     await client.end();
-  })();
+  })().catch((error: unknown) => error);
   return {
     stop: async () => {
       running = false;
-      await done;
+      const failure = await done;
+      if (failure) throw failure;
       return writes;
     },
   };
@@ -176,6 +178,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  await writer?.stop().catch(() => undefined);
   for (const child of children) {
     if (child.pid) {
       try {
@@ -207,7 +210,10 @@ afterAll(async () => {
 
 describe.sequential('pgferry copy hands over to the stream', () => {
   it('refuses before the slot exists', async () => {
-    const refused = await runPgferryCli(['copy', '--tables', ACCOUNTS, '--progress', 'off'], env);
+    const refused = await runPgferryCli(
+      ['copy', '--tables', ACCOUNTS, '--progress', 'off', '--slot-wait', '0'],
+      env,
+    );
     expect(refused.code).toBe(3);
     expect(refused.stderr).toMatch(new RegExp(`replication slot ${slot} does not exist`));
   });
@@ -226,14 +232,21 @@ describe.sequential('pgferry copy hands over to the stream', () => {
       snapshotMode: 'no_data',
     });
     // (a) The application writes from before the copy until after it.
-    const writer = startWriter();
+    writer = startWriter();
 
     // (c) The first copy, slowed per chunk, killed with SIGKILL once part of the big table is in.
     const first = spawnCopy(
       ['--jobs', '2', '--chunk-rows', String(CHUNK_ROWS), '--json', '--progress', 'log'],
       { PGFERRY_FAULT_INJECTION: 'copy-chunk:delay=150@*' },
     );
-    await waitFor('4 chunks of the big table', async () => (await chunksDone(ACCOUNTS)) >= 4);
+    await waitFor(
+      '4 chunks of the big table',
+      async () => {
+        if (first.child.exitCode !== null) throw new Error(`copy exited: ${first.stderr()}`);
+        return (await chunksDone(ACCOUNTS)) >= 4;
+      },
+      180_000,
+    );
     if (first.child.pid) process.kill(-first.child.pid, 'SIGKILL');
     expect(await first.exited).toBe('SIGKILL');
     const plannedAccounts = await readCopyChunks(target, { schema: 'public', name: ACCOUNTS });
@@ -304,6 +317,7 @@ describe.sequential('pgferry copy hands over to the stream', () => {
       `UPDATE ${DOCS} SET version = version + 1, title = title || ' v2' WHERE id <= 10`,
     );
     const writes = await writer.stop();
+    writer = undefined;
     expect(writes).toBeGreaterThan(100);
 
     await waitForEqual(
