@@ -145,7 +145,7 @@ export type PgferryMetrics = ReturnType<typeof createMetrics>;
  */
 export function createCopyMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'pgferry_copy_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'pgferry_copy_' });
   return {
     registry,
     rows: new Counter({
