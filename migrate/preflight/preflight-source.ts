@@ -1,6 +1,7 @@
 // The source PostgreSQL section of preflight: what Debezium needs to stream the source (wal_level,
 // a free slot and WAL sender, a role with REPLICATION and SELECT, the publication, a key on every
-// captured table) and whether an existing slot is holding back WAL. The checks live in source-*.ts.
+// captured table), whether an existing slot is holding back WAL, and what `pgferry copy` needs
+// (the slot's consistent point, SELECT for SOURCE_DB_USER). The checks live in source-*.ts.
 import {
   type Check,
   type CheckVerdict,
@@ -13,6 +14,7 @@ import {
   type SourceFacts,
   skip,
 } from './preflight-check.js';
+import { checkCopyRole, checkCopySlot } from './source-copy-checks.js';
 import { checkPublication } from './source-publication-checks.js';
 import { checkCapacity, checkSlot, checkWalLevel } from './source-replication-checks.js';
 import { checkConnectorRole } from './source-role-checks.js';
@@ -77,4 +79,6 @@ const SOURCE_CHECKS: SourceCheck[] = [
   { id: 'source.publication', title: 'publication', run: checkPublication },
   { id: 'source.keys', title: 'primary keys', run: checkKeys },
   { id: 'source.slot', title: 'replication slot', run: checkSlot },
+  { id: 'source.copy_slot', title: 'slot for pgferry copy', run: checkCopySlot },
+  { id: 'source.copy_role', title: 'copy role', run: checkCopyRole },
 ];

@@ -1,5 +1,6 @@
 // The target PostgreSQL section of preflight: connects as TARGET_DB_*, then runs the role checks
-// (target-role-checks.ts) and the schema compatibility check (target-schema-checks.ts).
+// (target-role-checks.ts), the schema compatibility check (target-schema-checks.ts) and whether
+// pgferry copy can fill each target table (target-copy-checks.ts).
 import type pg from 'pg';
 import type { MigrationTable } from '../migration-tables.js';
 import { readSchemaCatalog } from '../schema-sync/schema-catalog.js';
@@ -16,6 +17,7 @@ import {
   runChecks,
   skip,
 } from './preflight-check.js';
+import { checkCopyTargets } from './target-copy-checks.js';
 import { checkPrivileges, checkRoleAttributes } from './target-role-checks.js';
 import { compareTableSchemas, judgeSchemaComparison } from './target-schema-checks.js';
 
@@ -41,6 +43,7 @@ export async function checkTarget(context: PreflightContext): Promise<PreflightS
         { id: 'target.role', title: 'role attributes', ...notChecked },
         { id: 'target.privileges', title: 'privileges', ...notChecked },
         { id: 'target.schema', title: 'schema compatibility', ...notChecked },
+        { id: 'target.copy', title: 'copy target tables', ...notChecked },
       ],
     };
   }
@@ -86,6 +89,11 @@ export async function checkTarget(context: PreflightContext): Promise<PreflightS
           compareTableSchemas(sourceCatalog, targetCatalog, config.mapping.targetSchema),
         );
       },
+    },
+    {
+      id: 'target.copy',
+      title: 'copy target tables',
+      run: async () => checkCopyTargets(client, await captured(), config.mapping.targetSchema),
     },
   ];
   try {

@@ -58,16 +58,20 @@ export function buildCopyPart(
  * The copy rows of this pipeline: a row's target table is one of the pipeline's topics' tables,
  * or its source table's topic `<prefix>.<schema>.<table>` matches KAFKA_TOPIC_PATTERN (prefixes:
  * those of the pipeline's topics and the pattern's literal head). Tables are copied before their
- * first change makes a topic, hence the second rule. When no prefix can be told, every row.
+ * first change makes a topic, hence the second rule. When no prefix can be told, every row. Rows
+ * do not say which connector they belong to: two pipelines into one target whose patterns match
+ * the same schema and table names share their copy rows.
  */
-export function copyRowsOfPipeline(rows: readonly CopyTableRow[], scope: CopyScope): CopyTableRow[] {
+export function copyRowsOfPipeline(
+  rows: readonly CopyTableRow[],
+  scope: CopyScope,
+): CopyTableRow[] {
   const topics = scope.topics ?? [];
   const tables = new Set(topics.map((topic) => tableOfTopic(topic, scope.targetSchema)));
   const prefixes = new Set(
     topics.map((topic) => topic.split('.').slice(0, -2).join('.')).filter((p) => p !== ''),
   );
-  const head = topicPrefixOfPattern(scope.topicPattern);
-  if (head !== undefined) prefixes.add(head);
+  for (const prefix of topicPrefixesOfPattern(scope.topicPattern)) prefixes.add(prefix);
   if (prefixes.size === 0) return [...rows];
   return rows.filter(
     (row) =>
@@ -79,18 +83,18 @@ export function copyRowsOfPipeline(rows: readonly CopyTableRow[], scope: CopySco
 }
 
 /**
- * The topic prefix a pattern spells out literally: `^cdc\.public\..*` -> cdc,
- * `^a\.b\.public\.` -> a.b; undefined when its head is not literal (`.*`, `^(x|y)\.`).
+ * The topic prefixes a pattern's literal head may spell out: `^cdc\.public\..*` -> cdc (the
+ * head ends at the schema), `^cdc\.public\.orders$` -> cdc.public or cdc (it may end at a
+ * table); none when its head is not literal (`.*`, `^(x|y)\.`).
  */
-export function topicPrefixOfPattern(pattern: RegExp): string | undefined {
+export function topicPrefixesOfPattern(pattern: RegExp): string[] {
   const head = /^\^((?:[A-Za-z0-9_-]|\\[.-])+)/.exec(pattern.source)?.[1];
-  if (head === undefined) return undefined;
+  if (head === undefined) return [];
   const segments = head.split('\\.').map((s) => s.replace(/\\-/g, '-'));
   // `prefix.schema.` ends with an empty segment after the schema's dot.
   if (segments[segments.length - 1] === '') segments.pop();
-  // `prefix.schema.`: the last segment is the schema; `prefix.` alone: the prefix.
-  const prefix = segments.length >= 2 ? segments.slice(0, -1).join('.') : segments[0];
-  return prefix || undefined;
+  if (segments.length === 1) return segments[0] ? [segments[0]] : [];
+  return [segments.slice(0, -1).join('.'), segments.slice(0, -2).join('.')].filter((p) => p !== '');
 }
 
 /**
@@ -152,7 +156,9 @@ export function overallEtaSeconds(tables: readonly CopyTableStatus[], now: Date)
     (t) => t.state === 'copying' || (t.finishedAt !== null && Date.parse(t.finishedAt) >= since),
   );
   const chunks = run.reduce((n, t) => n + t.chunksDone, 0);
-  const last = Math.max(...run.map((t) => (t.lastChunkAt === null ? 0 : Date.parse(t.lastChunkAt))));
+  const last = Math.max(
+    ...run.map((t) => (t.lastChunkAt === null ? 0 : Date.parse(t.lastChunkAt))),
+  );
   const seconds = ((last > 0 ? last : now.getTime()) - since) / 1000;
   if (chunks === 0 || seconds <= 0) return null;
   const left = copying.reduce((n, t) => n + t.chunksTotal - t.chunksDone, 0);

@@ -1,13 +1,20 @@
 // pgferry preflight on the real stack: passes for a keyed table as the stack is set up; fails on
 // a source with wal_level = replica (a throwaway cluster), on a table without a key (and only
 // warns once it has REPLICA IDENTITY FULL), on an incompatible target column, on a topic whose
-// retention is shorter than the migration window; warns on a superuser sink role; and reads a
-// registered connector's state, slot and topic prefix.
+// retention is shorter than the migration window; warns on a superuser sink role; reads a
+// registered connector's state, slot and topic prefix; and checks what pgferry copy needs (the
+// slot's consistent point, SELECT for SOURCE_DB_USER, target tables empty or bookkept).
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../core/connect-client.js';
 import type { CheckResult, PreflightReport } from '../../migrate/preflight/preflight-check.js';
+import { ensureBookkeeping } from '../../sink/bookkeeping/bookkeeping-schema.js';
+import {
+  deleteCopyPlan,
+  insertCopyPlan,
+  markCopyFailed,
+} from '../../sink/bookkeeping/copy-rows.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import { loadStackEnv } from '../support/stack-env.js';
 import { applyTestConnector, removeTestConnector } from '../support/test-connector.js';
@@ -19,7 +26,8 @@ const n = (name: string) => `pf_${name}_${run}`;
 const KEYED = n('keyed');
 const NOPK = n('nopk');
 const DRIFT = n('drift');
-const MINE = [KEYED, NOPK, DRIFT];
+const FILLED = n('filled');
+const MINE = [KEYED, NOPK, DRIFT, FILLED];
 /** A connector and slot nobody registers: the "before connector apply" state. */
 const ABSENT_CONNECTOR = n('absent');
 const ABSENT_SLOT = n('absent_slot');
@@ -31,6 +39,14 @@ const CONNECTOR_PREFIX = `pfc_${run}`;
 
 const source = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
 const target = new pg.Client({ connectionString: stack.targetDatabaseUrl });
+/** As pgferry's own role, so that bookkeeping it creates stays pgferry's. */
+const targetAsPgferry = new pg.Client({
+  host: stack.vars.TARGET_DB_HOST,
+  port: Number(stack.vars.TARGET_DB_PORT),
+  database: stack.vars.TARGET_DB_NAME,
+  user: stack.vars.TARGET_DB_USER,
+  password: stack.vars.TARGET_DB_PASSWORD,
+});
 const kafka = new Kafka({ brokers: [stack.kafkaBootstrap], logLevel: logLevel.NOTHING });
 const admin = kafka.admin();
 let replica: ThrowawayPostgres | undefined;
@@ -61,6 +77,7 @@ async function preflight(args: string[], env: Record<string, string> = {}) {
 beforeAll(async () => {
   await source.connect();
   await target.connect();
+  await targetAsPgferry.connect();
   await admin.connect();
   await source.query(`CREATE TABLE ${KEYED} (id integer PRIMARY KEY, note text)`);
   await source.query(`CREATE TABLE ${NOPK} (a integer, b text)`);
@@ -79,12 +96,14 @@ afterAll(async () => {
   await removeTestConnector(stack.connectUrl, CONNECTOR, source, CONNECTOR_SLOT);
   await admin.deleteTopics({ topics: [RETENTION_TOPIC] }).catch(() => undefined);
   await replica?.stop();
+  await deleteCopyPlan(targetAsPgferry, { schema: 'public', name: FILLED }).catch(() => undefined);
   for (const client of [source, target]) {
     for (const table of MINE) await client.query(`DROP TABLE IF EXISTS ${table}`);
   }
   await admin.disconnect();
   await source.end();
   await target.end();
+  await targetAsPgferry.end();
 });
 
 describe.sequential('pgferry preflight', () => {
@@ -110,9 +129,24 @@ describe.sequential('pgferry preflight', () => {
       'target.role',
       'target.privileges',
       'target.schema',
+      'source.copy_role',
+      'target.copy',
     ]) {
       expect(result.check(id).status, `${id}: ${result.check(id).message}`).toBe('pass');
     }
+    // Before connector apply: pgferry copy could not start yet, which is normal (a WARN).
+    expect(result.check('source.copy_slot')).toEqual({
+      id: 'source.copy_slot',
+      title: 'slot for pgferry copy',
+      status: 'warn',
+      message: `${ABSENT_SLOT} does not exist yet: register the connector first with \`pgferry connector apply --snapshot-mode no_data\` before \`pgferry copy\` (normal before the connector is applied)`,
+    });
+    expect(result.check('source.copy_role').message).toBe(
+      `${stack.vars.SOURCE_DB_USER} (SOURCE_DB_USER) has SELECT on all 1 captured table(s); the copy's snapshot (pg_export_snapshot, SET TRANSACTION SNAPSHOT) needs no privilege`,
+    );
+    expect(result.check('target.copy').message).toBe(
+      '1 target table(s): 0 empty, 1 not created yet (schema-sync creates them before the copy)',
+    );
     expect(result.check('source.connector_role').message).toContain('role debezium');
     expect(result.check('connect.connector')).toMatchObject({
       status: 'warn',
@@ -128,7 +162,7 @@ describe.sequential('pgferry preflight', () => {
     expect(text.stdout).toMatch(/\n {2}PASS {2}wal_level +wal_level = logical\n/);
     expect(text.stdout).toMatch(/\n {2}WARN {2}connector role +cannot check: connector /);
     expect(text.stdout).toMatch(
-      /\npreflight: OK with warnings \(\d+ passed, 2 warnings, 0 failed\)\n$/,
+      /\npreflight: OK with warnings \(\d+ passed, 3 warnings, 0 failed\)\n$/,
     );
   });
 
@@ -277,6 +311,12 @@ describe.sequential('pgferry preflight', () => {
     });
     expect(result.check('source.slot').status).toBe('pass');
     expect(result.check('source.slot').message).toMatch(new RegExp(`^${CONNECTOR_SLOT} is active`));
+    expect(result.check('source.copy_slot')).toMatchObject({ status: 'pass' });
+    expect(result.check('source.copy_slot').message).toMatch(
+      new RegExp(
+        `^${CONNECTOR_SLOT} has a consistent point \\(confirmed_flush_lsn [0-9A-F]+/[0-9A-F]+\\): pgferry copy can take its snapshot$`,
+      ),
+    );
     expect(result.check('source.connector_role')).toMatchObject({
       status: 'warn',
       message:
@@ -285,5 +325,67 @@ describe.sequential('pgferry preflight', () => {
     expect(result.check('kafka.topics').message).toMatch(
       new RegExp(`^prefix ${CONNECTOR_PREFIX} \\(from the connector’s topic.prefix\\)`),
     );
+  });
+
+  it('pgferry copy: WARNs on a target table with rows and no copy bookkeeping; a copy to resume passes, a failed one WARNs', async () => {
+    await source.query(`CREATE TABLE ${FILLED} (id integer PRIMARY KEY, note text)`);
+    await target.query(`CREATE TABLE ${FILLED} (id integer PRIMARY KEY, note text)`);
+    await target.query(`ALTER TABLE ${FILLED} OWNER TO ${stack.vars.TARGET_DB_USER}`);
+    await target.query(`INSERT INTO ${FILLED} VALUES (1, 'loaded by someone else')`);
+    const args = ['--tables', FILLED, '--connector-user', 'debezium'];
+    const filled = await preflight(args);
+    expect(filled.failures).toEqual([]);
+    expect(filled.code).toBe(0);
+    expect(filled.check('target.copy')).toMatchObject({
+      status: 'warn',
+      message: '1 target table(s): 0 empty; 1 need attention before pgferry copy',
+      details: [
+        `public.${FILLED}: has rows but no copy bookkeeping: pgferry copy would refuse it (empty it, or pgferry copy --restart); fine if you use Debezium's snapshot path`,
+      ],
+    });
+
+    // A copy planned (as pgferry copy records it): resumable, nothing to warn about.
+    await ensureBookkeeping(targetAsPgferry);
+    await deleteCopyPlan(targetAsPgferry, { schema: 'public', name: FILLED });
+    await insertCopyPlan(targetAsPgferry, {
+      target: { schema: 'public', name: FILLED },
+      source: { schema: 'public', name: FILLED },
+      keyColumns: ['id'],
+      bounds: [['100']],
+    });
+    const planned = await preflight(args);
+    expect(planned.check('target.copy')).toMatchObject({
+      status: 'pass',
+      message: '1 target table(s): 0 empty, 1 with a copy to resume',
+    });
+
+    await markCopyFailed(targetAsPgferry, { schema: 'public', name: FILLED }, 'value too long');
+    const failed = await preflight(args);
+    expect(failed.check('target.copy')).toMatchObject({
+      status: 'warn',
+      details: [
+        `public.${FILLED}: its copy failed at 0/2 chunks (value too long): pgferry copy resumes it once the cause is fixed`,
+      ],
+    });
+    expect(failed.code).toBe(0);
+  });
+
+  it('pgferry copy: FAILs when SOURCE_DB_USER cannot read a captured table, naming the grant', async () => {
+    const reader = stack.vars.SOURCE_DB_USER as string;
+    await source.query(`REVOKE SELECT ON ${FILLED} FROM ${reader}`);
+    try {
+      const result = await preflight(['--tables', FILLED, '--connector-user', 'debezium']);
+      expect(result.code).toBe(3);
+      expect(result.check('source.copy_role')).toMatchObject({
+        status: 'fail',
+        message: `${reader} (SOURCE_DB_USER) cannot read 1 captured table(s), which pgferry copy and verify read as this role: grant SELECT (listed below)`,
+        details: [
+          `public.${FILLED}: GRANT USAGE ON SCHEMA "public" TO "${reader}"; GRANT SELECT ON "public"."${FILLED}" TO "${reader}"`,
+        ],
+      });
+      expect(result.failures).toHaveLength(1);
+    } finally {
+      await source.query(`GRANT SELECT ON ${FILLED} TO ${reader}`);
+    }
   });
 });

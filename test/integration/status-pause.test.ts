@@ -3,6 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../core/connect-client.js';
 import type { PauseComponentResult } from '../../migrate/pause/pipeline-pause.js';
 import type { MigrationStatus } from '../../migrate/status/migration-status-types.js';
+import {
+  deleteCopyPlan,
+  insertCopyPlan,
+  markChunkCopied,
+} from '../../sink/bookkeeping/copy-rows.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
 import { loadStackEnv } from '../support/stack-env.js';
@@ -19,6 +24,8 @@ const ITEMS = `sp_items_${run}`;
 const LATE = `sp_late_${run}`;
 const BULK = `sp_bulk_${run}`;
 const BULK_ROWS = 50_000;
+/** A table loaded by (a stand-in for) pgferry copy: its plan and chunks written as copy writes them. */
+const COPIED = `sp_copied_${run}`;
 
 const source = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
 const target = new pg.Client({ connectionString: stack.targetDatabaseUrl });
@@ -29,7 +36,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const pipelineEnv = (): Record<string, string> => ({
   ...stack.vars,
-  KAFKA_TOPIC_PATTERN: `^${prefix}\\.public\\..*`,
+  // This run's tables only: the status leaves out copy rows of other tests' tables.
+  KAFKA_TOPIC_PATTERN: `^${prefix}\\.public\\.sp_.*_${run}$`,
   KAFKA_GROUP_ID: groupId,
   SOURCE_SLOT_NAME: slotName,
   CONNECTOR_NAME: connectorName,
@@ -107,6 +115,7 @@ describe.sequential('status, pause and resume', () => {
       await running.exited;
     }
     await removeTestConnector(stack.connectUrl, connectorName, source, slotName);
+    await deleteCopyPlan(target, { schema: 'public', name: COPIED }).catch(() => undefined);
     await source.end();
     await target.end();
   });
@@ -143,11 +152,14 @@ describe.sequential('status, pause and resume', () => {
     expect(s.pgferry).toEqual([
       { url: controlUrl(), state: 'running', paused: false, pausing: false },
     ]);
+    // No copy bookkeeping for this pipeline: no copy part, as before pgferry copy existed.
+    expect(s.copy).toBeUndefined();
 
     const human = await cli(['status']);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/: caught up\n/);
     expect(human.stdout).toContain(`public.${ITEMS}`);
+    expect(human.stdout).not.toContain('Copy ');
   });
 
   it('pause stops the connector and pgferry; the target does not move while the source does', async () => {
@@ -264,5 +276,115 @@ describe.sequential('status, pause and resume', () => {
     expect(tableOf(s, LATE)?.changesApplied).toBe(7);
     expect(tableOf(s, BULK)?.changesApplied).toBe(BULK_ROWS);
     expect(await pgferry?.metrics()).toMatch(/^pgferry_paused 0$/m);
+  });
+
+  it('shows a table’s copy and that its stream waits for it; cutover refuses at gate 2; caught up once the copy is done', async () => {
+    const table = { schema: 'public', name: COPIED };
+    for (const db of [source, target]) {
+      await db.query(`CREATE TABLE ${COPIED} (id integer PRIMARY KEY, note text)`);
+    }
+    await target.query(`ALTER TABLE ${COPIED} OWNER TO ${stack.vars.TARGET_DB_USER}`);
+    // The plan, as pgferry copy records it: two key-range chunks, (.., 10] and (10, ..).
+    await insertCopyPlan(target, {
+      target: table,
+      source: table,
+      keyColumns: ['id'],
+      bounds: [['10']],
+    });
+    const copyChunk = async (chunk: number, from: number, to: number) => {
+      // Its rows and its done mark in one target transaction, as pgferry copy commits a chunk.
+      await target.query('BEGIN');
+      try {
+        await target.query(
+          `INSERT INTO ${COPIED} SELECT g, 'row ' || g FROM generate_series($1::int, $2::int) g`,
+          [from, to],
+        );
+        const rows = to - from + 1;
+        await markChunkCopied(target, table, { chunk, rows, bytes: rows * 16, copyRun: 'status' });
+        await target.query('COMMIT');
+      } catch (error) {
+        await target.query('ROLLBACK');
+        throw error;
+      }
+    };
+    // The application writes during the copy: 20 changes pgferry run must hold back.
+    await source.query(`INSERT INTO ${COPIED} SELECT g, 'row ' || g FROM generate_series(1, 20) g`);
+    await copyChunk(0, 1, 10);
+    const copyOf = (x: MigrationStatus) =>
+      x.copy?.tables.find((t) => t.table === `public.${COPIED}`);
+    const { code, status: s } = await waitForStatus(
+      'the copy with its 20 changes held back',
+      120_000,
+      (x) => copyOf(x)?.queuedMessages === 20,
+    );
+    expect(code).toBe(3);
+    expect(s.caughtUp).toBe(false);
+    expect(copyOf(s)).toMatchObject({
+      source: `public.${COPIED}`,
+      state: 'copying',
+      chunksDone: 1,
+      chunksTotal: 2,
+      rowsCopied: 10,
+      bytesCopied: 160,
+      streamWaiting: true,
+      lastError: null,
+    });
+    expect(copyOf(s)?.rowsPerSecond).toBeGreaterThan(0);
+    expect(copyOf(s)?.etaSeconds).toBeGreaterThan(0);
+    expect(s.copy?.tables).toHaveLength(1);
+    expect(s.reasons).toContain(
+      `copy of public.${COPIED} not done (1/2 chunks): its stream waits until pgferry copy finishes it`,
+    );
+    // The stream applied nothing: the target holds the copied chunk only.
+    expect(await targetCount(COPIED)).toBe(10);
+
+    const human = await cli(['status']);
+    expect(human.code).toBe(3);
+    const lines = human.stdout.split('\n');
+    expect(lines[0]).toMatch(/; copy not done: 0 of 1 tables copied$/);
+    expect(human.stdout).toMatch(
+      /\nCopy +0 of 1 table done, 1 copying; 1\/2 chunks, 10 rows, 160 bytes copied/,
+    );
+    expect(human.stdout).toMatch(
+      new RegExp(
+        `\\n  public\\.${COPIED} +copying +1/2 +10 +160 bytes .* waits for the copy \\(20 changes held back\\)\\n`,
+      ),
+    );
+
+    // Cutover refuses at gate 2, naming the table, without waiting for the lag.
+    const cutover = await cli(['cutover', '--dry-run', '--tables', COPIED, '--quiet-seconds', '2']);
+    expect(cutover.code).toBe(3);
+    expect(cutover.stdout).toContain(`caught-up       FAILED`);
+    expect(cutover.stdout).toContain(
+      `the initial copy is not done for 1 table(s): copy of public.${COPIED} not done (1/2 chunks)`,
+    );
+
+    // The last chunk: the table is done, its stream flows.
+    await copyChunk(1, 11, 20);
+    await waitForEqual(
+      stack.sourceDatabaseUrl,
+      stack.targetDatabaseUrl,
+      [{ name: COPIED, orderBy: 'id' }],
+      120_000,
+    );
+    const { code: afterCode, status: after } = await waitForStatus(
+      'caught up once the copy is done',
+      60_000,
+      (x) => x.caughtUp,
+    );
+    expect(afterCode).toBe(0);
+    expect(copyOf(after)).toMatchObject({
+      state: 'done',
+      chunksDone: 2,
+      rowsCopied: 20,
+      streamWaiting: false,
+      etaSeconds: 0,
+      queuedMessages: 0,
+    });
+    expect(after.copy?.tablesDone).toBe(1);
+    expect(tableOf(after, COPIED)?.changesApplied).toBe(20);
+    const done = await cli(['status']);
+    expect(done.stdout).toMatch(/: caught up\n/);
+    expect(done.stdout).toMatch(new RegExp(`public\\.${COPIED} +done +2/2 .* streaming\\n`));
   });
 });

@@ -1,8 +1,11 @@
-// Pure parts of cutover and rollback: the mirrored config, the gate lines and verdicts, and the
-// Markdown report. The gates themselves run against the real stack (test/integration).
+// Pure parts of cutover and rollback: the mirrored config, the gate lines and verdicts, the
+// Markdown report, and the caught-up gate's copy check (on a fake target). The gates themselves
+// run against the real stack (test/integration).
+import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../core/config.js';
 import { ConfigError } from '../../core/errors.js';
+import { findCopiesNotDone } from '../../migrate/cutover/cutover.js';
 import { formatGateLine, formatVerdict } from '../../migrate/cutover/cutover-command.js';
 import { renderCutoverMarkdown } from '../../migrate/cutover/cutover-report.js';
 import type { CutoverResult } from '../../migrate/cutover/cutover-result.js';
@@ -194,5 +197,55 @@ describe('cutover output', () => {
         'rollback',
       ),
     ).toContain('[1/5] target quiet');
+  });
+});
+
+describe('caught-up gate: the initial copy', () => {
+  /** A target whose pgferry.copy_tables holds these rows (as readCopyTables selects them). */
+  const targetWithCopies = (rows: Record<string, unknown>[] | undefined) =>
+    ({
+      query: async (sql: string) =>
+        sql.includes('to_regclass')
+          ? { rows: [{ t: rows === undefined ? null : 'pgferry.copy_tables' }] }
+          : { rows },
+    }) as unknown as pg.ClientBase;
+  const row = (name: string, state: string, done: number, lastError: string | null = null) => ({
+    table_schema: 'public',
+    table_name: name,
+    source_schema: 'public',
+    source_name: name,
+    state,
+    key_columns: ['id'],
+    chunks_total: 4,
+    chunks_done: String(done),
+    rows_copied: '10',
+    bytes_copied: '100',
+    started_at: new Date(0),
+    finished_at: null,
+    last_chunk_at: null,
+    last_error: lastError,
+  });
+  const tables = [
+    { schema: 'public', name: 'users' },
+    { schema: 'public', name: 'orders' },
+  ];
+
+  it('names each cut-over table whose copy is not done, and only those', async () => {
+    const target = targetWithCopies([
+      row('users', 'copying', 1),
+      row('orders', 'failed', 2, 'boom'),
+      row('other', 'copying', 0),
+    ]);
+    expect(await findCopiesNotDone(target, tables)).toEqual([
+      'copy of public.users not done (1/4 chunks): its stream waits until pgferry copy finishes it',
+      'copy of public.orders FAILED (2/4 chunks: boom): its stream waits; run pgferry copy again to resume it',
+    ]);
+  });
+
+  it('has nothing to say once every copy is done, or without copy bookkeeping', async () => {
+    expect(await findCopiesNotDone(targetWithCopies([row('users', 'done', 4)]), tables)).toEqual(
+      [],
+    );
+    expect(await findCopiesNotDone(targetWithCopies(undefined), tables)).toEqual([]);
   });
 });

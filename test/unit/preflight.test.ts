@@ -1,6 +1,6 @@
 // pgferry preflight's pure parts: the verdict rules of each check (replica identity, slot, slots
 // and senders, connector user and state, topics, retention arithmetic, role attributes, column
-// type classification), how a check runs (errors, timeouts, skips), the report text and the exit
+// type classification, what pgferry copy needs), how a check runs (errors, timeouts, skips), the report text and the exit
 // code rule.
 import { describe, expect, it } from 'vitest';
 import type { ConnectorStatus } from '../../core/connect-client.js';
@@ -31,6 +31,7 @@ import {
   resolveTopicPrefix,
   type TopicRetention,
 } from '../../migrate/preflight/preflight-kafka.js';
+import { type CopySlotReading, judgeCopySlot } from '../../migrate/preflight/source-copy-checks.js';
 import {
   judgeReplicationCapacity,
   judgeSlot,
@@ -38,6 +39,10 @@ import {
 } from '../../migrate/preflight/source-replication-checks.js';
 import { resolveConnectorUser } from '../../migrate/preflight/source-role-checks.js';
 import { judgeReplicaIdentity } from '../../migrate/preflight/source-table-checks.js';
+import {
+  type CopyTargetFacts,
+  judgeCopyTargets,
+} from '../../migrate/preflight/target-copy-checks.js';
 import { judgeRoleAttributes } from '../../migrate/preflight/target-role-checks.js';
 import {
   classifyColumnType,
@@ -503,5 +508,84 @@ describe('target rules', () => {
     expect(verdict.status).toBe('fail');
     expect(verdict.details?.[0]).toContain('ADD PRIMARY KEY ("id")');
     expect(fail('x').status).toBe('fail');
+  });
+});
+
+describe('pgferry copy rules', () => {
+  const slot = (change: Partial<CopySlotReading> = {}): CopySlotReading => ({
+    name: 'pgferry_slot',
+    exists: true,
+    logical: true,
+    confirmedFlushLsn: '0/16B3748',
+    ...change,
+  });
+
+  it('slot: PASS with a consistent point; WARN (not FAIL) when missing or still being created', () => {
+    expect(judgeCopySlot(slot())).toEqual(
+      pass(
+        'pgferry_slot has a consistent point (confirmed_flush_lsn 0/16B3748): pgferry copy can take its snapshot',
+      ),
+    );
+    expect(judgeCopySlot(slot({ exists: false, confirmedFlushLsn: null }))).toEqual(
+      warn(
+        'pgferry_slot does not exist yet: register the connector first with `pgferry connector apply --snapshot-mode no_data` before `pgferry copy` (normal before the connector is applied)',
+      ),
+    );
+    const creating = judgeCopySlot(slot({ confirmedFlushLsn: null }));
+    expect(creating.status).toBe('warn');
+    expect(creating.message).toContain('still being created (no consistent point yet)');
+    expect(judgeCopySlot(slot({ logical: false })).status).toBe('warn');
+  });
+
+  const table = (name: string, change: Partial<CopyTargetFacts> = {}): CopyTargetFacts => ({
+    table: `public.${name}`,
+    exists: true,
+    hasRows: false,
+    registered: false,
+    ...change,
+  });
+
+  it('target tables: empty, copied, resumable or not created yet is a PASS', () => {
+    const verdict = judgeCopyTargets([
+      table('a'),
+      table('b', {
+        copy: { state: 'done', chunksDone: 4, chunksTotal: 4, lastError: null },
+        hasRows: true,
+      }),
+      table('c', { copy: { state: 'copying', chunksDone: 1, chunksTotal: 4, lastError: null } }),
+      table('d', { exists: false }),
+    ]);
+    expect(verdict).toEqual(
+      pass(
+        '4 target table(s): 1 empty, 1 copied, 1 with a copy to resume, 1 not created yet (schema-sync creates them before the copy)',
+      ),
+    );
+  });
+
+  it('target tables: rows without copy bookkeeping, a replicated table or a failed copy is a WARN naming the table', () => {
+    const verdict = judgeCopyTargets([
+      table('a'),
+      table('filled', { hasRows: true }),
+      table('streamed', { registered: true }),
+      table('bad', {
+        copy: {
+          state: 'failed',
+          chunksDone: 2,
+          chunksTotal: 5,
+          lastError: 'invalid input syntax\nCONTEXT: COPY',
+        },
+      }),
+      table('secret', { readError: 'permission denied for table secret' }),
+    ]);
+    expect(verdict.status).toBe('warn');
+    expect(verdict.message).toBe(
+      '5 target table(s): 1 empty, 1 with a copy to resume; 4 need attention before pgferry copy',
+    );
+    expect(verdict.details).toEqual([
+      "public.filled: has rows but no copy bookkeeping: pgferry copy would refuse it (empty it, or pgferry copy --restart); fine if you use Debezium's snapshot path",
+      "public.streamed: pgferry run already replicates it and it has no copy bookkeeping: pgferry copy would refuse it; fine if you use Debezium's snapshot path",
+      'public.bad: its copy failed at 2/5 chunks (invalid input syntax): pgferry copy resumes it once the cause is fixed',
+      'public.secret: cannot tell whether it is empty (permission denied for table secret)',
+    ]);
   });
 });
