@@ -1,15 +1,20 @@
 // The README's main command as a newcomer runs it: `npm start` (stack/run-main.sh) on the running
 // local stack builds pgferry, sets up the demo tables, syncs the target schema, applies the main
-// connector, runs the demo load for a short while and `pgferry run`; the target must converge to
-// the source, and Ctrl-C (SIGINT to the process group, as a terminal sends it) must stop it all
-// cleanly with exit 0. The demo tables have fixed names in public and may hold rows of earlier
-// runs, so the test compares source and target after convergence, never absolute counts.
+// connector without a snapshot, starts the demo load for a short while, loads the tables with
+// `pgferry copy` (its progress and report before replication starts) and runs `pgferry run`; the
+// target must converge to the source, and Ctrl-C (SIGINT to the process group, as a terminal
+// sends it) must stop it all cleanly with exit 0. The demo tables have fixed names in public and
+// may hold rows of earlier runs, so the test compares source and target after convergence, never
+// absolute counts; their target side is reset first (as `pgferry copy --restart` does), so that
+// the copy has the newcomer's empty target to load.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEMO_TABLES } from '../../migrate/demo/demo-schema.js';
+import { resetForRestart } from '../../migrate/copy/copy-plan.js';
+import { DEMO_SCHEMA, DEMO_TABLES } from '../../migrate/demo/demo-schema.js';
 import { loadStackEnv, repoPath } from '../support/stack-env.js';
 import { waitForEqual } from '../support/table-checksum.js';
 
@@ -21,7 +26,7 @@ const demoLog = repoPath(`.stack/logs/demo-load-main-command-test-${Date.now()}.
 
 // pgferry settings a developer's shell may have exported: a newcomer's shell has none of them.
 const PGFERRY_SETTING =
-  /^(KAFKA_|TARGET_|SOURCE_|SCHEMA_REGISTRY|CONNECT|CONNECTOR_|METRICS_|BATCH_|TOPIC_|DLQ_|RETRY_|PROGRESS_|LOG_LEVEL|ROLLBACK_|REVERSE_|PGFERRY_)/;
+  /^(KAFKA_|TARGET_|SOURCE_|SCHEMA_REGISTRY|CONNECT|CONNECTOR_|METRICS_|COPY_|BATCH_|TOPIC_|DLQ_|RETRY_|PROGRESS_|LOG_LEVEL|ROLLBACK_|REVERSE_|PGFERRY_)/;
 
 function newcomerEnv(): Record<string, string> {
   const env: Record<string, string> = {};
@@ -78,6 +83,33 @@ async function waitFor(
   }
 }
 
+/**
+ * The demo tables' target side as a newcomer's first `npm start` finds it: empty, no copy plan,
+ * no stream state (what `pgferry copy --restart --yes` does before copying). An earlier run of
+ * this test or of `npm start` left them copied or replicated, and the copy would just report them
+ * ("already copied") or refuse them (loaded by an older `npm start`). As pgferry's own target role,
+ * the owner of the tables and of its bookkeeping schema.
+ */
+async function resetDemoTargetTables(): Promise<void> {
+  const v = stack.vars;
+  const target = new pg.Client({
+    host: v.TARGET_DB_HOST,
+    port: Number(v.TARGET_DB_PORT),
+    database: v.TARGET_DB_NAME,
+    user: v.TARGET_DB_USER,
+    password: v.TARGET_DB_PASSWORD,
+  });
+  await target.connect();
+  try {
+    await resetForRestart(
+      target,
+      DEMO_TABLES.map((t) => ({ schema: DEMO_SCHEMA, name: t.name })),
+    );
+  } finally {
+    await target.end();
+  }
+}
+
 /** Demo tables with applied rows in Prometheus (`sum by (table) (pgferry_changes_applied_total)`). */
 async function queryAppliedTables(): Promise<string[]> {
   const query = 'sum by (table) (pgferry_changes_applied_total{job="pgferry"})';
@@ -128,6 +160,7 @@ describe('npm start (stack/run-main.sh)', () => {
       `port ${MAIN_METRICS_PORT} is in use: is \`npm start\` already running? Stop it first.\n${portHolders(MAIN_METRICS_PORT)}`,
     ).toBe(true);
     mkdirSync(repoPath('.stack/logs'), { recursive: true });
+    await resetDemoTargetTables();
 
     const started = Date.now();
     let output = '';
@@ -168,7 +201,7 @@ describe('npm start (stack/run-main.sh)', () => {
       stack.sourceDatabaseUrl,
       stack.targetDatabaseUrl,
       DEMO_TABLES.map((t) => ({ name: t.name, orderBy: t.orderBy })),
-      // Generous: a connector created by this run first snapshots every table in public.
+      // Generous: the copy is done, but the stream since the slot's start (the load) follows it.
       180_000,
     );
     const convergedAfterMs = Date.now() - started;
@@ -201,7 +234,37 @@ describe('npm start (stack/run-main.sh)', () => {
     expect(output).toContain(
       '[start] target schema: pgferry schema-sync --tables users,products,orders,order_items',
     );
+    expect(output).toContain(
+      '[start] Debezium connector, no snapshot (pgferry copy loads the rows): pgferry connector apply --snapshot-mode no_data',
+    );
     expect(output).toMatch(/^connector pgferry-source: connector RUNNING/m);
+
+    // The initial load: planned, its progress lines (no terminal here), then its report, all
+    // before pgferry run starts; every demo table copied now (the target was reset above).
+    expect(output).toContain(
+      '[start] initial load: pgferry copy --tables users,products,orders,order_items',
+    );
+    expect(output).not.toContain('pgferry copy refused');
+    const copyPlanned = output.indexOf('"msg":"copy planned"');
+    const copyProgress = output.indexOf('"msg":"copy progress"');
+    const copyReport = /^copy: OK, 4 tables copied: (\d+) rows/m.exec(output);
+    const running = output.indexOf('"msg":"pgferry running"');
+    const copyOutput = output.slice(output.indexOf('[start] initial load'), running + 200);
+    expect(copyPlanned, copyOutput).toBeGreaterThan(-1);
+    expect(copyProgress, copyOutput).toBeGreaterThan(copyPlanned);
+    expect(copyReport, copyOutput).not.toBeNull();
+    const report = copyReport as RegExpExecArray;
+    expect(report.index).toBeGreaterThan(copyProgress);
+    expect(running).toBeGreaterThan(report.index);
+    expect(Number(report[1])).toBeGreaterThan(0);
+    for (const t of DEMO_TABLES) {
+      expect(output).toMatch(
+        new RegExp(
+          `^public\\.${t.name}: DONE (\\d+)/\\1 chunks, [1-9]\\d* rows, .*, \\d+ chunks? copied now$`,
+          'm',
+        ),
+      );
+    }
     expect(output).toContain(`psql "$TARGET_DATABASE_URL" -c 'SELECT count(*) FROM orders'`);
     expect(output).toContain(`${stack.prometheusUrl}/graph?g0.expr=`);
     // pgferry run: its periodic summary lines, then a clean stop on the signal.

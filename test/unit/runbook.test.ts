@@ -21,6 +21,7 @@ describe('docs/runbook.md', () => {
     for (const name of [
       'schema-sync',
       'connector',
+      'copy',
       'run',
       'status',
       'verify',
