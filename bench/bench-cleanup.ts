@@ -1,9 +1,10 @@
 // Removes what a run made on the shared stack, found by its run id: its connectors on the shared
-// Connect worker and replication slots (always: a slot left behind retains WAL), and unless kept,
-// its target databases, source tables, topics and consumer groups. Runs at the end of every run
-// and when a run is interrupted.
+// Connect worker, replication slots (always: a slot left behind retains WAL) and publications,
+// and unless kept, its target databases, source tables (and the copy phase's schema), topics and
+// consumer groups. Runs at the end of every run and when a run is interrupted.
 import pg from 'pg';
 import type { StackEnv } from '../test/support/stack-env.js';
+import { dropSourceDataset } from './copy-dataset.js';
 import { createBenchKafka } from './kafka-topics.js';
 import { PACED_TABLE } from './paced-workload.js';
 import { BENCH_TABLES } from './source-workload.js';
@@ -33,6 +34,8 @@ export async function cleanupBenchRun(
   keepData: boolean,
   /** The run measured another run's topic: the source tables are that run's (its expected result). */
   keepSourceTables = false,
+  /** The run made no topic (BENCH_PHASES=copy): the topic phases' source tables are not its own. */
+  madeTopic = true,
 ): Promise<void> {
   const connectors = (await fetch(`${stack.connectUrl}/connectors`)
     .then((r) => r.json())
@@ -45,6 +48,8 @@ export async function cleanupBenchRun(
   if (connectors.some((n) => n.startsWith(runId))) await new Promise((r) => setTimeout(r, 3000));
   await dropSlots(stack.sourceDatabaseUrl, runId).catch(() => undefined);
   await dropSlots(stack.targetDatabaseUrl, runId).catch(() => undefined);
+  // The copy phase's publications, and its source schema unless kept.
+  await dropSourceDataset(stack.sourceDatabaseUrl, runId, keepData).catch(() => undefined);
   if (keepData) return;
   await withClient(stack.targetDatabaseUrl, async (client) => {
     const dbs = await client.query<{ datname: string }>(
@@ -57,14 +62,15 @@ export async function cleanupBenchRun(
         .catch(() => undefined);
     }
   }).catch(() => undefined);
-  await withClient(stack.sourceDatabaseUrl, async (client) => {
-    const tables = keepSourceTables
-      ? [PACED_TABLE]
-      : [...BENCH_TABLES.map((t) => t.name), PACED_TABLE];
-    for (const name of tables) {
-      await client.query(`DROP TABLE IF EXISTS public.${name}`);
-    }
-  }).catch(() => undefined);
+  if (madeTopic)
+    await withClient(stack.sourceDatabaseUrl, async (client) => {
+      const tables = keepSourceTables
+        ? [PACED_TABLE]
+        : [...BENCH_TABLES.map((t) => t.name), PACED_TABLE];
+      for (const name of tables) {
+        await client.query(`DROP TABLE IF EXISTS public.${name}`);
+      }
+    }).catch(() => undefined);
   const admin = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench-cleanup').admin();
   try {
     await admin.connect();

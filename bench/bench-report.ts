@@ -1,6 +1,7 @@
 // The benchmark's result: one JSON document (also written to bench/results/<date>.json) and a
 // short Markdown summary. A phase whose target checksum differs from the source reports no
 // throughput, only why it failed.
+import { type CopyBenchResult, renderCopyMarkdown } from './copy-report.js';
 import type { MachineInfo } from './machine-info.js';
 import type { PacedResult } from './paced-lag.js';
 import { round } from './round.js';
@@ -53,6 +54,16 @@ export interface BenchResult {
     scaledPgferryOverScaledJdbcSink?: number | null;
   };
   notes: string[];
+  /** The copy phase (BENCH_PHASES with copy). */
+  copy?: CopyBenchResult;
+}
+
+/** The document of a run of the copy phase alone (BENCH_PHASES=copy): no topic. */
+export interface CopyOnlyResult {
+  date: string;
+  runId: string;
+  machine: MachineInfo;
+  copy: CopyBenchResult;
 }
 
 export function ratio(a: PhaseFigures, b: PhaseFigures): number | null {
@@ -71,6 +82,20 @@ function cell(value: unknown): string {
       : String(value);
 }
 
+function machineLine(m: MachineInfo): string {
+  return `Machine: ${m.cores} cores (${m.cpuModel}), ${mebibytes(m.memoryBytes)} MiB; Node ${m.node}; ${m.java}; PostgreSQL ${m.postgres.target}; Kafka ${m.kafka}; Debezium ${m.debeziumSource}; load average at the start ${m.loadAverageAtStart}. Code: ${m.code.commit.slice(0, 10)}${m.code.uncommitted.length > 0 ? ` + uncommitted changes to ${m.code.uncommitted.join(', ')}` : ''}.`;
+}
+
+export function renderCopyOnlyMarkdown(result: CopyOnlyResult): string {
+  return [
+    `## pgferry copy benchmark ${result.date} (${result.runId})`,
+    '',
+    machineLine(result.machine),
+    ...renderCopyMarkdown(result.copy),
+    '',
+  ].join('\n');
+}
+
 export function renderMarkdown(result: BenchResult): string {
   const m = result.machine;
   const w = result.workload;
@@ -82,7 +107,7 @@ export function renderMarkdown(result: BenchResult): string {
   return [
     `## pgferry benchmark ${result.date} (${result.runId})`,
     '',
-    `Machine: ${m.cores} cores (${m.cpuModel}), ${mebibytes(m.memoryBytes)} MiB; Node ${m.node}; ${m.java}; PostgreSQL ${m.postgres.target}; Kafka ${m.kafka}; Debezium ${m.debeziumSource}; load average at the start ${m.loadAverageAtStart}. Code: ${m.code.commit.slice(0, 10)}${m.code.uncommitted.length > 0 ? ` + uncommitted changes to ${m.code.uncommitted.join(', ')}` : ''}.`,
+    machineLine(m),
     `Topic: ${cell(result.settings.events)} change events (${cell(w.creates)} creates, ${cell(w.updates)} updates, ${cell(w.deletes)} deletes; ${cell(w.messages)} messages with tombstones), final rows ${Object.entries(
       w.finalRows,
     )
@@ -154,6 +179,7 @@ export function renderMarkdown(result: BenchResult): string {
       : []),
     ...renderPaced(result.paced),
     ...result.notes.map((n) => `- ${n}`),
+    ...(result.copy ? renderCopyMarkdown(result.copy) : []),
     '',
   ].join('\n');
 }

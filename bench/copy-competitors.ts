@@ -4,7 +4,7 @@
 // followed by pg_restore -j with the server's own binaries.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CopyReport } from '../migrate/copy/copy-command.js';
@@ -14,6 +14,8 @@ import { COPY_SCHEMA, type CopyTable, qualified } from './copy-dataset.js';
 import { type ProcessStats, readExitedChildrenCpuSeconds, sampleProcess } from './process-stats.js';
 
 export interface CommandRun {
+  /** Epoch milliseconds at the spawn. */
+  startedAt: number;
   seconds: number;
   /** User + system CPU seconds of the process group's processes. */
   cpuSeconds: number;
@@ -82,6 +84,7 @@ export async function runCommand(options: {
   const logFile = repoPath(`.stack/logs/bench-${options.name}-${options.runId}.log`);
   const log = createWriteStream(logFile);
   const cpuBefore = readExitedChildrenCpuSeconds();
+  const startedAt = Date.now();
   const started = performance.now();
   const child = trackChild(
     spawn(options.command, options.args, {
@@ -108,20 +111,37 @@ export async function runCommand(options: {
   clearTimeout(timer);
   const seconds = (performance.now() - started) / 1000;
   const cpuSeconds = readExitedChildrenCpuSeconds() - cpuBefore;
-  log.end();
+  await new Promise<void>((resolve) => log.end(resolve));
   const stdout = Buffer.concat(chunks).toString('utf8');
   if (timedOut) throw new Error(`${options.name} did not finish in time; see ${logFile}`);
-  if (code !== 0)
-    throw new Error(`${options.name} exited with ${code ?? signal}; see ${logFile}`);
-  return { seconds, cpuSeconds, stdout, logFile };
+  if (code !== 0) throw new Error(`${options.name} exited with ${code ?? signal}; see ${logFile}`);
+  return { startedAt, seconds, cpuSeconds, stdout, logFile };
 }
 
 export interface PgferryCopyRun extends CommandRun {
   report: CopyReport;
   peakRssBytes: number | undefined;
+  /** Seconds from the spawn to its "copy planned" log line (Node start, checks, chunk plans). */
+  plannedAfterSeconds: number | undefined;
 }
 
-/** The built `pgferry copy` into the run's target database, from the slot given. */
+/** When the "copy planned" line was logged (pino JSON lines on stderr, in the log file). */
+function plannedAt(logFile: string): number | undefined {
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    if (!line.includes('"copy planned"')) continue;
+    try {
+      return Date.parse((JSON.parse(line) as { time: string }).time);
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The built `pgferry copy` into the run's target database (emptied, without pgferry's bookkeeping:
+ * a first copy, no --restart), from the slot given.
+ */
 export async function runPgferryCopy(options: {
   stack: StackEnv;
   runId: string;
@@ -141,7 +161,8 @@ export async function runPgferryCopy(options: {
     TARGET_DB_NAME: options.database,
     SOURCE_SLOT_NAME: options.slot,
     COPY_METRICS_PORT: '0',
-    LOG_LEVEL: 'warn',
+    // info: its "copy planned" line tells how long the start and the planning took.
+    LOG_LEVEL: 'info',
   };
   if (options.nodeOptions !== '') env.NODE_OPTIONS = options.nodeOptions;
   const run = await runCommand({
@@ -156,9 +177,6 @@ export async function runPgferryCopy(options: {
       '--jobs',
       String(options.jobs),
       ...(options.chunkRows === undefined ? [] : ['--chunk-rows', String(options.chunkRows)]),
-      // The target was emptied before: --restart only forgets the previous run's copy plans.
-      '--restart',
-      '--yes',
       '--json',
       '--progress',
       'off',
@@ -174,7 +192,13 @@ export async function runPgferryCopy(options: {
   });
   const report = JSON.parse(run.stdout) as CopyReport;
   if (!report.ok) throw new Error(`pgferry copy reported a failure; see ${run.logFile}`);
-  return { ...run, report, peakRssBytes: stats?.peakRssBytes };
+  const planned = plannedAt(run.logFile);
+  return {
+    ...run,
+    report,
+    peakRssBytes: stats?.peakRssBytes,
+    plannedAfterSeconds: planned === undefined ? undefined : (planned - run.startedAt) / 1000,
+  };
 }
 
 const libpqEnv = (side: PgSide, prefix: string): Record<string, string> => ({
@@ -189,23 +213,25 @@ const libpqEnv = (side: PgSide, prefix: string): Record<string, string> => ({
  * The single-stream floor: per table, one after the other, psql's binary \copy of a SELECT to
  * stdout piped into psql's binary \copy from stdin.
  */
-export function runPsqlPipe(options: {
+export async function runPsqlPipe(options: {
   runId: string;
   binDir: string;
   source: PgSide;
   target: PgSide;
   tables: readonly CopyTable[];
   timeoutMs: number;
-}): Promise<CommandRun> {
+}): Promise<CommandRun & { tableSeconds: Map<string, number> }> {
   const psql = join(options.binDir, 'psql');
   const side = (prefix: string) =>
     `PGHOST="$${prefix}HOST" PGPORT="$${prefix}PORT" PGUSER="$${prefix}USER" PGPASSWORD="$${prefix}PASSWORD" PGDATABASE="$${prefix}DATABASE"`;
-  const lines = options.tables.map(
-    (t) =>
-      `${side('S_')} "$PSQL" -X -q -v ON_ERROR_STOP=1 -c '\\copy (SELECT * FROM ${qualified(t)}) to stdout (format binary)' | ` +
-      `${side('T_')} "$PSQL" -X -q -v ON_ERROR_STOP=1 -c '\\copy ${qualified(t)} from stdin (format binary)'`,
-  );
-  return runCommand({
+  // Each table's pipe timed by bash ($EPOCHREALTIME), printed on stdout: "<table> <from> <to>".
+  const lines = options.tables.flatMap((t) => [
+    'from=$EPOCHREALTIME',
+    `${side('S_')} "$PSQL" -X -q -v ON_ERROR_STOP=1 -c '\\copy (SELECT * FROM ${qualified(t)}) to stdout (format binary)' | ` +
+      `${side('T_')} "$PSQL" -X -q -v ON_ERROR_STOP=1 -c '\\copy ${qualified(t)} from stdin (format binary)' >&2`,
+    `echo "${t.name} $from $EPOCHREALTIME"`,
+  ]);
+  const run = await runCommand({
     name: 'copy-psql-pipe',
     runId: options.runId,
     command: 'bash',
@@ -215,8 +241,19 @@ export function runPsqlPipe(options: {
       ...libpqEnv(options.source, 'S_'),
       ...libpqEnv(options.target, 'T_'),
     },
+    keepStdout: true,
     timeoutMs: options.timeoutMs,
   });
+  const tableSeconds = new Map(
+    run.stdout
+      .split('\n')
+      .filter((line) => line.includes(' '))
+      .map((line) => {
+        const [name, from, to] = line.split(' ');
+        return [name ?? '', Number(to) - Number(from)] as const;
+      }),
+  );
+  return { ...run, tableSeconds };
 }
 
 export interface DumpRestoreRun {

@@ -16,6 +16,8 @@ export interface CopyTable {
   rows: number;
   key: string;
   ddl: string;
+  /** Only the rows with key <= this (a subset for the Debezium snapshot path); rows says how many. */
+  maxKey?: number;
 }
 
 export const qualified = (t: { name: string }) => `${COPY_SCHEMA}.${t.name}`;
@@ -47,6 +49,24 @@ export function copyTables(settings: CopyBenchSettings): CopyTable[] {
       ddl: 'id integer PRIMARY KEY, name text NOT NULL, value numeric(10,2), created_at timestamptz NOT NULL',
     })),
   ];
+}
+
+/**
+ * The Debezium path's tables: all, or the narrow one; `share` < 1 keeps that share of the narrow
+ * and wide tables' rows (their keys are 1..rows), the small tables whole.
+ */
+export function snapshotSubset(
+  tables: readonly CopyTable[],
+  which: 'all' | 'narrow',
+  share: number,
+): CopyTable[] {
+  return tables
+    .filter((t) => which === 'all' || t.kind === 'narrow')
+    .map((t) => {
+      if (t.kind === 'small' || share >= 1) return t;
+      const maxKey = Math.max(1, Math.ceil(t.rows * share));
+      return { ...t, rows: maxKey, maxKey };
+    });
 }
 
 /** The secondary indexes of the index step: a random int column and a near-ordered timestamp. */
@@ -191,7 +211,10 @@ export async function createCopyTarget(
   return { url, adminUrl: databaseUrl(stack.targetDatabaseUrl, database) };
 }
 
-/** Empties every table of the target (as the superuser) and checkpoints both clusters. */
+/**
+ * Empties every table of the target and drops pgferry's bookkeeping there (as the superuser): a
+ * fresh target, as for a first `pgferry copy`. Then checkpoints both clusters.
+ */
 export async function emptyTarget(
   stack: StackEnv,
   adminUrl: string,
@@ -199,6 +222,7 @@ export async function emptyTarget(
 ): Promise<void> {
   await withClient(adminUrl, async (client) => {
     await client.query(`TRUNCATE ${tables.map(qualified).join(', ')}`);
+    await client.query('DROP SCHEMA IF EXISTS pgferry CASCADE');
     await client.query('CHECKPOINT');
   });
   await withClient(stack.sourceDatabaseUrl, (client) => client.query('CHECKPOINT'));
@@ -232,7 +256,7 @@ export interface CopyFingerprint {
 
 /**
  * Row count and md5 of the rows' md5s in key order, per table (an md5 per row keeps the aggregate
- * small: the wide table's text would not fit in one string).
+ * small: the wide table's text would not fit in one string); of the subset when `maxKey` is set.
  */
 export async function fingerprintCopyTables(
   url: string,
@@ -246,7 +270,7 @@ export async function fingerprintCopyTables(
     for (const t of tables) {
       const r = await client.query<{ rows: string; md5: string | null }>(
         `SELECT count(*) AS rows, md5(string_agg(md5(t::text), '' ORDER BY ${t.key})) AS md5
-           FROM ${qualified(t)} AS t`,
+           FROM ${qualified(t)} AS t${t.maxKey === undefined ? '' : ` WHERE ${t.key} <= ${t.maxKey}`}`,
       );
       result[t.name] = { rows: Number(r.rows[0]?.rows ?? 0), md5: r.rows[0]?.md5 ?? null };
     }
@@ -263,7 +287,9 @@ export function compareCopyFingerprints(
     const a = actual[name];
     return a && a.rows === e.rows && a.md5 === e.md5
       ? []
-      : [`${name}: expected ${e.rows} rows, got ${a?.rows ?? 'none'}${a?.rows === e.rows ? ' (content differs)' : ''}`];
+      : [
+          `${name}: expected ${e.rows} rows, got ${a?.rows ?? 'none'}${a?.rows === e.rows ? ' (content differs)' : ''}`,
+        ];
   });
   return diffs.length > 5 ? [...diffs.slice(0, 5), `and ${diffs.length - 5} more`] : diffs;
 }
@@ -282,20 +308,27 @@ export async function countRows(
   return new Map(r.rows.map((row) => [row.name, Number(row.rows)]));
 }
 
-/** The source schema, if this run made it (its comment names the run). */
-export async function dropSourceDataset(sourceUrl: string, runId: string): Promise<void> {
+/**
+ * Removes the run's publications (always) and the source schema if this run made it (its comment
+ * names the run) and the data is not kept.
+ */
+export async function dropSourceDataset(
+  sourceUrl: string,
+  runId: string,
+  keepSchema: boolean,
+): Promise<void> {
   await withClient(sourceUrl, async (client) => {
-    const owner = await client.query<{ comment: string | null }>(
-      `SELECT obj_description(oid, 'pg_namespace') AS comment FROM pg_namespace WHERE nspname = $1`,
-      [COPY_SCHEMA],
-    );
-    const comment = owner.rows[0]?.comment;
-    if (comment !== undefined && comment?.startsWith(`pgferry bench ${runId}`))
-      await client.query(`DROP SCHEMA IF EXISTS ${COPY_SCHEMA} CASCADE`);
     const pubs = await client.query<{ pubname: string }>(
       'SELECT pubname FROM pg_publication WHERE starts_with(pubname, $1)',
       [runId],
     );
     for (const { pubname } of pubs.rows) await client.query(`DROP PUBLICATION "${pubname}"`);
+    if (keepSchema) return;
+    const owner = await client.query<{ comment: string | null }>(
+      `SELECT obj_description(oid, 'pg_namespace') AS comment FROM pg_namespace WHERE nspname = $1`,
+      [COPY_SCHEMA],
+    );
+    if (owner.rows[0]?.comment === `pgferry bench ${runId}`)
+      await client.query(`DROP SCHEMA IF EXISTS ${COPY_SCHEMA} CASCADE`);
   });
 }

@@ -10,6 +10,8 @@ export interface CopyBenchSettings {
   rows: number;
   /** Share of `rows` in the narrow table (the rest in the wide one). */
   narrowShare: number;
+  /** Rounds of the index step (copy into indexed tables / copy then CREATE INDEX, alternated). */
+  indexRounds: number;
   /** Every how many rows of the wide table has a body above the TOAST threshold (> 2 kB). */
   toastEvery: number;
   smallTables: number;
@@ -24,6 +26,11 @@ export interface CopyBenchSettings {
   dumpCompress: number;
   /** The Debezium snapshot path: every table, the narrow table only, or skipped. */
   debezium: 'all' | 'narrow' | 'off';
+  /**
+   * Share of the narrow and wide tables' rows the Debezium path snapshots (1 = all; default 0.25:
+   * the whole path runs at ~2,000 rows/s here, 2M rows would take over 15 minutes).
+   */
+  debeziumShare: number;
   /** NODE_OPTIONS of the pgferry copy child (default none: what `pgferry copy` does by itself). */
   nodeOptions: string;
   steps: ReadonlySet<CopyStep>;
@@ -69,10 +76,13 @@ export function readCopyBenchSettings(env: NodeJS.ProcessEnv): CopyBenchSettings
   if (debezium !== 'all' && debezium !== 'narrow' && debezium !== 'off')
     throw new Error('BENCH_COPY_DEBEZIUM: all, narrow or off');
   const chunkRows = readPositive(env, 'BENCH_COPY_CHUNK_ROWS', 0, 0);
+  const share = Number(env.BENCH_COPY_DEBEZIUM_SHARE ?? '0.25');
+  if (!(share > 0 && share <= 1)) throw new Error('BENCH_COPY_DEBEZIUM_SHARE: a number in (0, 1]');
   return {
     rows: readPositive(env, 'BENCH_COPY_ROWS', 2_000_000, 2),
     narrowShare: 0.75,
     toastEvery: readPositive(env, 'BENCH_COPY_TOAST_EVERY', 10),
+    indexRounds: readPositive(env, 'BENCH_COPY_INDEX_ROUNDS', 2),
     smallTables: readPositive(env, 'BENCH_COPY_SMALL_TABLES', 100, 0),
     smallRows: readPositive(env, 'BENCH_COPY_SMALL_ROWS', 1000),
     jobs: readCopyJobs(env.BENCH_COPY_JOBS, cores),
@@ -80,6 +90,7 @@ export function readCopyBenchSettings(env: NodeJS.ProcessEnv): CopyBenchSettings
     chunkRows: chunkRows === 0 ? undefined : chunkRows,
     dumpCompress: readPositive(env, 'BENCH_COPY_DUMP_COMPRESS', 0, 0),
     debezium,
+    debeziumShare: share,
     nodeOptions: env.BENCH_COPY_NODE_OPTIONS ?? '',
     steps: readCopySteps(env.BENCH_COPY_STEPS),
   };

@@ -45,7 +45,7 @@ export async function startPgferryChild(
     TOPIC_REFRESH_SECONDS: '2',
     METRICS_PORT: String(port),
     METRICS_HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.BENCH_PGFERRY_LOG_LEVEL ?? 'warn',
     PROGRESS_LOG_SECONDS: '3600',
     KAFKAJS_NO_PARTITIONER_WARNING: '1',
     NODE_OPTIONS: settings.pgferryNodeOptions,

@@ -1,7 +1,15 @@
 // The benchmark's pure pieces (bench/): the lag probe's parsing of test_decoding output, lag
 // percentiles and the flat-p99 verdict, "offsets reached the topic ends", the workload's keys.
 import { describe, expect, it } from 'vitest';
-import { BENCH_PHASES, readPhases } from '../../bench/bench-settings.js';
+import { readPhases, TOPIC_PHASES } from '../../bench/bench-settings.js';
+import {
+  COPY_SCHEMA,
+  compareCopyFingerprints,
+  copyTables,
+  snapshotSubset,
+} from '../../bench/copy-dataset.js';
+import { targetRatio } from '../../bench/copy-report.js';
+import { readCopyBenchSettings, readCopyJobs, readCopySteps } from '../../bench/copy-settings.js';
 import { readKeyId } from '../../bench/kafka-arrival-watcher.js';
 import { reachedEnds } from '../../bench/kafka-topics.js';
 import { isFlat, lagFigures, percentile } from '../../bench/paced-lag.js';
@@ -149,15 +157,97 @@ describe('Kafka arrival probe', () => {
 });
 
 describe('bench phases (BENCH_PHASES)', () => {
-  it('runs every phase by default and only the named ones otherwise', () => {
-    expect([...readPhases(undefined)]).toEqual([...BENCH_PHASES]);
-    expect([...readPhases(' ')]).toEqual([...BENCH_PHASES]);
+  it('runs every topic phase by default, the copy phase only when named', () => {
+    expect([...readPhases(undefined)]).toEqual([...TOPIC_PHASES]);
+    expect([...readPhases(' ')]).toEqual([...TOPIC_PHASES]);
+    expect(readPhases(undefined).has('copy')).toBe(false);
     expect([...readPhases('pgferry, floor')]).toEqual(['pgferry', 'floor']);
+    expect([...readPhases('copy')]).toEqual(['copy']);
   });
 
   it('refuses a phase it does not know, naming the known ones', () => {
     expect(() => readPhases('pgferry,drain')).toThrow(
-      /BENCH_PHASES: unknown drain \(known: ceiling, floor, replay, pgferry, jdbc, paced\)/,
+      /BENCH_PHASES: unknown drain \(known: ceiling, floor, replay, pgferry, jdbc, paced, copy\)/,
     );
+  });
+});
+
+describe('copy phase settings and figures', () => {
+  it('measures jobs 1, the cores and twice the cores by default, always 1 and the cores', () => {
+    expect(readCopyJobs(undefined, 2)).toEqual([1, 2, 4]);
+    expect(readCopyJobs('', 4)).toEqual([1, 4, 8]);
+    expect(readCopyJobs('3', 2)).toEqual([1, 2, 3]);
+    expect(readCopyJobs('2, 1,2', 2)).toEqual([1, 2]);
+    expect(() => readCopyJobs('0', 2)).toThrow(/BENCH_COPY_JOBS/);
+  });
+
+  it('selects steps and refuses unknown ones', () => {
+    expect([...readCopySteps(undefined)]).toEqual([
+      'pgferry',
+      'psql',
+      'dump',
+      'indexes',
+      'debezium',
+    ]);
+    expect([...readCopySteps('psql, dump')]).toEqual(['psql', 'dump']);
+    expect(() => readCopySteps('pgferry,rsync')).toThrow(/unknown rsync/);
+  });
+
+  it('reads the sizes; the data set splits the rows 3:1 between narrow and wide', () => {
+    const settings = readCopyBenchSettings({
+      BENCH_COPY_ROWS: '20_000',
+      BENCH_COPY_SMALL_TABLES: '3',
+      BENCH_COPY_SMALL_ROWS: '10',
+      BENCH_COPY_DEBEZIUM: 'narrow',
+    });
+    expect(settings).toMatchObject({ rows: 20_000, smallTables: 3, debezium: 'narrow' });
+    expect(settings.chunkRows).toBeUndefined();
+    const tables = copyTables(settings);
+    expect(tables.map((t) => [t.name, t.rows])).toEqual([
+      ['narrow', 15_000],
+      ['wide', 5_000],
+      ['small_001', 10],
+      ['small_002', 10],
+      ['small_003', 10],
+    ]);
+    expect(COPY_SCHEMA).toBe('bench_copy');
+    expect(() => readCopyBenchSettings({ BENCH_COPY_DEBEZIUM: 'some' })).toThrow(/all, narrow/);
+    expect(readCopyBenchSettings({ BENCH_COPY_SMALL_TABLES: '0' }).smallTables).toBe(0);
+  });
+
+  it("takes the Debezium path's subset: a table, a share of the large tables' keys", () => {
+    const tables = copyTables(
+      readCopyBenchSettings({ BENCH_COPY_ROWS: '4000', BENCH_COPY_SMALL_TABLES: '1' }),
+    );
+    expect(snapshotSubset(tables, 'all', 1)).toEqual(tables);
+    expect(snapshotSubset(tables, 'narrow', 1).map((t) => t.name)).toEqual(['narrow']);
+    expect(snapshotSubset(tables, 'all', 0.25).map((t) => [t.name, t.rows, t.maxKey])).toEqual([
+      ['narrow', 750, 750],
+      ['wide', 250, 250],
+      ['small_001', 1000, undefined],
+    ]);
+  });
+
+  it('ratios against the targets, none when a side failed', () => {
+    const a = { ok: true, rowsPerSecond: 100_000 };
+    expect(targetRatio(a, { ok: true, rowsPerSecond: 8_000 }, 10, '>= 10x')).toEqual({
+      value: 12.5,
+      target: '>= 10x',
+      met: true,
+    });
+    expect(targetRatio(a, { ok: true, rowsPerSecond: 120_000 }, 0.9, '>= 0.9x').met).toBe(false);
+    expect(targetRatio(a, { ok: false }, 1, '> 1x')).toEqual({
+      value: null,
+      target: '> 1x',
+      met: null,
+    });
+  });
+
+  it('names the tables whose rows or md5 differ', () => {
+    const expected = { a: { rows: 2, md5: 'x' }, b: { rows: 1, md5: 'y' } };
+    expect(compareCopyFingerprints(expected, { ...expected })).toEqual([]);
+    expect(
+      compareCopyFingerprints(expected, { a: { rows: 2, md5: 'z' }, b: { rows: 0, md5: null } }),
+    ).toEqual(['a: expected 2 rows, got 2 (content differs)', 'b: expected 1 rows, got 0']);
   });
 });
