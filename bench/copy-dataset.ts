@@ -4,6 +4,8 @@
 // many small tables; the same tables, empty, in a target database of the run's; the checksum every
 // competitor's target must pass; and the secondary indexes of the "defer indexes" question.
 import pg from 'pg';
+import { ensureBookkeeping } from '../sink/bookkeeping/bookkeeping-schema.js';
+import { recordDeferredIndexes } from '../sink/bookkeeping/deferred-indexes.js';
 import type { StackEnv } from '../test/support/stack-env.js';
 import type { CopyBenchSettings } from './copy-settings.js';
 import { databaseUrl, targetRole } from './target-database.js';
@@ -239,6 +241,25 @@ export async function createSecondaryIndexes(url: string): Promise<Record<string
       seconds[index.name] = (performance.now() - started) / 1000;
     }
     return seconds;
+  });
+}
+
+/**
+ * What `schema-sync --defer-indexes` records for the secondary indexes (as the role pgferry copy
+ * runs as): the next `pgferry copy` builds them after the rows.
+ */
+export async function deferSecondaryIndexes(url: string): Promise<void> {
+  await withClient(url, async (client) => {
+    await ensureBookkeeping(client);
+    await recordDeferredIndexes(
+      client,
+      SECONDARY_INDEXES.map((index) => ({
+        schema: COPY_SCHEMA,
+        table: index.table,
+        index: index.name,
+        statement: `CREATE INDEX IF NOT EXISTS ${index.name} ON ${COPY_SCHEMA}.${index.table} (${index.columns})`,
+      })),
+    );
   });
 }
 

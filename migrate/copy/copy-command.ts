@@ -32,6 +32,7 @@ import {
   parseTableList,
   resolveMigrationTables,
 } from '../migration-tables.js';
+import { buildDeferredIndexes, type IndexBuild } from './copy-indexes.js';
 import { CopyRefusedError, type CopyTableWork, planCopy, resetForRestart } from './copy-plan.js';
 import { CopyProgress, formatBytes } from './copy-progress.js';
 import { copyChunks } from './copy-run.js';
@@ -279,7 +280,8 @@ async function runCopyCommand(options: CopyCommandOptions, context: CommandConte
       },
     });
     if (timer) clearInterval(timer);
-    const report = buildReport(work, shown, {
+    // The rows' figures first: the index builds below are reported on their own.
+    const rowsReport = buildReport(work, shown, {
       jobs: options.jobs,
       chunkRows: options.chunkRows,
       snapshotLsn: snapshot.lsn,
@@ -290,8 +292,48 @@ async function runCopyCommand(options: CopyCommandOptions, context: CommandConte
     });
     terminal?.finish(shown.viewLines(options.jobs));
     if (!terminal) logProgress(log, shown);
+    // No more chunks: let the source forget the snapshot while the indexes build.
+    await snapshot.close();
+    // Indexes schema-sync --defer-indexes left out, on the tables whose copy is now complete.
+    const copied = work.filter(
+      (w) => !result.failed.has(w.name) && shown.chunksDoneOf(w.name) === w.chunksTotal,
+    );
+    const indexStarted = performance.now();
+    const indexes = result.interrupted
+      ? []
+      : await buildDeferredIndexes(
+          copied.map((w) => w.target),
+          {
+            target: config.target,
+            jobs: options.jobs,
+            retryForMs: options.retryFor * 1000,
+            retryMaxDelayMs: config.retry.maxDelaySeconds * 1000,
+            stop: stop.signal,
+            events: {
+              started: (table, index) => log.info({ table, index }, 'building a deferred index'),
+              built: (build) =>
+                build.state === 'failed'
+                  ? log.error(
+                      { table: build.table, index: build.index, reason: build.error },
+                      'deferred index not built',
+                    )
+                  : log.info(
+                      { table: build.table, index: build.index, seconds: build.seconds },
+                      'deferred index built',
+                    ),
+              retry: (event) =>
+                log.warn(event, 'deferred index build failed for a transient reason; retrying'),
+            },
+          },
+        );
+    const report: CopyReport = {
+      ...rowsReport,
+      ok: rowsReport.ok && indexes.every((i) => i.state === 'built' || i.state === 'already built'),
+      indexes,
+      indexSeconds: Math.round((performance.now() - indexStarted) / 10) / 100,
+    };
     io.stdout(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatCopyReport(report));
-    setExitCode(result.failed.size > 0 ? EXIT_FAILURE : EXIT_OK);
+    setExitCode(report.ok || report.interrupted ? EXIT_OK : EXIT_FAILURE);
   } catch (error) {
     if (timer) clearInterval(timer);
     if (progress) terminal?.finish(progress.viewLines(options.jobs));
@@ -358,6 +400,10 @@ export interface CopyReport {
     bytes: number;
     error?: string;
   }[];
+  /** Indexes `schema-sync --defer-indexes` left for the copy, on the tables copied. */
+  indexes: IndexBuild[];
+  /** Wall seconds of building them, after the rows (not in `seconds`). */
+  indexSeconds: number;
 }
 
 function buildReport(
@@ -412,6 +458,8 @@ function buildReport(
     rowsPerSecond: totals.rowsPerSecond,
     mbPerSecond: totals.mbPerSecond,
     tables,
+    indexes: [],
+    indexSeconds: 0,
   };
 }
 
@@ -423,11 +471,22 @@ export function formatCopyReport(report: CopyReport): string {
         : `${t.chunksCopiedNow} chunk${t.chunksCopiedNow === 1 ? '' : 's'} copied now${t.start === 'resumed' ? ' (resumed)' : ''}`;
     return `${t.table}: ${t.state.toUpperCase()} ${t.chunksDone}/${t.chunksTotal} chunks, ${t.rows} rows, ${formatBytes(t.bytes)}, ${t.format} COPY, ${how}${t.error ? `\n  ${t.error}` : ''}`;
   });
+  for (const i of report.indexes) {
+    lines.push(
+      `index ${i.index} on ${i.table}: ${i.state === 'failed' ? `FAILED: ${i.error}` : i.state === 'built' ? `built in ${i.seconds} s` : i.state}`,
+    );
+  }
   const failed = report.tables.filter((t) => t.state === 'failed').length;
+  const built = report.indexes.filter((i) => i.state === 'built').length;
+  const indexesFailed = report.indexes.filter(
+    (i) => i.state === 'failed' || i.state === 'not built',
+  ).length;
   const summary = report.interrupted
     ? `copy: INTERRUPTED after ${report.rows} rows; run pgferry copy again to resume (done chunks are kept)`
     : failed > 0
       ? `copy: FAILED for ${failed} of ${report.tables.length} tables (the others are copied); fix the cause and run pgferry copy again`
-      : `copy: OK, ${report.tables.length} table${report.tables.length === 1 ? '' : 's'} copied: ${report.rows} rows, ${formatBytes(report.bytes)} in ${report.seconds} s (${report.rowsPerSecond} rows/s, ${report.mbPerSecond} MB/s, ${report.jobs} jobs) from the snapshot at ${report.snapshotLsn}; now start pgferry run`;
+      : indexesFailed > 0
+        ? `copy: rows copied, but ${indexesFailed} deferred index(es) not built; fix the cause and run pgferry copy again (it builds only what is missing)`
+        : `copy: OK, ${report.tables.length} table${report.tables.length === 1 ? '' : 's'} copied: ${report.rows} rows, ${formatBytes(report.bytes)} in ${report.seconds} s (${report.rowsPerSecond} rows/s, ${report.mbPerSecond} MB/s, ${report.jobs} jobs) from the snapshot at ${report.snapshotLsn}${built > 0 ? `, then ${built} deferred index${built === 1 ? '' : 'es'} built in ${report.indexSeconds} s` : ''}; now start pgferry run`;
   return `${[...lines, '', summary].join('\n')}\n`;
 }

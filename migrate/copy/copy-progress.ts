@@ -86,6 +86,11 @@ export class CopyProgress {
     this.metrics?.tablesFailed.set({ table }, 1);
   }
 
+  /** Chunks of this table done so far (before this run included). */
+  chunksDoneOf(table: string): number {
+    return this.tables.get(table)?.chunksDone ?? 0;
+  }
+
   get elapsedSeconds(): number {
     return (performance.now() - this.started) / 1000;
   }

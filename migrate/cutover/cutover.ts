@@ -12,6 +12,7 @@ import type pg from 'pg';
 import type { PgferryConfig } from '../../core/config.js';
 import { connectPg } from '../../core/pg-connection.js';
 import { readCopyTables } from '../../sink/bookkeeping/copy-rows.js';
+import { readDeferredIndexes } from '../../sink/bookkeeping/deferred-indexes.js';
 import { readSlotLoss } from '../../sink/bookkeeping/slot-losses.js';
 import { requireSource } from '../command-context.js';
 import {
@@ -263,7 +264,8 @@ function describeKey(key: Record<string, string | null> | undefined): string {
 
 /**
  * Why the initial copy of the cut-over tables is not done (pgferry.copy_tables), one reason per
- * table; none without copy bookkeeping (Debezium's snapshot path) or once every copy is done.
+ * table, and each index `schema-sync --defer-indexes` left that the copy has not built yet; none
+ * without copy bookkeeping (Debezium's snapshot path) or once every copy is done.
  */
 export async function findCopiesNotDone(
   target: pg.ClientBase,
@@ -271,7 +273,14 @@ export async function findCopiesNotDone(
 ): Promise<string[]> {
   const names = new Set(tables.map(formatTableName));
   const rows = (await readCopyTables(target)).filter((r) => names.has(formatTableName(r)));
-  return copyNotDoneReasons(rows.map((r) => ({ ...r, table: formatTableName(r) })));
+  const indexes = (await readDeferredIndexes(target, tables)).filter((i) => i.builtAt === null);
+  return [
+    ...copyNotDoneReasons(rows.map((r) => ({ ...r, table: formatTableName(r) }))),
+    ...indexes.map(
+      (i) =>
+        `${i.schema}.${i.table}: index ${i.index} not built yet (schema-sync --defer-indexes; pgferry copy builds it${i.lastError ? `; last try: ${i.lastError}` : ''})`,
+    ),
+  ];
 }
 
 async function waitForCatchUp(
@@ -299,7 +308,7 @@ async function waitForCatchUp(
   if (copies.length > 0) {
     return {
       status: 'failed',
-      summary: `the initial copy is not done for ${copies.length} table(s): ${copies.slice(0, 3).join('; ')}${copies.length > 3 ? ` (+${copies.length - 3} more)` : ''}`,
+      summary: `the initial copy is not done: ${copies.slice(0, 3).join('; ')}${copies.length > 3 ? ` (+${copies.length - 3} more)` : ''}`,
       details: { copy: copies },
     };
   }

@@ -1,5 +1,6 @@
 // A synced table's indexes that back no constraint: created with a new table, or on the target's
-// table when it has no equal index; a clash of names is a mismatch, unique ones may be deferred.
+// table when it has no equal index; a clash of names is a mismatch, unique ones may be deferred to
+// cutover (--defer-unique) and any may be left for `pgferry copy` to build (--defer-indexes).
 import { quoteIdent } from '../../core/sql-identifier.js';
 import { constraintsOn } from './constraint-plan.js';
 import { deferUnique } from './cutover-plan.js';
@@ -25,6 +26,16 @@ function planIndex(
       index.name,
       `CREATE UNIQUE INDEX CONCURRENTLY ${quoteIdent(index.name)} ON ${sql} USING ${using}`,
     );
+    return false;
+  }
+  if (draft.options.deferIndexes === true) {
+    draft.plan.indexesAfterCopy.push({
+      schema: tableDraft.target.schema,
+      table: tableDraft.target.name,
+      index: index.name,
+      statement: `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${quoteIdent(index.name)} ON ${sql} USING ${using}`,
+    });
+    tableDraft.object.actions.push(`index ${index.name} left for pgferry copy`);
     return false;
   }
   draft.statements.indexes.push(

@@ -2,7 +2,8 @@ import type pg from 'pg';
 import { loadConfig, type PostgresSettings } from '../../core/config.js';
 import { PgferryError } from '../../core/errors.js';
 import { connectPg } from '../../core/pg-connection.js';
-import { DDL_LOCK_KEY } from '../../sink/bookkeeping/bookkeeping-schema.js';
+import { DDL_LOCK_KEY, ensureBookkeeping } from '../../sink/bookkeeping/bookkeeping-schema.js';
+import { recordDeferredIndexes } from '../../sink/bookkeeping/deferred-indexes.js';
 import {
   EXIT_CHECK_FAILED,
   EXIT_OK,
@@ -18,6 +19,7 @@ import type { ObjectPlan, SchemaSyncPlan } from './schema-sync-types.js';
 interface SchemaSyncOptions {
   tables?: MigrationTable[];
   deferUnique?: boolean;
+  deferIndexes?: boolean;
   dryRun?: boolean;
   json?: boolean;
 }
@@ -43,6 +45,10 @@ export const registerSchemaSyncCommand: RegisterCommand = (program, { env, io, s
       '--defer-unique',
       'leave unique/exclusion constraints and unique indexes for cutover (listed as deferred), so rows whose unique values move between them cannot be rejected during replication',
     )
+    .option(
+      '--defer-indexes',
+      'leave the indexes that back no constraint out of the new tables: `pgferry copy` builds each after its table is copied (faster initial load; see bench/README.md)',
+    )
     .option('--dry-run', 'print the DDL and change nothing')
     .option('--json', 'print the plan as JSON')
     .action(async (options: SchemaSyncOptions) => {
@@ -55,6 +61,7 @@ export const registerSchemaSyncCommand: RegisterCommand = (program, { env, io, s
         ...(options.tables ? { tables: options.tables } : {}),
         ...(config.mapping.targetSchema ? { targetSchema: config.mapping.targetSchema } : {}),
         deferUnique: options.deferUnique === true,
+        deferIndexes: options.deferIndexes === true,
         dryRun: options.dryRun === true,
       });
       io.stdout(
@@ -91,6 +98,7 @@ export async function syncSchema(options: {
   tables?: MigrationTable[];
   targetSchema?: string;
   deferUnique?: boolean;
+  deferIndexes?: boolean;
   dryRun: boolean;
 }): Promise<SchemaSyncResult> {
   const source = await connect(options.source, 'source');
@@ -108,6 +116,8 @@ export async function syncSchema(options: {
   const mapping = options.targetSchema ? { targetSchema: options.targetSchema } : {};
   const target = await connect(options.target, 'target');
   try {
+    // The deferred indexes are recorded with the tables, in the bookkeeping schema.
+    if (options.deferIndexes && !options.dryRun) await ensureBookkeeping(target);
     await target.query('BEGIN');
     try {
       // pgferry run and other schema-sync runs take the same lock before they create tables.
@@ -120,8 +130,9 @@ export async function syncSchema(options: {
       const plan = planSchemaSync(sourceCatalog, targetCatalog, {
         ...mapping,
         ...(options.deferUnique ? { deferUnique: true } : {}),
+        ...(options.deferIndexes ? { deferIndexes: true } : {}),
       });
-      if (options.dryRun || plan.statements.length === 0) {
+      if (options.dryRun || (plan.statements.length === 0 && plan.indexesAfterCopy.length === 0)) {
         await target.query('ROLLBACK');
         return { plan, applied: false, dryRun: options.dryRun };
       }
@@ -135,6 +146,7 @@ export async function syncSchema(options: {
           );
         }
       }
+      await recordDeferredIndexes(target, plan.indexesAfterCopy);
       await target.query('COMMIT');
       return { plan, applied: true, dryRun: false };
     } catch (error) {
@@ -157,6 +169,7 @@ export function toSchemaSyncJson(result: SchemaSyncResult) {
     mismatches: plan.mismatches,
     skipped: plan.skipped,
     deferred: plan.deferred,
+    indexesAfterCopy: plan.indexesAfterCopy,
     notCopied: plan.notCopied,
   };
 }
@@ -197,6 +210,11 @@ function formatPlanLines(plan: SchemaSyncPlan): string[] {
       lines.push(`  ${d.kind} ${d.object}: ${d.reason}`);
     }
   }
+  if (plan.indexesAfterCopy.length > 0) {
+    lines.push('left for pgferry copy (--defer-indexes: built after each table is copied):');
+    for (const i of plan.indexesAfterCopy)
+      lines.push(`  index ${i.index} on ${i.schema}.${i.table}`);
+  }
   if (plan.notCopied.length > 0) {
     lines.push('not copied:');
     for (const n of plan.notCopied) lines.push(`  ${n.kind} ${n.object}: ${n.reason}`);
@@ -211,12 +229,14 @@ function summaryLine(result: SchemaSyncResult): string {
     problems > 0
       ? `; ${plan.mismatches.length} mismatch(es) and ${plan.skipped.length} skipped table(s) need attention`
       : '';
-  if (isUpToDate(plan)) return 'target schema is up to date';
+  const later = plan.indexesAfterCopy.length;
+  const left = later > 0 ? `; ${later} index(es) left for pgferry copy to build` : '';
+  if (isUpToDate(plan)) return `target schema is up to date${left}`;
   if (result.dryRun) {
-    return `dry run: ${plan.statements.length} statement(s) would be applied, nothing was changed${check}`;
+    return `dry run: ${plan.statements.length} statement(s) would be applied, nothing was changed${left}${check}`;
   }
   if (result.applied) {
-    return `applied ${plan.statements.length} statement(s) in one transaction${check}`;
+    return `applied ${plan.statements.length} statement(s) in one transaction${left}${check}`;
   }
   return `nothing to apply${check}`;
 }
@@ -237,6 +257,10 @@ export function formatDryRun(plan: SchemaSyncPlan): string {
       '-- batches; run these once replication has stopped, before the application writes):',
     );
     for (const d of plan.deferred) for (const s of d.statements) out.push(`-- ${s};`);
+  }
+  if (plan.indexesAfterCopy.length > 0) {
+    out.push('', '-- Left for pgferry copy, which builds each after its table is copied:');
+    for (const i of plan.indexesAfterCopy) out.push(`-- ${i.statement};`);
   }
   out.push(`-- ${summaryLine({ plan, applied: false, dryRun: true })}`);
   return `${out.join('\n')}\n`;

@@ -28,6 +28,8 @@ export interface TableDraft {
   table: TableDefinition;
   existing: TableDefinition | undefined;
   object: ObjectPlan;
+  /** The target table's (mapped) name. */
+  target: QualifiedName;
   /** The target table's quoted, schema-qualified name. */
   sql: string;
 }
@@ -40,6 +42,7 @@ export class SchemaSyncDraft {
     mismatches: [],
     skipped: [],
     deferred: [],
+    indexesAfterCopy: [],
     notCopied: [],
   };
   readonly statements: PhasedStatements = {

@@ -10,6 +10,12 @@ export interface SchemaSyncOptions {
    * applied per partition and batch), and a unique check would then reject a valid row.
    */
   deferUnique?: boolean;
+  /**
+   * Leave the indexes that back no constraint out of the target tables (recorded in pgferry's
+   * bookkeeping): `pgferry copy` builds each once its table is copied, which is faster than
+   * maintaining it row by row during the copy. Unique ones deferred by deferUnique stay for cutover.
+   */
+  deferIndexes?: boolean;
 }
 
 export type ObjectStatus = 'create' | 'alter' | 'up-to-date' | 'mismatch' | 'skipped';
@@ -43,6 +49,16 @@ export interface DeferredChange {
   statements: string[];
 }
 
+/** An index left for `pgferry copy` to build after its table's rows (--defer-indexes). */
+export interface IndexAfterCopy {
+  /** The target table. */
+  schema: string;
+  table: string;
+  index: string;
+  /** CREATE [UNIQUE] INDEX IF NOT EXISTS ..., target names mapped and quoted. */
+  statement: string;
+}
+
 export interface NotCopied {
   object: string;
   kind: 'trigger';
@@ -56,5 +72,7 @@ export interface SchemaSyncPlan {
   mismatches: SchemaMismatch[];
   skipped: SkippedTable[];
   deferred: DeferredChange[];
+  /** Recorded in pgferry.deferred_indexes when applied; built by `pgferry copy`. */
+  indexesAfterCopy: IndexAfterCopy[];
   notCopied: NotCopied[];
 }

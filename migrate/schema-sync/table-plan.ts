@@ -136,7 +136,7 @@ export function planTable(
   const to = draft.mapping.name(table);
   const existing = draft.targetTables.get(keyOf(to));
   const object = draft.addObject('table', table, to);
-  const tableDraft: TableDraft = { table, existing, object, sql: qualified(to) };
+  const tableDraft: TableDraft = { table, existing, object, target: to, sql: qualified(to) };
 
   // Extension and other non-created types must already exist on the target.
   const missingTypes = table.columns.filter(

@@ -1,5 +1,5 @@
 // The `pgferry` schema in the target: its creation and the names of its tables (offsets, tables,
-// slot_losses, copy_tables, copy_chunks, one pos_<table> per replicated table). Only sink/ builds SQL against it.
+// slot_losses, copy_tables, copy_chunks, deferred_indexes, one pos_<table> per replicated table). Only sink/ builds SQL against it.
 import type pg from 'pg';
 import { qualifiedName, quoteIdent } from '../../core/sql-identifier.js';
 
@@ -44,6 +44,8 @@ export async function ensureBookkeeping(client: pg.ClientBase): Promise<void> {
 
 export const copyTablesTable = (): string => qualifiedName(BOOKKEEPING_SCHEMA, 'copy_tables');
 export const copyChunksTable = (): string => qualifiedName(BOOKKEEPING_SCHEMA, 'copy_chunks');
+export const deferredIndexesTable = (): string =>
+  qualifiedName(BOOKKEEPING_SCHEMA, 'deferred_indexes');
 
 /** The copy tables' DDL (`pgferry copy`'s plan and progress; see copy-rows.ts). */
 async function createCopyBookkeeping(client: pg.ClientBase): Promise<void> {
@@ -74,6 +76,17 @@ async function createCopyBookkeeping(client: pg.ClientBase): Promise<void> {
       copies integer NOT NULL DEFAULT 0,
       PRIMARY KEY (table_schema, table_name, chunk),
       FOREIGN KEY (table_schema, table_name) REFERENCES ${copyTablesTable()} ON DELETE CASCADE)`);
+  // Indexes `schema-sync --defer-indexes` left out, for `pgferry copy` to build after the rows.
+  await client.query(`CREATE TABLE IF NOT EXISTS ${deferredIndexesTable()} (
+      table_schema text NOT NULL,
+      table_name text NOT NULL,
+      index_name text NOT NULL,
+      statement text NOT NULL,
+      deferred_at timestamptz NOT NULL DEFAULT now(),
+      built_at timestamptz,
+      build_seconds double precision,
+      last_error text,
+      PRIMARY KEY (table_schema, index_name))`);
 }
 
 export const offsetsTable = (): string => qualifiedName(BOOKKEEPING_SCHEMA, 'offsets');

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../core/connect-client.js';
 import type { CopyReport } from '../../migrate/copy/copy-command.js';
+import { findCopiesNotDone } from '../../migrate/cutover/cutover.js';
 import { readCopyChunks, readCopyTables } from '../../sink/bookkeeping/copy-rows.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
@@ -341,7 +342,8 @@ describe.sequential('pgferry copy refuses what it could double and fails only th
   const BAD = t('bad');
   const GOOD = t('good');
   const SIG = t('sig');
-  const MORE = [NOPK, FILLED, BAD, GOOD, SIG];
+  const IDX = t('idx');
+  const MORE = [NOPK, FILLED, BAD, GOOD, SIG, IDX];
 
   beforeAll(async () => {
     const reader = stack.vars.SOURCE_DB_USER ?? 'pgferry_reader';
@@ -356,6 +358,10 @@ describe.sequential('pgferry copy refuses what it could double and fails only th
       INSERT INTO ${GOOD} SELECT g, 'g' || g FROM generate_series(1, 50) g;
       CREATE TABLE ${SIG} (id int PRIMARY KEY, v text);
       INSERT INTO ${SIG} SELECT g, 'x' || g FROM generate_series(1, 2000) g;
+      CREATE TABLE ${IDX} (id int PRIMARY KEY, v text, n int, code text);
+      CREATE INDEX ${IDX}_n ON ${IDX} (n DESC) WHERE n > 10;
+      CREATE UNIQUE INDEX ${IDX}_code ON ${IDX} (lower(code));
+      INSERT INTO ${IDX} SELECT g, 'i' || g, g % 97, 'C' || g FROM generate_series(1, 3000) g;
       GRANT SELECT ON ${MORE.join(', ')} TO ${reader};`);
     await target.query(`
       CREATE TABLE ${NOPK} (id int, v text);
@@ -364,7 +370,7 @@ describe.sequential('pgferry copy refuses what it could double and fails only th
       CREATE TABLE ${BAD} (id int PRIMARY KEY, v integer);
       CREATE TABLE ${GOOD} (id int PRIMARY KEY, v text);
       CREATE TABLE ${SIG} (id int PRIMARY KEY, v text);
-      GRANT ALL ON ${MORE.join(', ')} TO ${writer};`);
+      GRANT ALL ON ${MORE.filter((x) => x !== IDX).join(', ')} TO ${writer};`);
   });
 
   afterAll(async () => {
@@ -374,6 +380,9 @@ describe.sequential('pgferry copy refuses what it could double and fails only th
     }
     await target
       .query('DELETE FROM pgferry.copy_tables WHERE table_name = ANY($1)', [MORE])
+      .catch(() => undefined);
+    await target
+      .query('DELETE FROM pgferry.deferred_indexes WHERE table_name = ANY($1)', [MORE])
       .catch(() => undefined);
   });
 
@@ -451,5 +460,54 @@ describe.sequential('pgferry copy refuses what it could double and fails only th
     expect(second.tables[0]?.chunksCopiedNow).toBe(20 - partial);
     const rows = await target.query(`SELECT count(*)::int AS n FROM ${SIG}`);
     expect(rows.rows[0]?.n).toBe(2000);
+  });
+
+  it('schema-sync --defer-indexes leaves the indexes to the copy, which builds them after the rows; cutover waits for them', async () => {
+    const indexesOnTarget = async () =>
+      (
+        await target.query<{ indexname: string }>(
+          'SELECT indexname FROM pg_indexes WHERE tablename = $1 ORDER BY indexname',
+          [IDX],
+        )
+      ).rows.map((r) => r.indexname);
+    const synced = await runPgferryCli(['schema-sync', '--tables', IDX, '--defer-indexes'], env);
+    expect(synced.code, synced.stdout + synced.stderr).toBe(0);
+    expect(synced.stdout).toContain(`index ${IDX}_n on public.${IDX}`);
+    expect(synced.stdout).toMatch(/2 index\(es\) left for pgferry copy to build/);
+    expect(await indexesOnTarget()).toEqual([`${IDX}_pkey`]);
+    const pending = await findCopiesNotDone(target, [{ schema: 'public', name: IDX }]);
+    expect(pending).toEqual([
+      expect.stringContaining(`index ${IDX}_code not built yet`),
+      expect.stringContaining(`index ${IDX}_n not built yet`),
+    ]);
+
+    const copied = await runPgferryCli(
+      ['copy', '--tables', IDX, '--chunk-rows', '1000', '--json', '--progress', 'off'],
+      env,
+    );
+    expect(copied.code, copied.stderr).toBe(0);
+    const report = JSON.parse(copied.stdout) as CopyReport;
+    expect(report.ok).toBe(true);
+    expect(report.indexes.map((i) => [i.index, i.state])).toEqual([
+      [`${IDX}_code`, 'built'],
+      [`${IDX}_n`, 'built'],
+    ]);
+    expect(await indexesOnTarget()).toEqual([`${IDX}_code`, `${IDX}_n`, `${IDX}_pkey`]);
+    const definition = await target.query<{ indexdef: string }>(
+      'SELECT indexdef FROM pg_indexes WHERE indexname = $1',
+      [`${IDX}_n`],
+    );
+    expect(definition.rows[0]?.indexdef).toMatch(/\(n DESC\) WHERE \(n > 10\)/);
+    expect(await findCopiesNotDone(target, [{ schema: 'public', name: IDX }])).toEqual([]);
+    const rows = await target.query(`SELECT count(*)::int AS n FROM ${IDX}`);
+    expect(rows.rows[0]?.n).toBe(3000);
+
+    // A second run finds rows and indexes done; schema-sync finds nothing to do.
+    const again = await runPgferryCli(['copy', '--tables', IDX, '--progress', 'off'], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`index ${IDX}_n on public.${IDX}: already built`);
+    const resynced = await runPgferryCli(['schema-sync', '--tables', IDX, '--defer-indexes'], env);
+    expect(resynced.stdout).toContain('target schema is up to date');
+    expect(resynced.stdout).not.toContain('left for pgferry copy');
   });
 });

@@ -356,7 +356,7 @@ describe.sequential('status, pause and resume', () => {
     expect(cutover.code).toBe(3);
     expect(cutover.stdout).toContain(`caught-up       FAILED`);
     expect(cutover.stdout).toContain(
-      `the initial copy is not done for 1 table(s): copy of public.${COPIED} not done (1/2 chunks)`,
+      `the initial copy is not done: copy of public.${COPIED} not done (1/2 chunks)`,
     );
 
     // The last chunk: the table is done, its stream flows.

@@ -251,6 +251,8 @@ describe('formatCopyReport', () => {
         error: 'public.b: chunk 0, column v: invalid input syntax',
       },
     ],
+    indexes: [],
+    indexSeconds: 0,
   };
 
   it('names each table, the failure with its column, and what to do next', () => {
@@ -260,6 +262,37 @@ describe('formatCopyReport', () => {
     expect(text).toContain('column v: invalid input syntax');
     expect(text).toMatch(/copy: FAILED for 1 of 2 tables .* run pgferry copy again/);
     expect(formatCopyReport({ ...report, interrupted: true })).toMatch(/INTERRUPTED .* resume/);
+  });
+
+  it('lists the deferred indexes and fails the copy while one is not built', () => {
+    const rowsDone = { ...report, ok: true, tables: report.tables.slice(0, 1) };
+    const built = formatCopyReport({
+      ...rowsDone,
+      indexes: [
+        { table: 'public.a', index: 'a_v_idx', state: 'built', seconds: 1.5 },
+        { table: 'public.a', index: 'a_w_idx', state: 'already built', seconds: 0.2 },
+      ],
+    });
+    expect(built).toContain('index a_v_idx on public.a: built in 1.5 s');
+    expect(built).toContain('index a_w_idx on public.a: already built');
+    expect(built).toMatch(/copy: OK, 1 table copied/);
+    const failed = formatCopyReport({
+      ...rowsDone,
+      ok: false,
+      indexes: [
+        {
+          table: 'public.a',
+          index: 'a_v_idx',
+          state: 'failed',
+          seconds: 0,
+          error: 'CREATE INDEX a_v_idx on public.a failed: out of disk',
+        },
+      ],
+    });
+    expect(failed).toContain('index a_v_idx on public.a: FAILED: CREATE INDEX a_v_idx');
+    expect(failed).toMatch(
+      /rows copied, but 1 deferred index\(es\) not built; .* run pgferry copy again/,
+    );
   });
 });
 

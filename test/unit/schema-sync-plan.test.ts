@@ -228,6 +228,51 @@ describe('planSchemaSync on an empty target', () => {
     ).toContain('CREATE UNIQUE INDEX "orders_amount_key"');
   });
 
+  it('with deferIndexes, leaves the indexes for pgferry copy (unique ones too, unless deferUnique)', () => {
+    const withUniqueIndex = emptyCatalog({
+      ...source,
+      tables: source.tables.map((t) => ({
+        ...t,
+        indexes: [
+          ...t.indexes,
+          { name: 'orders_amount_key', unique: true, method: 'btree (amount)' },
+        ],
+      })),
+    });
+    const empty = emptyCatalog({ schemas: ['public'] });
+    const deferring = planSchemaSync(withUniqueIndex, empty, { deferIndexes: true });
+    const ddl = deferring.statements.join('\n');
+    expect(ddl).not.toContain('CREATE INDEX');
+    expect(ddl).not.toContain('CREATE UNIQUE INDEX');
+    // Constraints stay with the table: the copy needs the key, and the data satisfies them.
+    expect(ddl).toContain('CONSTRAINT "orders_pkey" PRIMARY KEY');
+    expect(ddl).toContain('CONSTRAINT "orders_email_key" UNIQUE (email)');
+    expect(deferring.indexesAfterCopy).toEqual([
+      {
+        schema: 'public',
+        table: 'orders',
+        index: 'orders_open_idx',
+        statement: `CREATE INDEX IF NOT EXISTS "orders_open_idx" ON "public"."orders" USING btree (status) WHERE (status <> 'done'::"public".status)`,
+      },
+      {
+        schema: 'public',
+        table: 'orders',
+        index: 'orders_amount_key',
+        statement: `CREATE UNIQUE INDEX IF NOT EXISTS "orders_amount_key" ON "public"."orders" USING btree (amount)`,
+      },
+    ]);
+    expect(deferring.objects.find((o) => o.kind === 'table')?.actions).toContain(
+      'index orders_open_idx left for pgferry copy',
+    );
+    // With deferUnique too, the unique index waits for cutover, not for the copy.
+    const both = planSchemaSync(withUniqueIndex, empty, { deferIndexes: true, deferUnique: true });
+    expect(both.indexesAfterCopy.map((i) => i.index)).toEqual(['orders_open_idx']);
+    expect(both.deferred.map((d) => d.object)).toContain('public.orders orders_amount_key');
+    // A target table that already has the index: nothing is left for the copy.
+    const synced = planSchemaSync(withUniqueIndex, empty);
+    expect(synced.indexesAfterCopy).toEqual([]);
+  });
+
   it('creates a missing schema first', () => {
     const fresh = planSchemaSync(source, emptyCatalog());
     expect(fresh.statements[0]).toBe('CREATE SCHEMA IF NOT EXISTS "public"');
