@@ -88,12 +88,15 @@ export async function planCopy(
   const fresh: { work: CopyTableWork; bounds: string[][] }[] = [];
   for (const pair of pairs) {
     const name = formatTableName(pair.target);
-    const sourceFacts = await readSourceTableFacts(source, pair.source);
+    // Source and target answer at the same time: planning many small tables is round trips.
+    const [sourceFacts, targetFacts] = await Promise.all([
+      readSourceTableFacts(source, pair.source),
+      readTargetTableFacts(target, pair.target),
+    ]);
     if (sourceFacts === undefined) {
       problems.push(`${formatTableName(pair.source)}: no such table on the source`);
       continue;
     }
-    const targetFacts = await readTargetTableFacts(target, pair.target);
     if (targetFacts === undefined) {
       problems.push(`${name}: no such table on the target (run pgferry schema-sync first)`);
       continue;
@@ -125,22 +128,33 @@ export async function planCopy(
       work.push(await resumeWork(target, base, before));
       continue;
     }
-    if (await isTableRegistered(target, pair.target.schema, pair.target.name)) {
+    // The bounds pass on the source runs while the target is checked; unused if refused.
+    const boundsRead = chunkBounds(source, pair.source, sourceFacts.key, {
+      chunkRows: options.chunkRows,
+      estimatedRows: sourceFacts.estimatedRows,
+    }).then(
+      (bounds) => ({ bounds }),
+      (error: unknown) => ({ error }),
+    );
+    const [registered, filled] = await Promise.all([
+      isTableRegistered(target, pair.target.schema, pair.target.name),
+      hasRows(target, pair.target),
+    ]);
+    const read = await boundsRead;
+    if (registered) {
       problems.push(
         `${name}: pgferry run already replicates it (registered in pgferry.tables), so a copy could overwrite changes it applied; stop pgferry run and use pgferry copy --restart --tables ${name}`,
       );
       continue;
     }
-    if (await hasRows(target, pair.target)) {
+    if (filled) {
       problems.push(
         `${name}: the target table has rows but no copy bookkeeping; pgferry copy never doubles or silently truncates rows: empty it, or use --restart (which truncates it after asking)`,
       );
       continue;
     }
-    const bounds = await chunkBounds(source, pair.source, sourceFacts.key, {
-      chunkRows: options.chunkRows,
-      estimatedRows: sourceFacts.estimatedRows,
-    });
+    if ('error' in read) throw read.error;
+    const bounds = read.bounds;
     const pending = chunksOf(bounds);
     const planned: CopyTableWork = {
       ...base,
