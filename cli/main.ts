@@ -1,5 +1,12 @@
 // Process entry point of the `pgferry` command: the one place that passes process.env in.
+import { pino } from 'pino';
+import { createLogger } from '../core/logger.js';
+import { installProcessFaultHandlers } from './process-fault-handler.js';
 import { runCli } from './run-cli.js';
+
+// Before anything runs: an error that escapes every handler ends the process as one JSON line on
+// stderr and exit 1. Synchronous, so the line is written before the exit.
+installProcessFaultHandlers(createLogger('info', pino.destination({ dest: 2, sync: true })));
 
 const code = await runCli(process.argv.slice(2), process.env);
 process.exitCode = code;

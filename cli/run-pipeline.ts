@@ -3,7 +3,7 @@
 // progress is shown as a live view on a terminal or as summary log lines (openRunOutput).
 
 import type { DestinationStream } from 'pino';
-import type { PgferryConfig } from '../core/config.js';
+import { type PgferryConfig, readControlToken } from '../core/config.js';
 import { PgferryError } from '../core/errors.js';
 import { configureFaultInjection } from '../core/fault-points.js';
 import { heapLimitAdvice, heapLimitMb } from '../core/heap-limit.js';
@@ -90,6 +90,8 @@ export async function runPipeline(
   signal: AbortSignal,
   progress: RunProgressOutput = { plan: { display: 'off', quietLogs: false } },
 ): Promise<number> {
+  // First: an unreadable CONTROL_TOKEN_FILE is a config error before anything is started.
+  const controlToken = readControlToken(config.control);
   const metrics = createMetrics();
   const lookup = new RegistrySchemaLookup({
     url: config.schemaRegistry.url,
@@ -141,9 +143,11 @@ export async function runPipeline(
     port: config.metrics.port,
     metrics,
     runner,
+    log,
+    token: controlToken,
   });
   log.info(
-    { host: config.metrics.host, port: control.port },
+    { host: config.metrics.host, port: control.port, pauseAccess: control.pauseAccess },
     'metrics and health endpoint listening',
   );
   const heapAdvice = heapLimitAdvice(config.batch.maxBytes);

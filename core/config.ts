@@ -9,6 +9,7 @@ export {
   redactConfig,
 } from './config/config-description.js';
 export { readConfigValue } from './config/config-path.js';
+export { readControlToken } from './config/control-token.js';
 export { loadConfig } from './config/load-config.js';
 export type { KafkaSettings, PgferryConfig, PostgresSettings } from './config/pgferry-config.js';
 export {

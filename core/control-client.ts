@@ -1,6 +1,6 @@
 // Client of a running pgferry's control endpoint (ops/control-server.ts): its health with the
-// pause state, and POST /pause and /resume. Failures become ControlEndpointError (retriable when
-// no answer came), like the Connect client's.
+// pause state, and POST /pause and /resume (with CONTROL_TOKEN as a bearer token when one is set).
+// Failures become ControlEndpointError (retriable when no answer came), like the Connect client's.
 import { z } from 'zod';
 import { PgferryError } from './errors.js';
 
@@ -25,10 +25,13 @@ export class ControlEndpointError extends PgferryError {
 export class ControlClient {
   readonly baseUrl: string;
   private readonly requestTimeoutMs: number;
+  private readonly token: string | undefined;
 
-  constructor(options: { baseUrl: string; requestTimeoutMs?: number }) {
+  /** `token`: CONTROL_TOKEN, sent on POST /pause and /resume only (GET /healthz needs none). */
+  constructor(options: { baseUrl: string; requestTimeoutMs?: number; token?: string | undefined }) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.token = options.token;
   }
 
   /** GET /healthz: the runner state and whether it is paused. */
@@ -64,7 +67,13 @@ export class ControlClient {
       response = await fetch(url, {
         method,
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-        headers: { accept: 'application/json', 'content-type': 'application/json' },
+        headers: {
+          accept: 'application/json',
+          'content-type': 'application/json',
+          ...(method === 'POST' && this.token !== undefined
+            ? { authorization: `Bearer ${this.token}` }
+            : {}),
+        },
         ...(method === 'POST' ? { body: '{}' } : {}),
       });
       body = await response.text();
@@ -80,8 +89,12 @@ export class ControlClient {
     const parsed = response.ok ? pauseStatusSchema.safeParse(parseJson(body)) : undefined;
     if (parsed === undefined || !parsed.success) {
       const detail = body.replace(/\s+/g, ' ').trim().slice(0, 300) || '(empty body)';
+      const hint =
+        response.status === 401 || response.status === 403
+          ? 'set CONTROL_TOKEN (or CONTROL_TOKEN_FILE) to the token of that pgferry'
+          : 'is this a pgferry control endpoint?';
       throw new ControlEndpointError(
-        `${method} ${url} failed: HTTP ${response.status}: ${detail} (is this a pgferry control endpoint?)`,
+        `${method} ${url} failed: HTTP ${response.status}: ${detail} (${hint})`,
         { url, retriable: response.status >= 500 },
       );
     }

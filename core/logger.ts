@@ -4,7 +4,15 @@ import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
 
-const SECRET_FIELDS = ['password', 'secret', 'sasl', 'saslPassword', 'authorization', 'auth'];
+const SECRET_FIELDS = [
+  'password',
+  'secret',
+  'sasl',
+  'saslPassword',
+  'authorization',
+  'auth',
+  'token',
+];
 
 // pino's redaction needs explicit paths (a `*` spans one level), so cover a few levels deep.
 const REDACT_PATHS = SECRET_FIELDS.flatMap((field) => [

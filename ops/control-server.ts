@@ -1,10 +1,19 @@
 // HTTP endpoint of a running pgferry: /metrics (Prometheus), /healthz (process alive, paused or
 // not), /readyz (running, in the consumer group, no table stopped; a pause is intended, so still
-// ready), and the operator's POST /pause and POST /resume. Binds to loopback unless told otherwise.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// ready), and the operator's POST /pause and POST /resume (CONTROL_TOKEN, or loopback only: see
+// control-auth.ts). Binds to loopback unless told otherwise; http-endpoint.ts bounds the rest.
+import type { IncomingHttpHeaders, Server } from 'node:http';
+import type { Logger } from '../core/logger.js';
 import type { PgferryMetrics } from '../core/metrics.js';
 import type { PauseStatus } from '../pipeline/runner.js';
+import { choosePauseAccess, createPauseAuthorizer, type PauseAccess } from './control-auth.js';
+import {
+  answerJson,
+  type EndpointAnswer,
+  type EndpointRequest,
+  type HttpEndpointLimits,
+  startHttpEndpoint,
+} from './http-endpoint.js';
 
 export interface ReadinessSource {
   readonly ready: boolean;
@@ -25,89 +34,89 @@ export interface PauseTarget {
 export const DEFAULT_PAUSE_WAIT_SECONDS = 30;
 const MAX_PAUSE_WAIT_SECONDS = 300;
 
+export interface ControlServer {
+  readonly server: Server;
+  readonly port: number;
+  /** How POST /pause and /resume are authorized on this endpoint. */
+  readonly pauseAccess: PauseAccess;
+  close(): Promise<void>;
+}
+
 export async function startControlServer(options: {
   host: string;
   port: number;
   metrics: PgferryMetrics;
   runner: ReadinessSource & PauseTarget;
-}): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
-  const { metrics, runner } = options;
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://pgferry');
-    const path = url.pathname;
+  log: Logger;
+  /** CONTROL_TOKEN: required as a bearer token on POST /pause and /resume when set. */
+  token?: string | undefined;
+  limits?: Partial<HttpEndpointLimits> | undefined;
+}): Promise<ControlServer> {
+  const { metrics, runner, token } = options;
+  // Decided once the address is bound (`localhost` may resolve either way); until then refuse.
+  let authorize = createPauseAuthorizer('refused', undefined);
+  const route = async (request: EndpointRequest): Promise<EndpointAnswer> => {
+    const { method, path } = request;
     if (path === '/pause' || path === '/resume') {
-      if (req.method !== 'POST') {
-        res.writeHead(405, { allow: 'POST' }).end();
-        return;
-      }
-      const refusal = refuseBrowserRequest(req);
+      if (method !== 'POST') return { status: 405, headers: { allow: 'POST' } };
+      const refusal =
+        authorize(request.headers.authorization) ?? refuseBrowserRequest(request.headers);
       if (refusal !== undefined) {
-        sendJson(res, refusal.status, { error: refusal.message });
-        return;
+        return answerJson(refusal.status, { error: refusal.message }, refusal.headers);
       }
-      // Drain the (ignored) body so the connection can be reused.
-      req.resume();
-      if (path === '/resume') {
-        sendJson(res, 200, runner.resume());
-        return;
-      }
-      const waitSeconds = parseWaitSeconds(url.searchParams.get('wait'));
+      if (path === '/resume') return answerJson(200, runner.resume());
+      const waitSeconds = parseWaitSeconds(request.query.get('wait'));
       if (waitSeconds === undefined) {
-        sendJson(res, 400, { error: `wait: expected seconds from 0 to ${MAX_PAUSE_WAIT_SECONDS}` });
-        return;
+        return answerJson(400, {
+          error: `wait: expected seconds from 0 to ${MAX_PAUSE_WAIT_SECONDS}`,
+        });
       }
-      answerPause(runner, waitSeconds * 1000).then(
-        ({ status, body }) => sendJson(res, status, body),
-        (error: Error) => sendJson(res, 500, { error: error.message }),
-      );
-      return;
+      const { status, body } = await answerPause(runner, waitSeconds * 1000, options.log);
+      return answerJson(status, body);
     }
-    if (req.method !== 'GET') {
-      res.writeHead(405, { allow: 'GET' }).end();
-      return;
-    }
+    if (method !== 'GET') return { status: 405, headers: { allow: 'GET' } };
     if (path === '/metrics') {
-      metrics.registry
-        .metrics()
-        .then((body) =>
-          res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
-        )
-        .catch((error: Error) => res.writeHead(500).end(error.message));
-      return;
+      const body = await metrics.registry.metrics();
+      return { status: 200, headers: { 'content-type': metrics.registry.contentType }, body };
     }
     if (path === '/healthz') {
       const { paused, pausing } = runner.pauseStatus;
-      sendJson(res, 200, { status: 'ok', state: runner.state, paused, pausing });
-      return;
+      return answerJson(200, { status: 'ok', state: runner.state, paused, pausing });
     }
     if (path === '/readyz') {
       const stopped = Object.fromEntries(runner.stoppedTopics);
       const ready = runner.ready && runner.stoppedTopics.size === 0;
-      sendJson(res, ready ? 200 : 503, {
+      return answerJson(ready ? 200 : 503, {
         ready,
         state: runner.state,
         paused: runner.pauseStatus.paused,
         stoppedTables: stopped,
         ...(runner.waitingFor === undefined ? {} : { waitingFor: runner.waitingFor }),
       });
-      return;
     }
-    res.writeHead(404).end();
+    return { status: 404 };
+  };
+  const endpoint = await startHttpEndpoint({
+    name: 'control',
+    host: options.host,
+    port: options.port,
+    log: options.log,
+    route,
+    limits: options.limits,
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const pauseAccess = choosePauseAccess(token, endpoint.address);
+  authorize = createPauseAuthorizer(pauseAccess, token);
+  if (pauseAccess === 'refused') {
+    options.log.warn(
+      { host: options.host, address: endpoint.address, port: endpoint.port },
+      'POST /pause and /resume are refused (403): the control endpoint is not bound to loopback and no CONTROL_TOKEN is set',
+    );
+  }
   return {
-    server,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Scrapers keep connections alive; they must not hold up shutdown.
-        server.closeAllConnections();
-      }),
+    server: endpoint.server,
+    port: endpoint.port,
+    pauseAccess,
+    close: endpoint.close,
   };
 }
 
@@ -115,13 +124,20 @@ export async function startControlServer(options: {
 async function answerPause(
   runner: PauseTarget,
   waitMs: number,
+  log: Logger,
 ): Promise<{ status: number; body: PauseStatus }> {
   let timer: NodeJS.Timeout | undefined;
   const waited = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, waitMs);
   });
+  const pausing = runner.pause();
+  // Once the wait has answered 202, a later failure has no request to fail: log it, so it can
+  // never surface as an unhandled rejection.
+  pausing.catch((error: unknown) =>
+    log.warn({ err: error instanceof Error ? error.message : String(error) }, 'pause failed'),
+  );
   try {
-    await Promise.race([runner.pause(), waited]);
+    await Promise.race([pausing, waited]);
   } finally {
     clearTimeout(timer);
   }
@@ -142,18 +158,14 @@ function parseWaitSeconds(raw: string | null): number | undefined {
  * send a JSON content type without a preflight we never answer; pgferry's CLI and curl do neither.
  */
 function refuseBrowserRequest(
-  req: IncomingMessage,
-): { status: number; message: string } | undefined {
-  if (req.headers.origin !== undefined) {
+  headers: IncomingHttpHeaders,
+): { status: number; message: string; headers?: undefined } | undefined {
+  if (headers.origin !== undefined) {
     return { status: 403, message: 'requests from browsers (with an Origin header) are refused' };
   }
-  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  const type = (headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/json') {
     return { status: 415, message: 'send content-type: application/json' };
   }
   return undefined;
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }

@@ -112,6 +112,14 @@ function findCrossSettingProblems(
     );
   }
 
+  // Two sources for one secret: which one wins would be a guess, and a stale one a surprise.
+  if (isSet('CONTROL_TOKEN') && isSet('CONTROL_TOKEN_FILE')) {
+    problems.push({
+      setting: 'CONTROL_TOKEN_FILE',
+      message: 'set together with CONTROL_TOKEN; set only one of them',
+    });
+  }
+
   if (isSet('ROLLBACK_DB_PASSWORD') && !isSet('ROLLBACK_DB_USER')) {
     requireWith(['ROLLBACK_DB_USER'], 'when ROLLBACK_DB_PASSWORD is set');
   }

@@ -19,6 +19,23 @@ export function parseSecret(): EnvSchema<string> {
     .refine((value) => !/[\r\n]/.test(value), 'expected no line breaks (a trailing newline?)');
 }
 
+/** Shortest CONTROL_TOKEN: long enough that guessing it over the network is hopeless. */
+export const MIN_CONTROL_TOKEN_LENGTH = 16;
+
+/**
+ * A bearer token for the control endpoint: it travels in an HTTP header, so visible ASCII only (no
+ * spaces, no line breaks), and long enough not to be guessed. Never echoed in a message.
+ */
+export function parseControlToken(): EnvSchema<string> {
+  return z
+    .string()
+    .refine(
+      (value) => /^[\x21-\x7e]+$/.test(value) && value.length >= MIN_CONTROL_TOKEN_LENGTH,
+      `expected at least ${MIN_CONTROL_TOKEN_LENGTH} visible ASCII characters without spaces (e.g. \`openssl rand -hex 32\`)`,
+    )
+    .refine((value) => value.length <= 1024, 'expected at most 1024 characters');
+}
+
 export function parseInteger(min: number, max: number): EnvSchema<number> {
   const expected = `expected an integer from ${min} to ${max}`;
   return z

@@ -9,6 +9,7 @@ import {
   parseBoolean,
   parseBrokerList,
   parseChoice,
+  parseControlToken,
   parseFaultInjectionSetting,
   parseHttpUrl,
   parseInteger,
@@ -293,6 +294,23 @@ export const SETTINGS = {
       default: '9465',
     },
     parseInteger(0, 65535),
+  ),
+  CONTROL_TOKEN: defineSetting(
+    {
+      key: 'control.token',
+      description:
+        'Bearer token that POST /pause and /resume on METRICS_PORT require (`Authorization: Bearer <token>`), and that `pgferry pause`/`resume` send. Unset: pause/resume are allowed only while the endpoint is bound to loopback (refused with 403 otherwise).',
+      secret: true,
+    },
+    parseControlToken(),
+  ),
+  CONTROL_TOKEN_FILE: defineSetting(
+    {
+      key: 'control.tokenFile',
+      description:
+        'A file whose content (surrounding whitespace trimmed) is the CONTROL_TOKEN, e.g. a mounted secret; read when `pgferry run`, `pause` or `resume` starts. Not together with CONTROL_TOKEN.',
+    },
+    parseText('a file path'),
   ),
   PROGRESS_LOG_SECONDS: defineSetting(
     {

@@ -2,7 +2,7 @@
 // connector and the running pgferry processes) and its undo, waiting until each component reports
 // the new state. Nothing is lost: the slot retains the WAL, the target keeps the applied offsets.
 import type { Command } from 'commander';
-import { loadConfig } from '../../core/config.js';
+import { loadConfig, readControlToken } from '../../core/config.js';
 import { ConnectClient } from '../../core/connect-client.js';
 import {
   EXIT_CHECK_FAILED,
@@ -86,6 +86,7 @@ function addPauseResumeCommand(
       `
 Waits until Connect reports the connector and every task ${paused ? 'PAUSED' : 'RUNNING'} and each
 pgferry reports ${paused ? 'paused (its batch in flight committed)' : 'not paused'} (${want}).
+Each pgferry is sent CONTROL_TOKEN (or the content of CONTROL_TOKEN_FILE) as a bearer token.
 
 Exit codes: 0 every component reached the state; 3 some did not within --timeout;
 1 some could not be reached; 2 usage or configuration error.`,
@@ -97,6 +98,7 @@ Exit codes: 0 every component reached the state; 3 some did not within --timeout
         return;
       }
       const config = loadConfig(env);
+      const controlToken = options.connectorOnly ? undefined : readControlToken(config.control);
       const controlUrls =
         options.controlUrl.length > 0
           ? options.controlUrl
@@ -112,6 +114,7 @@ Exit codes: 0 every component reached the state; 3 some did not within --timeout
               },
             }),
         controlUrls: options.connectorOnly ? [] : controlUrls,
+        controlToken,
         timeoutMs: options.timeout * 1000,
       });
       const exitCode = pauseExitCode(results);

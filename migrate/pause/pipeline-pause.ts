@@ -26,6 +26,8 @@ export interface SetPipelinePausedOptions {
   paused: boolean;
   connector?: { client: ConnectClient; name: string };
   controlUrls: readonly string[];
+  /** CONTROL_TOKEN, sent to every control endpoint with POST /pause and /resume. */
+  controlToken?: string | undefined;
   timeoutMs: number;
   pollIntervalMs?: number;
   signal?: AbortSignal;
@@ -42,7 +44,13 @@ export function setPipelinePaused(
       ? []
       : [setConnectorPaused(options.connector, options.paused, deadline, poll, options.signal)]),
     ...options.controlUrls.map((url) =>
-      setPgferryPaused(url, options.paused, deadline, poll, options.signal),
+      setPgferryPaused(
+        new ControlClient({ baseUrl: url, token: options.controlToken }),
+        options.paused,
+        deadline,
+        poll,
+        options.signal,
+      ),
     ),
   ]);
 }
@@ -137,13 +145,13 @@ async function setConnectorPaused(
 }
 
 async function setPgferryPaused(
-  url: string,
+  client: ControlClient,
   paused: boolean,
   deadline: number,
   pollMs: number,
   signal: AbortSignal | undefined,
 ): Promise<PauseComponentResult> {
-  const client = new ControlClient({ baseUrl: url });
+  const url = client.baseUrl;
   const describe = (s: { state: string; paused: boolean; pausing?: boolean | undefined }) =>
     s.paused ? 'paused' : s.pausing ? 'pausing (batch in flight committing)' : s.state;
   const result = (

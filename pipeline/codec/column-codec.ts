@@ -15,6 +15,7 @@ import { avroDecimalConversion, decimalConversion } from './decimal-codec.js';
 import { pgTypeFromSourceType } from './pg-type-name.js';
 import { type Conversion, primitiveConversion } from './primitive-codec.js';
 import { temporalConversion } from './temporal-codec.js';
+import type { TextBudget } from './text-budget.js';
 
 /** What PostgreSQL sends for an unchanged TOASTed column it did not log (Debezium's default). */
 export const UNAVAILABLE_VALUE_PLACEHOLDER = '__debezium_unavailable_value';
@@ -24,8 +25,11 @@ export interface ColumnCodec {
   /** PostgreSQL type for DDL when the target table has to be created. */
   pgType: string;
   nullable: boolean;
-  /** Avro-decoded value -> PostgreSQL text input (null = SQL NULL). */
-  toPg(value: unknown): PgValue;
+  /**
+   * Avro-decoded value -> PostgreSQL text input (null = SQL NULL); the text is spent from
+   * `budget`, the message's, when given.
+   */
+  toPg(value: unknown, budget?: TextBudget): PgValue;
 }
 
 const isPlaceholder = (value: unknown): boolean =>
@@ -50,10 +54,17 @@ function quoteArrayElement(text: string): string {
 function arrayConversion(element: Conversion): Conversion {
   return {
     pgType: `${element.pgType}[]`,
-    convert: (v) =>
-      `{${(v as unknown[])
-        .map((item) => (item === null ? 'NULL' : quoteArrayElement(element.convert(item))))
-        .join(',')}}`,
+    convert: (v, budget) => {
+      // Checked element by element: an array of small values may expand far beyond its bytes.
+      let length = 2;
+      const items = (v as unknown[]).map((item) => {
+        const text = item === null ? 'NULL' : quoteArrayElement(element.convert(item, budget));
+        length += text.length + 1;
+        budget?.ensure(length);
+        return text;
+      });
+      return `{${items.join(',')}}`;
+    },
   };
 }
 
@@ -96,12 +107,13 @@ export function createColumnCodec(fieldType: AvroJson, named: NamedTypes): Colum
   return {
     pgType,
     nullable,
-    toPg(value: unknown): PgValue {
+    toPg(value: unknown, budget?: TextBudget): PgValue {
       if (value === null || value === undefined) return null;
       if (isPlaceholder(value)) return UNCHANGED_TOAST;
       if (Array.isArray(value) && value.length === 1 && isPlaceholder(value[0]))
         return UNCHANGED_TOAST;
-      return conversion.convert(value);
+      const text = conversion.convert(value, budget);
+      return budget ? budget.spend(text) : text;
     },
   };
 }

@@ -1,23 +1,50 @@
 // Exact decimals from Avro: Debezium's `decimal.handling.mode=precise` writes the unscaled value
 // as big-endian two's-complement bytes; the scale comes from the schema (or, for numeric columns
 // without a declared scale, from Debezium's VariableScaleDecimal struct). Never via float.
+// Bounded by what PostgreSQL's numeric holds, checked before the text is built: a scale of 4e8
+// would otherwise pad a string of 4e8 zeros, and the unscaled bytes' length is limited too (the
+// digits of a 1 MiB integer are seconds of work).
+import { MessageBoundsError } from './message-bounds-error.js';
+
+/** PostgreSQL's numeric: up to 131072 digits before the decimal point, 16383 after it. */
+export const NUMERIC_MAX_INTEGER_DIGITS = 131_072;
+export const NUMERIC_MAX_SCALE = 16_383;
+/** Two's-complement bytes of the largest unscaled value numeric can hold, plus a sign byte. */
+export const NUMERIC_MAX_UNSCALED_BYTES =
+  Math.ceil(((NUMERIC_MAX_INTEGER_DIGITS + NUMERIC_MAX_SCALE) * Math.log2(10)) / 8) + 1;
 
 /** Unscaled two's-complement big-endian bytes -> BigInt. */
 export function decodeUnscaledBytes(bytes: Uint8Array): bigint {
   if (bytes.length === 0) return 0n;
-  let value = 0n;
-  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
+  if (bytes.length > NUMERIC_MAX_UNSCALED_BYTES) {
+    throw new MessageBoundsError(
+      `decimal of ${bytes.length} unscaled bytes: PostgreSQL's numeric holds at most ${NUMERIC_MAX_UNSCALED_BYTES}`,
+    );
+  }
+  // Through hex: linear, where shifting a BigInt byte by byte is quadratic in the length.
+  const value = BigInt(
+    `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex')}`,
+  );
   const first = bytes[0] ?? 0;
-  if (first & 0x80) value -= 1n << BigInt(bytes.length * 8);
-  return value;
+  return first & 0x80 ? value - (1n << BigInt(bytes.length * 8)) : value;
 }
 
 /** Renders unscaled * 10^-scale as a decimal string PostgreSQL's numeric input accepts. */
 export function formatScaledDecimal(unscaled: bigint, scale: number): string {
   if (!Number.isInteger(scale))
     throw new RangeError(`decimal scale must be an integer, got ${scale}`);
+  if (scale > NUMERIC_MAX_SCALE || scale < -NUMERIC_MAX_INTEGER_DIGITS) {
+    throw new MessageBoundsError(
+      `decimal scale ${scale} is beyond PostgreSQL's numeric (${NUMERIC_MAX_SCALE} digits after the point, ${NUMERIC_MAX_INTEGER_DIGITS} before)`,
+    );
+  }
   const negative = unscaled < 0n;
   const digits = (negative ? -unscaled : unscaled).toString();
+  if (digits !== '0' && digits.length - scale > NUMERIC_MAX_INTEGER_DIGITS) {
+    throw new MessageBoundsError(
+      `decimal of ${digits.length} digits at scale ${scale} has more than PostgreSQL's numeric ${NUMERIC_MAX_INTEGER_DIGITS} digits before the point`,
+    );
+  }
   let text: string;
   if (scale <= 0) {
     text = digits === '0' ? '0' : digits + '0'.repeat(-scale);

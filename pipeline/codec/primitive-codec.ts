@@ -2,11 +2,13 @@
 // the Conversion shape every codec of a column type has.
 
 import { SchemaIncompatibleError } from '../../core/errors.js';
+import type { TextBudget } from './text-budget.js';
 
 /** How one column type converts: its PostgreSQL type and a non-null value's text input. */
 export interface Conversion {
   pgType: string;
-  convert(value: unknown): string;
+  /** `budget`: what the message may still convert to, for values made of many (arrays). */
+  convert(value: unknown, budget?: TextBudget): string;
 }
 
 /** avsc decodes longs as numbers or bigints (by size); both are exact integers. */

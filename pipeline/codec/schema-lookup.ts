@@ -87,7 +87,16 @@ export class RegistrySchemaLookup implements SchemaLookup {
         },
       );
     }
-    const body = await response.text();
+    let body: string;
+    try {
+      body = await response.text();
+    } catch (error) {
+      // The connection dropped or timed out mid-body: the registry, not the message, failed.
+      throw new RetriableError(
+        `schema registry ${this.shownUrl} broke off its answer for schema id ${id} (${describe(error)})`,
+        { cause: error },
+      );
+    }
     // Only the registry's own "schema not found" (error_code 40403) makes a message poison: a 404
     // from a wrong URL or a proxy must not dead-letter every record.
     if (response.status === 404 && /"error_code"\s*:\s*40403/.test(body)) {

@@ -91,7 +91,9 @@ function formatTimestampMicros(micros: bigint): string {
  * unsigned year with a trailing ` BC`.
  */
 function formatZonedTimestamp(text: string): string {
-  const dated = /^([+-]?)(\d{4,})(-.*)$/.exec(text);
+  // At most 9 digits, as java.time writes: a longer year is no date, and BigInt of a long digit
+  // string read from a message is slow.
+  const dated = /^([+-]?)(\d{4,9})(-.*)$/.exec(text);
   if (!dated) return text; // also `infinity` / `-infinity`, which PostgreSQL reads as they are
   const [, sign, digits, rest] = dated as unknown as [string, string, string, string];
   const year = sign === '-' ? -BigInt(digits) : BigInt(digits);

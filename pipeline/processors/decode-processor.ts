@@ -1,7 +1,9 @@
 // Decode: Confluent wire format (magic byte 0, 4-byte schema id, Avro body) -> JS values, for the
 // key and the value. Registry unreachable = retriable; wrong magic byte, unknown id or bytes that
-// do not match their schema = poison (dead-letter topic).
+// do not match their schema = poison (dead-letter topic). The body is checked against its schema
+// before avsc reads it (checkAvroBounds): avsc allocates whatever count or length it reads.
 import { PoisonMessageError } from '../../core/errors.js';
+import { checkAvroBounds } from '../codec/avro-bounds-check.js';
 import type { ResolvedSchema, SchemaLookup } from '../codec/schema-lookup.js';
 import type { KafkaRecord } from '../source/kafka-record.js';
 import type { Processor } from './processor.js';
@@ -34,10 +36,13 @@ function decodeWith(
   schema: ResolvedSchema,
   part: 'key' | 'value',
 ): { value: Record<string, unknown>; schema: ResolvedSchema } {
+  const body = bytes.subarray(HEADER_LENGTH);
   let value: unknown;
   try {
-    value = schema.type.fromBuffer(bytes.subarray(HEADER_LENGTH));
+    checkAvroBounds(schema.type, body);
+    value = schema.type.fromBuffer(body);
   } catch (error) {
+    // Whatever avsc or the check throws, the bytes are at fault: always poison, never a stop.
     throw new PoisonMessageError(
       `${part} does not decode with its schema id ${schema.id}: ${(error as Error).message}`,
       { cause: error },

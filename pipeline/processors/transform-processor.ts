@@ -1,6 +1,8 @@
 // Transform: a decoded Debezium envelope -> RowChange, with every value converted to exact
 // PostgreSQL text by the column codecs of its schema. Tombstones (null value after a delete) are
-// filtered: the delete event before them carries the change.
+// filtered: the delete event before them carries the change. The text a message converts to is
+// bounded by its size (TextBudget), and whatever a codec throws on odd input is that record's
+// fault: it is dead-lettered (poisonUntypedErrors), never a reason to stop the topic.
 
 import { PoisonMessageError, SchemaIncompatibleError } from '../../core/errors.js';
 import {
@@ -8,8 +10,10 @@ import {
   type EnvelopeSchema,
   readEnvelopeSchema,
 } from '../codec/envelope-schema.js';
+import { TextBudget } from '../codec/text-budget.js';
 import { type ChangeOp, type PgRow, type RowChange, UNCHANGED_TOAST } from '../row-change.js';
 import type { DecodedRecord } from './decode-processor.js';
+import { poisonUntypedErrors } from './poison-untyped-errors.js';
 import type { Processor } from './processor.js';
 
 const OPS = new Set<ChangeOp>(['c', 'r', 'u', 'd', 't']);
@@ -22,11 +26,18 @@ interface Source {
   txId?: unknown;
 }
 
-function convertRow(columns: EnvelopeColumn[], record: Record<string, unknown>): PgRow {
+function convertRow(
+  columns: EnvelopeColumn[],
+  record: Record<string, unknown>,
+  budget: TextBudget,
+): PgRow {
   const row: PgRow = {};
-  for (const c of columns) row[c.column] = c.codec.toPg(record[c.field]);
+  for (const c of columns) row[c.column] = c.codec.toPg(record[c.field], budget);
   return row;
 }
+
+const messageBytes = (decoded: DecodedRecord): number =>
+  (decoded.record.key?.length ?? 0) + (decoded.record.value?.length ?? 0);
 
 export function createTransformProcessor(): Processor<DecodedRecord, RowChange> {
   const schemas = new Map<string, EnvelopeSchema>();
@@ -47,7 +58,7 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
     return schema;
   };
 
-  return {
+  return poisonUntypedErrors<DecodedRecord, RowChange>('the change event does not convert', {
     name: 'transform',
     process(decoded) {
       const value = decoded.value;
@@ -92,9 +103,10 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
       const rowRecord = (op === 'd' ? value.before : value.after) as Record<string, unknown> | null;
       const keyRecord = decoded.key ?? rowRecord;
       if (!keyRecord) throw new PoisonMessageError(`op ${op} event without key and row`);
+      const budget = new TextBudget(messageBytes(decoded));
       const key: Record<string, string> = {};
       for (const c of envelope.keyColumns) {
-        const v = c.codec.toPg(keyRecord[c.field]);
+        const v = c.codec.toPg(keyRecord[c.field], budget);
         if (v === null || v === UNCHANGED_TOAST) {
           throw new PoisonMessageError(`primary-key column ${c.column} is null in the event`);
         }
@@ -106,9 +118,9 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
         {
           ...base,
           key,
-          after: convertRow(envelope.rowColumns, value.after as Record<string, unknown>),
+          after: convertRow(envelope.rowColumns, value.after as Record<string, unknown>, budget),
         },
       ];
     },
-  };
+  });
 }

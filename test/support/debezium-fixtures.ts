@@ -1,6 +1,6 @@
 // Loads the real Debezium fixtures in schemas/examples (captured by capture-fixtures.ts from the
 // local stack): registry schemas, raw Kafka records and the PostgreSQL text they must decode to.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { AvroJson } from '../../pipeline/codec/avro-json.js';
 import { InMemorySchemaLookup } from '../../pipeline/processors/topology-test-driver.js';
 import { type PgRow, type PgValue, UNCHANGED_TOAST } from '../../pipeline/row-change.js';
@@ -49,6 +49,13 @@ export const loadSchema = (topic: FixtureTopic, part: 'key' | 'value'): AvroJson
 
 export const loadMessages = (topic: FixtureTopic): FixtureMessages =>
   readJson<FixtureMessages>(`${topic}.messages.json`);
+
+/** Every captured topic in schemas/examples: a new capture joins the tests that read them all. */
+export const listFixtureTopics = (): FixtureTopic[] =>
+  readdirSync(examplesDir)
+    .filter((name) => name.endsWith('.messages.json'))
+    .map((name) => name.slice(0, -'.messages.json'.length) as FixtureTopic)
+    .sort();
 
 /** A lookup holding the key and value schemas of the topics, under their registry ids. */
 export function fixtureSchemaLookup(...topics: FixtureTopic[]): InMemorySchemaLookup {

@@ -21,7 +21,8 @@ import { Ajv } from 'ajv';
 import { DCLinter } from 'dclint';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseDocument } from 'yaml';
-import { describeConfig, loadConfig } from '../../core/config.js';
+import { describeConfig, loadConfig, readControlToken } from '../../core/config.js';
+import { choosePauseAccess } from '../../ops/control-auth.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
@@ -643,6 +644,11 @@ describe('docker-compose.yml: pgferry', () => {
       expect(env[setting.env]).not.toMatch(/localhost|127\.0\.0\.1/);
     }
     expect(env.METRICS_HOST).toBe('0.0.0.0');
+  });
+
+  it('sets a CONTROL_TOKEN, since its control port is bound beyond loopback', () => {
+    const config = loadConfig(env);
+    expect(choosePauseAccess(readControlToken(config.control), config.metrics.host)).toBe('token');
   });
 
   it('names compose services and their container ports in its addresses', () => {

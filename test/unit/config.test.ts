@@ -65,6 +65,7 @@ const FULL_ENV = {
   TARGET_SCHEMA: 'migrated',
   METRICS_HOST: '0.0.0.0',
   METRICS_PORT: '9999',
+  CONTROL_TOKEN: 'control-token-6-0123456789',
   LOG_LEVEL: 'debug',
   PGFERRY_FAULT_INJECTION: 'merge:delay=250@2',
 };
@@ -83,7 +84,22 @@ const EVERY_SETTING_ENV: Record<SettingEnvName, string> = {
   REVERSE_PUBLICATION: 'rev_pub',
   REVERSE_SLOT_NAME: 'rev_slot',
   REVERSE_KAFKA_TOPIC_PATTERN: '^rev\\.app\\..*',
+  CONTROL_TOKEN_FILE: '/run/secrets/control-token',
 };
+
+/** Settings that exclude each other (setting both is a ConfigError). */
+const EXCLUSIVE_PAIRS: readonly (readonly [SettingEnvName, SettingEnvName])[] = [
+  ['CONTROL_TOKEN', 'CONTROL_TOKEN_FILE'],
+];
+
+/** EVERY_SETTING_ENV without the first, then without the second, of each exclusive pair. */
+function everySettingVariants(): Partial<Record<SettingEnvName, string>>[] {
+  return [0, 1].map((dropped) => {
+    const env: Partial<Record<SettingEnvName, string>> = { ...EVERY_SETTING_ENV };
+    for (const pair of EXCLUSIVE_PAIRS) delete env[pair[dropped] as SettingEnvName];
+    return env;
+  });
+}
 
 /** The dotted paths of `config`'s values, taking each settings-table key as one value. */
 function valuePaths(node: unknown, keys: ReadonlySet<string>, prefix = ''): string[] {
@@ -101,7 +117,13 @@ function valuePaths(node: unknown, keys: ReadonlySet<string>, prefix = ''): stri
   });
 }
 
-const SECRET_VALUES = ['kafka-pass-1', 'registry-pass-2', 'target-pass-3', 'source-pass-4'];
+const SECRET_VALUES = [
+  'kafka-pass-1',
+  'registry-pass-2',
+  'target-pass-3',
+  'source-pass-4',
+  'control-token-6-0123456789',
+];
 
 describe('loadConfig defaults', () => {
   it('gives every documented default when the env is empty', () => {
@@ -192,14 +214,21 @@ describe('describeConfig', () => {
       'SCHEMA_REGISTRY_PASSWORD',
       'TARGET_DB_PASSWORD',
       'SOURCE_DB_PASSWORD',
+      'CONTROL_TOKEN',
       'ROLLBACK_DB_PASSWORD',
     ]);
   });
 
   it('names keys that exist in the loaded config', () => {
-    const config = loadConfig(FULL_ENV);
+    const configs = [FULL_ENV, { ...FULL_ENV, CONTROL_TOKEN: '', CONTROL_TOKEN_FILE: '/t' }].map(
+      (env) => loadConfig(env),
+    );
     for (const row of describeConfig()) {
-      expect(readConfigValue(config, row.key), row.key).toBeDefined();
+      const values = configs.map((config) => readConfigValue(config, row.key));
+      expect(
+        values.find((value) => value !== undefined),
+        row.key,
+      ).toBeDefined();
     }
   });
 });
@@ -209,18 +238,24 @@ describe('the typed config, derived from the settings table', () => {
     const rows = describeConfig();
     expect(Object.keys(EVERY_SETTING_ENV).sort()).toEqual(rows.map((row) => row.env).sort());
     expect(new Set(rows.map((row) => row.key)).size).toBe(rows.length);
-    const config = loadConfig(EVERY_SETTING_ENV);
-    for (const row of rows) {
-      const env = row.env as SettingEnvName;
-      const parsed = settingsSchema.shape[env].parse(EVERY_SETTING_ENV[env]);
-      expect(readConfigValue(config, row.key), `${row.env} at ${row.key}`).toEqual(parsed);
+    for (const variant of everySettingVariants()) {
+      const config = loadConfig(variant);
+      for (const row of rows) {
+        const env = row.env as SettingEnvName;
+        const raw = variant[env];
+        if (raw === undefined) continue;
+        const parsed = settingsSchema.shape[env].parse(raw);
+        expect(readConfigValue(config, row.key), `${row.env} at ${row.key}`).toEqual(parsed);
+      }
     }
   });
 
   it('holds exactly the settings of the table: none missing, nothing else', () => {
     const keys = new Set(describeConfig().map((row) => row.key));
-    const paths = valuePaths(loadConfig(EVERY_SETTING_ENV), keys);
-    expect(paths.sort()).toEqual([...keys].sort());
+    const paths = new Set(
+      everySettingVariants().flatMap((variant) => valuePaths(loadConfig(variant), keys)),
+    );
+    expect([...paths].sort()).toEqual([...keys].sort());
   });
 
   it('has every defaulted setting and the derived reverse group id when nothing is set', () => {
@@ -267,6 +302,7 @@ describe('the typed config, derived from the settings table', () => {
       | 'mapping'
       | 'retry'
       | 'metrics'
+      | 'control'
       | 'progress'
       | 'log'
       | 'faultInjection'
@@ -444,6 +480,7 @@ describe('secrets', () => {
     expect(redacted.schemaRegistry.auth?.password).toBe('***');
     expect(redacted.target.password).toBe('***');
     expect(redacted.source?.password).toBe('***');
+    expect(redacted.control.token).toBe('***');
     expect(redacted.kafka.sasl?.username).toBe('kuser');
     expect(redacted.kafka.topicPattern).toBeInstanceOf(RegExp);
     const text = JSON.stringify(redacted);

@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../core/connect-client.js';
 import { ControlClient } from '../../core/control-client.js';
+import { createLogger } from '../../core/logger.js';
 import { createMetrics } from '../../core/metrics.js';
 import { pauseExitCode } from '../../migrate/pause/pause-resume-command.js';
 import { setPipelinePaused } from '../../migrate/pause/pipeline-pause.js';
@@ -58,6 +59,7 @@ async function start(runner = makeRunner()) {
     port: 0,
     metrics: createMetrics(),
     runner,
+    log: createLogger('silent'),
   });
   closers.push(control.close);
   return { runner, url: `http://127.0.0.1:${control.port}` };

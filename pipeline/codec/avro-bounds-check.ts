@@ -1,0 +1,249 @@
+// Walks an Avro body against its writer schema before avsc decodes it, allocating nothing, so that
+// no length or count read from a message allocates more than the message could hold. avsc trusts
+// what it reads: an array block count of 2^31 in a 5-byte message becomes `new Array(2^31)` and a
+// loop of 2^31 reads past the end (it checks for truncation only when the whole value is read).
+// The rules, each checked where the value is read:
+// - a string, bytes or block byte size never exceeds the bytes left;
+// - an array or map block never holds more items than the bytes left could encode (each item takes
+//   at least its type's minimum size), and all blocks of a message together hold at most one item
+//   per byte of the message: items that take no bytes (null, an empty record) cannot add up;
+// - varints are at most 5 bytes (int, within int32) or 10 bytes (long); union and enum indexes
+//   name a branch or symbol; booleans are 0 or 1; records, arrays and maps nest at most
+//   MAX_NESTING deep (a recursive schema cannot recurse without end);
+// - the value ends exactly at the end of the body.
+// Compiled once per schema into closures (like avsc's own readers), cached by avsc Type.
+import type avro from 'avsc';
+import { MessageBoundsError } from './message-bounds-error.js';
+
+/** Records, arrays and maps inside each other: a Debezium event nests about 4 deep. */
+export const MAX_NESTING = 64;
+
+/** Position in the body being checked, and what the message may still spend. */
+class BodyCursor {
+  pos = 0;
+  /** Array items and map entries the rest of the message may still hold: one per byte in all. */
+  itemsLeft: number;
+  depth = 0;
+
+  constructor(readonly bytes: Uint8Array) {
+    this.itemsLeft = bytes.length;
+  }
+
+  get left(): number {
+    return this.bytes.length - this.pos;
+  }
+
+  fail(what: string, at = this.pos): never {
+    throw new MessageBoundsError(`${what} (at byte ${at} of ${this.bytes.length})`);
+  }
+
+  skip(length: number, what: string): void {
+    if (length > this.left) this.fail(`${what} of ${length} bytes, only ${this.left} left`);
+    this.pos += length;
+  }
+
+  /**
+   * A zigzag varint as a Number: exact up to 2^53, and beyond that still far more than any body
+   * holds, which is all a length or count is compared with. `maxBytes`: 5 for int, 10 for long.
+   */
+  readVarint(maxBytes: 5 | 10, what: string): number {
+    const start = this.pos;
+    const first = this.bytes[start];
+    if (first !== undefined && first < 0x80) {
+      // One byte: lengths, counts, indexes and most ints of a Debezium event.
+      this.pos++;
+      return first & 1 ? -(first + 1) / 2 : first / 2;
+    }
+    let raw = 0;
+    let scale = 1;
+    for (let i = 0; ; i++) {
+      if (this.pos >= this.bytes.length) this.fail(`${what} runs past the end`, start);
+      const byte = this.bytes[this.pos++] as number;
+      raw += (byte & 0x7f) * scale;
+      if ((byte & 0x80) === 0) {
+        // The last byte of a long carries only bit 63; of an int, only bits 28..31.
+        if (i === maxBytes - 1 && byte > (maxBytes === 5 ? 0x0f : 0x01)) break;
+        return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+      }
+      if (i === maxBytes - 1) break;
+      scale *= 128;
+    }
+    return this.fail(`${what} is not a valid ${maxBytes === 5 ? 'int' : 'long'} varint`, start);
+  }
+
+  /** A string or bytes length: never negative, never more than the bytes left. */
+  readLength(what: string): number {
+    const at = this.pos;
+    const length = this.readVarint(10, `${what} length`);
+    if (length < 0 || length > this.left) {
+      this.fail(`${what} length ${length}, only ${this.left} bytes left`, at);
+    }
+    return length;
+  }
+
+  /** Takes `count` items of at least `minBytes` each from what the message can still hold. */
+  takeItems(count: number, minBytes: number, what: string, at: number): void {
+    if (count * minBytes > this.left) {
+      this.fail(`${what} block of ${count} items, only ${this.left} bytes left`, at);
+    }
+    this.itemsLeft -= count;
+    if (this.itemsLeft < 0) {
+      this.fail(`${what} block of ${count} items: more items than the message has bytes`, at);
+    }
+  }
+
+  enter(): void {
+    if (++this.depth > MAX_NESTING) this.fail(`nested deeper than ${MAX_NESTING} levels`);
+  }
+
+  leave(): void {
+    this.depth--;
+  }
+}
+
+/** How to check one type: `walk` moves the cursor past one value; `minBytes` is its least size. */
+interface Walker {
+  walk(cursor: BodyCursor): unknown;
+  minBytes: number;
+}
+
+const walkers = new WeakMap<avro.Type, Walker>();
+
+/** Checks `body` (the Avro part of a message) against `type`; throws MessageBoundsError. */
+export function checkAvroBounds(type: avro.Type, body: Uint8Array): void {
+  let walker = walkers.get(type);
+  if (!walker) {
+    walker = compileWalker(type, new Map());
+    walkers.set(type, walker);
+  }
+  const cursor = new BodyCursor(body);
+  walker.walk(cursor);
+  if (cursor.left > 0) cursor.fail(`${cursor.left} bytes of trailing data`);
+}
+
+const fixedSize = (minBytes: number, what: string): Walker => ({
+  minBytes,
+  walk: (c) => c.skip(minBytes, what),
+});
+
+function compileWalker(type: avro.Type, named: Map<avro.Type, Walker>): Walker {
+  const known = named.get(type);
+  if (known) return known; // a recursive reference: its walker is being built
+  const name = type.typeName;
+  switch (name) {
+    case 'null':
+      return { minBytes: 0, walk: () => undefined };
+    case 'boolean':
+      return {
+        minBytes: 1,
+        walk: (c) => {
+          if (c.left < 1) c.fail('boolean runs past the end');
+          if ((c.bytes[c.pos++] as number) > 1) c.fail('boolean is neither 0 nor 1', c.pos - 1);
+        },
+      };
+    case 'int':
+      return { minBytes: 1, walk: (c) => c.readVarint(5, 'int') };
+    case 'long':
+    case 'abstract:long':
+      return { minBytes: 1, walk: (c) => c.readVarint(10, 'long') };
+    case 'float':
+      return fixedSize(4, 'float');
+    case 'double':
+      return fixedSize(8, 'double');
+    case 'string':
+    case 'bytes':
+      return { minBytes: 1, walk: (c) => c.skip(c.readLength(name), name) };
+    case 'fixed':
+      return fixedSize((type as avro.types.FixedType).size, `fixed ${type.name}`);
+    case 'enum': {
+      const symbols = (type as avro.types.EnumType).symbols.length;
+      const what = `enum ${type.name} index`;
+      return { minBytes: 1, walk: (c) => readIndex(c, symbols, what) };
+    }
+    case 'union:unwrapped':
+    case 'union:wrapped':
+      return compileUnion((type as avro.types.UnwrappedUnionType).types, named);
+    case 'array':
+      return compileBlocks(
+        'array',
+        compileWalker((type as avro.types.ArrayType).itemsType, named),
+        false,
+      );
+    case 'map':
+      return compileBlocks(
+        'map',
+        compileWalker((type as avro.types.MapType).valuesType as avro.Type, named),
+        true,
+      );
+    case 'record':
+    case 'error':
+      return compileRecord(type as avro.types.RecordType, named);
+    default:
+      if (name.startsWith('logical:')) {
+        return compileWalker((type as avro.types.LogicalType).underlyingType, named);
+      }
+      // A type avsc knows and this check does not: refuse rather than let it through unchecked.
+      throw new MessageBoundsError(`no bounds check for Avro type ${name}`);
+  }
+}
+
+/** A union or enum index: one of `count`. */
+function readIndex(c: BodyCursor, count: number, what: string): number {
+  const at = c.pos;
+  const index = c.readVarint(10, what);
+  if (index < 0 || index >= count) c.fail(`${what} ${index} is not one of ${count}`, at);
+  return index;
+}
+
+function compileUnion(types: readonly avro.Type[], named: Map<avro.Type, Walker>): Walker {
+  const branches = types.map((t) => compileWalker(t, named));
+  return {
+    minBytes: 1 + Math.min(...branches.map((b) => b.minBytes)),
+    walk: (c) => (branches[readIndex(c, branches.length, 'union index')] as Walker).walk(c),
+  };
+}
+
+function compileRecord(type: avro.types.RecordType, named: Map<avro.Type, Walker>): Walker {
+  // Registered before its fields are compiled, so a field of the record's own type finds it; its
+  // minBytes counts as 0 until then (a lower bound, which is all minBytes needs to be).
+  const walker: Walker = { minBytes: 0, walk: () => undefined };
+  named.set(type, walker);
+  const fields = type.fields.map((f) => compileWalker(f.type, named));
+  walker.minBytes = fields.reduce((sum, f) => sum + f.minBytes, 0);
+  walker.walk = (c) => {
+    c.enter();
+    for (const field of fields) field.walk(c);
+    c.leave();
+  };
+  return walker;
+}
+
+/** Arrays and maps: blocks of `count` items (negative: followed by the block's byte size) until 0. */
+function compileBlocks(what: 'array' | 'map', items: Walker, keyed: boolean): Walker {
+  // A map entry is a key (a string: at least its length byte) and a value.
+  const itemMinBytes = items.minBytes + (keyed ? 1 : 0);
+  return {
+    minBytes: 1,
+    walk: (c) => {
+      c.enter();
+      for (;;) {
+        const at = c.pos;
+        let count = c.readVarint(10, `${what} block count`);
+        if (count === 0) break;
+        let end = -1;
+        if (count < 0) {
+          count = -count;
+          const size = c.readLength(`${what} block`);
+          end = c.pos + size;
+        }
+        c.takeItems(count, itemMinBytes, what, at);
+        for (let i = 0; i < count; i++) {
+          if (keyed) c.skip(c.readLength('map key'), 'map key');
+          items.walk(c);
+        }
+        if (end >= 0 && c.pos !== end) c.fail(`${what} block size does not match its items`, at);
+      }
+      c.leave();
+    },
+  };
+}
