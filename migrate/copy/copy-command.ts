@@ -196,7 +196,6 @@ async function runCopyCommand(options: CopyCommandOptions, context: CommandConte
     }
     throw error;
   }
-  await source.end().catch(() => undefined);
 
   const snapshot = new CopySnapshot(sourceSettings, config.replication.slotName);
   const metrics = createCopyMetrics();
@@ -230,7 +229,10 @@ async function runCopyCommand(options: CopyCommandOptions, context: CommandConte
   try {
     const work = await planCopy(await snapshot.client(), target, pairs, {
       chunkRows: options.chunkRows,
+      // The first session reads the chunk bounds while the snapshot's session reads the facts.
+      boundsSource: source,
     });
+    await source.end().catch(() => undefined);
     await target.end().catch(() => undefined);
     progress = new CopyProgress(work, metrics);
     const shown = progress;
@@ -350,6 +352,7 @@ async function runCopyCommand(options: CopyCommandOptions, context: CommandConte
     process.off('SIGTERM', onSignal);
     metrics.running.set(0);
     await snapshot.close();
+    await source.end().catch(() => undefined);
     await target.end().catch(() => undefined);
     await server?.close();
   }

@@ -71,21 +71,25 @@ export interface CopyTablePair {
 }
 
 /**
- * Plans every table. `source` reads in the copy's snapshot (bounds of new plans come from it);
- * new plans are registered on the target in one transaction under the DDL lock, re-checked there
+ * Plans every table. `source` reads the tables' facts in the copy's snapshot; the chunk bounds of
+ * new plans are read on `options.boundsSource` (default `source`) while the next tables are
+ * checked: any bounds are correct (the chunks always cover the whole key range), so they need
+ * not come from the snapshot, and a long pass over a big table's key then costs no extra time.
+ * New plans are registered on the target in one transaction under the DDL lock, re-checked there
  * against `pgferry run` registering the same table at the same moment.
  */
 export async function planCopy(
   source: pg.ClientBase,
   target: pg.ClientBase,
   pairs: readonly CopyTablePair[],
-  options: { chunkRows: number },
+  options: { chunkRows: number; boundsSource?: pg.ClientBase },
 ): Promise<CopyTableWork[]> {
   await ensureBookkeeping(target);
   const existing = new Map((await readCopyTables(target)).map((r) => [`${r.schema}.${r.name}`, r]));
   const problems: string[] = [];
   const work: CopyTableWork[] = [];
   const fresh: { work: CopyTableWork; bounds: string[][] }[] = [];
+  const boundsReads: Promise<void>[] = [];
   for (const pair of pairs) {
     const name = formatTableName(pair.target);
     // Source and target answer at the same time: planning many small tables is round trips.
@@ -128,47 +132,46 @@ export async function planCopy(
       work.push(await resumeWork(target, base, before));
       continue;
     }
-    // The bounds pass on the source runs while the target is checked; unused if refused.
-    const boundsRead = chunkBounds(source, pair.source, sourceFacts.key, {
-      chunkRows: options.chunkRows,
-      estimatedRows: sourceFacts.estimatedRows,
-    }).then(
-      (bounds) => ({ bounds }),
-      (error: unknown) => ({ error }),
-    );
-    const [registered, filled] = await Promise.all([
-      isTableRegistered(target, pair.target.schema, pair.target.name),
-      hasRows(target, pair.target),
-    ]);
-    const read = await boundsRead;
-    if (registered) {
+    if (await isTableRegistered(target, pair.target.schema, pair.target.name)) {
       problems.push(
         `${name}: pgferry run already replicates it (registered in pgferry.tables), so a copy could overwrite changes it applied; stop pgferry run and use pgferry copy --restart --tables ${name}`,
       );
       continue;
     }
-    if (filled) {
+    if (await hasRows(target, pair.target)) {
       problems.push(
         `${name}: the target table has rows but no copy bookkeeping; pgferry copy never doubles or silently truncates rows: empty it, or use --restart (which truncates it after asking)`,
       );
       continue;
     }
-    if ('error' in read) throw read.error;
-    const bounds = read.bounds;
-    const pending = chunksOf(bounds);
+    // Chunks filled in once the bounds pass (running meanwhile) is back.
     const planned: CopyTableWork = {
       ...base,
-      chunksTotal: pending.length,
+      chunksTotal: 0,
       chunksDoneBefore: 0,
       rowsBefore: 0,
       bytesBefore: 0,
-      pending,
+      pending: [],
       start: 'new',
     };
-    fresh.push({ work: planned, bounds });
+    const entry = { work: planned, bounds: [] as string[][] };
+    boundsReads.push(
+      chunkBounds(options.boundsSource ?? source, pair.source, sourceFacts.key, {
+        chunkRows: options.chunkRows,
+        estimatedRows: sourceFacts.estimatedRows,
+      }).then((bounds) => {
+        entry.bounds = bounds;
+        planned.pending = chunksOf(bounds);
+        planned.chunksTotal = planned.pending.length;
+      }),
+    );
+    fresh.push(entry);
     work.push(planned);
   }
+  const read = await Promise.allSettled(boundsReads);
   if (problems.length > 0) throw new CopyRefusedError(problems);
+  const failed = read.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
   if (fresh.length > 0) await registerPlans(target, fresh, problems);
   if (problems.length > 0) throw new CopyRefusedError(problems);
   return work;

@@ -237,7 +237,18 @@ describe.sequential('pgferry copy hands over to the stream', () => {
 
     // (c) The first copy, slowed per chunk, killed with SIGKILL once part of the big table is in.
     const first = spawnCopy(
-      ['--jobs', '2', '--chunk-rows', String(CHUNK_ROWS), '--json', '--progress', 'log'],
+      // The publication holds every public table, other test files' leftovers included.
+      [
+        '--tables',
+        ALL.join(','),
+        '--jobs',
+        '2',
+        '--chunk-rows',
+        String(CHUNK_ROWS),
+        '--json',
+        '--progress',
+        'log',
+      ],
       { PGFERRY_FAULT_INJECTION: 'copy-chunk:delay=150@*' },
     );
     await waitFor(
@@ -271,7 +282,18 @@ describe.sequential('pgferry copy hands over to the stream', () => {
 
     // The resumed copy, slowed again so that (b) and (d) land while it runs.
     const second = spawnCopy(
-      ['--jobs', '2', '--chunk-rows', String(CHUNK_ROWS), '--json', '--progress', 'log'],
+      // The publication holds every public table, other test files' leftovers included.
+      [
+        '--tables',
+        ALL.join(','),
+        '--jobs',
+        '2',
+        '--chunk-rows',
+        String(CHUNK_ROWS),
+        '--json',
+        '--progress',
+        'log',
+      ],
       { PGFERRY_FAULT_INJECTION: 'copy-chunk:delay=100@*' },
     );
     await waitFor(
