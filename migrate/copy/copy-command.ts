@@ -16,6 +16,7 @@ import {
   quietLogLevel,
 } from '../../ops/progress/progress-mode.js';
 import { ProgressTerminal } from '../../ops/progress/progress-terminal.js';
+import { mapTargetTable } from '../../pipeline/routing/target-table-name.js';
 import {
   type CommandContext,
   EXIT_CHECK_FAILED,
@@ -155,7 +156,7 @@ async function runCopyCommand(options: CopyCommandOptions, context: CommandConte
     const targetSchema = config.mapping.targetSchema;
     pairs = tables.map((t) => ({
       source: t,
-      target: { schema: targetSchema ?? t.schema, name: t.name },
+      target: mapTargetTable(t, targetSchema),
     }));
     // Before anything else: without the slot, the copy could not hand over to the stream.
     await waitForSlot(source, config.replication.slotName, options.slotWait * 1000, (reason) =>
@@ -203,6 +204,7 @@ async function runCopyCommand(options: CopyCommandOptions, context: CommandConte
     host: config.metrics.host,
     port: config.metrics.copyPort,
     registry: metrics.registry,
+    log,
   }).catch((error: Error) => {
     log.warn(
       { err: error.message, port: config.metrics.copyPort },
@@ -335,7 +337,9 @@ async function runCopyCommand(options: CopyCommandOptions, context: CommandConte
       indexSeconds: Math.round((performance.now() - indexStarted) / 10) / 100,
     };
     io.stdout(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatCopyReport(report));
-    setExitCode(report.ok || report.interrupted ? EXIT_OK : EXIT_FAILURE);
+    // A failed table or index is exit 1 even when interrupted; an interruption alone is 0.
+    const failed = result.failed.size > 0 || report.indexes.some((i) => i.state === 'failed');
+    setExitCode(failed ? EXIT_FAILURE : EXIT_OK);
   } catch (error) {
     if (timer) clearInterval(timer);
     if (progress) terminal?.finish(progress.viewLines(options.jobs));
