@@ -7,6 +7,7 @@
 import { buildTopology } from '../cli/run-pipeline.js';
 import { createLogger } from '../core/logger.js';
 import { RegistrySchemaLookup } from '../pipeline/codec/schema-lookup.js';
+import { TopicTableMap } from '../pipeline/routing/topic-table-map.js';
 import { type KafkaRecord, recordSize } from '../pipeline/source/kafka-record.js';
 import { PostgresSink } from '../sink/postgres-sink.js';
 import type { BenchSettings } from './bench-settings.js';
@@ -58,7 +59,10 @@ export async function runSinkReplay(
     },
     log,
   });
-  const topology = buildTopology(new RegistrySchemaLookup({ url: stack.schemaRegistryUrl }));
+  // The bench's own connector prefix; no position guard (it reads the source, not the sink).
+  const topology = buildTopology(new RegistrySchemaLookup({ url: stack.schemaRegistryUrl }), {
+    map: new TopicTableMap({ prefix: topic.prefix, from: 'KAFKA_TOPIC_PREFIX' }, undefined),
+  });
   const groupId = `${settings.runId}-replay`;
   const kafka = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench-replay');
   const consumer = createBenchConsumer(kafka, groupId);

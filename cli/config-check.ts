@@ -1,13 +1,21 @@
 // `pgferry config check`: validates the settings and lists each one's effective value
 // (secrets shown as ***) and where it came from.
-import { describeConfig, loadConfig, readConfigValue, redactConfig } from '../core/config.js';
+import {
+  describeConfig,
+  findUrlCredentialSources,
+  loadConfig,
+  readConfigValue,
+  redactConfig,
+  type SettingEnvName,
+} from '../core/config.js';
 
 export interface ConfigValueRow {
   env: string;
   key: string;
   /** Effective value as text; secrets are "***"; empty when unset. */
   value: string;
-  source: 'env' | 'default' | 'unset';
+  /** 'url': taken out of a URL setting's `user:password@` (e.g. SCHEMA_REGISTRY_URL). */
+  source: 'env' | 'url' | 'default' | 'unset';
   secret: boolean;
   description: string;
 }
@@ -15,6 +23,7 @@ export interface ConfigValueRow {
 /** Throws ConfigError listing every problem; otherwise returns one row per setting. */
 export function checkConfig(env: Record<string, string | undefined>): ConfigValueRow[] {
   const redacted = redactConfig(loadConfig(env));
+  const fromUrl = findUrlCredentialSources(env);
   return describeConfig().map((setting) => {
     const value = readConfigValue(redacted, setting.key);
     const fromEnv = (env[setting.env] ?? '').trim() !== '';
@@ -22,11 +31,21 @@ export function checkConfig(env: Record<string, string | undefined>): ConfigValu
       env: setting.env,
       key: setting.key,
       value: formatConfigValue(value),
-      source: fromEnv ? 'env' : value === undefined ? 'unset' : 'default',
+      source: findValueSource(fromEnv, fromUrl.has(setting.env as SettingEnvName), value),
       secret: setting.secret,
       description: setting.description,
     };
   });
+}
+
+function findValueSource(
+  fromEnv: boolean,
+  fromUrl: boolean,
+  value: unknown,
+): ConfigValueRow['source'] {
+  if (fromEnv) return 'env';
+  if (fromUrl) return 'url';
+  return value === undefined ? 'unset' : 'default';
 }
 
 export function formatConfigTable(rows: readonly ConfigValueRow[]): string {

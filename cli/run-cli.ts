@@ -3,10 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
-import { loadConfig, type PgferryConfig } from '../core/config.js';
+import { findSecretValues, loadConfig, type PgferryConfig } from '../core/config.js';
 import { ConnectClient } from '../core/connect-client.js';
 import { ConfigError, PgferryError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
+import { redactUrlsInText } from '../core/redact-url.js';
+import { createSecretMask } from '../core/secret-mask.js';
 import {
   type CliIo,
   type CommandContext,
@@ -46,6 +48,7 @@ import {
   readProgressMode,
 } from '../ops/progress/progress-mode.js';
 import { checkConfig, formatConfigTable } from './config-check.js';
+import { maskCliIo } from './masked-io.js';
 import { openRunOutput, runPipeline } from './run-pipeline.js';
 
 export {
@@ -96,8 +99,10 @@ interface ApplyOptions extends ConnectorOptions {
 export async function runCli(
   argv: readonly string[],
   env: Env,
-  io: CliIo = createProcessIo(),
+  processIo: CliIo = createProcessIo(),
 ): Promise<number> {
+  // Before anything can print: no write of any command carries a secret of this env.
+  const io = maskCliIo(processIo, createSecretMask(findSecretValues(env)));
   let exitCode = EXIT_OK;
   const program = new Command('pgferry')
     .description('CDC pipeline: Debezium (Kafka Connect) -> Kafka (Avro) -> PostgreSQL')
@@ -269,7 +274,11 @@ function parseProgressOption(value: string): ProgressMode {
 }
 
 function createConnectClient(config: PgferryConfig, options: ConnectorOptions): ConnectClient {
-  return new ConnectClient({ baseUrl: options.connectUrl ?? config.connect.url });
+  // A --connect-url for one command still authenticates as CONNECT_USERNAME (or its own user@).
+  return new ConnectClient({
+    baseUrl: options.connectUrl ?? config.connect.url,
+    auth: config.connect.auth,
+  });
 }
 
 function reportError(error: unknown, io: CliIo): number {
@@ -277,16 +286,17 @@ function reportError(error: unknown, io: CliIo): number {
     // Commander already printed the message (or the help/version text).
     return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
   }
+  // A library's message may repeat a URL it was given (a --connect-url with user:password@).
   if (error instanceof ConfigError || error instanceof ConnectorFileError) {
-    io.stderr(`${error.message}\n`);
+    io.stderr(`${redactUrlsInText(error.message)}\n`);
     return EXIT_USAGE;
   }
   if (error instanceof PgferryError) {
-    io.stderr(`error: ${error.message}\n`);
+    io.stderr(`error: ${redactUrlsInText(error.message)}\n`);
     return EXIT_FAILURE;
   }
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  io.stderr(`unexpected error: ${detail}\n`);
+  io.stderr(`unexpected error: ${redactUrlsInText(detail)}\n`);
   return EXIT_FAILURE;
 }
 

@@ -11,6 +11,7 @@ import { createKafka } from '../core/kafka-client.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { createMetrics } from '../core/metrics.js';
 import { connectPg } from '../core/pg-connection.js';
+import { SourceWalPositionReader } from '../core/source-wal-position.js';
 import type { CliIo } from '../migrate/command-context.js';
 import { startControlServer } from '../ops/control-server.js';
 import { startConnectorMonitor } from '../ops/monitors/connector-monitor.js';
@@ -27,11 +28,16 @@ import { ProgressTerminal, type TerminalSize } from '../ops/progress/progress-te
 import { RegistrySchemaLookup } from '../pipeline/codec/schema-lookup.js';
 import { createDecodeProcessor } from '../pipeline/processors/decode-processor.js';
 import { createDedupeProcessor } from '../pipeline/processors/dedupe-processor.js';
+import { createPositionGuardProcessor } from '../pipeline/processors/position-guard-processor.js';
+import { createTopicBindingProcessor } from '../pipeline/processors/topic-binding-processor.js';
 import { Topology } from '../pipeline/processors/topology.js';
 import { createTransformProcessor } from '../pipeline/processors/transform-processor.js';
+import { createTopicExclusion } from '../pipeline/routing/topic-admission.js';
+import { TopicTableMap } from '../pipeline/routing/topic-table-map.js';
 import { PipelineRunner } from '../pipeline/runner.js';
 import type { KafkaRecord } from '../pipeline/source/kafka-record.js';
 import { KafkaSource } from '../pipeline/source/kafka-source.js';
+import { SourcePositionGuard } from '../pipeline/source-position-guard.js';
 import { recordSlotLoss } from '../sink/bookkeeping/slot-losses.js';
 import { DlqProducer } from '../sink/dlq-producer.js';
 import { PostgresSink } from '../sink/postgres-sink.js';
@@ -77,11 +83,37 @@ export function openRunOutput(
   return { log: createLogger(quietLogLevel(config.log.level), aboveView), progress };
 }
 
-export function buildTopology(lookup: RegistrySchemaLookup) {
-  return Topology.from<KafkaRecord>()
+/**
+ * decode -> bind (the event writes only its topic's table) -> transform -> position (no position
+ * beyond the source's WAL; without a source connection, no such check) -> dedupe.
+ */
+export function buildTopology(
+  lookup: RegistrySchemaLookup,
+  routing: { map: TopicTableMap; positions?: SourcePositionGuard },
+) {
+  const converted = Topology.from<KafkaRecord>()
     .through(createDecodeProcessor(lookup))
-    .through(createTransformProcessor())
-    .through(createDedupeProcessor());
+    .through(createTopicBindingProcessor({ map: routing.map, subjects: lookup }))
+    .through(createTransformProcessor());
+  const checked = routing.positions
+    ? converted.through(createPositionGuardProcessor(routing.positions))
+    : converted;
+  return checked.through(createDedupeProcessor());
+}
+
+/** The position guard over SOURCE_DB_*, or none (said at start) when no source is configured. */
+function openPositionGuard(
+  config: PgferryConfig,
+  log: Logger,
+): { guard?: SourcePositionGuard; close: () => Promise<void> } {
+  if (config.source === undefined) {
+    log.warn(
+      'SOURCE_DB_* not set: event positions (source.lsn) are not checked against the source WAL, so a forged position far ahead would hold back its row or table; set SOURCE_DB_* (the read-only role) to check them',
+    );
+    return { close: async () => undefined };
+  }
+  const reader = new SourceWalPositionReader(config.source);
+  return { guard: new SourcePositionGuard({ reader }), close: () => reader.close() };
 }
 
 export async function runPipeline(
@@ -92,17 +124,29 @@ export async function runPipeline(
 ): Promise<number> {
   // First: an unreadable CONTROL_TOKEN_FILE is a config error before anything is started.
   const controlToken = readControlToken(config.control);
+  // Also first: no topic prefix to bind events to their tables is a config error.
+  const routing = TopicTableMap.fromConfig(config);
+  log.info(
+    {
+      topicPrefix: routing.prefix,
+      from: routing.topicPrefix.from,
+      targetSchema: config.mapping.targetSchema,
+      include: config.mapping.include,
+      exclude: config.mapping.exclude,
+    },
+    'events write only the table their topic <prefix>.<schema>.<table> names',
+  );
+  const positions = openPositionGuard(config, log);
   const metrics = createMetrics();
   const lookup = new RegistrySchemaLookup({
     url: config.schemaRegistry.url,
     ...(config.schemaRegistry.auth ? { auth: config.schemaRegistry.auth } : {}),
   });
-  const targetSchema = config.mapping.targetSchema;
   const sink = new PostgresSink({
     settings: config.target,
     log,
     onSchemaChange: (table, kind) => metrics.schemaChanges.inc({ table, kind }),
-    ...(targetSchema ? { mapTable: (t) => ({ schema: targetSchema, name: t.name }) } : {}),
+    mapTable: (t) => routing.targetOf(t),
   });
   const kafka = createKafka(config.kafka, log);
   configureFaultInjection(config.faultInjection, log);
@@ -110,7 +154,10 @@ export async function runPipeline(
   const runner = new PipelineRunner({
     groupId: config.kafka.groupId,
     retryMaxDelayMs: config.retry.maxDelaySeconds * 1000,
-    topology: buildTopology(lookup),
+    topology: buildTopology(lookup, {
+      map: routing,
+      ...(positions.guard ? { positions: positions.guard } : {}),
+    }),
     createSource: (handler) =>
       new KafkaSource(
         {
@@ -118,7 +165,7 @@ export async function runPipeline(
           brokers: config.kafka.brokers,
           groupId: config.kafka.groupId,
           topicPattern: config.kafka.topicPattern,
-          excludeTopic: (t) => t.endsWith('.dlq') || t === dlqTopic || t.startsWith('__'),
+          excludeTopic: createTopicExclusion({ map: routing, dlqTopic, log }),
           maxRows: config.batch.maxRows,
           maxBytes: config.batch.maxBytes,
           topicRefreshMs: config.consumer.topicRefreshSeconds * 1000,
@@ -164,10 +211,14 @@ export async function runPipeline(
     }),
     startConnectorMonitor({
       url: config.connect.url,
+      auth: config.connect.auth,
       name: config.connect.connectorName,
       metrics,
       log,
       intervalMs: 15_000,
+      autoRestart: config.connect.autoRestart
+        ? { maxAttempts: config.connect.autoRestartMax }
+        : undefined,
     }),
     ...(config.source
       ? [
@@ -210,6 +261,7 @@ export async function runPipeline(
     for (const stop of stopMonitors) stop();
     await reporter.stop();
     await control.close();
+    await positions.close();
   }
 }
 

@@ -12,6 +12,7 @@ export { readConfigValue } from './config/config-path.js';
 export { readControlToken } from './config/control-token.js';
 export { loadConfig } from './config/load-config.js';
 export type { KafkaSettings, PgferryConfig, PostgresSettings } from './config/pgferry-config.js';
+export { findSecretValues } from './config/secret-values.js';
 export {
   SASL_MECHANISMS,
   type SaslMechanism,
@@ -19,3 +20,4 @@ export {
   type SslMode,
 } from './config/setting-choices.js';
 export { type SettingEnvName, settingsSchema } from './config/settings-table.js';
+export { findUrlCredentialSources } from './config/url-credentials-settings.js';

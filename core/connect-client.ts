@@ -1,7 +1,15 @@
 // Minimal Kafka Connect REST client: the few calls `pgferry connector` needs, each with a
 // timeout, and failures turned into ConnectRestError so callers can decide to retry by type.
+// Basic-auth credentials travel in a header, never in the URL it requests or shows.
 import { z } from 'zod';
 import { ConnectRestError } from './errors.js';
+import { redactUrlsInText } from './redact-url.js';
+import { createSecretMask, type SecretMask } from './secret-mask.js';
+import {
+  type BasicAuth,
+  formatBasicAuthorization,
+  splitUrlCredentials,
+} from './url-credentials.js';
 
 /** Connect's connector config: a flat string map (the worker resolves `${env:...}` itself). */
 export type ConnectorConfig = Record<string, string>;
@@ -33,8 +41,14 @@ const workerInfoSchema = z.object({
 export type ConnectWorkerInfo = z.infer<typeof workerInfoSchema>;
 
 export interface ConnectClientOptions {
-  /** Base URL of the Connect REST API, e.g. http://localhost:8083. */
+  /**
+   * Base URL of the Connect REST API, e.g. http://localhost:8083. A `user:password@` in it is
+   * taken out and sent as basic auth, and wins over `auth` (it is the more specific of the two,
+   * e.g. a `--connect-url` given for one command).
+   */
   baseUrl: string;
+  /** Basic-auth credentials (CONNECT_USERNAME/CONNECT_PASSWORD). */
+  auth?: BasicAuth | undefined;
   /** Per-request timeout; Connect can block a request while it waits for a rebalance. */
   requestTimeoutMs?: number;
 }
@@ -45,12 +59,22 @@ interface ConnectResponse {
 }
 
 export class ConnectClient {
+  /** The base URL without credentials: safe to show. */
   readonly baseUrl: string;
   private readonly requestTimeoutMs: number;
+  private readonly headers: Record<string, string>;
+  private readonly hideCredentials: SecretMask;
 
   constructor(options: ConnectClientOptions) {
-    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    const { url, auth } = splitUrlCredentials(options.baseUrl);
+    this.baseUrl = url.replace(/\/+$/, '');
     this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
+    this.headers = { accept: 'application/json', 'content-type': 'application/json' };
+    const credentials = auth ?? options.auth;
+    if (credentials) this.headers.authorization = formatBasicAuthorization(credentials);
+    this.hideCredentials = createSecretMask(
+      credentials ? [credentials.password, `${credentials.username}:${credentials.password}`] : [],
+    );
   }
 
   /** The worker's version and Kafka cluster (GET /): the cheapest "is Connect up?". */
@@ -124,6 +148,18 @@ export class ConnectClient {
     await this.request('DELETE', `/connectors/${encodeURIComponent(name)}/offsets`, { signal });
   }
 
+  /**
+   * Restarts the connector and its FAILED tasks (Kafka 3.0+: `includeTasks&onlyFailed`); the
+   * tasks resume from the committed source offsets. Connect answers 202 (asynchronously).
+   */
+  async restartFailedTasks(name: string, signal?: AbortSignal): Promise<void> {
+    await this.request(
+      'POST',
+      `/connectors/${encodeURIComponent(name)}/restart?includeTasks=true&onlyFailed=true`,
+      { signal },
+    );
+  }
+
   /** Removes the connector (its config and tasks); true if it existed. */
   async deleteConnector(name: string, signal?: AbortSignal): Promise<boolean> {
     const response = await this.request('DELETE', `/connectors/${encodeURIComponent(name)}`, {
@@ -147,7 +183,7 @@ export class ConnectClient {
       response = await fetch(url, {
         method,
         signal,
-        headers: { accept: 'application/json', 'content-type': 'application/json' },
+        headers: this.headers,
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
       });
       body = await response.text();
@@ -166,9 +202,11 @@ export class ConnectClient {
     if (response.ok || (options.allowNotFound && response.status === 404)) {
       return { status: response.status, body };
     }
+    // A proxy's error page may echo the request's headers: never our credentials.
+    const shownBody = this.hideCredentials(body);
     throw new ConnectRestError(
-      `${method} ${url} failed: HTTP ${response.status}: ${summarizeConnectBody(body)}`,
-      { method, url, status: response.status, body },
+      `${method} ${url} failed: HTTP ${response.status}: ${summarizeConnectBody(shownBody)}`,
+      { method, url, status: response.status, body: shownBody },
     );
   }
 
@@ -187,7 +225,7 @@ export class ConnectClient {
         method,
         url,
         status: response.status,
-        body: response.body,
+        body: this.hideCredentials(response.body),
         cause: error,
       });
     }
@@ -199,7 +237,7 @@ export class ConnectClient {
           method,
           url,
           status: response.status,
-          body: response.body,
+          body: this.hideCredentials(response.body),
         },
       );
     }
@@ -214,8 +252,8 @@ function describeFetchFailure(error: unknown, timeout: AbortSignal): string {
   const code = cause instanceof Error && 'code' in cause ? cause.code : undefined;
   if (code === 'ECONNREFUSED') return 'connection refused (is Kafka Connect running?)';
   const message = error instanceof Error ? error.message : String(error);
-  if (cause instanceof Error) return `${message}: ${cause.message}`;
-  return message;
+  // fetch repeats the URL it refused; the base URL has no credentials, this is the second lock.
+  return redactUrlsInText(cause instanceof Error ? `${message}: ${cause.message}` : message);
 }
 
 /** Connect errors look like {"error_code":409,"message":"..."}; show the message, bounded. */

@@ -3,6 +3,9 @@
 // Failures become ControlEndpointError (retriable when no answer came), like the Connect client's.
 import { z } from 'zod';
 import { PgferryError } from './errors.js';
+import { redactUrlsInText } from './redact-url.js';
+import { createSecretMask, type SecretMask } from './secret-mask.js';
+import { formatBasicAuthorization, splitUrlCredentials } from './url-credentials.js';
 
 const pauseStatusSchema = z.object({
   state: z.string(),
@@ -23,15 +26,26 @@ export class ControlEndpointError extends PgferryError {
 }
 
 export class ControlClient {
+  /** The base URL without credentials: safe to show. */
   readonly baseUrl: string;
   private readonly requestTimeoutMs: number;
   private readonly token: string | undefined;
+  /** Basic auth from a `user:password@` in the URL (a proxy in front); the bearer token wins. */
+  private readonly basicAuthorization: string | undefined;
+  /** A proxy's error page may echo the request's headers: never our credentials. */
+  private readonly hideCredentials: SecretMask;
 
   /** `token`: CONTROL_TOKEN, sent on POST /pause and /resume only (GET /healthz needs none). */
   constructor(options: { baseUrl: string; requestTimeoutMs?: number; token?: string | undefined }) {
-    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    const { url, auth } = splitUrlCredentials(options.baseUrl);
+    this.baseUrl = url.replace(/\/+$/, '');
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.token = options.token;
+    this.basicAuthorization = auth ? formatBasicAuthorization(auth) : undefined;
+    this.hideCredentials = createSecretMask([
+      ...(options.token === undefined ? [] : [options.token]),
+      ...(auth ? [auth.password, `${auth.username}:${auth.password}`] : []),
+    ]);
   }
 
   /** GET /healthz: the runner state and whether it is paused. */
@@ -70,9 +84,7 @@ export class ControlClient {
         headers: {
           accept: 'application/json',
           'content-type': 'application/json',
-          ...(method === 'POST' && this.token !== undefined
-            ? { authorization: `Bearer ${this.token}` }
-            : {}),
+          ...this.authorizationHeader(method),
         },
         ...(method === 'POST' ? { body: '{}' } : {}),
       });
@@ -88,7 +100,8 @@ export class ControlClient {
     }
     const parsed = response.ok ? pauseStatusSchema.safeParse(parseJson(body)) : undefined;
     if (parsed === undefined || !parsed.success) {
-      const detail = body.replace(/\s+/g, ' ').trim().slice(0, 300) || '(empty body)';
+      const detail =
+        this.hideCredentials(body).replace(/\s+/g, ' ').trim().slice(0, 300) || '(empty body)';
       const hint =
         response.status === 401 || response.status === 403
           ? 'set CONTROL_TOKEN (or CONTROL_TOKEN_FILE) to the token of that pgferry'
@@ -99,6 +112,13 @@ export class ControlClient {
       );
     }
     return parsed.data;
+  }
+
+  private authorizationHeader(method: 'GET' | 'POST'): { authorization?: string } {
+    if (method === 'POST' && this.token !== undefined) {
+      return { authorization: `Bearer ${this.token}` };
+    }
+    return this.basicAuthorization === undefined ? {} : { authorization: this.basicAuthorization };
   }
 }
 
@@ -116,5 +136,6 @@ function describeCause(error: unknown): string {
   const code = cause instanceof Error && 'code' in cause ? cause.code : undefined;
   if (code === 'ECONNREFUSED') return 'connection refused (is `pgferry run` running there?)';
   const message = error instanceof Error ? error.message : String(error);
-  return cause instanceof Error ? `${message}: ${cause.message}` : message;
+  // fetch repeats the URL it refused; the base URL has no credentials, this is the second lock.
+  return redactUrlsInText(cause instanceof Error ? `${message}: ${cause.message}` : message);
 }

@@ -1,6 +1,7 @@
 // Structured JSON logging (pino): one line per event, with secrets censored by path so a
-// config or error object logged whole never leaks a password.
+// config or error object logged whole never leaks a password, and no URL with its credentials.
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { redactUrlsInText } from './redact-url.js';
 
 export type { Logger } from 'pino';
 
@@ -35,6 +36,8 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
     base: { service: 'pgferry' },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT_PATHS, censor: '***' },
+    // A message or error text may quote a URL given to a library: never its user:password@.
+    hooks: { streamWrite: redactUrlsInText },
     formatters: { level: (label: string) => ({ level: label }) },
   };
   return destination === undefined ? pino(options) : pino(options, destination);

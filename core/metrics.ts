@@ -122,6 +122,18 @@ export function createMetrics() {
       labelNames: ['connector', 'state'],
       registers: [registry],
     }),
+    connectorRestarts: new Counter({
+      name: 'pgferry_connector_restarts_total',
+      help: "Restarts of the Debezium connector's FAILED tasks made by this process (CONNECTOR_AUTO_RESTART).",
+      labelNames: ['connector'],
+      registers: [registry],
+    }),
+    connectorRestartsExhausted: new Gauge({
+      name: 'pgferry_connector_restarts_exhausted',
+      help: "1 when this process gave up restarting the connector's FAILED tasks (CONNECTOR_AUTO_RESTART_MAX attempts): a human must look.",
+      labelNames: ['connector'],
+      registers: [registry],
+    }),
     paused: new Gauge({
       name: 'pgferry_paused',
       help: '1 while an operator has paused this pgferry process (POST /pause), 0 otherwise.',

@@ -2,15 +2,20 @@
 // that Avro longs decode exactly (BigInt). Schemas are cached by id inside the client.
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { exactLongParseOptions } from './avro-long-type.js';
+import { type BasicAuth, splitUrlCredentials } from './url-credentials.js';
 
 export interface SchemaRegistrySettings {
+  /** A `user:password@` in it becomes the client's basic auth and wins over `auth`. */
   url: string;
-  auth?: { username: string; password: string };
+  auth?: BasicAuth | undefined;
 }
 
 export function createSchemaRegistryClient(settings: SchemaRegistrySettings): SchemaRegistry {
+  // The client's errors repeat its host: it gets the URL without credentials.
+  const { url, auth: urlAuth } = splitUrlCredentials(settings.url);
+  const auth = urlAuth ?? settings.auth;
   return new SchemaRegistry(
-    { host: settings.url, ...(settings.auth ? { auth: settings.auth } : {}) },
+    { host: url, ...(auth ? { auth: { username: auth.username, password: auth.password } } : {}) },
     {
       [SchemaType.AVRO]: {
         // The client spreads these options per parse, so the getter hands each parse a fresh

@@ -31,8 +31,12 @@ export function reverseConfig(config: PgferryConfig): PgferryConfig {
   }
   const writer = config.reverse.sourceWriter;
   const { password: _readerPassword, ...sourceEndpoint } = config.source;
+  // KAFKA_TOPIC_PREFIX names the forward connector's topics: the reverse prefix is read from
+  // REVERSE_KAFKA_TOPIC_PATTERN. Table selection and names stay: reverse maps tables by name.
+  const { topicPrefix: _forwardPrefix, ...mapping } = config.mapping;
   return {
     ...config,
+    mapping,
     kafka: {
       ...config.kafka,
       groupId: config.reverse.groupId,

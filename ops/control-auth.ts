@@ -2,7 +2,7 @@
 // in constant time) or, when no token is set, anyone who can reach an endpoint bound to loopback
 // only. An endpoint bound elsewhere without a token refuses both (403) and keeps serving metrics.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { isIP } from 'node:net';
+import { isLoopbackAddress } from '../core/loopback-address.js';
 
 /** How pause/resume are authorized on one endpoint, decided once it is bound. */
 export type PauseAccess = 'token' | 'loopback' | 'refused';
@@ -17,17 +17,6 @@ export interface ControlRefusal {
 export function choosePauseAccess(token: string | undefined, boundAddress: string): PauseAccess {
   if (token !== undefined) return 'token';
   return isLoopbackAddress(boundAddress) ? 'loopback' : 'refused';
-}
-
-/** 127.0.0.0/8, ::1, and IPv4-mapped loopback; `localhost` only by name (before binding). */
-export function isLoopbackAddress(address: string): boolean {
-  const host = address.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  if (isIP(host) !== 6) return false;
-  if (host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host)?.[1];
-  return mapped?.startsWith('127.') === true;
 }
 
 /**

@@ -125,3 +125,16 @@ export interface DeadLetterSink {
   /** The dead-letter topic of a source topic (for logs). */
   topicFor(topic: string): string;
 }
+
+/** One reading of the source database's WAL position (see source-position-guard.ts). */
+export interface WalReading {
+  /** pg_current_wal_lsn() on a primary; on a standby, the position it has replayed. */
+  position: bigint;
+  /** A standby may still be replaying what its primary sent Debezium: allow it to catch up. */
+  standby: boolean;
+}
+
+/** Reads the source's WAL position now (the composition root plugs in the source database). */
+export interface WalPositionReader {
+  readWalPosition(): Promise<WalReading>;
+}

@@ -5,6 +5,7 @@
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { RetriableError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { redactUrlsInText } from '../core/redact-url.js';
 import type { DeadLetter, DeadLetterSink } from '../pipeline/ports.js';
 
 export interface DlqProducerOptions {
@@ -27,8 +28,12 @@ export function deadLetterHeaders(letter: DeadLetter, groupId: string): Record<s
     '__connect.errors.task.id': groupId,
     '__connect.errors.stage': letter.stage,
     '__connect.errors.class.name': letter.error.name,
-    '__connect.errors.exception.message': letter.error.message.slice(0, 4000),
-    '__connect.errors.exception.stacktrace': (letter.error.stack ?? '').slice(0, 8000),
+    // DLQ readers are not trusted with credentials an error text may quote in a URL.
+    '__connect.errors.exception.message': redactUrlsInText(letter.error.message).slice(0, 4000),
+    '__connect.errors.exception.stacktrace': redactUrlsInText(letter.error.stack ?? '').slice(
+      0,
+      8000,
+    ),
   };
 }
 

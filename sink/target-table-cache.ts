@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { PgferryError, SchemaIncompatibleError, TableStoppedError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { classifyPgError } from '../core/pg-errors.js';
+import { BOOKKEEPING_SCHEMA } from '../pipeline/routing/bookkeeping-schema-name.js';
 import { type RowChange, type TableRef, tableKey } from '../pipeline/row-change.js';
 import {
   ensureTargetTable,
@@ -33,6 +34,13 @@ export class TargetTableCache {
     changes: readonly RowChange[],
   ): Promise<TargetTable | undefined> {
     const name = tableKey(ref);
+    // The routing refuses such events already; the sink, the bookkeeping's only writer, holds too.
+    if (ref.schema === BOOKKEEPING_SCHEMA) {
+      throw new TableStoppedError(
+        name,
+        `refusing to write ${name}: "${BOOKKEEPING_SCHEMA}" is pgferry's bookkeeping schema`,
+      );
+    }
     // Every schema version in the batch must fit the target (older versions are subsets).
     // Truncate events carry no key schema: they only need the table as it is.
     const versions = new Map(

@@ -2,6 +2,7 @@
 // its setting's `key`. Beyond that only two table-driven rules: optional groups and derived values.
 import { ConfigError } from '../errors.js';
 import { ensureConfigObject, parentPath, writeConfigValue } from './config-path.js';
+import { deriveTargetPassword } from './database-passwords.js';
 import type { PgferryConfig, SettingValue } from './pgferry-config.js';
 import {
   type ParsedSettings,
@@ -21,6 +22,7 @@ type DerivedEnvName = {
  */
 const DERIVED_VALUES: { [E in DerivedEnvName]: (config: PgferryConfig) => SettingValue<E> } = {
   REVERSE_KAFKA_GROUP_ID: (config) => `${config.kafka.groupId}-reverse`,
+  TARGET_DB_PASSWORD: (config) => deriveTargetPassword(config.target.host),
 };
 
 /** Optional objects of the config (e.g. 'kafka.sasl', 'source') and the setting that opens each. */

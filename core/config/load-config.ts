@@ -1,8 +1,10 @@
 // Loading: reads the settings from the env once at start, validates each on its own and across
 // settings, and reports every problem in one ConfigError.
 import { ConfigError, type ConfigProblem } from '../errors.js';
+import { redactUrl, redactUrlsInText } from '../redact-url.js';
 import { buildConfig } from './build-config.js';
 import { REDACTED } from './config-description.js';
+import { findMissingDatabasePasswords } from './database-passwords.js';
 import type { PgferryConfig } from './pgferry-config.js';
 import { SASL_MECHANISMS } from './setting-choices.js';
 import {
@@ -12,14 +14,14 @@ import {
   type SettingEnvName,
   settingsSchema,
 } from './settings-table.js';
+import { moveUrlCredentials, URL_CREDENTIAL_SETTINGS } from './url-credentials-settings.js';
 
 /**
  * Validates the settings found in `env` and returns the typed config. Unknown variables are
  * ignored, empty values count as unset, and every invalid setting is reported in one ConfigError.
  */
 export function loadConfig(env: Record<string, string | undefined>): PgferryConfig {
-  const raw = readRawSettings(env);
-  const problems: ConfigProblem[] = [];
+  const { raw, problems } = moveUrlCredentials(readRawSettings(env));
   const parsed: Partial<Record<SettingEnvName, unknown>> = {};
   // Each setting is parsed on its own so one bad value never hides another.
   for (const name of SETTING_ENV_NAMES) {
@@ -35,6 +37,7 @@ export function loadConfig(env: Record<string, string | undefined>): PgferryConf
     }
   }
   problems.push(...findCrossSettingProblems(raw, parsed));
+  problems.push(...findMissingDatabasePasswords(raw));
   if (raw.PGFERRY_FAULT_INJECTION !== undefined && env.NODE_ENV === 'production') {
     problems.push({
       setting: 'PGFERRY_FAULT_INJECTION',
@@ -58,11 +61,15 @@ function readRawSettings(env: Record<string, string | undefined>): RawSettings {
   return raw;
 }
 
+const URL_SETTINGS = new Set<SettingEnvName>(URL_CREDENTIAL_SETTINGS.map((names) => names.url));
+
 function formatRawValue(name: SettingEnvName, value: string | undefined): string {
   if (value === undefined) return '(unset)';
   if (SETTINGS[name].secret) return `'${REDACTED}'`;
+  // A URL too malformed to split may still hold a password: show it without any userinfo.
+  const shown = URL_SETTINGS.has(name) ? redactUrl(value) : redactUrlsInText(value);
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we hide.
-  const printable = value.replace(/[\u0000-\u001f\u007f]/g, '?');
+  const printable = shown.replace(/[\u0000-\u001f\u007f]/g, '?');
   return printable.length > 120 ? `'${printable.slice(0, 117)}...'` : `'${printable}'`;
 }
 
@@ -109,6 +116,12 @@ function findCrossSettingProblems(
     requireWith(
       ['SCHEMA_REGISTRY_USERNAME', 'SCHEMA_REGISTRY_PASSWORD'],
       'for registry basic auth (user and password go together)',
+    );
+  }
+  if (isSet('CONNECT_USERNAME') !== isSet('CONNECT_PASSWORD')) {
+    requireWith(
+      ['CONNECT_USERNAME', 'CONNECT_PASSWORD'],
+      'for Kafka Connect basic auth (user and password go together)',
     );
   }
 

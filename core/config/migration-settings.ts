@@ -25,7 +25,7 @@ export function defineReverseSettings() {
     ROLLBACK_DB_PASSWORD: defineSetting(
       {
         key: 'reverse.sourceWriter.password',
-        description: `Password of ROLLBACK_DB_USER. ${note}`,
+        description: `Password of ROLLBACK_DB_USER; required with it unless SOURCE_DB_HOST is loopback or a socket directory. ${note}`,
         secret: true,
       },
       parseSecret(),
@@ -115,7 +115,7 @@ export function defineSourceDbSettings() {
     SOURCE_DB_PASSWORD: defineSetting(
       {
         key: 'source.password',
-        description: `Source database password. ${groupNote}`,
+        description: `Source database password; required unless SOURCE_DB_HOST is loopback or a socket directory. ${groupNote}`,
         secret: true,
       },
       parseSecret(),

@@ -19,6 +19,7 @@ import {
   parseText,
   parseTopicName,
 } from './setting-parsers.js';
+import { defineTableRoutingSettings } from './table-routing-settings.js';
 
 /**
  * Every setting, in the order `pgferry config check` lists them. A setting's `key` alone decides
@@ -111,7 +112,7 @@ export const SETTINGS = {
     {
       key: 'schemaRegistry.url',
       description:
-        'Confluent-compatible schema registry URL (Apicurio: its /apis/ccompat/v7 path).',
+        'Confluent-compatible schema registry URL (Apicurio: its /apis/ccompat/v7 path). A `user:password@` in it is taken out and sent as basic auth, like SCHEMA_REGISTRY_USERNAME/PASSWORD (not together with them).',
       default: 'http://localhost:8081',
     },
     parseHttpUrl(),
@@ -152,8 +153,9 @@ export const SETTINGS = {
   TARGET_DB_PASSWORD: defineSetting(
     {
       key: 'target.password',
-      description: 'Target database password (the default is the local stack one).',
-      default: 'migration_secret',
+      description:
+        'Target database password. Required unless TARGET_DB_HOST is loopback or a socket directory, where unset = the local stack’s sample password (migration_secret).',
+      presence: 'derived',
       secret: true,
     },
     parseSecret(),
@@ -174,10 +176,28 @@ export const SETTINGS = {
   CONNECT_URL: defineSetting(
     {
       key: 'connect.url',
-      description: 'Kafka Connect REST URL.',
+      description:
+        'Kafka Connect REST URL. A `user:password@` in it is taken out and sent as basic auth, like CONNECT_USERNAME/PASSWORD (not together with them).',
       default: 'http://localhost:8083',
     },
     parseHttpUrl(),
+  ),
+  CONNECT_USERNAME: defineSetting(
+    {
+      key: 'connect.auth.username',
+      description: 'Kafka Connect REST basic-auth user; set together with CONNECT_PASSWORD.',
+      presence: 'group-marker',
+    },
+    parseText('a user name'),
+  ),
+  CONNECT_PASSWORD: defineSetting(
+    {
+      key: 'connect.auth.password',
+      description: 'Kafka Connect REST basic-auth password; set together with CONNECT_USERNAME.',
+      presence: 'group-member',
+      secret: true,
+    },
+    parseSecret(),
   ),
   CONNECTOR_NAME: defineSetting(
     {
@@ -194,6 +214,24 @@ export const SETTINGS = {
       default: 'connect-config/debezium-source.json',
     },
     parseText('a file path'),
+  ),
+  CONNECTOR_AUTO_RESTART: defineSetting(
+    {
+      key: 'connect.autoRestart',
+      description:
+        "pgferry run restarts the connector's FAILED tasks (a registry or broker outage fails them for good), with a growing pause between attempts.",
+      default: 'true',
+    },
+    parseBoolean(),
+  ),
+  CONNECTOR_AUTO_RESTART_MAX: defineSetting(
+    {
+      key: 'connect.autoRestartMax',
+      description:
+        'Restart attempts (10 s, 20 s, 40 s ... up to 5 min apart) before pgferry gives up and alerts; counted again once the task has run for 10 minutes.',
+      default: '10',
+    },
+    parseInteger(1, 1000),
   ),
   SOURCE_PUBLICATION: defineSetting(
     {
@@ -253,6 +291,7 @@ export const SETTINGS = {
     },
     parseText('a schema name'),
   ),
+  ...defineTableRoutingSettings(),
   TOPIC_REFRESH_SECONDS: defineSetting(
     {
       key: 'consumer.topicRefreshSeconds',

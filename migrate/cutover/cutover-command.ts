@@ -62,7 +62,7 @@ function cutoverDependencies(options: GateCommandOptions): CutoverDependencies {
   return {
     readConsumerLag: (config: PgferryConfig) => readConsumerLag(config),
     readConnectorSlotName: async (config: PgferryConfig) => {
-      const client = new ConnectClient({ baseUrl: config.connect.url });
+      const client = new ConnectClient({ baseUrl: config.connect.url, auth: config.connect.auth });
       return (await client.getConnectorConfig(config.connect.connectorName))?.['slot.name'];
     },
     verify: (source, target, pairs) =>

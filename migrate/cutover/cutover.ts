@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { PgferryConfig } from '../../core/config.js';
 import { connectPg } from '../../core/pg-connection.js';
+import { mapTargetTable } from '../../pipeline/routing/target-table-name.js';
 import { readCopyTables } from '../../sink/bookkeeping/copy-rows.js';
 import { readDeferredIndexes } from '../../sink/bookkeeping/deferred-indexes.js';
 import { readSlotLoss } from '../../sink/bookkeeping/slot-losses.js';
@@ -94,7 +95,7 @@ export async function runCutover(
     const targetSchema = config.mapping.targetSchema;
     const pairs = tables.map((t) => ({
       source: t,
-      target: targetSchema ? { schema: targetSchema, name: t.name } : t,
+      target: mapTargetTable(t, targetSchema),
     }));
     const record = (gate: GateResult) => {
       result.gates.push(gate);

@@ -11,6 +11,7 @@ import { ConnectClient, type ConnectorConfig } from '../../core/connect-client.j
 import type { Logger } from '../../core/logger.js';
 import { connectPg } from '../../core/pg-connection.js';
 import { qualifiedName, quoteIdent } from '../../core/sql-identifier.js';
+import { mapTargetTable } from '../../pipeline/routing/target-table-name.js';
 import { requireSource } from '../command-context.js';
 import { applyConnector } from '../connector/connector-apply.js';
 import { readConnectorDefinition } from '../connector/connector-definition.js';
@@ -93,9 +94,7 @@ export async function prepareReverseReplication(
       publication: config.replication.publication,
     });
     const targetSchema = config.mapping.targetSchema;
-    const targetTables = tables.map((t) =>
-      targetSchema ? { schema: targetSchema, name: t.name } : t,
-    );
+    const targetTables = tables.map((t) => mapTargetTable(t, targetSchema));
     result.tables = targetTables.map(formatTableName);
 
     const walLevel = await target.query<{ wal_level: string }>('SHOW wal_level');
@@ -167,7 +166,7 @@ export async function prepareReverseReplication(
       });
     }
 
-    const connect = new ConnectClient({ baseUrl: config.connect.url });
+    const connect = new ConnectClient({ baseUrl: config.connect.url, auth: config.connect.auth });
     const forwardName = config.connect.connectorName;
     const forward = await connect.getConnectorStatus(forwardName);
     if (forward === undefined) {

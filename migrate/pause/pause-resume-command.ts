@@ -109,7 +109,10 @@ Exit codes: 0 every component reached the state; 3 some did not within --timeout
           ? {}
           : {
               connector: {
-                client: new ConnectClient({ baseUrl: config.connect.url }),
+                client: new ConnectClient({
+                  baseUrl: config.connect.url,
+                  auth: config.connect.auth,
+                }),
                 name: config.connect.connectorName,
               },
             }),

@@ -2,6 +2,8 @@
 // connector is registered with every task RUNNING (the brief's "verify connector health").
 import type { PgferryConfig } from '../../core/config.js';
 import { ConnectClient, type ConnectorStatus } from '../../core/connect-client.js';
+import { redactUrlsInText } from '../../core/redact-url.js';
+import { formatBasicAuthorization, splitUrlCredentials } from '../../core/url-credentials.js';
 import {
   type Check,
   CheckSkipped,
@@ -56,6 +58,7 @@ export async function checkConnectAndRegistry(
   const { config, options } = context;
   const connect = new ConnectClient({
     baseUrl: config.connect.url,
+    auth: config.connect.auth,
     requestTimeoutMs: options.checkTimeoutMs,
   });
   let connectError: string | undefined;
@@ -71,10 +74,10 @@ export async function checkConnectAndRegistry(
       run: async () => {
         try {
           const info = await connect.getWorkerInfo();
-          return pass(`${config.connect.url} answers (Kafka Connect ${info.version})`);
+          return pass(`${connect.baseUrl} answers (Kafka Connect ${info.version})`);
         } catch (error) {
           connectError = describeError(error);
-          return fail(`cannot reach ${config.connect.url}: ${connectError}: check CONNECT_URL`);
+          return fail(`cannot reach ${connect.baseUrl}: ${connectError}: check CONNECT_URL`);
         }
       },
     },
@@ -98,18 +101,19 @@ export async function checkConnectAndRegistry(
 }
 
 async function checkRegistry(config: PgferryConfig, timeoutMs: number): Promise<CheckVerdict> {
-  const { url, auth } = config.schemaRegistry;
+  // loadConfig took any user:password@ out of the URL; split again for a config built elsewhere.
+  const { url, auth: urlAuth } = splitUrlCredentials(config.schemaRegistry.url);
+  const auth = urlAuth ?? config.schemaRegistry.auth;
   const headers: Record<string, string> = { accept: 'application/json' };
-  if (auth) {
-    headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
-  }
+  if (auth) headers.authorization = formatBasicAuthorization(auth);
   let response: Response;
   try {
     response = await fetch(`${url}/subjects`, { headers, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
     const cause =
       error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
-    return fail(`cannot reach ${url}: ${describeError(error)}${cause}: check SCHEMA_REGISTRY_URL`);
+    const why = redactUrlsInText(`${describeError(error)}${cause}`);
+    return fail(`cannot reach ${url}: ${why}: check SCHEMA_REGISTRY_URL`);
   }
   const body = await response.text();
   if (!response.ok) {

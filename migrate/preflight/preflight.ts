@@ -51,7 +51,11 @@ async function readConnectorConfig(
   config: PgferryConfig,
   timeoutMs: number,
 ): Promise<ConnectorConfigReading> {
-  const client = new ConnectClient({ baseUrl: config.connect.url, requestTimeoutMs: timeoutMs });
+  const client = new ConnectClient({
+    baseUrl: config.connect.url,
+    auth: config.connect.auth,
+    requestTimeoutMs: timeoutMs,
+  });
   try {
     const found = await client.getConnectorConfig(config.connect.connectorName);
     return found === undefined ? {} : { config: found };

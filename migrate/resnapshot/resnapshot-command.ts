@@ -13,10 +13,13 @@ import { createKafka } from '../../core/kafka-client.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import { connectPg } from '../../core/pg-connection.js';
 import { qualifiedName } from '../../core/sql-identifier.js';
+import { formatTableRef } from '../../pipeline/routing/target-table-name.js';
+import { TopicTableMap } from '../../pipeline/routing/topic-table-map.js';
+import type { TableRef } from '../../pipeline/row-change.js';
 import { ensureBookkeeping } from '../../sink/bookkeeping/bookkeeping-schema.js';
 import { moveOffsetsForward } from '../../sink/bookkeeping/offset-rows.js';
 import { clearSlotLoss, readSlotLoss } from '../../sink/bookkeeping/slot-losses.js';
-import { resetTablePositions } from '../../sink/bookkeeping/table-rows.js';
+import { readWrittenTables, resetTablePositions } from '../../sink/bookkeeping/table-rows.js';
 import {
   EXIT_CHECK_FAILED,
   EXIT_OK,
@@ -25,7 +28,6 @@ import {
   type RegisterCommand,
 } from '../command-context.js';
 import { selectPipelineTopics } from '../status/kafka-reading.js';
-import { tableOfTopic } from '../status/table-progress-reading.js';
 
 interface ResnapshotOptions {
   yes?: boolean;
@@ -35,8 +37,11 @@ interface ResnapshotOptions {
 
 interface TopicEnd {
   topic: string;
-  /** Target table, schema.name. */
-  table: string;
+  /**
+   * The target tables the topic fills (TopicTableMap: usually one), among those pgferry wrote: a
+   * table pgferry never wrote holds nothing of the stream, and is never emptied.
+   */
+  tables: TableRef[];
   partitions: { partition: number; high: string }[];
 }
 
@@ -71,11 +76,13 @@ or no evidence of a lost slot without --force); 1 something could not be reached
     )
     .action(async (options: ResnapshotOptions) => {
       const config = loadConfig(env);
+      // The mapping `run` uses: a topic empties only the tables it names, never by splitting dots.
+      const routing = TopicTableMap.fromConfig(config);
       const log = createLogger(
         config.log.level === 'debug' ? 'debug' : 'silent',
         io.logDestination,
       );
-      const connect = new ConnectClient({ baseUrl: config.connect.url });
+      const connect = new ConnectClient({ baseUrl: config.connect.url, auth: config.connect.auth });
       const name = config.connect.connectorName;
       const kafka = createKafka(config.kafka, log);
       const admin = kafka.admin();
@@ -110,12 +117,12 @@ or no evidence of a lost slot without --force); 1 something could not be reached
           setExitCode(EXIT_CHECK_FAILED);
           return;
         }
-        const topics = await readTopicEnds(admin, config);
+        const topics = await readTopicEnds(admin, config, routing);
         const plan = [
           connector === undefined
             ? `connector ${name}: not registered (nothing to remove)`
             : `connector ${name} (${connector.connector.state}): stop it, delete its Connect offsets, delete it`,
-          `target tables to empty (TRUNCATE, and their row positions): ${topics.map((t) => t.table).join(', ') || 'none'}`,
+          `target tables to empty (TRUNCATE, and their row positions): ${topics.flatMap((t) => t.tables.map(formatTableRef)).join(', ') || 'none'}`,
           `group ${config.kafka.groupId}: offsets (pgferry.offsets and Kafka) moved to the end of ${topics.length} topic${topics.length === 1 ? '' : 's'}, so old messages are skipped`,
           `slot-loss mark of ${config.replication.slotName} cleared`,
         ];
@@ -140,7 +147,7 @@ or no evidence of a lost slot without --force); 1 something could not be reached
           return;
         }
         // Read after the connector stopped: nothing is appended to the topics any more.
-        const ends = await readTopicEnds(admin, config);
+        const ends = await readTopicEnds(admin, config, routing);
         const emptied = await resetTarget(config, ends);
         io.stdout(`target: emptied ${emptied.join(', ') || 'no table'}\n`);
         for (const t of ends) {
@@ -170,19 +177,38 @@ async function groupMembers(admin: Admin, groupId: string): Promise<number> {
   return groups[0]?.members.length ?? 0;
 }
 
-/** The pipeline's topics (the runner's rule: matching, minus DLQs and internal ones). */
-async function readTopicEnds(admin: Admin, config: PgferryConfig): Promise<TopicEnd[]> {
+/**
+ * The pipeline's topics (the runner's rule: matching, minus DLQs, internal ones and those of
+ * tables `run` does not write), each with the tables pgferry wrote that it fills.
+ */
+async function readTopicEnds(
+  admin: Admin,
+  config: PgferryConfig,
+  routing: TopicTableMap,
+): Promise<TopicEnd[]> {
   const names = selectPipelineTopics(await admin.listTopics(), config);
+  const written = await readTargetTablesWritten(config);
+  const isWritten = (t: TableRef) =>
+    written.some((w) => w.schema === t.schema && w.name === t.name);
   return Promise.all(
     names.map(async (topic) => ({
       topic,
-      table: tableOfTopic(topic, config.mapping.targetSchema),
+      tables: routing.targetsOfTopic(topic, written).filter(isWritten),
       partitions: (await admin.fetchTopicOffsets(topic)).map((o) => ({
         partition: o.partition,
         high: o.high,
       })),
     })),
   );
+}
+
+async function readTargetTablesWritten(config: PgferryConfig): Promise<TableRef[]> {
+  const client = await connectPg(config.target, 'pgferry-resnapshot');
+  try {
+    return await readWrittenTables(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 /** PUT /stop, wait for STOPPED, DELETE /offsets, DELETE the connector. */
@@ -237,16 +263,17 @@ async function resetTarget(config: PgferryConfig, ends: readonly TopicEnd[]): Pr
     await client.query('BEGIN');
     const emptied: string[] = [];
     for (const t of ends) {
-      const [schema = 'public', name = t.table] = t.table.split('.');
-      const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [
-        qualifiedName(schema, name),
-      ]);
-      if (exists.rows[0]?.t != null) {
-        await client.query(`TRUNCATE ${qualifiedName(schema, name)}`);
-        emptied.push(t.table);
+      for (const { schema, name } of t.tables) {
+        const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [
+          qualifiedName(schema, name),
+        ]);
+        if (exists.rows[0]?.t != null) {
+          await client.query(`TRUNCATE ${qualifiedName(schema, name)}`);
+          emptied.push(formatTableRef({ schema, name }));
+        }
+        // A fresh snapshot starts without the old row positions (deleted rows included).
+        await resetTablePositions(client, schema, name);
       }
-      // A fresh snapshot starts without the old row positions (deleted rows included).
-      await resetTablePositions(client, schema, name);
       await moveOffsetsForward(
         client,
         config.kafka.groupId,

@@ -8,7 +8,11 @@ export async function readConnectorPart(
   config: PgferryConfig,
   signal?: AbortSignal,
 ): Promise<ConnectorPart> {
-  const client = new ConnectClient({ baseUrl: config.connect.url, requestTimeoutMs: 10_000 });
+  const client = new ConnectClient({
+    baseUrl: config.connect.url,
+    auth: config.connect.auth,
+    requestTimeoutMs: 10_000,
+  });
   const name = config.connect.connectorName;
   const status = await client.getConnectorStatus(name, signal);
   if (status === undefined) return { name, state: null, tasks: [] };

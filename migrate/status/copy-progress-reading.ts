@@ -1,6 +1,7 @@
 // The copy part of `pgferry status`: each table `pgferry copy` planned for this pipeline with its
 // chunks, rows and bytes copied, its rate and ETA, and whether its stream waits for it. Pure: the
 // rows come from target-reading.ts, measured against the target's clock.
+import type { TopicTableMap } from '../../pipeline/routing/topic-table-map.js';
 import type { CopyTableRow } from '../../sink/bookkeeping/copy-rows.js';
 import type {
   ConsumerPart,
@@ -9,7 +10,7 @@ import type {
   Settled,
   TargetReading,
 } from './migration-status-types.js';
-import { tableOfTopic } from './table-progress-reading.js';
+import { tableOfTopic } from './topic-routing.js';
 
 /** What tells this pipeline's tables from another pipeline's on the same target. */
 export interface CopyScope {
@@ -19,6 +20,8 @@ export interface CopyScope {
   targetSchema?: string;
   /** The pipeline's topics, when Kafka could be read. */
   topics?: readonly string[];
+  /** `run`'s topic -> table mapping, when its topic prefix can be told. */
+  routing?: TopicTableMap;
 }
 
 /**
@@ -37,8 +40,12 @@ export function buildCopyPart(
   if (reading?.copy === undefined) return undefined;
   const rows = copyRowsOfPipeline(reading.copy.rows, scope);
   if (rows.length === 0) return undefined;
+  const known = rows.map((row) => ({ schema: row.schema, name: row.name }));
   const topicOf = new Map(
-    (scope.topics ?? []).map((topic) => [tableOfTopic(topic, scope.targetSchema), topic]),
+    (scope.topics ?? []).map((topic) => [
+      tableOfTopic(topic, scope.routing, { targetSchema: scope.targetSchema, known }),
+      topic,
+    ]),
   );
   const lagOf = new Map<string, number>();
   for (const p of consumer.partitions) lagOf.set(p.topic, (lagOf.get(p.topic) ?? 0) + p.lag);
@@ -67,7 +74,21 @@ export function copyRowsOfPipeline(
   scope: CopyScope,
 ): CopyTableRow[] {
   const topics = scope.topics ?? [];
-  const tables = new Set(topics.map((topic) => tableOfTopic(topic, scope.targetSchema)));
+  const known = rows.map((row) => ({ schema: row.schema, name: row.name }));
+  const tables = new Set(
+    topics.map((topic) =>
+      tableOfTopic(topic, scope.routing, { targetSchema: scope.targetSchema, known }),
+    ),
+  );
+  const routing = scope.routing;
+  if (routing !== undefined) {
+    // The mapping knows the prefix: a row is ours if `run` would consume its source's topic.
+    return rows.filter((row) => {
+      if (tables.has(`${row.schema}.${row.name}`)) return true;
+      const topic = routing.topicOf({ schema: row.sourceSchema, name: row.sourceName });
+      return scope.topicPattern.test(topic) && routing.refusalOf(topic) === undefined;
+    });
+  }
   const prefixes = new Set(
     topics.map((topic) => topic.split('.').slice(0, -2).join('.')).filter((p) => p !== ''),
   );

@@ -4,16 +4,25 @@ import type { Admin } from 'kafkajs';
 import type { PgferryConfig } from '../../core/config.js';
 import { createKafka } from '../../core/kafka-client.js';
 import type { Logger } from '../../core/logger.js';
+import {
+  isDeadLetterOrInternalTopic,
+  selectConsumedTopics,
+} from '../../pipeline/routing/topic-admission.js';
 import { countTopicMessages, dlqTopicNames } from './dlq-reading.js';
 import type { KafkaReading, TopicOffsets } from './migration-status-types.js';
+import { readPipelineRouting } from './topic-routing.js';
 
-/** The runner's rule: topics matching KAFKA_TOPIC_PATTERN, except dead-letter and internal ones. */
+/**
+ * The runner's rule: topics matching KAFKA_TOPIC_PATTERN, except dead-letter and internal ones and
+ * those whose table `run` does not write (TABLES_INCLUDE/EXCLUDE, pgferry's bookkeeping schema).
+ */
 export function selectPipelineTopics(all: readonly string[], config: PgferryConfig): string[] {
-  const shared = config.dlq.topic;
-  return all
-    .filter((t) => config.kafka.topicPattern.test(t))
-    .filter((t) => !t.endsWith('.dlq') && t !== shared && !t.startsWith('__'))
-    .sort();
+  const matching = all.filter((t) => config.kafka.topicPattern.test(t));
+  const routing = readPipelineRouting(config);
+  const consumed = routing
+    ? selectConsumedTopics(matching, routing, config.dlq.topic)
+    : matching.filter((t) => !isDeadLetterOrInternalTopic(t, config.dlq.topic));
+  return consumed.sort();
 }
 
 export async function readKafka(config: PgferryConfig, log: Logger): Promise<KafkaReading> {

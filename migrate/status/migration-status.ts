@@ -20,6 +20,7 @@ import { readPgferryInstance } from './process-reading.js';
 import { buildSlotPart, readSlotPart, SOURCE_NOT_CONFIGURED } from './slot-reading.js';
 import { buildTableProgress } from './table-progress-reading.js';
 import { readTarget } from './target-reading.js';
+import { readPipelineRouting } from './topic-routing.js';
 
 const DEFAULT_PART_TIMEOUT_MS = 20_000;
 
@@ -47,11 +48,13 @@ export async function readMigrationStatus(
   options.signal?.throwIfAborted();
 
   const consumer = buildConsumerPart(config.kafka.groupId, kafka, target);
+  const routing = readPipelineRouting(config);
   const copy = buildCopyPart(
     {
       topicPattern: config.kafka.topicPattern,
       ...(config.mapping.targetSchema ? { targetSchema: config.mapping.targetSchema } : {}),
       ...(kafka.value ? { topics: kafka.value.topics.map((t) => t.topic) } : {}),
+      ...(routing ? { routing } : {}),
     },
     target,
     consumer,

@@ -7,15 +7,21 @@ export async function readPgferryInstance(
   url: string,
   signal?: AbortSignal,
 ): Promise<PgferryInstancePart> {
+  const client = new ControlClient({ baseUrl: url, requestTimeoutMs: 5_000 });
+  // The report shows the client's URL: a user:password@ in --control-url is not printed.
+  const shownUrl = client.baseUrl;
   try {
-    const health = await new ControlClient({ baseUrl: url, requestTimeoutMs: 5_000 }).health(
-      signal,
-    );
-    return { url, state: health.state, paused: health.paused, pausing: health.pausing ?? false };
+    const health = await client.health(signal);
+    return {
+      url: shownUrl,
+      state: health.state,
+      paused: health.paused,
+      pausing: health.pausing ?? false,
+    };
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     return {
-      url,
+      url: shownUrl,
       state: 'unreachable',
       paused: false,
       pausing: false,

@@ -8,15 +8,7 @@ import type {
   TableProgress,
   TargetReading,
 } from './migration-status-types.js';
-
-/** Source topic `<prefix>.<schema>.<table>` to its target table (TARGET_SCHEMA applied). */
-export function tableOfTopic(topic: string, targetSchema?: string): string {
-  const parts = topic.split('.');
-  const name = parts[parts.length - 1] ?? topic;
-  const schema =
-    targetSchema ?? (parts.length >= 3 ? (parts[parts.length - 2] as string) : 'public');
-  return `${schema}.${name}`;
-}
+import { readPipelineRouting, splitTableName, tableOfTopic } from './topic-routing.js';
 
 export function buildTableProgress(
   config: PgferryConfig,
@@ -35,8 +27,13 @@ export function buildTableProgress(
       ...error,
     };
   }
+  const routing = readPipelineRouting(config);
+  const known = [...rows.keys()].map(splitTableName);
   const tables = kafka.topics.map(({ topic }) => {
-    const table = tableOfTopic(topic, config.mapping.targetSchema);
+    const table = tableOfTopic(topic, routing, {
+      targetSchema: config.mapping.targetSchema,
+      known,
+    });
     const row = rows.get(table);
     return {
       table,

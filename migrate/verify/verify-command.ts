@@ -3,6 +3,7 @@ import { loadConfig, type PostgresSettings } from '../../core/config.js';
 import { PgferryError } from '../../core/errors.js';
 import { connectPg } from '../../core/pg-connection.js';
 import { classifyPgError } from '../../core/pg-errors.js';
+import { mapTargetTable } from '../../pipeline/routing/target-table-name.js';
 import {
   EXIT_CHECK_FAILED,
   EXIT_OK,
@@ -97,7 +98,7 @@ export const registerVerifyCommand: RegisterCommand = (program, { env, io, setEx
           target,
           tables.map((table) => ({
             source: table,
-            target: { schema: targetSchema ?? table.schema, name: table.name },
+            target: mapTargetTable(table, targetSchema),
           })),
           {
             chunkRows: options.chunkRows,

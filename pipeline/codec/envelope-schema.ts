@@ -2,7 +2,7 @@
 // may rename fields to be valid Avro; `__debezium.source.column.name` keeps the real name), the
 // codec of each column, and the primary key. Cached per (key schema id, value schema id).
 
-import { SchemaIncompatibleError } from '../../core/errors.js';
+import { PoisonMessageError, SchemaIncompatibleError } from '../../core/errors.js';
 import type { TableSchema } from '../table-schema.js';
 import { type AvroJson, type AvroJsonObject, collectNamedTypes } from './avro-json.js';
 import { type ColumnCodec, createColumnCodec } from './column-codec.js';
@@ -25,6 +25,9 @@ export interface EnvelopeSchema {
   /** Primary-key columns, from the key schema (empty when the topic has no key schema). */
   keyColumns: EnvelopeColumn[];
 }
+
+/** The message's key schema was not made for its value schema (see readKeyColumns). */
+export class KeySchemaMismatchError extends PoisonMessageError {}
 
 type AvroField = { name: string; type: AvroJson; default?: unknown };
 
@@ -84,6 +87,34 @@ function rowRecordOf(envelope: AvroJson, named: ReturnType<typeof collectNamedTy
   throw new SchemaIncompatibleError('Debezium envelope without a row record');
 }
 
+/**
+ * The key's columns, matched to the row's. Debezium makes a message's key and value schemas from
+ * one table, so a key that does not fit its row (a field the row lacks, a key that is no record)
+ * was paired with it by someone else: that message is poison, not a reason to stop the table.
+ */
+function readKeyColumns(keySchema: AvroJson, rowColumns: EnvelopeColumn[]): EnvelopeColumn[] {
+  // Key fields may lack the propagated source name: their Avro field name is the row field's.
+  const rowByField = new Map(rowColumns.map((c) => [c.field, c]));
+  let keys: EnvelopeColumn[];
+  try {
+    keys = columnsOf(fieldsOf(keySchema), collectNamedTypes(keySchema));
+  } catch (error) {
+    if (!(error instanceof SchemaIncompatibleError)) throw error;
+    throw new KeySchemaMismatchError(`the key schema does not fit the row: ${error.message}`, {
+      cause: error,
+    });
+  }
+  return keys.map((key) => {
+    const row = rowByField.get(key.field);
+    if (!row) {
+      throw new KeySchemaMismatchError(
+        `the key schema does not fit the row: key field ${key.field} is not a field of the row`,
+      );
+    }
+    return { ...key, column: row.column };
+  });
+}
+
 export function readEnvelopeSchema(
   ids: { key: number | null; value: number },
   keySchema: AvroJson | null,
@@ -91,15 +122,7 @@ export function readEnvelopeSchema(
 ): EnvelopeSchema {
   const named = collectNamedTypes(valueSchema);
   const rowColumns = columnsOf(fieldsOf(rowRecordOf(valueSchema, named)), named);
-  // Key fields may lack the propagated source name: their Avro field name is the row field's.
-  const rowByField = new Map(rowColumns.map((c) => [c.field, c]));
-  const keyColumns = (
-    keySchema ? columnsOf(fieldsOf(keySchema), collectNamedTypes(keySchema)) : []
-  ).map((key) => {
-    const row = rowByField.get(key.field);
-    if (!row) throw new SchemaIncompatibleError(`key field ${key.field} is not a field of the row`);
-    return { ...key, column: row.column };
-  });
+  const keyColumns = keySchema ? readKeyColumns(keySchema, rowColumns) : [];
   return {
     rowColumns,
     keyColumns,

@@ -4,6 +4,8 @@
 import avro from 'avsc';
 import { exactLongParseOptions } from '../../core/avro-long-type.js';
 import { PoisonMessageError, RetriableError } from '../../core/errors.js';
+import { redactUrl } from '../../core/redact-url.js';
+import { formatBasicAuthorization, splitUrlCredentials } from '../../core/url-credentials.js';
 import type { AvroJson } from './avro-json.js';
 
 export interface ResolvedSchema {
@@ -42,16 +44,14 @@ export class RegistrySchemaLookup implements SchemaLookup {
   private readonly timeoutMs: number;
 
   constructor(options: RegistrySchemaLookupOptions) {
-    this.baseUrl = options.url.replace(/\/+$/, '');
-    this.shownUrl = withoutCredentials(this.baseUrl);
+    // fetch refuses a URL with credentials (and its error repeats them): they go in a header.
+    const { url, auth } = splitUrlCredentials(options.url);
+    this.baseUrl = url.replace(/\/+$/, '');
+    this.shownUrl = redactUrl(this.baseUrl);
     this.timeoutMs = options.requestTimeoutMs ?? 10_000;
     this.headers = { accept: 'application/vnd.schemaregistry.v1+json, application/json' };
-    if (options.auth) {
-      const token = Buffer.from(`${options.auth.username}:${options.auth.password}`).toString(
-        'base64',
-      );
-      this.headers.authorization = `Basic ${token}`;
-    }
+    const credentials = auth ?? options.auth;
+    if (credentials) this.headers.authorization = formatBasicAuthorization(credentials);
   }
 
   getSchema(id: number): Promise<ResolvedSchema> {
@@ -70,6 +70,72 @@ export class RegistrySchemaLookup implements SchemaLookup {
 
   resolved(id: number): ResolvedSchema | undefined {
     return this.fetched.get(id);
+  }
+
+  /** SchemaSubjects: the subjects of schema `id` (`GET /schemas/ids/{id}/subjects`). */
+  async subjectsOf(id: number): Promise<readonly string[] | undefined> {
+    const answer = await this.askRegistry(
+      `/schemas/ids/${id}/subjects`,
+      `the subjects of schema id ${id}`,
+    );
+    if (answer.status === 200) {
+      const subjects = answer.json;
+      return Array.isArray(subjects)
+        ? subjects.filter((s): s is string => typeof s === 'string')
+        : undefined;
+    }
+    // 40403: no such schema (decoding would have failed first); anything else: it cannot say.
+    return answer.errorCode === 40403 ? [] : undefined;
+  }
+
+  /** SchemaSubjects: does `subject` exist (`GET /subjects/{subject}/versions`)? */
+  async hasSubject(subject: string): Promise<boolean | undefined> {
+    const answer = await this.askRegistry(
+      `/subjects/${encodeURIComponent(subject)}/versions`,
+      `subject ${subject}`,
+    );
+    if (answer.status === 200) return true;
+    return answer.errorCode === 40401 ? false : undefined;
+  }
+
+  /**
+   * One GET: the status with the body's JSON and error code. Unreachable, 5xx or 429 is retriable
+   * (the registry may come back); any other answer is for the caller to read (an older or restricted
+   * registry may not offer these lookups: the caller then cannot tell, which is not an outage).
+   */
+  private async askRegistry(
+    path: string,
+    what: string,
+  ): Promise<{ status: number; json: unknown; errorCode: number | undefined }> {
+    let response: Response;
+    let body: string;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        headers: this.headers,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      body = await response.text();
+    } catch (error) {
+      throw new RetriableError(
+        `schema registry ${this.shownUrl} unreachable asking for ${what} (${describe(error)})`,
+        { cause: error },
+      );
+    }
+    if (response.status >= 500 || response.status === 429) {
+      throw new RetriableError(`schema registry answered ${response.status} for ${what}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(body);
+    } catch {
+      json = undefined;
+    }
+    const code = (json as { error_code?: unknown } | undefined)?.error_code;
+    return {
+      status: response.status,
+      json,
+      errorCode: typeof code === 'number' ? code : undefined,
+    };
   }
 
   private async fetchSchema(id: number): Promise<ResolvedSchema> {
@@ -131,17 +197,4 @@ function describe(error: unknown): string {
     return cause instanceof Error ? `${error.message}: ${cause.message}` : error.message;
   }
   return String(error);
-}
-
-/** `url` without the user:password@ part, for messages and logs. */
-export function withoutCredentials(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (!parsed.username && !parsed.password) return url;
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString().replace(/\/+$/, '');
-  } catch {
-    return url.replace(/\/\/[^/@]*@/, '//');
-  }
 }

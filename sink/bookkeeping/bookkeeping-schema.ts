@@ -2,8 +2,10 @@
 // slot_losses, copy_tables, copy_chunks, deferred_indexes, one pos_<table> per replicated table). Only sink/ builds SQL against it.
 import type pg from 'pg';
 import { qualifiedName, quoteIdent } from '../../core/sql-identifier.js';
+import { BOOKKEEPING_SCHEMA } from '../../pipeline/routing/bookkeeping-schema-name.js';
 
-export const BOOKKEEPING_SCHEMA = 'pgferry';
+// The name is the routing's (which refuses every table that would land here), the schema is ours.
+export { BOOKKEEPING_SCHEMA };
 /** Serializes DDL of several pgferry processes on one target (any constant works). */
 export const DDL_LOCK_KEY = 7_307_011_981;
 

@@ -2,7 +2,12 @@
 // time) and the name of its position table (the last applied position of every row).
 import type pg from 'pg';
 import { qualifiedName } from '../../core/sql-identifier.js';
-import { BOOKKEEPING_SCHEMA, hasBookkeepingTable, tablesTable } from './bookkeeping-schema.js';
+import {
+  BOOKKEEPING_SCHEMA,
+  copyTablesTable,
+  hasBookkeepingTable,
+  tablesTable,
+} from './bookkeeping-schema.js';
 
 export interface TableProgressRow {
   schema: string;
@@ -87,4 +92,23 @@ export async function forgetTable(
     schema,
     name,
   ]);
+}
+
+/**
+ * Every target table pgferry has written or is writing: registered by `pgferry run`
+ * (pgferry.tables) or planned by `pgferry copy` (pgferry.copy_tables). What `resnapshot` may empty.
+ */
+export async function readWrittenTables(
+  client: pg.ClientBase,
+): Promise<{ schema: string; name: string }[]> {
+  const parts: string[] = [];
+  if (await hasBookkeepingTable(client, 'tables'))
+    parts.push(`SELECT table_schema, table_name FROM ${tablesTable()}`);
+  if (await hasBookkeepingTable(client, 'copy_tables'))
+    parts.push(`SELECT table_schema, table_name FROM ${copyTablesTable()}`);
+  if (parts.length === 0) return [];
+  const result = await client.query<{ table_schema: string; table_name: string }>(
+    `${parts.join(' UNION ')} ORDER BY 1, 2`,
+  );
+  return result.rows.map((r) => ({ schema: r.table_schema, name: r.table_name }));
 }

@@ -6,6 +6,8 @@ export interface CliRun {
   code: number;
   stdout: string;
   stderr: string;
+  /** The JSON log lines the command wrote (a real run sends them to stderr). */
+  log: string;
 }
 
 export async function runPgferryCli(
@@ -14,6 +16,7 @@ export async function runPgferryCli(
 ): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
+  let log = '';
   const io: CliIo = {
     stdout: (text) => {
       stdout += text;
@@ -21,8 +24,12 @@ export async function runPgferryCli(
     stderr: (text) => {
       stderr += text;
     },
-    logDestination: { write: () => undefined },
+    logDestination: {
+      write: (line) => {
+        log += line;
+      },
+    },
   };
   const code = await runCli(argv, env, io);
-  return { code, stdout, stderr };
+  return { code, stdout, stderr, log };
 }

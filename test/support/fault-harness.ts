@@ -134,6 +134,8 @@ export class FaultScenario {
       ...stack.vars,
       KAFKA_TOPIC_PATTERN: `^${this.prefix}\\.public\\..*`,
       KAFKA_GROUP_ID: this.groupId,
+      // pgferry watches (and, CONNECTOR_AUTO_RESTART, restarts) this scenario's connector.
+      CONNECTOR_NAME: this.connectorName,
       BATCH_SIZE: '500',
       BATCH_MAX_BYTES: String(FAULT_BATCH_MAX_BYTES),
       TOPIC_REFRESH_SECONDS: '2',

@@ -118,7 +118,7 @@ describe('probeBrokers', () => {
 
 describe('registry URL in messages', () => {
   it('never shows the credentials a URL carries', async () => {
-    const { withoutCredentials } = await import('../../pipeline/codec/schema-lookup.js');
+    const { redactUrl: withoutCredentials } = await import('../../core/redact-url.js');
     expect(withoutCredentials('https://user:s3cret@registry:8081/apis/ccompat/v7')).toBe(
       'https://registry:8081/apis/ccompat/v7',
     );

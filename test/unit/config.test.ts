@@ -56,6 +56,8 @@ const FULL_ENV = {
   ROLLBACK_DB_PASSWORD: 'rollback-pass-5',
   REVERSE_KAFKA_GROUP_ID: 'g-rev',
   CONNECT_URL: 'http://connect:8083',
+  CONNECT_USERNAME: 'cuser',
+  CONNECT_PASSWORD: 'connect-pass-7',
   CONNECTOR_NAME: 'my-source',
   CONNECTOR_CONFIG_FILE: 'x.json',
   BATCH_SIZE: '500',
@@ -63,6 +65,9 @@ const FULL_ENV = {
   CONSUMER_POLL_TIMEOUT: '0.25',
   DLQ_TOPIC: 'my.dlq',
   TARGET_SCHEMA: 'migrated',
+  KAFKA_TOPIC_PREFIX: 'cdc',
+  TABLES_INCLUDE: 'app.*',
+  TABLES_EXCLUDE: 'app.tmp_*',
   METRICS_HOST: '0.0.0.0',
   METRICS_PORT: '9999',
   CONTROL_TOKEN: 'control-token-6-0123456789',
@@ -79,6 +84,8 @@ const EVERY_SETTING_ENV: Record<SettingEnvName, string> = {
   RETRY_MAX_DELAY_SECONDS: '12',
   PROGRESS_LOG_SECONDS: '7',
   COPY_METRICS_PORT: '9998',
+  CONNECTOR_AUTO_RESTART: 'false',
+  CONNECTOR_AUTO_RESTART_MAX: '3',
   REVERSE_CONNECTOR_NAME: 'rev-connector',
   REVERSE_CONNECTOR_CONFIG_FILE: 'rev.json',
   REVERSE_PUBLICATION: 'rev_pub',
@@ -122,7 +129,9 @@ const SECRET_VALUES = [
   'registry-pass-2',
   'target-pass-3',
   'source-pass-4',
+  'rollback-pass-5',
   'control-token-6-0123456789',
+  'connect-pass-7',
 ];
 
 describe('loadConfig defaults', () => {
@@ -148,6 +157,8 @@ describe('loadConfig defaults', () => {
     expect(config.connect).toEqual({
       url: 'http://localhost:8083',
       connectorName: 'pgferry-source',
+      autoRestart: true,
+      autoRestartMax: 10,
       connectorConfigFile: 'connect-config/debezium-source.json',
     });
     expect(config.batch).toEqual({ maxRows: 1000, maxBytes: 16 * 1024 * 1024 });
@@ -186,6 +197,7 @@ describe('loadConfig defaults', () => {
       url: 'https://registry.example:8443/apis/ccompat/v7',
       auth: { username: 'ruser', password: 'registry-pass-2' },
     });
+    expect(config.connect.auth).toEqual({ username: 'cuser', password: 'connect-pass-7' });
     expect(config.target.sslMode).toBe('verify-full');
     expect(config.source).toEqual({
       host: 'source',
@@ -214,6 +226,7 @@ describe('describeConfig', () => {
       'SCHEMA_REGISTRY_PASSWORD',
       'TARGET_DB_PASSWORD',
       'SOURCE_DB_PASSWORD',
+      'CONNECT_PASSWORD',
       'CONTROL_TOKEN',
       'ROLLBACK_DB_PASSWORD',
     ]);
@@ -414,11 +427,12 @@ describe('loadConfig validation', () => {
     expect(loadConfigError({ SOURCE_DB_HOST: 'src' }).problems.map((p) => p.setting)).toEqual([
       'SOURCE_DB_NAME',
       'SOURCE_DB_USER',
+      'SOURCE_DB_PASSWORD',
     ]);
     expect(
-      loadConfig({ SOURCE_DB_HOST: 'h', SOURCE_DB_NAME: 'd', SOURCE_DB_USER: 'u' }).source,
+      loadConfig({ SOURCE_DB_HOST: 'localhost', SOURCE_DB_NAME: 'd', SOURCE_DB_USER: 'u' }).source,
     ).toEqual({
-      host: 'h',
+      host: 'localhost',
       port: 5432,
       database: 'd',
       user: 'u',
@@ -481,6 +495,8 @@ describe('secrets', () => {
     expect(redacted.target.password).toBe('***');
     expect(redacted.source?.password).toBe('***');
     expect(redacted.control.token).toBe('***');
+    expect(redacted.connect.auth?.password).toBe('***');
+    expect(redacted.reverse.sourceWriter?.password).toBe('***');
     expect(redacted.kafka.sasl?.username).toBe('kuser');
     expect(redacted.kafka.topicPattern).toBeInstanceOf(RegExp);
     const text = JSON.stringify(redacted);
@@ -495,6 +511,114 @@ describe('secrets', () => {
     expect(redacted.kafka.sasl).toBeUndefined();
     expect(redacted.source).toBeUndefined();
     expect(redacted.target.password).toBe('***');
+  });
+});
+
+describe('credentials in URL settings', () => {
+  it('takes user:password@ out of the registry and Connect URLs into their basic-auth settings', () => {
+    const config = loadConfig({
+      SCHEMA_REGISTRY_URL:
+        'https://reg%40user:p%40ss%2Fw0rd@registry.example:8443/apis/ccompat/v7/',
+      CONNECT_URL: 'http://admin:c0nnect%20pass@connect:8083',
+    });
+    expect(config.schemaRegistry).toEqual({
+      url: 'https://registry.example:8443/apis/ccompat/v7',
+      auth: { username: 'reg@user', password: 'p@ss/w0rd' },
+    });
+    expect(config.connect.url).toBe('http://connect:8083');
+    expect(config.connect.auth).toEqual({ username: 'admin', password: 'c0nnect pass' });
+    expect(JSON.stringify(redactConfig(config))).not.toMatch(/p@ss|p%40ss|c0nnect/);
+  });
+
+  it('refuses credentials given both in the URL and as settings, without echoing either', () => {
+    const error = loadConfigError({
+      SCHEMA_REGISTRY_URL: 'http://u:url-pass-8@registry:8081',
+      SCHEMA_REGISTRY_USERNAME: 'u',
+      SCHEMA_REGISTRY_PASSWORD: 'registry-pass-2',
+      CONNECT_URL: 'http://u:url-pass-9@connect:8083',
+      CONNECT_PASSWORD: 'connect-pass-7',
+    });
+    expect(error.problems.map((p) => p.setting)).toEqual([
+      'SCHEMA_REGISTRY_URL',
+      'CONNECT_URL',
+      'CONNECT_USERNAME',
+    ]);
+    expect(error.problems[0]?.message).toMatch(/give the credentials one way only/);
+    expect(error.message).not.toMatch(/url-pass|registry-pass|connect-pass/);
+  });
+
+  it('refuses a URL with only a user name or only a password', () => {
+    const error = loadConfigError({
+      SCHEMA_REGISTRY_URL: 'http://someone@registry:8081',
+      CONNECT_URL: 'http://:lonely-pass@connect:8083',
+    });
+    expect(error.problems).toEqual([
+      {
+        setting: 'SCHEMA_REGISTRY_URL',
+        message: expect.stringMatching(/a user name but no password/),
+      },
+      { setting: 'CONNECT_URL', message: expect.stringMatching(/a password but no user name/) },
+    ]);
+    expect(error.message).not.toContain('lonely-pass');
+  });
+
+  it('never echoes the userinfo of a URL it cannot parse', () => {
+    const error = loadConfigError({
+      SCHEMA_REGISTRY_URL: 'http://u:bad/pass-1@registry:8081',
+      CONNECT_URL: 'ftp://u:bad-pass-2@connect:2121',
+    });
+    expect(error.problems.map((p) => p.setting)).toEqual(['SCHEMA_REGISTRY_URL', 'CONNECT_URL']);
+    expect(error.message).not.toMatch(/bad|pass/);
+    expect(error.message).toContain("got 'ftp://connect:2121'");
+  });
+});
+
+describe('database passwords outside the local stack', () => {
+  it('keeps the sample target password on loopback hosts and socket directories only', () => {
+    for (const host of [
+      'localhost',
+      '127.0.0.1',
+      '127.1.2.3',
+      '::1',
+      '[::1]',
+      '/var/run/postgresql',
+    ]) {
+      expect(loadConfig({ TARGET_DB_HOST: host }).target.password, host).toBe('migration_secret');
+    }
+    expect(describeConfig().find((row) => row.env === 'TARGET_DB_PASSWORD')?.default).toBe(
+      undefined,
+    );
+  });
+
+  it('requires TARGET_DB_PASSWORD for any other host, naming the variable', () => {
+    for (const host of ['db.example.com', '10.0.0.5', 'target-db', 'localhost.example']) {
+      const error = loadConfigError({ TARGET_DB_HOST: host });
+      expect(error.problems).toEqual([
+        { setting: 'TARGET_DB_PASSWORD', message: expect.stringMatching(/^not set; required/) },
+      ]);
+      expect(error.message).toContain(`TARGET_DB_HOST (${host})`);
+    }
+    expect(loadConfig({ TARGET_DB_HOST: 'db', TARGET_DB_PASSWORD: 'p' }).target.password).toBe('p');
+  });
+
+  it('requires SOURCE_DB_PASSWORD, and ROLLBACK_DB_PASSWORD with ROLLBACK_DB_USER, off loopback', () => {
+    const source = { SOURCE_DB_HOST: 'source.example', SOURCE_DB_NAME: 'd', SOURCE_DB_USER: 'u' };
+    const error = loadConfigError({ ...source, ROLLBACK_DB_USER: 'w' });
+    expect(error.problems.map((p) => p.setting)).toEqual([
+      'SOURCE_DB_PASSWORD',
+      'ROLLBACK_DB_PASSWORD',
+    ]);
+    expect(() =>
+      loadConfig({
+        ...source,
+        SOURCE_DB_PASSWORD: 's',
+        ROLLBACK_DB_USER: 'w',
+        ROLLBACK_DB_PASSWORD: 'r',
+      }),
+    ).not.toThrow();
+    const local = loadConfig({ ...source, SOURCE_DB_HOST: '127.0.0.1', ROLLBACK_DB_USER: 'w' });
+    expect(local.source?.password).toBeUndefined();
+    expect(local.reverse.sourceWriter?.password).toBeUndefined();
   });
 });
 

@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../core/control-client.js';
 import { createLogger } from '../../core/logger.js';
+import { isLoopbackAddress } from '../../core/loopback-address.js';
 import { createMetrics } from '../../core/metrics.js';
 import { setPipelinePaused } from '../../migrate/pause/pipeline-pause.js';
 import {
   choosePauseAccess,
   createPauseAuthorizer,
-  isLoopbackAddress,
   readBearerToken,
 } from '../../ops/control-auth.js';
 import { startControlServer } from '../../ops/control-server.js';

@@ -1,8 +1,11 @@
 // Reading real Debezium key/value schemas (schemas/examples): column names, types, primary key.
 import { describe, expect, it } from 'vitest';
-import { SchemaIncompatibleError } from '../../core/errors.js';
+import { PoisonMessageError, SchemaIncompatibleError } from '../../core/errors.js';
 import type { AvroJson, AvroJsonObject } from '../../pipeline/codec/avro-json.js';
-import { readEnvelopeSchema } from '../../pipeline/codec/envelope-schema.js';
+import {
+  KeySchemaMismatchError,
+  readEnvelopeSchema,
+} from '../../pipeline/codec/envelope-schema.js';
 import { type FixtureTopic, loadMessages, loadSchema } from '../support/debezium-fixtures.js';
 
 function read(topic: FixtureTopic, withKey = true) {
@@ -148,19 +151,29 @@ describe('readEnvelopeSchema errors', () => {
     );
   });
 
-  it('refuses a key field that is not a column of the row', () => {
+  it('refuses a key field that is not a column of the row as poison (another table’s key)', () => {
     const otherKey: AvroJson = {
       type: 'record',
       name: 'Key',
       fields: [{ name: 'missing', type: 'int' }],
     };
-    expect(() =>
+    const read = () =>
       readEnvelopeSchema(
         { key: 1, value: 2 },
         otherKey,
         loadSchema('cdc.public.typeprobe', 'value'),
+      );
+    // Debezium makes both from one table: a mismatch is a message, not a schema change.
+    expect(read).toThrow(KeySchemaMismatchError);
+    expect(read).toThrow(PoisonMessageError);
+    expect(read).not.toThrow(SchemaIncompatibleError);
+    expect(() =>
+      readEnvelopeSchema(
+        { key: 1, value: 2 },
+        'string',
+        loadSchema('cdc.public.typeprobe', 'value'),
       ),
-    ).toThrow(SchemaIncompatibleError);
+    ).toThrow(KeySchemaMismatchError);
   });
 
   it('names the column whose type has no exact conversion', () => {

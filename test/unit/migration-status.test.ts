@@ -11,7 +11,7 @@ import {
 import { formatBytes, formatMigrationStatus } from '../../migrate/status/migration-status-text.js';
 import type { ConsumerPart, MigrationStatus } from '../../migrate/status/migration-status-types.js';
 import { statusExitCode, watchStatus } from '../../migrate/status/status-command.js';
-import { tableOfTopic } from '../../migrate/status/table-progress-reading.js';
+import { readPipelineRouting, tableOfTopic } from '../../migrate/status/topic-routing.js';
 import type { CopyTableRow } from '../../sink/bookkeeping/copy-rows.js';
 
 /** A caught-up status; tests change one part. */
@@ -244,10 +244,34 @@ describe('judgeCaughtUp', () => {
 });
 
 describe('tableOfTopic', () => {
+  const routing = (
+    pattern: RegExp,
+    mapping: { topicPrefix?: string; targetSchema?: string } = {},
+  ) => readPipelineRouting({ kafka: { topicPattern: pattern }, mapping });
+
   it('maps <prefix>.<schema>.<table> to schema.table, TARGET_SCHEMA overriding the schema', () => {
-    expect(tableOfTopic('cdc.public.users')).toBe('public.users');
-    expect(tableOfTopic('a.b.sales.orders')).toBe('sales.orders');
-    expect(tableOfTopic('cdc.public.users', 'mirror')).toBe('mirror.users');
+    const cdc = routing(/^cdc\.public\..*/);
+    expect(tableOfTopic('cdc.public.users', cdc)).toBe('public.users');
+    expect(tableOfTopic('a.b.sales.orders', routing(/.*/, { topicPrefix: 'a.b' }))).toBe(
+      'sales.orders',
+    );
+    const mirror = routing(/^cdc\.public\..*/, { targetSchema: 'mirror' });
+    expect(tableOfTopic('cdc.public.users', mirror, { targetSchema: 'mirror' })).toBe(
+      'mirror.users',
+    );
+  });
+
+  it('keeps a dot in a table name (the topic prefix is known)', () => {
+    expect(tableOfTopic('cdc.public.my.table', routing(/^cdc\.public\..*/))).toBe(
+      'public.my.table',
+    );
+    // The last-two-parts reading it replaces would have said my.table.
+    expect(tableOfTopic('cdc.public.my.table', undefined)).toBe('my.table');
+  });
+
+  it('without a topic prefix (a pattern with no literal head), shows the last two parts', () => {
+    expect(routing(/.*/)).toBeUndefined();
+    expect(tableOfTopic('x.y.public.users', undefined)).toBe('public.users');
   });
 });
 

@@ -115,6 +115,7 @@ describe('rules', () => {
         'PgferryApplyErrors',
         'PgferryConnectorFailed',
         'PgferryConnectorTaskFailed',
+        'PgferryConnectorRestartsExhausted',
         'PgferryConsumerLagGrowing',
         'PgferryCopyStalled',
         'PgferryCopyTableFailed',

@@ -1,0 +1,54 @@
+// Settings of the topic -> table mapping (pipeline/routing/): Debezium's topic prefix and the
+// tables `pgferry run` may write. Part of the settings table (settings-table.ts), beside
+// TARGET_SCHEMA, whose `mapping` object they share.
+import { z } from 'zod';
+import { parseTablePatterns, TablePatternError } from '../table-pattern.js';
+import { defineSetting } from './setting-definition.js';
+import { type EnvSchema, parseTopicName } from './setting-parsers.js';
+
+/**
+ * A comma-separated list of table patterns (core/table-pattern.ts), checked here and kept as the
+ * text of each pattern: the config stays plain data (printed by `config check`, cloned to redact).
+ */
+export function parseTablePatternList(): EnvSchema<readonly string[]> {
+  return z.string().transform((raw, ctx) => {
+    try {
+      const patterns = parseTablePatterns(raw);
+      if (patterns.length > 0) return patterns.map((p) => p.text);
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected at least one pattern' });
+    } catch (error) {
+      if (!(error instanceof TablePatternError)) throw error;
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: error.message });
+    }
+    return z.NEVER;
+  });
+}
+
+export function defineTableRoutingSettings() {
+  const patterns =
+    'Comma-separated schema.table patterns: names, globs (* any run, ? one character) or "quoted names" (public.*, sales.order_?, "My Schema"."a.b"), matched against the source tables.';
+  return {
+    KAFKA_TOPIC_PREFIX: defineSetting(
+      {
+        key: 'mapping.topicPrefix',
+        description:
+          "Debezium's topic.prefix: topics are <prefix>.<schema>.<table>, and an event writes only the table its topic names. Unset: read from KAFKA_TOPIC_PATTERN's literal head (^cdc\\.public\\. -> cdc); set it when the prefix has a dot.",
+      },
+      parseTopicName(),
+    ),
+    TABLES_INCLUDE: defineSetting(
+      {
+        key: 'mapping.include',
+        description: `Only these tables are written by pgferry run; topics of other tables are not consumed (one log line each). ${patterns} Unset: every table.`,
+      },
+      parseTablePatternList(),
+    ),
+    TABLES_EXCLUDE: defineSetting(
+      {
+        key: 'mapping.exclude',
+        description: `Tables pgferry run never writes, even when TABLES_INCLUDE matches them; their topics are not consumed. ${patterns}`,
+      },
+      parseTablePatternList(),
+    ),
+  };
+}

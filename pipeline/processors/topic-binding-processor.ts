@@ -1,0 +1,160 @@
+// Binding: a decoded event may write only the table its topic names (TopicTableMap.bind: its
+// `source` must name the topic's table, a selected one, outside pgferry's bookkeeping schema), and
+// its schemas must be its topic's (registered under `<topic>-key` / `<topic>-value`); a row change
+// without a key on a topic whose table has one is a key left out. Each failure is poison: that one
+// record is dead-lettered with its reason, and no forged message can stop a table. A schema that
+// is the topic's own and still cannot be followed is a real schema change: transform stops the
+// table for it. Registry answers are cached (an id's subjects never change; a missing subject is
+// asked again after a minute). Does I/O: never wrap it in poisonUntypedErrors.
+import type { SchemaSubjects } from '../codec/schema-subjects.js';
+import { subjectOf } from '../codec/schema-subjects.js';
+import { ForeignSchemaError, MissingKeyError } from '../routing/binding-errors.js';
+import { judgeSchemaOwnership } from '../routing/schema-ownership.js';
+import type { TopicTableMap } from '../routing/topic-table-map.js';
+import type { TableRef } from '../row-change.js';
+import type { DecodedRecord } from './decode-processor.js';
+import type { Processor, ProcessorContext } from './processor.js';
+
+export interface TopicBindingOptions {
+  map: TopicTableMap;
+  /** The registry's subjects; without them only the source binding is checked. */
+  subjects?: SchemaSubjects;
+  /** How long an answer that is not a yes stays cached (default one minute). */
+  recheckMs?: number;
+  now?: () => number;
+}
+
+/** Ops of row changes: they carry their row's key when the table has one (not truncates). */
+const KEYED_OPS = new Set(['c', 'r', 'u', 'd']);
+
+interface Cached<T> {
+  value: T;
+  at: number;
+}
+
+/** A registry question still to ask before the record can be judged. */
+type Question = () => Promise<void>;
+
+/** `source.schema`/`source.table` when they are text; else transform says what is wrong. */
+function readSource(value: Record<string, unknown>): TableRef | undefined {
+  const source = value.source;
+  if (typeof source !== 'object' || source === null) return undefined;
+  const { schema, table } = source as { schema?: unknown; table?: unknown };
+  return typeof schema === 'string' && typeof table === 'string'
+    ? { schema, name: table }
+    : undefined;
+}
+
+export function createTopicBindingProcessor(
+  options: TopicBindingOptions,
+): Processor<DecodedRecord, DecodedRecord> {
+  const { map, subjects } = options;
+  const recheckMs = options.recheckMs ?? 60_000;
+  const now = options.now ?? Date.now;
+  const subjectsById = new Map<number, Cached<readonly string[] | undefined>>();
+  const subjectExists = new Map<string, Cached<boolean | undefined>>();
+  /** Topics whose schemas could not be checked: said once each. */
+  const unchecked = new Set<string>();
+
+  /** Set while a record is judged again after its questions were answered: take the answers. */
+  let takeAnswers = false;
+  const fresh = <T>(entry: Cached<T> | undefined, isFinal: (v: T) => boolean) =>
+    entry !== undefined && (isFinal(entry.value) || takeAnswers || now() - entry.at < recheckMs);
+
+  /** The subjects of `id`, or the question that finds them. */
+  const subjectsOfSchema = (id: number, ask: Question[]) => {
+    const entry = subjectsById.get(id);
+    if (fresh(entry, (v) => v !== undefined)) return entry?.value;
+    ask.push(async () => {
+      subjectsById.set(id, { value: await subjects?.subjectsOf(id), at: now() });
+    });
+    return undefined;
+  };
+  const exists = (subject: string, ask: Question[]) => {
+    const entry = subjectExists.get(subject);
+    if (fresh(entry, (v) => v === true)) return entry?.value;
+    ask.push(async () => {
+      subjectExists.set(subject, { value: await subjects?.hasSubject(subject), at: now() });
+    });
+    return undefined;
+  };
+
+  /** Judges one schema of the record; adds to `ask` what it still needs to know. */
+  const judgeSchema = (
+    decoded: DecodedRecord,
+    part: 'key' | 'value',
+    id: number,
+    ask: Question[],
+    ctx: ProcessorContext,
+  ): void => {
+    const topic = decoded.record.topic;
+    const subject = subjectOf(topic, part);
+    const before = ask.length;
+    const ofSchema = subjectsOfSchema(id, ask);
+    if (ask.length > before) return;
+    if (ofSchema?.includes(subject)) return;
+    const subjectKnown = ofSchema === undefined ? undefined : exists(subject, ask);
+    if (ask.length > before) return;
+    const ownership = judgeSchemaOwnership(subject, ofSchema, subjectKnown);
+    if (ownership === 'foreign') {
+      const owners = (ofSchema ?? []).join(', ') || 'no subject';
+      throw new ForeignSchemaError(
+        `the ${part} schema id ${id} is registered for ${owners}, not for this topic's ${subject}: the message mixes in another topic's schema`,
+      );
+    }
+    if (ownership === 'unknown' && !unchecked.has(topic)) {
+      unchecked.add(topic);
+      ctx.log.warn(
+        { topic, subject, schemaId: id },
+        'cannot check that the message schemas belong to the topic (the registry does not answer which subjects a schema id has, or names subjects otherwise); only the source table is checked',
+      );
+    }
+  };
+
+  /** Throws when the record is not its topic's; returns the questions still open. */
+  const judge = (decoded: DecodedRecord, ctx: ProcessorContext): Question[] => {
+    const ask: Question[] = [];
+    if (!subjects || decoded.value === null || decoded.valueSchema === null) return ask;
+    judgeSchema(decoded, 'value', decoded.valueSchema.id, ask, ctx);
+    if (decoded.keySchema !== null) {
+      judgeSchema(decoded, 'key', decoded.keySchema.id, ask, ctx);
+      return ask;
+    }
+    const op = decoded.value.op;
+    if (typeof op !== 'string' || !KEYED_OPS.has(op)) return ask;
+    const topic = decoded.record.topic;
+    const keySubject = subjectOf(topic, 'key');
+    const keyed = exists(keySubject, ask);
+    if (keyed === true) {
+      throw new MissingKeyError(
+        `an op ${op} event without a key on ${topic}, whose table has a primary key (its key schemas are registered as ${keySubject}): the key was left out`,
+      );
+    }
+    return ask;
+  };
+
+  return {
+    name: 'bind',
+    process(decoded, ctx) {
+      const value = decoded.value;
+      if (value === null) return [decoded]; // a tombstone writes nothing
+      const source = readSource(value);
+      if (source === undefined) return [decoded];
+      map.bind(decoded.record.topic, source);
+      const open = judge(decoded, ctx);
+      if (open.length === 0) return [decoded];
+      return (async () => {
+        for (let ask = open; ask.length > 0; ) {
+          await Promise.all(ask.map((question) => question()));
+          takeAnswers = true;
+          try {
+            ask = judge(decoded, ctx);
+          } finally {
+            takeAnswers = false;
+          }
+        }
+        return [decoded];
+      })();
+    },
+  };
+}
