@@ -5,6 +5,8 @@ import type { Admin } from 'kafkajs';
 import { pino } from 'pino';
 import type { ConnectorConfig } from '../../core/connect-client.js';
 import { createKafka } from '../../core/kafka-client.js';
+import { formatTopicName } from '../../pipeline/routing/debezium-topic-name.js';
+import { resolveTopicPrefix as resolveRoutingPrefix } from '../../pipeline/routing/topic-prefix.js';
 import type { MigrationTable } from '../migration-tables.js';
 import {
   type Check,
@@ -55,8 +57,33 @@ export function resolveTopicPrefix(
   return { prefix: 'cdc', from: 'the default' };
 }
 
+/** Debezium's topic for a table (characters Kafka refuses become `_`), as `pgferry run` maps it. */
 export const topicOf = (prefix: string, table: MigrationTable): string =>
-  `${prefix}.${table.schema}.${table.name}`;
+  formatTopicName(prefix, table);
+
+/**
+ * Whether `pgferry run` maps topics with the prefix the connector writes: run binds each event to
+ * the table its topic names, using KAFKA_TOPIC_PREFIX or the literal head of KAFKA_TOPIC_PATTERN;
+ * a different prefix there would make it refuse every topic. Undefined when nothing to compare.
+ */
+export function judgeRoutingPrefix(
+  connectorPrefix: string | undefined,
+  explicit: string | undefined,
+  pattern: RegExp,
+): CheckVerdict | undefined {
+  const routing = resolveRoutingPrefix(explicit, pattern);
+  if (routing === undefined) {
+    return fail(
+      `pgferry run cannot tell the topic prefix from KAFKA_TOPIC_PATTERN ${pattern.source}: set KAFKA_TOPIC_PREFIX${connectorPrefix ? `=${connectorPrefix}` : ''}`,
+    );
+  }
+  if (connectorPrefix !== undefined && routing.prefix !== connectorPrefix) {
+    return fail(
+      `the connector writes topics ${connectorPrefix}.<schema>.<table> but pgferry run maps them with the prefix ${routing.prefix} (from ${routing.from}): set KAFKA_TOPIC_PREFIX=${connectorPrefix}`,
+    );
+  }
+  return undefined;
+}
 
 /** Connect creates a source connector's topics when its config has topic.creation.default.*. */
 export const connectCreatesTopics = (config: ConnectorConfig | undefined): boolean =>
@@ -262,6 +289,13 @@ export async function checkKafka(context: PreflightContext): Promise<PreflightSe
         const { topics, prefix } = await readPlan();
         const existing = new Set(await admin.listTopics());
         const reading = await context.connector;
+        const configured = reading.config?.['topic.prefix'];
+        const routing = judgeRoutingPrefix(
+          configured !== undefined && !configured.includes('${') ? configured : undefined,
+          config.mapping.topicPrefix,
+          config.kafka.topicPattern,
+        );
+        if (routing) return routing;
         const verdict = judgeTopics({
           expected: topics,
           existing,

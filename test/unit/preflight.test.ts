@@ -27,9 +27,11 @@ import {
   formatDuration,
   isRetentionShort,
   judgeRetention,
+  judgeRoutingPrefix,
   judgeTopics,
   resolveTopicPrefix,
   type TopicRetention,
+  topicOf,
 } from '../../migrate/preflight/preflight-kafka.js';
 import { type CopySlotReading, judgeCopySlot } from '../../migrate/preflight/source-copy-checks.js';
 import {
@@ -253,6 +255,24 @@ describe('Kafka rules', () => {
     expect(
       resolveTopicPrefix({ config: { 'topic.prefix': '${env:PREFIX}' } }, /^rev\.public\./).prefix,
     ).toBe('rev');
+  });
+
+  it('routing: pgferry run must map topics with the prefix the connector writes', () => {
+    const pattern = /^cdc\.public\..*/;
+    expect(judgeRoutingPrefix('cdc', undefined, pattern)).toBeUndefined();
+    expect(judgeRoutingPrefix(undefined, undefined, pattern)).toBeUndefined();
+    expect(judgeRoutingPrefix('app', undefined, pattern)).toMatchObject({
+      status: 'fail',
+      message: expect.stringContaining('set KAFKA_TOPIC_PREFIX=app'),
+    });
+    expect(judgeRoutingPrefix('my.app', 'my.app', /^my\.app\..*/)).toBeUndefined();
+    expect(judgeRoutingPrefix('cdc', undefined, /.*/)).toMatchObject({
+      status: 'fail',
+      message: expect.stringContaining('cannot tell the topic prefix'),
+    });
+    // Debezium's topic names: characters Kafka refuses become `_`, dots in names stay.
+    expect(topicOf('cdc', { schema: 'public', name: 'my table' })).toBe('cdc.public.my_table');
+    expect(topicOf('cdc', { schema: 'public', name: 'my.table' })).toBe('cdc.public.my.table');
   });
 
   it('topics: existing, or created by Connect or the broker; never outside the pattern', () => {
