@@ -2,6 +2,7 @@
 // the catalog), else the tables of the Debezium publication, else every table in schema public.
 import type pg from 'pg';
 import { PgferryError } from '../core/errors.js';
+import { TableSelection } from '../pipeline/routing/table-selection.js';
 
 export interface MigrationTable {
   schema: string;
@@ -38,7 +39,33 @@ export function parseTableList(text: string): MigrationTable[] {
  * Resolves the tables to work on, in a stable order (schema, name). Named tables must exist as
  * ordinary or partitioned tables; the error lists every one that does not.
  */
+/**
+ * The tables a command works on: those named (`--tables`, taken as given), else the publication's
+ * (else the public schema's) less what TABLES_INCLUDE / TABLES_EXCLUDE leave out of `pgferry run`:
+ * a table run never writes is neither copied, verified nor cut over.
+ */
 export async function resolveMigrationTables(
+  client: pg.ClientBase,
+  options: {
+    tables?: readonly MigrationTable[];
+    publication?: string;
+    selection?: {
+      include?: readonly string[] | undefined;
+      exclude?: readonly string[] | undefined;
+    };
+  },
+): Promise<MigrationTable[]> {
+  const named = options.tables !== undefined && options.tables.length > 0;
+  const tables = await listMigrationTables(client, options);
+  if (named || options.selection === undefined) return tables;
+  const selection = TableSelection.fromPatterns(
+    options.selection.include,
+    options.selection.exclude,
+  );
+  return tables.filter((t) => selection.exclusionOf(t) === undefined);
+}
+
+async function listMigrationTables(
   client: pg.ClientBase,
   options: { tables?: readonly MigrationTable[]; publication?: string },
 ): Promise<MigrationTable[]> {

@@ -152,6 +152,7 @@ async function runCopyCommand(options: CopyCommandOptions, context: CommandConte
     const tables = await resolveMigrationTables(source, {
       ...(requested === undefined ? {} : { tables: requested }),
       publication: config.replication.publication,
+      selection: { include: config.mapping.include, exclude: config.mapping.exclude },
     });
     const targetSchema = config.mapping.targetSchema;
     pairs = tables.map((t) => ({

@@ -58,6 +58,7 @@ export const registerSchemaSyncCommand: RegisterCommand = (program, { env, io, s
         source: sourceSettings,
         target: config.target,
         publication: config.replication.publication,
+        selection: { include: config.mapping.include, exclude: config.mapping.exclude },
         ...(options.tables ? { tables: options.tables } : {}),
         ...(config.mapping.targetSchema ? { targetSchema: config.mapping.targetSchema } : {}),
         deferUnique: options.deferUnique === true,
@@ -95,6 +96,8 @@ export async function syncSchema(options: {
   source: PostgresSettings;
   target: PostgresSettings;
   publication?: string;
+  /** TABLES_INCLUDE / TABLES_EXCLUDE: a table pgferry run never writes is not synced either. */
+  selection?: { include?: readonly string[] | undefined; exclude?: readonly string[] | undefined };
   tables?: MigrationTable[];
   targetSchema?: string;
   deferUnique?: boolean;
@@ -107,6 +110,7 @@ export async function syncSchema(options: {
     const tables = await resolveMigrationTables(source, {
       ...(options.tables ? { tables: options.tables } : {}),
       ...(options.publication ? { publication: options.publication } : {}),
+      ...(options.selection ? { selection: options.selection } : {}),
     });
     sourceCatalog = await readSchemaCatalog(source, { tables, followDependencies: true });
   } finally {

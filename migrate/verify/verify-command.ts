@@ -91,6 +91,7 @@ export const registerVerifyCommand: RegisterCommand = (program, { env, io, setEx
         const tables = await resolveMigrationTables(source, {
           ...(requested === undefined ? {} : { tables: requested }),
           publication: config.replication.publication,
+          selection: { include: config.mapping.include, exclude: config.mapping.exclude },
         });
         const lastProgress = new Map<string, number>();
         const report = await verifyTables(
