@@ -74,24 +74,16 @@ function describeStatus(status: ConnectorStatus | undefined): string {
 }
 
 /**
- * Waits until the scenario's connector and every task have been RUNNING for `stableMs` in a row:
- * right after a restart Connect still reports the old state until its rebalance is done, and a
- * task can fail only then. A FAILED task is restarted through the REST API
- * (POST /connectors/<name>/tasks/<id>/restart) only if `restartFailed`; otherwise it fails the
- * case. Returns how long it took, the restarts needed and the first failure's trace.
- */
-/**
- * Waits until the connector and its tasks have run for `stableMs`. A FAILED task: restarted here
- * (`true`), a test failure (`false`), or left to `pgferry run`'s CONNECTOR_AUTO_RESTART
- * (`'by-pgferry'`: nobody restarts it by hand).
+ * Waits until the connector and its tasks have run for `stableMs`. A FAILED task is a test
+ * failure (`false`), or left to `pgferry run`'s CONNECTOR_AUTO_RESTART (`'by-pgferry'`): nobody
+ * restarts it by hand. Returns how long it took and the first failure's trace.
  */
 async function connectorRunningAgain(
-  restartFailed: boolean | 'by-pgferry',
+  onFailed: false | 'by-pgferry',
   { stableMs = 15_000, timeoutMs = 150_000 } = {},
-): Promise<{ seconds: number; taskRestarts: number; failedTrace: string | undefined }> {
+): Promise<{ seconds: number; failedTrace: string | undefined }> {
   const started = Date.now();
   let runningSince: number | undefined;
-  let taskRestarts = 0;
   let failedTrace: string | undefined;
   let last: ConnectorStatus | undefined;
   for (;;) {
@@ -104,27 +96,14 @@ async function connectorRunningAgain(
     else {
       runningSince ??= Date.now();
       if (Date.now() - runningSince >= stableMs)
-        return {
-          seconds: Math.round((runningSince - started) / 100) / 10,
-          taskRestarts,
-          failedTrace,
-        };
+        return { seconds: Math.round((runningSince - started) / 100) / 10, failedTrace };
     }
     for (const task of last?.tasks ?? []) {
       if (task.state !== 'FAILED') continue;
       const trace = task.trace ?? '';
       failedTrace ??= (trace.split('\n')[0] ?? '').slice(0, 240);
-      if (restartFailed === 'by-pgferry') continue;
-      if (!restartFailed)
+      if (onFailed === false)
         throw new Error(`connector task ${task.id} FAILED: ${trace.slice(0, 2000)}`);
-      if (taskRestarts >= 3)
-        throw new Error(
-          `connector task ${task.id} still FAILED after 3 restarts: ${trace.slice(0, 2000)}`,
-        );
-      const url = `${stack.connectUrl}/connectors/${encodeURIComponent(scenario.connectorName)}/tasks/${task.id}/restart`;
-      const response = await fetch(url, { method: 'POST' });
-      expect(response.status, `POST ${url}`).toBeLessThan(300);
-      taskRestarts += 1;
     }
     if (Date.now() - started > timeoutMs)
       throw new Error(
@@ -187,23 +166,26 @@ describe.sequential('a shared service dies under pgferry', () => {
     const p = await scenario.startPgferry();
     await sleep(5000);
     const downtimeSeconds = await outage('kafka', 'kill', () => sleep(5000));
-    const connector = await connectorRunningAgain(true);
+    // No hand on the connector: a task the outage failed is restarted by pgferry itself.
+    const connector = await connectorRunningAgain('by-pgferry', { timeoutMs: 240_000 });
     await sleep(5000);
     const stats = await workload.stop();
     expect(stats.errors).toBe(0);
     const figures = await assertNothingLostNothingDoubled(scenario);
     expect(isAlive(p), 'pgferry still running after the broker came back').toBe(true);
     const metrics = await p.metrics();
+    const autoRestarts = metricSum(metrics, 'pgferry_connector_restarts_total');
+    if (connector.failedTrace !== undefined) expect(autoRestarts).toBeGreaterThan(0);
     expect(await stopProcess(p, 'SIGTERM')).toBe(0);
     task.meta.fault = {
       case: 7,
       asserts:
-        'pgferry rides out a killed and restarted broker without exiting and converges with the source',
+        'pgferry rides out a killed and restarted broker without exiting and converges with the source; a connector task the outage failed is restarted by pgferry, not by hand',
       figures: {
         transactions: stats.transactions,
         downtimeSeconds,
         connectorBackSeconds: connector.seconds,
-        connectorTaskRestarts: connector.taskRestarts,
+        connectorRestartsByPgferry: autoRestarts,
         connectorFailure: connector.failedTrace ?? 'none',
         retries: metricSum(metrics, 'pgferry_retries_total'),
         eventsTopicDuplicates: await eventsTopicExcess(),
