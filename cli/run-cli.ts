@@ -50,6 +50,7 @@ import {
 import { checkConfig, formatConfigTable } from './config-check.js';
 import { maskCliIo } from './masked-io.js';
 import { openRunOutput, runPipeline } from './run-pipeline.js';
+import { readStdinLine } from './terminal-line.js';
 
 export {
   type CliIo,
@@ -81,6 +82,8 @@ export function createProcessIo(): CliIo {
     isTty: process.stdout.isTTY === true,
     isStderrTty: process.stderr.isTTY === true,
     terminalSize: () => ({ columns: process.stdout.columns, rows: process.stdout.rows }),
+    isStdinTty: process.stdin.isTTY === true,
+    readLine: readStdinLine,
   };
 }
 
@@ -278,6 +281,7 @@ function createConnectClient(config: PgferryConfig, options: ConnectorOptions): 
   return new ConnectClient({
     baseUrl: options.connectUrl ?? config.connect.url,
     auth: config.connect.auth,
+    tls: config.connect.tls,
   });
 }
 

@@ -141,6 +141,7 @@ export async function runPipeline(
   const lookup = new RegistrySchemaLookup({
     url: config.schemaRegistry.url,
     ...(config.schemaRegistry.auth ? { auth: config.schemaRegistry.auth } : {}),
+    tls: config.schemaRegistry.tls,
   });
   const sink = new PostgresSink({
     settings: config.target,
@@ -163,6 +164,7 @@ export async function runPipeline(
         {
           kafka,
           brokers: config.kafka.brokers,
+          ssl: config.kafka.ssl,
           groupId: config.kafka.groupId,
           topicPattern: config.kafka.topicPattern,
           excludeTopic: createTopicExclusion({ map: routing, dlqTopic, log }),
@@ -212,6 +214,7 @@ export async function runPipeline(
     startConnectorMonitor({
       url: config.connect.url,
       auth: config.connect.auth,
+      tls: config.connect.tls,
       name: config.connect.connectorName,
       metrics,
       log,

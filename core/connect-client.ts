@@ -1,10 +1,13 @@
 // Minimal Kafka Connect REST client: the few calls `pgferry connector` needs, each with a
 // timeout, and failures turned into ConnectRestError so callers can decide to retry by type.
 // Basic-auth credentials travel in a header, never in the URL it requests or shows.
+import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { ConnectRestError } from './errors.js';
+import { createFetchDispatcher, type HttpTlsFiles } from './http-tls.js';
 import { redactUrlsInText } from './redact-url.js';
 import { createSecretMask, type SecretMask } from './secret-mask.js';
+import { findTlsFailure } from './tls-failure.js';
 import {
   type BasicAuth,
   formatBasicAuthorization,
@@ -51,6 +54,8 @@ export interface ConnectClientOptions {
   auth?: BasicAuth | undefined;
   /** Per-request timeout; Connect can block a request while it waits for a rebalance. */
   requestTimeoutMs?: number;
+  /** CA (CONNECT_CA_FILE) to verify an https:// Connect; unset = the system CAs. */
+  tls?: HttpTlsFiles | undefined;
 }
 
 interface ConnectResponse {
@@ -64,11 +69,13 @@ export class ConnectClient {
   private readonly requestTimeoutMs: number;
   private readonly headers: Record<string, string>;
   private readonly hideCredentials: SecretMask;
+  private readonly dispatcher: Dispatcher | undefined;
 
   constructor(options: ConnectClientOptions) {
     const { url, auth } = splitUrlCredentials(options.baseUrl);
     this.baseUrl = url.replace(/\/+$/, '');
     this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
+    this.dispatcher = createFetchDispatcher(options.tls);
     this.headers = { accept: 'application/json', 'content-type': 'application/json' };
     const credentials = auth ?? options.auth;
     if (credentials) this.headers.authorization = formatBasicAuthorization(credentials);
@@ -185,6 +192,8 @@ export class ConnectClient {
         signal,
         headers: this.headers,
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        // undici's own Dispatcher type and the one Node's fetch declares differ only in name.
+        ...(this.dispatcher ? ({ dispatcher: this.dispatcher } as RequestInit) : {}),
       });
       body = await response.text();
     } catch (error) {
@@ -251,6 +260,12 @@ function describeFetchFailure(error: unknown, timeout: AbortSignal): string {
   const cause = error instanceof Error ? error.cause : undefined;
   const code = cause instanceof Error && 'code' in cause ? cause.code : undefined;
   if (code === 'ECONNREFUSED') return 'connection refused (is Kafka Connect running?)';
+  const tls = findTlsFailure(error);
+  if (tls !== undefined) {
+    const fix =
+      tls.fix === 'ca' ? 'check CONNECT_CA_FILE' : 'check CONNECT_URL and CONNECT_CA_FILE';
+    return `TLS failed: ${tls.reason}; ${fix}`;
+  }
   const message = error instanceof Error ? error.message : String(error);
   // fetch repeats the URL it refused; the base URL has no credentials, this is the second lock.
   return redactUrlsInText(cause instanceof Error ? `${message}: ${cause.message}` : message);

@@ -119,3 +119,18 @@ export class ConnectRestError extends PgferryError {
 function isRetriableConnectStatus(status: number | undefined): boolean {
   return status === undefined || status >= 500 || status === 409;
 }
+
+/**
+ * A TLS connection was refused by one side: the server's certificate does not verify against the
+ * CA or does not name the host, the server wants a client certificate, or it speaks no TLS. Wrong
+ * settings, not an outage: retrying the same ones does not help, so the command stops and says so.
+ */
+export class TlsConnectionError extends PgferryError {
+  /** The server as the message names it, e.g. `PostgreSQL db.example:5432/app`. */
+  readonly server: string;
+
+  constructor(server: string, message: string, options: { cause?: unknown } = {}) {
+    super(message, { retriable: false, cause: options.cause });
+    this.server = server;
+  }
+}

@@ -26,6 +26,10 @@ export interface CliIo {
   isStderrTty?: boolean;
   /** The terminal's size, when stdout is one (the live view fits itself to it). */
   terminalSize?: () => { columns?: number | undefined; rows?: number | undefined };
+  /** stdin is a terminal: a destructive command may then ask before it acts (absent = not). */
+  isStdinTty?: boolean;
+  /** Reads one line the operator types on stdin; undefined at end of input. */
+  readLine?: () => Promise<string | undefined>;
 }
 
 export type Env = Record<string, string | undefined>;

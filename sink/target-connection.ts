@@ -3,7 +3,7 @@
 // error classes that decide retry or stop; session state (staging tables) goes with the session.
 import type pg from 'pg';
 import type { PostgresSettings } from '../core/config.js';
-import { PgferryError, RetriableError } from '../core/errors.js';
+import { PgferryError, RetriableError, TlsConnectionError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { connectPg } from '../core/pg-connection.js';
 import { classifyPgError, isAuthenticationFailure, keepsSessionUsable } from '../core/pg-errors.js';
@@ -57,9 +57,17 @@ export class TargetConnection {
       return client;
     } catch (error) {
       const reason = (error as Error).message;
+      // A CA, host name or client certificate that does not verify is a setting to fix, like a
+      // refused login: before the first success pgferry stops and says which.
+      if (error instanceof TlsConnectionError && !this.loggedInOnce) throw error;
       if (isAuthenticationFailure(error) && !this.loggedInOnce) {
+        // Over TLS the server may want a certificate instead of (or besides) a password.
+        const certificateHint =
+          this.settings.sslMode !== 'disable' && this.settings.sslCert === undefined
+            ? ' (or TARGET_DB_SSLCERT/TARGET_DB_SSLKEY if it wants a client certificate)'
+            : '';
         throw new PgferryError(
-          `${where} refused the login of ${user}: ${reason}; check TARGET_DB_USER and TARGET_DB_PASSWORD`,
+          `${where} refused the login of ${user}: ${reason}; check TARGET_DB_USER and TARGET_DB_PASSWORD${certificateHint}`,
           { retriable: false, cause: error },
         );
       }

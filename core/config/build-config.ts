@@ -3,6 +3,7 @@
 import { ConfigError } from '../errors.js';
 import { ensureConfigObject, parentPath, writeConfigValue } from './config-path.js';
 import { deriveTargetPassword } from './database-passwords.js';
+import { deriveSslMode } from './database-ssl-mode.js';
 import type { PgferryConfig, SettingValue } from './pgferry-config.js';
 import {
   type ParsedSettings,
@@ -23,6 +24,9 @@ type DerivedEnvName = {
 const DERIVED_VALUES: { [E in DerivedEnvName]: (config: PgferryConfig) => SettingValue<E> } = {
   REVERSE_KAFKA_GROUP_ID: (config) => `${config.kafka.groupId}-reverse`,
   TARGET_DB_PASSWORD: (config) => deriveTargetPassword(config.target.host),
+  TARGET_DB_SSLMODE: (config) => deriveSslMode(config.target.host),
+  // Only reached when the SOURCE_DB_* group is set (a closed group's settings are skipped).
+  SOURCE_DB_SSLMODE: (config) => deriveSslMode(config.source?.host ?? ''),
 };
 
 /** Optional objects of the config (e.g. 'kafka.sasl', 'source') and the setting that opens each. */

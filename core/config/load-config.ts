@@ -5,6 +5,9 @@ import { redactUrl, redactUrlsInText } from '../redact-url.js';
 import { buildConfig } from './build-config.js';
 import { REDACTED } from './config-description.js';
 import { findMissingDatabasePasswords } from './database-passwords.js';
+import { findDatabaseTlsProblems } from './database-tls-settings.js';
+import { findHttpTlsProblems } from './http-tls-settings.js';
+import { findKafkaPlaintextSaslProblems } from './kafka-sasl-transport.js';
 import type { PgferryConfig } from './pgferry-config.js';
 import { SASL_MECHANISMS } from './setting-choices.js';
 import {
@@ -94,6 +97,8 @@ function findCrossSettingProblems(
     });
   }
 
+  problems.push(...findKafkaPlaintextSaslProblems(raw, parsed));
+
   // TLS files with TLS off would be silently ignored: a security setting nobody applies.
   if (parsed.KAFKA_SSL === false) {
     const files: SettingEnvName[] = [
@@ -111,6 +116,9 @@ function findCrossSettingProblems(
       'for mutual TLS (cert and key go together)',
     );
   }
+
+  problems.push(...findDatabaseTlsProblems(raw));
+  problems.push(...findHttpTlsProblems(raw, parsed));
 
   if (isSet('SCHEMA_REGISTRY_USERNAME') !== isSet('SCHEMA_REGISTRY_PASSWORD')) {
     requireWith(

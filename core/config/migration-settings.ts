@@ -123,15 +123,29 @@ export function defineSourceDbSettings() {
     SOURCE_DB_SSLMODE: defineSetting(
       {
         key: 'source.sslMode',
-        description: `libpq-style sslmode for the source connection. ${groupNote}`,
-        default: 'prefer',
+        description: `libpq-style sslmode for the source connection (unset: verify-full when SOURCE_DB_HOST is not loopback or a socket directory, prefer on this machine). ${groupNote}`,
+        presence: 'derived',
       },
       parseChoice(SSL_MODES),
     ),
     SOURCE_DB_SSLROOTCERT: defineSetting(
       {
         key: 'source.sslRootCert',
-        description: `CA bundle (PEM file) to verify the source server. ${groupNote}`,
+        description: `CA bundle (PEM file) to verify the source server (unset: the system CAs). ${groupNote}`,
+      },
+      parseText('a file path'),
+    ),
+    SOURCE_DB_SSLCERT: defineSetting(
+      {
+        key: 'source.sslCert',
+        description: `Client certificate (PEM file) for the source; set together with SOURCE_DB_SSLKEY. ${groupNote}`,
+      },
+      parseText('a file path'),
+    ),
+    SOURCE_DB_SSLKEY: defineSetting(
+      {
+        key: 'source.sslKey',
+        description: `Private key (PEM file, unencrypted) of SOURCE_DB_SSLCERT. ${groupNote}`,
       },
       parseText('a file path'),
     ),

@@ -108,6 +108,15 @@ export const SETTINGS = {
     },
     parseSecret(),
   ),
+  KAFKA_SASL_ALLOW_PLAINTEXT: defineSetting(
+    {
+      key: 'kafka.saslAllowPlaintext',
+      description:
+        'Allow SASL (PLAIN or SCRAM) without KAFKA_SSL to brokers that are not loopback. Off: refused at start, because PLAIN sends the password in clear and neither protects the data or the session.',
+      default: 'false',
+    },
+    parseBoolean(),
+  ),
   SCHEMA_REGISTRY_URL: defineSetting(
     {
       key: 'schemaRegistry.url',
@@ -133,6 +142,29 @@ export const SETTINGS = {
       secret: true,
     },
     parseSecret(),
+  ),
+  SCHEMA_REGISTRY_CA_FILE: defineSetting(
+    {
+      key: 'schemaRegistry.tls.caFile',
+      description:
+        'CA bundle (PEM file) to verify an https:// SCHEMA_REGISTRY_URL (unset: the system CAs).',
+    },
+    parseText('a file path'),
+  ),
+  SCHEMA_REGISTRY_CERT_FILE: defineSetting(
+    {
+      key: 'schemaRegistry.tls.certFile',
+      description:
+        'Client certificate (PEM file) for a registry that wants mutual TLS; set together with SCHEMA_REGISTRY_KEY_FILE.',
+    },
+    parseText('a file path'),
+  ),
+  SCHEMA_REGISTRY_KEY_FILE: defineSetting(
+    {
+      key: 'schemaRegistry.tls.keyFile',
+      description: 'Private key (PEM file) of SCHEMA_REGISTRY_CERT_FILE; set together with it.',
+    },
+    parseText('a file path'),
   ),
   TARGET_DB_HOST: defineSetting(
     { key: 'target.host', description: 'Target PostgreSQL host.', default: 'localhost' },
@@ -163,13 +195,33 @@ export const SETTINGS = {
   TARGET_DB_SSLMODE: defineSetting(
     {
       key: 'target.sslMode',
-      description: `libpq-style sslmode for the target connection (${SSL_MODES.join(', ')}).`,
-      default: 'prefer',
+      description: `libpq-style sslmode for the target connection (${SSL_MODES.join(', ')}). Unset: verify-full when TARGET_DB_HOST is not loopback or a socket directory (never a silent fall back to plaintext over a network), prefer on this machine.`,
+      presence: 'derived',
     },
     parseChoice(SSL_MODES),
   ),
   TARGET_DB_SSLROOTCERT: defineSetting(
-    { key: 'target.sslRootCert', description: 'CA bundle (PEM file) to verify the target server.' },
+    {
+      key: 'target.sslRootCert',
+      description:
+        'CA bundle (PEM file) to verify the target server (unset: the system CAs). With sslmode=require it also verifies the CA, as libpq does.',
+    },
+    parseText('a file path'),
+  ),
+  TARGET_DB_SSLCERT: defineSetting(
+    {
+      key: 'target.sslCert',
+      description:
+        'Client certificate (PEM file) for the target, for `cert` authentication or clientcert=verify-full; set together with TARGET_DB_SSLKEY.',
+    },
+    parseText('a file path'),
+  ),
+  TARGET_DB_SSLKEY: defineSetting(
+    {
+      key: 'target.sslKey',
+      description:
+        'Private key (PEM file, unencrypted) of TARGET_DB_SSLCERT; set together with it.',
+    },
     parseText('a file path'),
   ),
   ...defineSourceDbSettings(),
@@ -198,6 +250,14 @@ export const SETTINGS = {
       secret: true,
     },
     parseSecret(),
+  ),
+  CONNECT_CA_FILE: defineSetting(
+    {
+      key: 'connect.tls.caFile',
+      description:
+        'CA bundle (PEM file) to verify an https:// CONNECT_URL (unset: the system CAs).',
+    },
+    parseText('a file path'),
   ),
   CONNECTOR_NAME: defineSetting(
     {

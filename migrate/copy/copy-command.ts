@@ -27,6 +27,8 @@ import {
   type RegisterCommand,
   requireSource,
 } from '../command-context.js';
+import { type Confirmation, confirmDestructive } from '../confirm-destructive.js';
+import type { DestructivePlan } from '../destructive-plan.js';
 import {
   formatTableName,
   type MigrationTable,
@@ -36,6 +38,7 @@ import {
 import { buildDeferredIndexes, type IndexBuild } from './copy-indexes.js';
 import { CopyRefusedError, type CopyTableWork, planCopy, resetForRestart } from './copy-plan.js';
 import { CopyProgress, formatBytes } from './copy-progress.js';
+import { planCopyRestart } from './copy-restart-plan.js';
 import { copyChunks } from './copy-run.js';
 import { CopySnapshot, SlotNotReadyError, waitForSlot } from './copy-snapshot.js';
 
@@ -86,7 +89,7 @@ export const registerCopyCommand: RegisterCommand = (program, context) => {
       '--restart',
       'start over: empty the target tables and forget their copy and stream state (asks first)',
     )
-    .option('--yes', 'with --restart: do it without asking')
+    .option('--yes', 'with --restart: do it without asking (without: ask on a terminal, else stop)')
     .option('--json', 'print the report as JSON on stdout')
     .option(
       '--progress <mode>',
@@ -147,6 +150,8 @@ async function runCopyCommand(options: CopyCommandOptions, context: CommandConte
     throw error;
   });
   let pairs: { source: MigrationTable; target: MigrationTable }[];
+  let restartPlan: DestructivePlan | undefined;
+  let restartConfirmation: Confirmation | undefined;
   try {
     const requested = options.tables === undefined ? undefined : parseTableList(options.tables);
     const tables = await resolveMigrationTables(source, {
@@ -168,17 +173,23 @@ async function runCopyCommand(options: CopyCommandOptions, context: CommandConte
     );
     if (options.restart) {
       const names = pairs.map((p) => formatTableName(p.target));
-      if (!options.yes) {
-        io.stdout(
-          `pgferry copy --restart would, on the target ${config.target.host}:${config.target.port}/${config.target.database}:\n` +
-            `  - TRUNCATE ${names.join(', ') || '(no tables)'}\n` +
-            `  - forget their copy plans and progress (pgferry.copy_tables, pgferry.copy_chunks)\n` +
-            `  - forget their stream state (row positions and progress in pgferry.tables); stop pgferry run first\n` +
-            `then copy them afresh. Nothing changed: add --yes to do it.\n`,
-        );
+      restartPlan = planCopyRestart(
+        config.target,
+        pairs.map((p) => p.target),
+      );
+      const confirmation = await confirmDestructive(restartPlan, options, io);
+      if (!confirmation.confirmed) {
+        if (options.json) {
+          io.stdout(
+            `${JSON.stringify({ ok: false, confirmation: confirmation.by, applied: false, plan: restartPlan }, null, 2)}\n`,
+          );
+        }
+        await source.end().catch(() => undefined);
+        await target.end().catch(() => undefined);
         setExitCode(EXIT_USAGE);
         return;
       }
+      restartConfirmation = confirmation;
       await resetForRestart(
         target,
         pairs.map((p) => p.target),
@@ -336,6 +347,11 @@ async function runCopyCommand(options: CopyCommandOptions, context: CommandConte
       ok: rowsReport.ok && indexes.every((i) => i.state === 'built' || i.state === 'already built'),
       indexes,
       indexSeconds: Math.round((performance.now() - indexStarted) / 10) / 100,
+      ...(restartPlan && restartConfirmation
+        ? {
+            restart: { plan: restartPlan, confirmation: restartConfirmation.by, applied: true },
+          }
+        : {}),
     };
     io.stdout(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatCopyReport(report));
     // A failed table or index is exit 1 even when interrupted; an interruption alone is 0.
@@ -412,6 +428,8 @@ export interface CopyReport {
   indexes: IndexBuild[];
   /** Wall seconds of building them, after the rows (not in `seconds`). */
   indexSeconds: number;
+  /** With --restart: what was emptied and forgotten first, and how it was confirmed. */
+  restart?: { plan: DestructivePlan; confirmation: Confirmation['by']; applied: true };
 }
 
 function buildReport(

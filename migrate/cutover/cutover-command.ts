@@ -1,5 +1,7 @@
 // `pgferry cutover`: the gated cutover (see migrate/cutover/cutover.ts), printed gate by gate as it runs.
-// Exit 0 = every gate passed (ready to switch traffic), 3 = a gate refused, 1 = could not run.
+// It first prints what it will change (gate-change-plan.ts) and goes on only with --yes or when
+// confirmed on a terminal. Exit 0 = every gate passed (ready to switch traffic), 2 = not
+// confirmed (nothing done), 3 = a gate refused, 1 = could not run.
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { loadConfig, type PgferryConfig } from '../../core/config.js';
@@ -8,14 +10,18 @@ import {
   type CliIo,
   EXIT_CHECK_FAILED,
   EXIT_OK,
+  EXIT_USAGE,
   numberOption,
   type RegisterCommand,
 } from '../command-context.js';
+import { type Confirmation, confirmDestructive } from '../confirm-destructive.js';
+import type { DestructivePlan } from '../destructive-plan.js';
 import { parseTableList } from '../migration-tables.js';
 import { readConsumerLag } from '../status/migration-status.js';
 import { verifyTables } from '../verify/table-verify.js';
 import { type CutoverDependencies, runCutover } from './cutover.js';
 import type { CutoverResult, GateResult } from './cutover-result.js';
+import { readGateChangePlan } from './gate-change-plan.js';
 
 export interface GateCommandOptions {
   dryRun?: boolean;
@@ -26,6 +32,7 @@ export interface GateCommandOptions {
   reportDir: string;
   chunkRows?: number;
   json?: boolean;
+  yes?: boolean;
 }
 
 const GATE_COUNT = 5;
@@ -54,7 +61,11 @@ export function addGateOptions(command: Command): Command {
     )
     .option('--chunk-rows <n>', 'verify: rows per checksum chunk', parsePositiveInteger)
     .option('--report-dir <dir>', 'where the report files go', 'cutover-reports')
-    .option('--json', 'print the result as JSON (gate lines still go to stderr)');
+    .option('--json', 'print the result as JSON (gate lines still go to stderr)')
+    .option(
+      '--yes',
+      'go ahead without asking (without: print the plan, then ask on a terminal or change nothing)',
+    );
 }
 
 /** The real verify and lag readers behind the gates. */
@@ -62,7 +73,11 @@ function cutoverDependencies(options: GateCommandOptions): CutoverDependencies {
   return {
     readConsumerLag: (config: PgferryConfig) => readConsumerLag(config),
     readConnectorSlotName: async (config: PgferryConfig) => {
-      const client = new ConnectClient({ baseUrl: config.connect.url, auth: config.connect.auth });
+      const client = new ConnectClient({
+        baseUrl: config.connect.url,
+        auth: config.connect.auth,
+        tls: config.connect.tls,
+      });
       return (await client.getConnectorConfig(config.connect.connectorName))?.['slot.name'];
     },
     verify: (source, target, pairs) =>
@@ -79,8 +94,28 @@ export async function runGateCommand(
   direction: 'cutover' | 'rollback',
   options: GateCommandOptions,
   io: CliIo,
-): Promise<{ result: CutoverResult; exitCode: number }> {
+): Promise<{ exitCode: number }> {
   const progress = options.json ? io.stderr : io.stdout;
+  const tables = options.tables ? parseTableList(options.tables) : undefined;
+  // A dry run changes nothing, so it asks nothing; the real run shows what it will change first.
+  let confirmation: Confirmation | undefined;
+  let plan: DestructivePlan | undefined;
+  if (!options.dryRun) {
+    plan = await readGateChangePlan(config, {
+      direction,
+      ...(tables ? { tables } : {}),
+      reportDir: options.reportDir,
+    });
+    confirmation = await confirmDestructive(plan, options, io);
+    if (!confirmation.confirmed) {
+      if (options.json) {
+        io.stdout(
+          `${JSON.stringify({ direction, ok: false, dryRun: false, confirmation: confirmation.by, applied: false, plan }, null, 2)}\n`,
+        );
+      }
+      return { exitCode: EXIT_USAGE };
+    }
+  }
   progress(
     `${direction === 'cutover' ? 'Cutover' : 'Rollback'}${options.dryRun ? ' (dry run)' : ''}: ${config.source?.host}:${config.source?.port}/${config.source?.database} -> ${config.target.host}:${config.target.port}/${config.target.database}\n`,
   );
@@ -89,7 +124,7 @@ export async function runGateCommand(
     {
       direction,
       dryRun: options.dryRun === true,
-      ...(options.tables ? { tables: parseTableList(options.tables) } : {}),
+      ...(tables ? { tables } : {}),
       quietSeconds: options.quietSeconds,
       lagTimeoutSeconds: options.lagTimeout,
       sequenceMargin: options.sequenceMargin ?? 0n,
@@ -98,9 +133,14 @@ export async function runGateCommand(
     },
     cutoverDependencies(options),
   );
-  if (options.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
-  else io.stdout(`${formatVerdict(result)}\n`);
-  return { result, exitCode: result.ok ? EXIT_OK : EXIT_CHECK_FAILED };
+  if (options.json) {
+    // `applied`: the run went ahead to change things (sequences, report); the gates say how far.
+    const confirmed = confirmation ? { confirmation: confirmation.by, plan } : {};
+    io.stdout(
+      `${JSON.stringify({ ...result, applied: confirmation?.confirmed === true, ...confirmed }, null, 2)}\n`,
+    );
+  } else io.stdout(`${formatVerdict(result)}\n`);
+  return { exitCode: result.ok ? EXIT_OK : EXIT_CHECK_FAILED };
 }
 
 const GATE_NUMBER: Record<GateResult['gate'], number> = {
@@ -133,7 +173,7 @@ export const registerCutoverCommand: RegisterCommand = (program, { env, io, setE
     program
       .command('cutover')
       .description(
-        'gated cutover: (1) source takes no writes, (2) initial copy done, slot and consumer lag zero, (3) verify passes, (4) target sequences raised past the source, (5) report written. Exit 0 ready, 3 refused at a gate, 1 error.',
+        'gated cutover: (1) source takes no writes, (2) initial copy done, slot and consumer lag zero, (3) verify passes, (4) target sequences raised past the source, (5) report written. Prints the sequences it will raise first and acts only with --yes or when confirmed on a terminal. Exit 0 ready, 2 not confirmed, 3 refused at a gate, 1 error.',
       ),
   ).action(async (options: GateCommandOptions) => {
     const config = loadConfig(env);

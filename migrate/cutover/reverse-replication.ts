@@ -43,6 +43,13 @@ export interface PrepareResult {
   steps: PrepareStep[];
   /** What the operator runs next. */
   next: string[];
+  /**
+   * What it changes, as read (the plan shown before it acts is made of these): the publication
+   * statement it runs (null: the publication already has the tables, or not reached) and the
+   * forward connector's state (null: not registered, or not reached).
+   */
+  publicationSql: string | null;
+  forwardState: string | null;
 }
 
 export interface PrepareOptions {
@@ -79,6 +86,8 @@ export async function prepareReverseReplication(
     tables: [],
     steps: [],
     next: [],
+    publicationSql: null,
+    forwardState: null,
   };
   const record = (step: PrepareStep) => {
     result.steps.push(step);
@@ -149,6 +158,7 @@ export async function prepareReverseReplication(
     const sql = exists
       ? `ALTER PUBLICATION ${quoteIdent(publication)} SET TABLE ${list}`
       : `CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${list}`;
+    if (!same) result.publicationSql = sql;
     if (same) {
       record({
         step: 'reverse-publication',
@@ -166,9 +176,14 @@ export async function prepareReverseReplication(
       });
     }
 
-    const connect = new ConnectClient({ baseUrl: config.connect.url, auth: config.connect.auth });
+    const connect = new ConnectClient({
+      baseUrl: config.connect.url,
+      auth: config.connect.auth,
+      tls: config.connect.tls,
+    });
     const forwardName = config.connect.connectorName;
     const forward = await connect.getConnectorStatus(forwardName);
+    result.forwardState = forward?.connector.state ?? null;
     if (forward === undefined) {
       record({
         step: 'forward-connector-stopped',

@@ -112,6 +112,7 @@ Exit codes: 0 every component reached the state; 3 some did not within --timeout
                 client: new ConnectClient({
                   baseUrl: config.connect.url,
                   auth: config.connect.auth,
+                  tls: config.connect.tls,
                 }),
                 name: config.connect.connectorName,
               },

@@ -1,7 +1,9 @@
 // Preflight checks of the schema registry and Kafka Connect: both answer, and the Debezium
 // connector is registered with every task RUNNING (the brief's "verify connector health").
+
 import type { PgferryConfig } from '../../core/config.js';
 import { ConnectClient, type ConnectorStatus } from '../../core/connect-client.js';
+import { createFetchDispatcher } from '../../core/http-tls.js';
 import { redactUrlsInText } from '../../core/redact-url.js';
 import { formatBasicAuthorization, splitUrlCredentials } from '../../core/url-credentials.js';
 import {
@@ -16,6 +18,7 @@ import {
   runChecks,
   warn,
 } from './preflight-check.js';
+import { judgeHttpTransport } from './transport-checks.js';
 
 /** The first line of a Java stack trace: the exception and its message. */
 export const firstTraceLine = (trace: string | undefined): string =>
@@ -59,6 +62,7 @@ export async function checkConnectAndRegistry(
   const connect = new ConnectClient({
     baseUrl: config.connect.url,
     auth: config.connect.auth,
+    tls: config.connect.tls,
     requestTimeoutMs: options.checkTimeoutMs,
   });
   let connectError: string | undefined;
@@ -67,6 +71,15 @@ export async function checkConnectAndRegistry(
       id: 'connect.registry',
       title: 'schema registry',
       run: () => checkRegistry(config, options.checkTimeoutMs),
+    },
+    {
+      id: 'connect.registry_transport',
+      title: 'schema registry encryption',
+      run: async () =>
+        judgeHttpTransport(config.schemaRegistry.url, 'SCHEMA_REGISTRY_URL', {
+          setting: 'SCHEMA_REGISTRY_CA_FILE',
+          file: config.schemaRegistry.tls.caFile,
+        }),
     },
     {
       id: 'connect.reachable',
@@ -80,6 +93,15 @@ export async function checkConnectAndRegistry(
           return fail(`cannot reach ${connect.baseUrl}: ${connectError}: check CONNECT_URL`);
         }
       },
+    },
+    {
+      id: 'connect.transport',
+      title: 'Kafka Connect encryption',
+      run: async () =>
+        judgeHttpTransport(connect.baseUrl, 'CONNECT_URL', {
+          setting: 'CONNECT_CA_FILE',
+          file: config.connect.tls.caFile,
+        }),
     },
     {
       id: 'connect.connector',
@@ -108,7 +130,13 @@ async function checkRegistry(config: PgferryConfig, timeoutMs: number): Promise<
   if (auth) headers.authorization = formatBasicAuthorization(auth);
   let response: Response;
   try {
-    response = await fetch(`${url}/subjects`, { headers, signal: AbortSignal.timeout(timeoutMs) });
+    const dispatcher = createFetchDispatcher(config.schemaRegistry.tls);
+    response = await fetch(`${url}/subjects`, {
+      headers,
+      signal: AbortSignal.timeout(timeoutMs),
+      // undici's own Dispatcher type and the one Node's fetch declares differ only in name.
+      ...(dispatcher ? ({ dispatcher } as RequestInit) : {}),
+    });
   } catch (error) {
     const cause =
       error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';

@@ -23,6 +23,7 @@ import {
   warn,
   withTimeout,
 } from './preflight-check.js';
+import { judgeKafkaTransport } from './transport-checks.js';
 
 // kafkajs' ConfigResourceTypes (a CommonJS export ESM cannot name).
 const RESOURCE_TOPIC = 2;
@@ -263,6 +264,7 @@ export async function checkKafka(context: PreflightContext): Promise<PreflightSe
         },
         { id: 'kafka.topics', title: 'topics', ...skip('not checked: Kafka is unreachable') },
         { id: 'kafka.retention', title: 'retention', ...skip('not checked: Kafka is unreachable') },
+        { id: 'kafka.transport', title: 'encryption', ...judgeKafkaTransport(config.kafka) },
       ],
     };
   }
@@ -281,6 +283,11 @@ export async function checkKafka(context: PreflightContext): Promise<PreflightSe
       id: 'kafka.reachable',
       title: 'reachable',
       run: async () => pass(`${cluster.brokers.length} broker(s), cluster ${cluster.clusterId}`),
+    },
+    {
+      id: 'kafka.transport',
+      title: 'encryption',
+      run: async () => judgeKafkaTransport(config.kafka),
     },
     {
       id: 'kafka.topics',

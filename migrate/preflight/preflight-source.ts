@@ -2,6 +2,7 @@
 // a free slot and WAL sender, a role with REPLICATION and SELECT, the publication, a key on every
 // captured table), whether an existing slot is holding back WAL, and what `pgferry copy` needs
 // (the slot's consistent point, SELECT for SOURCE_DB_USER). The checks live in source-*.ts.
+import type { PostgresSettings } from '../../core/config.js';
 import {
   type Check,
   type CheckVerdict,
@@ -19,6 +20,7 @@ import { checkPublication } from './source-publication-checks.js';
 import { checkCapacity, checkSlot, checkWalLevel } from './source-replication-checks.js';
 import { checkConnectorRole } from './source-role-checks.js';
 import { checkCapturedTables, checkKeys } from './source-table-checks.js';
+import { checkPgTransport } from './transport-checks.js';
 
 const SECTION_TITLE = 'Source PostgreSQL';
 
@@ -81,4 +83,11 @@ const SOURCE_CHECKS: SourceCheck[] = [
   { id: 'source.slot', title: 'replication slot', run: checkSlot },
   { id: 'source.copy_slot', title: 'slot for pgferry copy', run: checkCopySlot },
   { id: 'source.copy_role', title: 'copy role', run: checkCopyRole },
+  {
+    id: 'source.transport',
+    title: 'encryption',
+    run: (facts, context) =>
+      // facts exist only when SOURCE_DB_* is set.
+      checkPgTransport(facts.client, context.config.source as PostgresSettings, 'SOURCE'),
+  },
 ];

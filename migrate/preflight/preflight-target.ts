@@ -20,6 +20,7 @@ import {
 import { checkCopyTargets } from './target-copy-checks.js';
 import { checkPrivileges, checkRoleAttributes } from './target-role-checks.js';
 import { compareTableSchemas, judgeSchemaComparison } from './target-schema-checks.js';
+import { checkPgTransport } from './transport-checks.js';
 
 export async function checkTarget(context: PreflightContext): Promise<PreflightSection> {
   const { config, options } = context;
@@ -44,6 +45,7 @@ export async function checkTarget(context: PreflightContext): Promise<PreflightS
         { id: 'target.privileges', title: 'privileges', ...notChecked },
         { id: 'target.schema', title: 'schema compatibility', ...notChecked },
         { id: 'target.copy', title: 'copy target tables', ...notChecked },
+        { id: 'target.transport', title: 'encryption', ...notChecked },
       ],
     };
   }
@@ -94,6 +96,11 @@ export async function checkTarget(context: PreflightContext): Promise<PreflightS
       id: 'target.copy',
       title: 'copy target tables',
       run: async () => checkCopyTargets(client, await captured(), config.mapping.targetSchema),
+    },
+    {
+      id: 'target.transport',
+      title: 'encryption',
+      run: () => checkPgTransport(client, settings, 'TARGET'),
     },
   ];
   try {

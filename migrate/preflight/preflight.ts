@@ -54,6 +54,7 @@ async function readConnectorConfig(
   const client = new ConnectClient({
     baseUrl: config.connect.url,
     auth: config.connect.auth,
+    tls: config.connect.tls,
     requestTimeoutMs: timeoutMs,
   });
   try {

@@ -11,6 +11,7 @@ export async function readConnectorPart(
   const client = new ConnectClient({
     baseUrl: config.connect.url,
     auth: config.connect.auth,
+    tls: config.connect.tls,
     requestTimeoutMs: 10_000,
   });
   const name = config.connect.connectorName;

@@ -1,7 +1,9 @@
 // The Debezium connector's state as Connect reports it, exported as gauges (Kafka Connect has no
 // Prometheus endpoint of its own without a JMX exporter). UNREACHABLE when Connect does not answer.
 // With auto-restart on, a FAILED task is restarted by the policy of connector-restart-policy.ts.
+
 import { ConnectClient } from '../../core/connect-client.js';
+import type { HttpTlsFiles } from '../../core/http-tls.js';
 import type { Logger } from '../../core/logger.js';
 import type { PgferryMetrics } from '../../core/metrics.js';
 import type { BasicAuth } from '../../core/url-credentials.js';
@@ -66,6 +68,8 @@ export async function measureConnector(
 export function startConnectorMonitor(options: {
   url: string;
   auth?: BasicAuth | undefined;
+  /** CONNECT_CA_FILE for an https:// Connect. */
+  tls?: HttpTlsFiles | undefined;
   name: string;
   metrics: PgferryMetrics;
   log: Logger;
@@ -77,6 +81,7 @@ export function startConnectorMonitor(options: {
   const client = new ConnectClient({
     baseUrl: options.url,
     auth: options.auth,
+    tls: options.tls,
     requestTimeoutMs: 5000,
   });
   const { name, log, metrics } = options;

@@ -4,7 +4,9 @@
 import avro from 'avsc';
 import { exactLongParseOptions } from '../../core/avro-long-type.js';
 import { PoisonMessageError, RetriableError } from '../../core/errors.js';
+import { createFetchDispatcher, type HttpTlsFiles } from '../../core/http-tls.js';
 import { redactUrl } from '../../core/redact-url.js';
+import { findTlsFailure } from '../../core/tls-failure.js';
 import { formatBasicAuthorization, splitUrlCredentials } from '../../core/url-credentials.js';
 import type { AvroJson } from './avro-json.js';
 
@@ -32,6 +34,8 @@ export interface RegistrySchemaLookupOptions {
   url: string;
   auth?: { username: string; password: string };
   requestTimeoutMs?: number;
+  /** SCHEMA_REGISTRY_CA_FILE / _CERT_FILE / _KEY_FILE for an https:// registry. */
+  tls?: HttpTlsFiles | undefined;
 }
 
 export class RegistrySchemaLookup implements SchemaLookup {
@@ -42,6 +46,8 @@ export class RegistrySchemaLookup implements SchemaLookup {
   private readonly shownUrl: string;
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
+  /** fetch's `dispatcher` when a CA or client certificate is set (spread into each request). */
+  private readonly tlsInit: RequestInit;
 
   constructor(options: RegistrySchemaLookupOptions) {
     // fetch refuses a URL with credentials (and its error repeats them): they go in a header.
@@ -49,6 +55,9 @@ export class RegistrySchemaLookup implements SchemaLookup {
     this.baseUrl = url.replace(/\/+$/, '');
     this.shownUrl = redactUrl(this.baseUrl);
     this.timeoutMs = options.requestTimeoutMs ?? 10_000;
+    const dispatcher = createFetchDispatcher(options.tls);
+    // undici's own Dispatcher type and the one Node's fetch declares differ only in name.
+    this.tlsInit = dispatcher ? ({ dispatcher } as RequestInit) : {};
     this.headers = { accept: 'application/vnd.schemaregistry.v1+json, application/json' };
     const credentials = auth ?? options.auth;
     if (credentials) this.headers.authorization = formatBasicAuthorization(credentials);
@@ -113,6 +122,7 @@ export class RegistrySchemaLookup implements SchemaLookup {
       response = await fetch(`${this.baseUrl}${path}`, {
         headers: this.headers,
         signal: AbortSignal.timeout(this.timeoutMs),
+        ...this.tlsInit,
       });
       body = await response.text();
     } catch (error) {
@@ -144,6 +154,7 @@ export class RegistrySchemaLookup implements SchemaLookup {
       response = await fetch(`${this.baseUrl}/schemas/ids/${id}`, {
         headers: this.headers,
         signal: AbortSignal.timeout(this.timeoutMs),
+        ...this.tlsInit,
       });
     } catch (error) {
       throw new RetriableError(
@@ -192,6 +203,14 @@ export class RegistrySchemaLookup implements SchemaLookup {
 }
 
 function describe(error: unknown): string {
+  const tls = findTlsFailure(error);
+  if (tls !== undefined) {
+    const fix =
+      tls.fix === 'client-certificate'
+        ? 'check SCHEMA_REGISTRY_CERT_FILE/KEY_FILE'
+        : 'check SCHEMA_REGISTRY_CA_FILE and SCHEMA_REGISTRY_URL';
+    return `TLS failed: ${tls.reason}; ${fix}`;
+  }
   if (error instanceof Error) {
     const cause = (error as { cause?: unknown }).cause;
     return cause instanceof Error ? `${error.message}: ${cause.message}` : error.message;

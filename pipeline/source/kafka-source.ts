@@ -9,6 +9,7 @@
 // flight has been committed (or abandoned), so nothing is applied after it returns.
 
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { KafkaSettings } from '../../core/config.js';
 import { faultPoint } from '../../core/fault-points.js';
 import { probeBrokers } from '../../core/kafka-client.js';
 import type { Logger } from '../../core/logger.js';
@@ -26,6 +27,8 @@ export interface KafkaSourceOptions {
   kafka: Kafka;
   /** The bootstrap brokers, for the quick reachability probe at start. */
   brokers: readonly string[];
+  /** KAFKA_SSL and its files: the probe completes a verified TLS handshake when enabled. */
+  ssl?: KafkaSettings['ssl'];
   groupId: string;
   topicPattern: RegExp;
   /** Topics never consumed even if they match (dead-letter topics). */
@@ -67,7 +70,7 @@ export class KafkaSource<P> implements ChangeSource {
   }
 
   probe(): Promise<void> {
-    return probeBrokers([...this.options.brokers]);
+    return probeBrokers([...this.options.brokers], undefined, this.options.ssl);
   }
 
   get isPaused(): boolean {

@@ -28,10 +28,15 @@ const demoLog = repoPath(`.stack/logs/demo-load-main-command-test-${Date.now()}.
 const PGFERRY_SETTING =
   /^(KAFKA_|TARGET_|SOURCE_|SCHEMA_REGISTRY|CONNECT|CONNECTOR_|METRICS_|COPY_|BATCH_|TOPIC_|DLQ_|RETRY_|PROGRESS_|LOG_LEVEL|ROLLBACK_|REVERSE_|PGFERRY_)/;
 
+// Where the stack runs is not a pgferry setting: CI shifts the ports when another stack holds the
+// defaults (.ci/run), and `npm start` must then find this stack, not the other one.
+const STACK_LOCATION = /^PGFERRY_(\w+_PORT|STACK_DIR)$/;
+
 function newcomerEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !PGFERRY_SETTING.test(name)) env[name] = value;
+    if (value !== undefined && (!PGFERRY_SETTING.test(name) || STACK_LOCATION.test(name)))
+      env[name] = value;
   }
   return {
     ...env,

@@ -6,13 +6,17 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readConnectorDefinition } from '../../migrate/connector/connector-definition.js';
+import type { DestructivePlan } from '../../migrate/destructive-plan.js';
+import { insertCopyPlan, readCopyTables } from '../../sink/bookkeeping/copy-rows.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import {
   assertNothingLostNothingDoubled,
   FaultScenario,
   sleep,
+  stack,
   startWorkload,
   stopProcess,
 } from '../support/fault-harness.js';
@@ -34,6 +38,17 @@ async function waitFor<T>(what: string, read: () => Promise<T | undefined>, time
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(500);
+  }
+}
+
+/** Runs `use` on a connection to the target (pgferry's bookkeeping lives there). */
+async function withTarget<T>(use: (target: pg.Client) => Promise<T>): Promise<T> {
+  const target = new pg.Client({ connectionString: stack.targetDatabaseUrl });
+  await target.connect();
+  try {
+    return await use(target);
+  } finally {
+    await target.end();
   }
 }
 
@@ -157,14 +172,51 @@ describe.sequential('the replication slot dropped on the source', () => {
 
     // The runbook, "If the replication slot was lost", as written: stop pgferry, ...
     expect(await stopProcess(first, 'SIGTERM')).toBe(0);
-    // ... `pgferry resnapshot` prints its plan and changes nothing, ...
-    const plan = await runPgferryCli(['resnapshot'], cliEnv());
+    // (A copy of one of its tables left half done, as a `pgferry copy` killed mid-way leaves it:
+    // resnapshot must forget it with the rows, or the new stream of that table would wait for it.)
+    const halfCopied = { schema: 'public', name: scenario.table('accounts') };
+    await withTarget((target) =>
+      insertCopyPlan(target, {
+        target: halfCopied,
+        source: halfCopied,
+        keyColumns: ['id'],
+        bounds: [['10']],
+      }),
+    );
+    // ... `pgferry resnapshot` prints its plan and changes nothing (no terminal, no --yes), ...
+    const plan = await runPgferryCli(['resnapshot', '--json'], cliEnv());
     expect(plan.code, plan.stderr).toBe(2);
-    expect(plan.stdout).toContain('add --yes');
+    expect(plan.stderr).toContain('Nothing changed: add --yes to do it.');
+    const planned = JSON.parse(plan.stdout) as { applied: boolean; plan: DestructivePlan };
+    expect(planned.applied).toBe(false);
+    // The order: the target reset before the connector's offsets are deleted, the mark last.
+    expect(planned.plan.steps.map((s) => s.objects[0])).toEqual([
+      // The connector itself RUNNING, its task FAILED on the missing slot.
+      `${scenario.connectorName} (now RUNNING, task 0 FAILED)`,
+      expect.stringMatching(/^public\.fr_/),
+      expect.stringMatching(new RegExp(`^${scenario.prefix}\\.public\\.fr_`)),
+      scenario.connectorName,
+      `slot ${slot}`,
+    ]);
+    expect(planned.plan.steps[1]?.objects).toHaveLength(scenario.tables.length);
+    expect(await scenario.connect.getConnectorStatus(scenario.connectorName)).toBeDefined();
     // ... `pgferry resnapshot --yes`, ...
     const reset = await runPgferryCli(['resnapshot', '--yes'], cliEnv());
     expect(reset.code, reset.stdout + reset.stderr).toBe(0);
-    expect(reset.stdout).toContain(`connector ${scenario.connectorName}: stopped, offsets deleted`);
+    expect(reset.stdout).toContain('pgferry resnapshot will, in this order:');
+    const said = (line: string) => reset.stdout.indexOf(line);
+    expect(said(`connector ${scenario.connectorName}: stopped`)).toBeGreaterThan(0);
+    expect(said('target: emptied public.fr_')).toBeGreaterThan(
+      said(`connector ${scenario.connectorName}: stopped`),
+    );
+    expect(said(`connector ${scenario.connectorName}: offsets deleted, removed`)).toBeGreaterThan(
+      said('target: emptied'),
+    );
+    expect(said(`slot-loss mark of ${slot}: cleared`)).toBeGreaterThan(
+      said('offsets deleted, removed'),
+    );
+    const copies = await withTarget((target) => readCopyTables(target));
+    expect(copies.map((c) => c.name)).not.toContain(halfCopied.name);
     // ... `pgferry connector apply` (a new slot, a full snapshot), ...
     const file = await connectorFile();
     const apply = await runPgferryCli(['connector', 'apply', '--file', file], cliEnv());
@@ -176,9 +228,13 @@ describe.sequential('the replication slot dropped on the source', () => {
     expect(stats.errors).toBe(0);
     const figures = await assertNothingLostNothingDoubled(scenario);
     // ... and `pgferry status` is back to caught up: no LOST, exit 0.
+    let lastStatus = '';
     const after = await waitFor('status to exit 0', async () => {
       const s = await runPgferryCli(['status'], cliEnv());
+      lastStatus = s.stdout + s.stderr;
       return s.code === 0 ? s : undefined;
+    }).catch((error: Error) => {
+      throw new Error(`${error.message}; the last status said:\n${lastStatus}`);
     });
     expect(after.stdout).not.toContain('LOST');
     expect(second.logs.some((l) => l.includes('was dropped on the source'))).toBe(false);

@@ -428,8 +428,10 @@ describe.sequential('pgferry copy refuses what it could double and fails only th
       env,
     );
     expect(asked.code).toBe(2);
-    expect(asked.stdout).toContain(`TRUNCATE public.${FILLED}`);
-    expect(asked.stdout).toContain('add --yes');
+    expect(asked.stdout).toContain('pgferry copy --restart will, in this order:');
+    expect(asked.stdout).toContain('TRUNCATE these tables');
+    expect(asked.stdout).toContain(`\n       public.${FILLED}\n`);
+    expect(asked.stdout).toContain('Nothing changed: add --yes to do it.');
     const still = await target.query(`SELECT v FROM ${FILLED}`);
     expect(still.rows).toEqual([{ v: 'already here' }]);
     const done = await runPgferryCli(

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../core/connect-client.js';
 import type { CutoverResult } from '../../migrate/cutover/cutover-result.js';
 import type { PrepareResult } from '../../migrate/cutover/reverse-replication.js';
+import type { DestructivePlan } from '../../migrate/destructive-plan.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
 import { loadStackEnv, repoPath } from '../support/stack-env.js';
@@ -140,7 +141,7 @@ describe('pgferry cutover', () => {
   it('refuses while the source still takes writes, naming the table', async () => {
     const writer = startWriter();
     try {
-      const result = await pgferryCli(['cutover', ...GATE_ARGS, '--json']);
+      const result = await pgferryCli(['cutover', ...GATE_ARGS, '--json', '--yes']);
       expect(result.code, result.err).toBe(3);
       const report = JSON.parse(result.out) as CutoverResult;
       expect(report.ok).toBe(false);
@@ -189,8 +190,28 @@ describe('pgferry cutover', () => {
     expect(after.rows).toEqual(before.rows);
   }, 240_000);
 
-  it('passes once writes stop: sequences raised, report written, new target ids above every source id', async () => {
+  it('without --yes and without a terminal: prints what it would change, changes nothing (exit 2)', async () => {
     const result = await pgferryCli(['cutover', ...GATE_ARGS]);
+    expect(result.code, `${result.out}\n${result.err}`).toBe(2);
+    expect(result.out).toContain('pgferry cutover will, in this order:');
+    expect(result.out).toContain(
+      `(target ${stack.vars.TARGET_DB_HOST}:${stack.vars.TARGET_DB_PORT}/${stack.vars.TARGET_DB_NAME})`,
+    );
+    expect(result.out).toContain(`public.${ACCOUNTS}_id_seq (public.${ACCOUNTS}.id)`);
+    expect(result.out).toContain('Nothing changed: add --yes to do it.');
+    // No gate ran: no gate line, no report.
+    expect(result.out).not.toContain('[1/5]');
+    const json = await pgferryCli(['cutover', ...GATE_ARGS, '--json']);
+    expect(json.code).toBe(2);
+    const answer = JSON.parse(json.out) as { applied: boolean; plan: DestructivePlan };
+    expect(answer.applied).toBe(false);
+    expect(answer.plan.steps[0]?.objects).toContain(
+      `public.${ACCOUNTS}_id_seq (public.${ACCOUNTS}.id)`,
+    );
+  }, 60_000);
+
+  it('passes once writes stop: sequences raised, report written, new target ids above every source id', async () => {
+    const result = await pgferryCli(['cutover', ...GATE_ARGS, '--yes']);
     expect(result.code, `${result.out}\n${result.err}`).toBe(0);
     expect(result.out).toMatch(/READY TO CUT OVER/);
     for (const gate of ['writes-stopped', 'caught-up', 'verified', 'sequences', 'report']) {
@@ -244,9 +265,38 @@ describe('pgferry cutover on a misconfigured slot', () => {
 
 describe('pgferry rollback', () => {
   it('prepare: stops the forward connector, starts the reverse one; target writes reach the source', async () => {
-    const prepared = await pgferryCli(['rollback', 'prepare', '--tables', tableList, '--json']);
+    // Without --yes (no terminal here): the checks, the plan, nothing changed.
+    const planned = await pgferryCli(['rollback', 'prepare', '--tables', tableList]);
+    expect(planned.code, `${planned.out}\n${planned.err}`).toBe(2);
+    expect(planned.out).toContain('pgferry rollback prepare will, in this order:');
+    expect(planned.out).toContain(`create publication ${reversePublication} of these tables`);
+    expect(planned.out).toContain(`${forwardConnector} (now RUNNING)`);
+    expect(planned.out).toContain(`       ${reverseConnector}\n`);
+    expect(planned.out).toContain(`       ${reverseSlot}\n`);
+    expect(planned.out).toContain('Nothing changed: add --yes to do it.');
+    expect((await connect.getConnectorStatus(forwardConnector))?.connector.state).toBe('RUNNING');
+    expect(await connect.getConnectorStatus(reverseConnector)).toBeUndefined();
+
+    const prepared = await pgferryCli([
+      'rollback',
+      'prepare',
+      '--tables',
+      tableList,
+      '--json',
+      '--yes',
+    ]);
     expect(prepared.code, `${prepared.out}\n${prepared.err}`).toBe(0);
-    const result = JSON.parse(prepared.out) as PrepareResult;
+    const result = JSON.parse(prepared.out) as PrepareResult & {
+      applied: boolean;
+      plan: DestructivePlan;
+    };
+    expect(result.applied).toBe(true);
+    expect(result.plan.steps.map((s) => s.objects)).toEqual([
+      [`public.${ACCOUNTS}`, `public.${ENTRIES}`],
+      [`${forwardConnector} (now RUNNING)`],
+      [reverseConnector],
+      [reverseSlot],
+    ]);
     expect(result.steps.map((s) => `${s.step}:${s.status}`)).toEqual([
       'target-wal-level:passed',
       'forward-drained:passed',
@@ -277,8 +327,11 @@ describe('pgferry rollback', () => {
     const targetMax = await target.query<{ max: string }>(
       `SELECT max(id)::text AS max FROM ${ACCOUNTS}`,
     );
-    const result = await pgferryCli(['rollback', ...GATE_ARGS]);
+    const result = await pgferryCli(['rollback', ...GATE_ARGS, '--yes']);
     expect(result.code, `${result.out}\n${result.err}`).toBe(0);
+    // The plan first: the old source's sequences, on the source.
+    expect(result.out).toContain('pgferry rollback will, in this order:');
+    expect(result.out).toContain(`public.${ACCOUNTS}_id_seq (public.${ACCOUNTS}.id)`);
     expect(result.out).toMatch(/READY TO SWITCH BACK/);
     const inserted = await source.query<{ id: string }>(
       `INSERT INTO ${ACCOUNTS} (name) VALUES ('back on source') RETURNING id::text`,

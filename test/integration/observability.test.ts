@@ -293,6 +293,11 @@ describe.sequential('observability against the stack Prometheus', () => {
       await source.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
     for (const table of [COPY_BAD, COPY_ROWS])
       await target.query(`DROP TABLE IF EXISTS public.${table}`).catch(() => undefined);
+    // Their copy rows too (a FAILED and an unfinished copy): left behind, they would make every
+    // later `pgferry status` on this shared target report a copy not done (exit 3).
+    await target
+      .query('DELETE FROM pgferry.copy_tables WHERE table_name = ANY($1)', [[COPY_BAD, COPY_ROWS]])
+      .catch(() => undefined);
     await source.end().catch(() => undefined);
     await target.end().catch(() => undefined);
   });

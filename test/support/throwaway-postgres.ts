@@ -3,7 +3,16 @@
 // on 127.0.0.1. As root the cluster belongs to the `postgres` OS user (initdb refuses root), as in
 // stack/lib/postgres.sh.
 import { execFile } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,9 +47,17 @@ async function asPostgresUser(command: string, args: string[]): Promise<void> {
   else await run(command, args);
 }
 
+export interface ThrowawayPostgresFiles {
+  /** Files copied into the data directory before start (name -> source path), mode 0600. */
+  dataFiles?: Record<string, string>;
+  /** pg_hba.conf lines that replace initdb's (e.g. `hostssl all all 127.0.0.1/32 cert`). */
+  hba?: string[];
+}
+
 /** Starts a cluster with `settings` appended to postgresql.conf (e.g. { wal_level: 'replica' }). */
 export async function startThrowawayPostgres(
   settings: Record<string, string>,
+  files: ThrowawayPostgresFiles = {},
 ): Promise<ThrowawayPostgres> {
   const bin = findServerBin();
   const dir = mkdtempSync(join(tmpdir(), 'pgferry-pg-'));
@@ -81,6 +98,7 @@ export async function startThrowawayPostgres(
         .map(([k, v]) => `${k} = ${v}`)
         .join('\n')}\n`,
     );
+    await placeDataFiles(data, files);
     const log = join(dir, 'server.log');
     writeFileSync(log, '');
     if (isRoot()) {
@@ -93,4 +111,27 @@ export async function startThrowawayPostgres(
     throw error;
   }
   return { port, url: `postgresql://postgres@127.0.0.1:${port}/postgres`, stop };
+}
+
+/** Copies TLS files into the data dir (the server refuses a key others can read) and the hba. */
+async function placeDataFiles(data: string, files: ThrowawayPostgresFiles): Promise<void> {
+  const owner = isRoot()
+    ? {
+        uid: Number((await run('id', ['-u', 'postgres'])).stdout.trim()),
+        gid: Number((await run('id', ['-g', 'postgres'])).stdout.trim()),
+      }
+    : undefined;
+  const place = (name: string, write: (path: string) => void) => {
+    const path = join(data, name);
+    write(path);
+    chmodSync(path, 0o600);
+    if (owner) chownSync(path, owner.uid, owner.gid);
+  };
+  for (const [name, source] of Object.entries(files.dataFiles ?? {})) {
+    place(name, (path) => copyFileSync(source, path));
+  }
+  if (files.hba) {
+    const hba = files.hba;
+    place('pg_hba.conf', (path) => writeFileSync(path, `${hba.join('\n')}\n`));
+  }
 }

@@ -38,6 +38,9 @@ const FULL_ENV = {
   SCHEMA_REGISTRY_URL: 'https://registry.example:8443/apis/ccompat/v7/',
   SCHEMA_REGISTRY_USERNAME: 'ruser',
   SCHEMA_REGISTRY_PASSWORD: 'registry-pass-2',
+  SCHEMA_REGISTRY_CA_FILE: '/registry-ca.pem',
+  SCHEMA_REGISTRY_CERT_FILE: '/registry-client.pem',
+  SCHEMA_REGISTRY_KEY_FILE: '/registry-client.key',
   TARGET_DB_HOST: 'target',
   TARGET_DB_PORT: '6543',
   TARGET_DB_NAME: 'tdb',
@@ -52,10 +55,15 @@ const FULL_ENV = {
   SOURCE_DB_PASSWORD: 'source-pass-4',
   SOURCE_DB_SSLMODE: 'require',
   SOURCE_DB_SSLROOTCERT: '/source-ca.pem',
+  SOURCE_DB_SSLCERT: '/source-client.pem',
+  SOURCE_DB_SSLKEY: '/source-client.key',
+  TARGET_DB_SSLCERT: '/target-client.pem',
+  TARGET_DB_SSLKEY: '/target-client.key',
   ROLLBACK_DB_USER: 'rollback',
   ROLLBACK_DB_PASSWORD: 'rollback-pass-5',
   REVERSE_KAFKA_GROUP_ID: 'g-rev',
-  CONNECT_URL: 'http://connect:8083',
+  CONNECT_URL: 'https://connect:8083',
+  CONNECT_CA_FILE: '/connect-ca.pem',
   CONNECT_USERNAME: 'cuser',
   CONNECT_PASSWORD: 'connect-pass-7',
   CONNECTOR_NAME: 'my-source',
@@ -92,6 +100,7 @@ const EVERY_SETTING_ENV: Record<SettingEnvName, string> = {
   REVERSE_SLOT_NAME: 'rev_slot',
   REVERSE_KAFKA_TOPIC_PATTERN: '^rev\\.app\\..*',
   CONTROL_TOKEN_FILE: '/run/secrets/control-token',
+  KAFKA_SASL_ALLOW_PLAINTEXT: 'true',
 };
 
 /** Settings that exclude each other (setting both is a ConfigError). */
@@ -144,7 +153,7 @@ describe('loadConfig defaults', () => {
     expect(config.kafka.topicPattern.test('cdc.audit.orders')).toBe(false);
     expect(config.kafka.ssl).toEqual({ enabled: false });
     expect(config.kafka.sasl).toBeUndefined();
-    expect(config.schemaRegistry).toEqual({ url: 'http://localhost:8081' });
+    expect(config.schemaRegistry).toEqual({ url: 'http://localhost:8081', tls: {} });
     expect(config.target).toEqual({
       host: 'localhost',
       port: 5433,
@@ -160,6 +169,7 @@ describe('loadConfig defaults', () => {
       autoRestart: true,
       autoRestartMax: 10,
       connectorConfigFile: 'connect-config/debezium-source.json',
+      tls: {},
     });
     expect(config.batch).toEqual({ maxRows: 1000, maxBytes: 16 * 1024 * 1024 });
     expect(config.consumer.pollTimeoutSeconds).toBe(1);
@@ -196,6 +206,11 @@ describe('loadConfig defaults', () => {
     expect(config.schemaRegistry).toEqual({
       url: 'https://registry.example:8443/apis/ccompat/v7',
       auth: { username: 'ruser', password: 'registry-pass-2' },
+      tls: {
+        caFile: '/registry-ca.pem',
+        certFile: '/registry-client.pem',
+        keyFile: '/registry-client.key',
+      },
     });
     expect(config.connect.auth).toEqual({ username: 'cuser', password: 'connect-pass-7' });
     expect(config.target.sslMode).toBe('verify-full');
@@ -207,6 +222,8 @@ describe('loadConfig defaults', () => {
       password: 'source-pass-4',
       sslMode: 'require',
       sslRootCert: '/source-ca.pem',
+      sslCert: '/source-client.pem',
+      sslKey: '/source-client.key',
     });
     expect(config.consumer.pollTimeoutSeconds).toBe(0.25);
     expect(config.log.level).toBe('debug');
@@ -524,6 +541,7 @@ describe('credentials in URL settings', () => {
     expect(config.schemaRegistry).toEqual({
       url: 'https://registry.example:8443/apis/ccompat/v7',
       auth: { username: 'reg@user', password: 'p@ss/w0rd' },
+      tls: {},
     });
     expect(config.connect.url).toBe('http://connect:8083');
     expect(config.connect.auth).toEqual({ username: 'admin', password: 'c0nnect pass' });
