@@ -4,7 +4,10 @@
 // its table): the merge's position guard would drop every real change after it, silently. Such an
 // event is dead-lettered instead. The source's position is read rarely: an event at or below the
 // last reading passes at once; one above it asks for a reading taken after its chunk was fetched
-// (at most one per `minRefreshMs`, shared), which is conclusive for the whole chunk.
+// (one at a time, shared, at most one per `minRefreshMs`), which is conclusive for the whole chunk.
+// The gap is short on purpose: chunks are processed in order, so a caught-up partition's chunk
+// waiting for the next allowed reading holds back every other partition's backlog behind it (a
+// 1 s gap halved the drain of a 1M-row transaction while live changes streamed beside it).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PoisonMessageError } from '../core/errors.js';
 import type { WalPositionReader, WalReading } from './ports.js';
@@ -14,10 +17,12 @@ export class PositionBeyondSourceError extends PoisonMessageError {}
 
 export interface SourcePositionGuardOptions {
   reader: WalPositionReader;
-  /** Shortest time between two readings (default 1 s). */
+  /** Shortest time between two readings (default 25 ms: at most 40 cheap queries a second). */
   minRefreshMs?: number;
   /** How long to wait for a standby source to replay up to a position (default 30 s). */
   standbyWaitMs?: number;
+  /** Pause between two readings while waiting for a standby to replay (default 500 ms). */
+  standbyPollMs?: number;
   now?: () => number;
   wait?: (ms: number) => Promise<void>;
 }
@@ -40,12 +45,14 @@ export class SourcePositionGuard {
   private chunkStartedAt = Number.NEGATIVE_INFINITY;
   private readonly minRefreshMs: number;
   private readonly standbyWaitMs: number;
+  private readonly standbyPollMs: number;
   private readonly now: () => number;
   private readonly wait: (ms: number) => Promise<void>;
 
   constructor(private readonly options: SourcePositionGuardOptions) {
-    this.minRefreshMs = options.minRefreshMs ?? 1_000;
+    this.minRefreshMs = options.minRefreshMs ?? 25;
     this.standbyWaitMs = options.standbyWaitMs ?? 30_000;
+    this.standbyPollMs = options.standbyPollMs ?? 500;
     this.now = options.now ?? Date.now;
     this.wait = options.wait ?? ((ms) => sleep(ms));
   }
@@ -72,6 +79,7 @@ export class SourcePositionGuard {
     // A standby lags its primary: the event may be real and not yet replayed there.
     const deadline = this.now() + this.standbyWaitMs;
     while (reading.standby && position > reading.position && this.now() < deadline) {
+      await this.wait(this.standbyPollMs);
       reading = await this.refresh();
     }
     if (position > reading.position) {

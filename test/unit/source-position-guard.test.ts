@@ -41,7 +41,7 @@ class FakeClock {
   };
 }
 
-function setUp(options: { standbyWaitMs?: number } = {}) {
+function setUp(options: { standbyWaitMs?: number; minRefreshMs?: number } = {}) {
   const clock = new FakeClock();
   const source = new FakeSource(clock);
   const guard = new SourcePositionGuard({
@@ -91,8 +91,8 @@ describe('SourcePositionGuard', () => {
     expect(clock.waits).toEqual([]);
   });
 
-  it('reads at most once per second: a chunk soon after the last reading waits for the rest of it', async () => {
-    const { clock, source, guard } = setUp();
+  it('reads at most once per minRefreshMs: a chunk soon after the last reading waits for the rest of it', async () => {
+    const { clock, source, guard } = setUp({ minRefreshMs: 1_000 });
     guard.startChunk();
     await guard.check(900n);
     source.position = 2_000n;
@@ -103,6 +103,18 @@ describe('SourcePositionGuard', () => {
     expect(clock.waits).toHaveLength(1);
     expect(clock.waits[0]).toBeGreaterThan(700);
     expect(clock.waits[0]).toBeLessThanOrEqual(1_000);
+  });
+
+  it("by default a caught-up chunk does not wait: other partitions' backlogs queue behind it", async () => {
+    const { clock, source, guard } = setUp();
+    guard.startChunk();
+    await guard.check(900n);
+    source.position = 2_000n;
+    clock.advance(100);
+    guard.startChunk();
+    await guard.check(1_500n);
+    expect(source.readings).toBe(2);
+    expect(clock.waits).toEqual([]);
   });
 
   it('shares one reading between checks waiting at the same time', async () => {
