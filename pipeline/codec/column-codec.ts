@@ -11,7 +11,12 @@ import {
   unwrapNullable,
 } from './avro-json.js';
 import { bitsConversion } from './bits-codec.js';
-import { avroDecimalConversion, decimalConversion } from './decimal-codec.js';
+import {
+  avroDecimalConversion,
+  decimalConversion,
+  isNumericSourceType,
+  numericTextConversion,
+} from './decimal-codec.js';
 import { pgTypeFromSourceType } from './pg-type-name.js';
 import { type Conversion, primitiveConversion } from './primitive-codec.js';
 import { temporalConversion } from './temporal-codec.js';
@@ -73,7 +78,18 @@ function textConversion(semantic: string | undefined): Conversion | undefined {
   return pgType === undefined ? undefined : { pgType, convert: (v) => v as string };
 }
 
-function semanticConversion(type: AvroJsonObject | string, named: NamedTypes): Conversion {
+/**
+ * `sourceType`: Debezium's propagated source column type, when the schema carries it; it is what
+ * tells numeric text (`decimal.handling.mode=string`) from text. An array's is the array type's
+ * (`_NUMERIC`): its elements carry no parameters of their own.
+ */
+function semanticConversion(
+  type: AvroJsonObject | string,
+  named: NamedTypes,
+  sourceType?: string,
+): Conversion {
+  const base = typeof type === 'string' ? type : type.type;
+  if (base === 'string' && isNumericSourceType(sourceType)) return numericTextConversion();
   if (typeof type === 'string') return primitiveConversion(type);
   const semantic = type['connect.name'];
   const params = type['connect.parameters'] ?? {};
@@ -85,7 +101,9 @@ function semanticConversion(type: AvroJsonObject | string, named: NamedTypes): C
   if (known) return known;
   if (type.type === 'array') {
     const items = unwrapNullable(type.items ?? 'null', named);
-    return arrayConversion(semanticConversion(items.type as AvroJsonObject | string, named));
+    return arrayConversion(
+      semanticConversion(items.type as AvroJsonObject | string, named, sourceType),
+    );
   }
   const decimal = avroDecimalConversion(type);
   if (decimal) return decimal;
@@ -99,10 +117,10 @@ function semanticConversion(type: AvroJsonObject | string, named: NamedTypes): C
 /** Builds the codec of one column from its Avro field type. */
 export function createColumnCodec(fieldType: AvroJson, named: NamedTypes): ColumnCodec {
   const { type, nullable } = unwrapNullable(fieldType, named);
-  const conversion = semanticConversion(type as AvroJsonObject | string, named);
   const params =
     typeof type === 'object' && !Array.isArray(type) ? (type['connect.parameters'] ?? {}) : {};
   const sourceType = params['__debezium.source.column.type'];
+  const conversion = semanticConversion(type as AvroJsonObject | string, named, sourceType);
   const pgType = sourceType ? pgTypeFromSourceType(sourceType, params) : conversion.pgType;
   return {
     pgType,

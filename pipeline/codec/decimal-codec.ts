@@ -1,8 +1,10 @@
 // Decimal columns as exact numeric text: Kafka Connect's Decimal (fixed scale), Debezium's
-// VariableScaleDecimal (scale per value) and a plain Avro decimal, all from unscaled bytes.
+// VariableScaleDecimal (scale per value) and a plain Avro decimal, all from unscaled bytes; and
+// the numeric text `decimal.handling.mode=string` sends (the one mode that keeps a numeric's
+// display scale and NaN/±Infinity), recognised by the propagated source column type.
 
 import type { AvroJsonObject } from './avro-json.js';
-import { decodeDecimalBytes } from './decimal.js';
+import { checkNumericText, decodeDecimalBytes } from './decimal.js';
 import type { Conversion } from './primitive-codec.js';
 
 /** The conversion of a Connect decimal type (by `connect.name`), or undefined for another type. */
@@ -38,4 +40,19 @@ export function avroDecimalConversion(type: AvroJsonObject): Conversion | undefi
   if (type.logicalType !== 'decimal') return undefined;
   const scale = Number(type.scale ?? 0);
   return { pgType: 'numeric', convert: (v) => decodeDecimalBytes(v as Buffer, scale) };
+}
+
+/** Whether a propagated source type (`NUMERIC`, `_numeric`, `decimal`...) is numeric or its array. */
+export function isNumericSourceType(sourceType: string | undefined): boolean {
+  if (sourceType === undefined) return false;
+  const lower = sourceType.toLowerCase().replace(/^_/, '');
+  return lower === 'numeric' || lower === 'decimal';
+}
+
+/**
+ * A numeric column in `decimal.handling.mode=string`: Debezium's text (BigDecimal's plain string,
+ * or NAN / POSITIVE_INFINITY / NEGATIVE_INFINITY) as PostgreSQL's numeric input.
+ */
+export function numericTextConversion(): Conversion {
+  return { pgType: 'numeric', convert: (v) => checkNumericText(v as string) };
 }

@@ -55,6 +55,43 @@ export function formatScaledDecimal(unscaled: bigint, scale: number): string {
   return negative ? `-${text}` : text;
 }
 
+/** Debezium's names of numeric's special values in string mode (Java enum names). */
+const SPECIAL_NUMERIC_TEXT = new Map([
+  ['NAN', 'NaN'],
+  ['POSITIVE_INFINITY', 'Infinity'],
+  ['NEGATIVE_INFINITY', '-Infinity'],
+  ['NaN', 'NaN'],
+  ['Infinity', 'Infinity'],
+  ['-Infinity', '-Infinity'],
+]);
+
+const PLAIN_DECIMAL = /^-?\d+(?:\.\d+)?$/;
+
+/**
+ * Numeric text as `decimal.handling.mode=string` sends it, checked and returned as PostgreSQL's
+ * numeric input: a plain decimal (kept digit for digit, so its display scale survives) within
+ * numeric's bounds, or a special value renamed to PostgreSQL's spelling. Anything else is the
+ * message's fault: a numeric column never carries it.
+ */
+export function checkNumericText(text: string): string {
+  const special = SPECIAL_NUMERIC_TEXT.get(text);
+  if (special !== undefined) return special;
+  if (typeof text !== 'string' || !PLAIN_DECIMAL.test(text)) {
+    const shown = typeof text === 'string' ? JSON.stringify(text.slice(0, 40)) : typeof text;
+    throw new TypeError(`numeric column value ${shown} is not a decimal PostgreSQL reads exactly`);
+  }
+  const point = text.indexOf('.');
+  const sign = text.startsWith('-') ? 1 : 0;
+  const integerDigits = (point < 0 ? text.length : point) - sign;
+  const scale = point < 0 ? 0 : text.length - point - 1;
+  if (integerDigits > NUMERIC_MAX_INTEGER_DIGITS || scale > NUMERIC_MAX_SCALE) {
+    throw new MessageBoundsError(
+      `numeric text of ${integerDigits} digits before the point and ${scale} after is beyond PostgreSQL's numeric (${NUMERIC_MAX_INTEGER_DIGITS} before, ${NUMERIC_MAX_SCALE} after)`,
+    );
+  }
+  return text;
+}
+
 export function decodeDecimalBytes(bytes: Uint8Array, scale: number): string {
   return formatScaledDecimal(decodeUnscaledBytes(bytes), scale);
 }
