@@ -25,6 +25,7 @@ import {
   ConnectorFileError,
   readConnectorDefinition,
 } from '../migrate/connector/connector-definition.js';
+import { applyTableSelection } from '../migrate/connector/connector-selection.js';
 import {
   formatConnectorStatus,
   readConnectorStatus,
@@ -196,6 +197,14 @@ export async function runCli(
       const definition = await readConnectorDefinition(file);
       if (options.snapshotMode !== undefined) {
         definition.config['snapshot.mode'] = options.snapshotMode;
+      }
+      // SOURCE_SCHEMAS / TABLES_INCLUDE / TABLES_EXCLUDE decide what the connector captures too.
+      const selected = applyTableSelection(definition.config, config.mapping);
+      definition.config = selected.config;
+      if (selected.setKeys.length > 0) {
+        io.stderr(
+          `note: ${selected.setKeys.join(', ')} from SOURCE_SCHEMAS / TABLES_INCLUDE / TABLES_EXCLUDE (the file's values replaced)\n`,
+        );
       }
       const name = options.name ?? config.connect.connectorName;
       if (definition.name !== undefined && definition.name !== name) {

@@ -131,6 +131,8 @@ export async function runPipeline(
       topicPrefix: routing.prefix,
       from: routing.topicPrefix.from,
       targetSchema: config.mapping.targetSchema,
+      sourceSchemas: config.mapping.sourceSchemas,
+      schemaMap: config.mapping.schemaMap,
       include: config.mapping.include,
       exclude: config.mapping.exclude,
     },

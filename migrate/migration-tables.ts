@@ -1,8 +1,12 @@
 // Which source tables a migration command works on: the ones named with --tables (checked against
-// the catalog), else the tables of the Debezium publication, else every table in schema public.
+// the catalog), else the tables of the Debezium publication, else every table of the source schemas
+// (SOURCE_SCHEMAS, default public); less the tables pgferry run never writes.
 import type pg from 'pg';
 import { PgferryError } from '../core/errors.js';
-import { TableSelection } from '../pipeline/routing/table-selection.js';
+import {
+  TableSelection,
+  type TableSelectionSettings,
+} from '../pipeline/routing/table-selection.js';
 
 export interface MigrationTable {
   schema: string;
@@ -36,38 +40,34 @@ export function parseTableList(text: string): MigrationTable[] {
 }
 
 /**
- * Resolves the tables to work on, in a stable order (schema, name). Named tables must exist as
- * ordinary or partitioned tables; the error lists every one that does not.
- */
-/**
- * The tables a command works on: those named (`--tables`, taken as given), else the publication's
- * (else the public schema's) less what TABLES_INCLUDE / TABLES_EXCLUDE leave out of `pgferry run`:
- * a table run never writes is neither copied, verified nor cut over.
+ * The tables a command works on, in a stable order (schema, name): those named (`--tables`, taken
+ * as given; each must exist, the error lists every one that does not), else the publication's
+ * (else the source schemas') less what SOURCE_SCHEMAS and TABLES_INCLUDE / TABLES_EXCLUDE leave
+ * out of `pgferry run`: a table run never writes is neither copied, verified nor cut over.
  */
 export async function resolveMigrationTables(
   client: pg.ClientBase,
   options: {
     tables?: readonly MigrationTable[];
     publication?: string;
-    selection?: {
-      include?: readonly string[] | undefined;
-      exclude?: readonly string[] | undefined;
-    };
+    /** A config's `mapping`: SOURCE_SCHEMAS, TABLES_INCLUDE, TABLES_EXCLUDE. */
+    selection?: TableSelectionSettings;
   },
 ): Promise<MigrationTable[]> {
   const named = options.tables !== undefined && options.tables.length > 0;
   const tables = await listMigrationTables(client, options);
   if (named || options.selection === undefined) return tables;
-  const selection = TableSelection.fromPatterns(
-    options.selection.include,
-    options.selection.exclude,
-  );
+  const selection = TableSelection.fromSettings(options.selection);
   return tables.filter((t) => selection.exclusionOf(t) === undefined);
 }
 
 async function listMigrationTables(
   client: pg.ClientBase,
-  options: { tables?: readonly MigrationTable[]; publication?: string },
+  options: {
+    tables?: readonly MigrationTable[];
+    publication?: string;
+    selection?: TableSelectionSettings;
+  },
 ): Promise<MigrationTable[]> {
   if (options.tables !== undefined && options.tables.length > 0) {
     const found = await client.query<{ schema: string; name: string }>(
@@ -100,7 +100,8 @@ async function listMigrationTables(
   const all = await client.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition`,
+      WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p') AND NOT c.relispartition`,
+    [options.selection?.sourceSchemas ?? ['public']],
   );
   return sortTables(all.rows);
 }

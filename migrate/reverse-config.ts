@@ -20,6 +20,15 @@ export function reverseConfig(config: PgferryConfig): PgferryConfig {
         'not set; the reverse pgferry needs a source role that can write (SOURCE_DB_USER is read-only)',
     });
   }
+  const renamed = Object.entries(config.mapping.schemaMap ?? {}).filter(
+    ([from, to]) => from !== to,
+  );
+  if (renamed.length > 0) {
+    problems.push({
+      setting: 'SCHEMA_MAP',
+      message: `reverse replication maps tables back by name; it does not support renamed schemas (${renamed.map(([from, to]) => `${from}:${to}`).join(', ')})`,
+    });
+  }
   if (config.mapping.targetSchema !== undefined) {
     problems.push({
       setting: 'TARGET_SCHEMA',

@@ -5,6 +5,7 @@ import { ensureConfigObject, parentPath, writeConfigValue } from './config-path.
 import { deriveTargetPassword } from './database-passwords.js';
 import { deriveSslMode } from './database-ssl-mode.js';
 import type { PgferryConfig, SettingValue } from './pgferry-config.js';
+import { deriveTopicPattern } from './schema-mapping-settings.js';
 import {
   type ParsedSettings,
   SETTING_ENV_NAMES,
@@ -22,6 +23,8 @@ type DerivedEnvName = {
  * so `config check` lists no default for them. Every 'derived' setting needs its entry here.
  */
 const DERIVED_VALUES: { [E in DerivedEnvName]: (config: PgferryConfig) => SettingValue<E> } = {
+  KAFKA_TOPIC_PATTERN: (config) =>
+    deriveTopicPattern(config.mapping.topicPrefix, config.mapping.sourceSchemas),
   REVERSE_KAFKA_GROUP_ID: (config) => `${config.kafka.groupId}-reverse`,
   TARGET_DB_PASSWORD: (config) => deriveTargetPassword(config.target.host),
   TARGET_DB_SSLMODE: (config) => deriveSslMode(config.target.host),

@@ -9,6 +9,7 @@ import { findDatabaseTlsProblems } from './database-tls-settings.js';
 import { findHttpTlsProblems } from './http-tls-settings.js';
 import { findKafkaPlaintextSaslProblems } from './kafka-sasl-transport.js';
 import type { PgferryConfig } from './pgferry-config.js';
+import { findSchemaMappingProblems, type SchemaMappingValues } from './schema-mapping-settings.js';
 import { SASL_MECHANISMS } from './setting-choices.js';
 import {
   type RawSettings,
@@ -116,6 +117,8 @@ function findCrossSettingProblems(
       'for mutual TLS (cert and key go together)',
     );
   }
+
+  problems.push(...findSchemaMappingProblems(parsed as SchemaMappingValues));
 
   problems.push(...findDatabaseTlsProblems(raw));
   problems.push(...findHttpTlsProblems(raw, parsed));

@@ -45,8 +45,9 @@ export const SETTINGS = {
   KAFKA_TOPIC_PATTERN: defineSetting(
     {
       key: 'kafka.topicPattern',
-      description: 'JavaScript RegExp selecting the CDC topics to consume.',
-      default: '^cdc\\.public\\..*',
+      description:
+        'JavaScript RegExp selecting the CDC topics to consume. Unset: the topics of SOURCE_SCHEMAS under KAFKA_TOPIC_PREFIX (default ^cdc\\.public\\..*; two schemas: ^cdc\\.(?:a|b)\\..*).',
+      presence: 'derived',
     },
     parseRegExp(),
   ),
@@ -347,7 +348,7 @@ export const SETTINGS = {
     {
       key: 'mapping.targetSchema',
       description:
-        'Target schema for every replicated table. Unset: the source schema (cdc.<schema>.<table> -> <schema>.<table>).',
+        'Target schema for every replicated table, with one source schema (several: SCHEMA_MAP). Unset: the source schema (cdc.<schema>.<table> -> <schema>.<table>).',
     },
     parseText('a schema name'),
   ),

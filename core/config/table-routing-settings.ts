@@ -3,6 +3,7 @@
 // TARGET_SCHEMA, whose `mapping` object they share.
 import { z } from 'zod';
 import { parseTablePatterns, TablePatternError } from '../table-pattern.js';
+import { parseSchemaList, parseSchemaMap } from './schema-mapping-settings.js';
 import { defineSetting } from './setting-definition.js';
 import { type EnvSchema, parseTopicName } from './setting-parsers.js';
 
@@ -28,6 +29,22 @@ export function defineTableRoutingSettings() {
   const patterns =
     'Comma-separated schema.table patterns: names, globs (* any run, ? one character) or "quoted names" (public.*, sales.order_?, "My Schema"."a.b"), matched against the source tables.';
   return {
+    SOURCE_SCHEMAS: defineSetting(
+      {
+        key: 'mapping.sourceSchemas',
+        description:
+          "Source schemas to migrate, comma-separated exact names (public,sales). Drives the connector's schema.include.list (pgferry connector apply), the publication check (preflight), the default KAFKA_TOPIC_PATTERN, and the tables run, schema-sync, copy, verify, status, cutover and resnapshot work on: a table in another schema is never written. Unset: public, and run writes whatever schema KAFKA_TOPIC_PATTERN admits (as before).",
+      },
+      parseSchemaList(),
+    ),
+    SCHEMA_MAP: defineSetting(
+      {
+        key: 'mapping.schemaMap',
+        description:
+          'Target schema of each source schema, comma-separated source:target pairs (sales:sales_copy). Unmapped schemas keep their name. Two source schemas may not share a target schema; not with TARGET_SCHEMA.',
+      },
+      parseSchemaMap(),
+    ),
     KAFKA_TOPIC_PREFIX: defineSetting(
       {
         key: 'mapping.topicPrefix',

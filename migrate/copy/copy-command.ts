@@ -16,6 +16,7 @@ import {
   quietLogLevel,
 } from '../../ops/progress/progress-mode.js';
 import { ProgressTerminal } from '../../ops/progress/progress-terminal.js';
+import { SchemaMapping } from '../../pipeline/routing/schema-mapping.js';
 import { mapTargetTable } from '../../pipeline/routing/target-table-name.js';
 import {
   type CommandContext,
@@ -157,12 +158,12 @@ async function runCopyCommand(options: CopyCommandOptions, context: CommandConte
     const tables = await resolveMigrationTables(source, {
       ...(requested === undefined ? {} : { tables: requested }),
       publication: config.replication.publication,
-      selection: { include: config.mapping.include, exclude: config.mapping.exclude },
+      selection: config.mapping,
     });
-    const targetSchema = config.mapping.targetSchema;
+    const schemas = SchemaMapping.fromSettings(config.mapping);
     pairs = tables.map((t) => ({
       source: t,
-      target: mapTargetTable(t, targetSchema),
+      target: mapTargetTable(t, schemas),
     }));
     // Before anything else: without the slot, the copy could not hand over to the stream.
     await waitForSlot(source, config.replication.slotName, options.slotWait * 1000, (reason) =>

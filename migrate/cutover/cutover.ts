@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { PgferryConfig } from '../../core/config.js';
 import { connectPg } from '../../core/pg-connection.js';
+import { SchemaMapping } from '../../pipeline/routing/schema-mapping.js';
 import { mapTargetTable } from '../../pipeline/routing/target-table-name.js';
 import { readCopyTables } from '../../sink/bookkeeping/copy-rows.js';
 import { readDeferredIndexes } from '../../sink/bookkeeping/deferred-indexes.js';
@@ -90,12 +91,13 @@ export async function runCutover(
     const tables = await resolveMigrationTables(source, {
       ...(options.tables ? { tables: options.tables } : {}),
       publication: config.replication.publication,
+      selection: config.mapping,
     });
     result.tables = tables.map(formatTableName);
-    const targetSchema = config.mapping.targetSchema;
+    const schemas = SchemaMapping.fromSettings(config.mapping);
     const pairs = tables.map((t) => ({
       source: t,
-      target: mapTargetTable(t, targetSchema),
+      target: mapTargetTable(t, schemas),
     }));
     const record = (gate: GateResult) => {
       result.gates.push(gate);

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import type { PgferryConfig } from '../../core/config.js';
 import { connectPg } from '../../core/pg-connection.js';
+import { SchemaMapping } from '../../pipeline/routing/schema-mapping.js';
 import { mapTargetTable } from '../../pipeline/routing/target-table-name.js';
 import { requireSource } from '../command-context.js';
 import {
@@ -82,8 +83,10 @@ export async function readGateChangePlan(
     const tables = await resolveMigrationTables(source, {
       ...(options.tables ? { tables: options.tables } : {}),
       publication: config.replication.publication,
+      selection: config.mapping,
     });
-    const targets = tables.map((t) => mapTargetTable(t, config.mapping.targetSchema));
+    const schemas = SchemaMapping.fromSettings(config.mapping);
+    const targets = tables.map((t) => mapTargetTable(t, schemas));
     const target = await connectPg(config.target, `pgferry-${options.direction}`);
     try {
       const sequences = await readTableSequences(target, targets);

@@ -11,6 +11,7 @@ import { ConnectClient, type ConnectorConfig } from '../../core/connect-client.j
 import type { Logger } from '../../core/logger.js';
 import { connectPg } from '../../core/pg-connection.js';
 import { qualifiedName, quoteIdent } from '../../core/sql-identifier.js';
+import { SchemaMapping } from '../../pipeline/routing/schema-mapping.js';
 import { mapTargetTable } from '../../pipeline/routing/target-table-name.js';
 import { requireSource } from '../command-context.js';
 import { applyConnector } from '../connector/connector-apply.js';
@@ -101,9 +102,10 @@ export async function prepareReverseReplication(
     const tables = await resolveMigrationTables(source, {
       ...(options.tables ? { tables: options.tables } : {}),
       publication: config.replication.publication,
+      selection: config.mapping,
     });
-    const targetSchema = config.mapping.targetSchema;
-    const targetTables = tables.map((t) => mapTargetTable(t, targetSchema));
+    const schemas = SchemaMapping.fromSettings(config.mapping);
+    const targetTables = tables.map((t) => mapTargetTable(t, schemas));
     result.tables = targetTables.map(formatTableName);
 
     const walLevel = await target.query<{ wal_level: string }>('SHOW wal_level');

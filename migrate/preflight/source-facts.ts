@@ -54,7 +54,7 @@ export async function openSourceFacts(
       facts.tables = await resolveMigrationTables(client, {
         ...(options.tables ? { tables: options.tables } : {}),
         publication: config.replication.publication,
-        selection: { include: config.mapping.include, exclude: config.mapping.exclude },
+        selection: config.mapping,
       });
       facts.tablesFrom = await describeResolvedOrigin(client, options, config);
     } catch (error) {

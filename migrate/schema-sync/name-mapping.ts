@@ -1,5 +1,6 @@
-// Source names -> target names under TARGET_SCHEMA, and source expressions rewritten to match, so
-// the source's DDL can be created on the target and compared with the target's as text.
+// Source names -> target names under TARGET_SCHEMA or SCHEMA_MAP, and source expressions
+// rewritten to match, so the source's DDL can be created on the target and compared with the
+// target's as text.
 import { quoteIdent, quoteLiteral } from '../../core/sql-identifier.js';
 import type {
   ColumnType,
@@ -94,7 +95,7 @@ export class NameMapping {
   }
 
   schema(sourceSchema: string): string {
-    return this.options.targetSchema ?? sourceSchema;
+    return this.options.schemaMap?.[sourceSchema] ?? this.options.targetSchema ?? sourceSchema;
   }
 
   name(n: QualifiedName): QualifiedName {

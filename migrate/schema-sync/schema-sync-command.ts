@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { loadConfig, type PostgresSettings } from '../../core/config.js';
 import { PgferryError } from '../../core/errors.js';
 import { connectPg } from '../../core/pg-connection.js';
+import type { TableSelectionSettings } from '../../pipeline/routing/table-selection.js';
 import { DDL_LOCK_KEY, ensureBookkeeping } from '../../sink/bookkeeping/bookkeeping-schema.js';
 import { recordDeferredIndexes } from '../../sink/bookkeeping/deferred-indexes.js';
 import {
@@ -58,9 +59,10 @@ export const registerSchemaSyncCommand: RegisterCommand = (program, { env, io, s
         source: sourceSettings,
         target: config.target,
         publication: config.replication.publication,
-        selection: { include: config.mapping.include, exclude: config.mapping.exclude },
+        selection: config.mapping,
         ...(options.tables ? { tables: options.tables } : {}),
         ...(config.mapping.targetSchema ? { targetSchema: config.mapping.targetSchema } : {}),
+        ...(config.mapping.schemaMap ? { schemaMap: config.mapping.schemaMap } : {}),
         deferUnique: options.deferUnique === true,
         deferIndexes: options.deferIndexes === true,
         dryRun: options.dryRun === true,
@@ -96,10 +98,18 @@ export async function syncSchema(options: {
   source: PostgresSettings;
   target: PostgresSettings;
   publication?: string;
-  /** TABLES_INCLUDE / TABLES_EXCLUDE: a table pgferry run never writes is not synced either. */
-  selection?: { include?: readonly string[] | undefined; exclude?: readonly string[] | undefined };
+  /**
+   * SOURCE_SCHEMAS, TABLES_INCLUDE / TABLES_EXCLUDE: a table pgferry run never writes is not
+   * synced either.
+   */
+  selection?: TableSelectionSettings;
   tables?: MigrationTable[];
   targetSchema?: string;
+  /**
+   * SCHEMA_MAP: every (source schema -> target schema) pair in one plan, so that foreign keys
+   * and types used across the schemas are named in their own target schema.
+   */
+  schemaMap?: Readonly<Record<string, string>>;
   deferUnique?: boolean;
   deferIndexes?: boolean;
   dryRun: boolean;
@@ -117,7 +127,10 @@ export async function syncSchema(options: {
     await source.end().catch(() => undefined);
   }
 
-  const mapping = options.targetSchema ? { targetSchema: options.targetSchema } : {};
+  const mapping = {
+    ...(options.targetSchema ? { targetSchema: options.targetSchema } : {}),
+    ...(options.schemaMap ? { schemaMap: options.schemaMap } : {}),
+  };
   const target = await connect(options.target, 'target');
   try {
     // The deferred indexes are recorded with the tables, in the bookkeeping schema.

@@ -5,6 +5,11 @@ export interface SchemaSyncOptions {
   /** TARGET_SCHEMA: every table (and the types and sequences it uses) goes into this schema. */
   targetSchema?: string;
   /**
+   * SCHEMA_MAP: the target schema of each source schema it names (objects of other schemas keep
+   * their schema). Not with targetSchema; the config check keeps two sources from sharing one.
+   */
+  schemaMap?: Readonly<Record<string, string>>;
+  /**
    * Leave unique and exclusion constraints and unique indexes for cutover, like foreign keys: a
    * value that moves from one row to another can reach the target in the other order (rows are
    * applied per partition and batch), and a unique check would then reject a valid row.

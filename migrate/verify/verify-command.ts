@@ -3,6 +3,7 @@ import { loadConfig, type PostgresSettings } from '../../core/config.js';
 import { PgferryError } from '../../core/errors.js';
 import { connectPg } from '../../core/pg-connection.js';
 import { classifyPgError } from '../../core/pg-errors.js';
+import { SchemaMapping } from '../../pipeline/routing/schema-mapping.js';
 import { mapTargetTable } from '../../pipeline/routing/target-table-name.js';
 import {
   EXIT_CHECK_FAILED,
@@ -78,7 +79,7 @@ export const registerVerifyCommand: RegisterCommand = (program, { env, io, setEx
       const config = options.reverse ? reverseConfig(loadConfig(env)) : loadConfig(env);
       const sourceSettings = requireSource(config, 'verify');
       const requested = options.tables === undefined ? undefined : parseTableList(options.tables);
-      const targetSchema = config.mapping.targetSchema;
+      const schemas = SchemaMapping.fromSettings(config.mapping);
       const controller = new AbortController();
       const onSignal = () => controller.abort(new Error('verify interrupted'));
       process.once('SIGTERM', onSignal);
@@ -91,7 +92,7 @@ export const registerVerifyCommand: RegisterCommand = (program, { env, io, setEx
         const tables = await resolveMigrationTables(source, {
           ...(requested === undefined ? {} : { tables: requested }),
           publication: config.replication.publication,
-          selection: { include: config.mapping.include, exclude: config.mapping.exclude },
+          selection: config.mapping,
         });
         const lastProgress = new Map<string, number>();
         const report = await verifyTables(
@@ -99,7 +100,7 @@ export const registerVerifyCommand: RegisterCommand = (program, { env, io, setEx
           target,
           tables.map((table) => ({
             source: table,
-            target: mapTargetTable(table, targetSchema),
+            target: mapTargetTable(table, schemas),
           })),
           {
             chunkRows: options.chunkRows,

@@ -1,5 +1,6 @@
-// The tables `pgferry run` may write (TABLES_INCLUDE / TABLES_EXCLUDE): with an include list only
-// the tables it matches, never one the exclude list matches; unset = every table. Matched against
+// The tables `pgferry run` may write (SOURCE_SCHEMAS, TABLES_INCLUDE / TABLES_EXCLUDE): only tables
+// of the source schemas when SOURCE_SCHEMAS is set, with an include list only the tables it
+// matches, never one the exclude list matches; unset = every table. Matched against
 // source tables (schema and name as in the source catalog). A topic spells a name the Kafka way
 // (debezium-topic-name.ts), so a topic is judged by what its table could be called.
 import {
@@ -13,11 +14,15 @@ import { spellTopicCharacters } from './debezium-topic-name.js';
 
 export class TableSelection {
   private readonly includeInTopics: readonly { schema: RegExp; table: RegExp }[] | undefined;
+  private readonly schemasInTopics: ReadonlySet<string> | undefined;
 
   constructor(
     private readonly include: readonly TablePattern[] | undefined,
     private readonly exclude: readonly TablePattern[] | undefined,
+    /** SOURCE_SCHEMAS: only tables of these schemas; undefined = any schema. */
+    private readonly schemas?: readonly string[] | undefined,
   ) {
+    this.schemasInTopics = schemas && new Set(schemas.map(spellTopicCharacters));
     // A name's characters that Kafka refuses are `_` in its topic, one `?` one or two of them.
     this.includeInTopics = include?.map((p) => ({
       schema: compileGlob(p.schema, { literal: spellTopicCharacters, one: '[^]{1,2}' }),
@@ -29,10 +34,16 @@ export class TableSelection {
   static fromPatterns(
     include: readonly string[] | undefined,
     exclude: readonly string[] | undefined,
+    schemas?: readonly string[] | undefined,
   ): TableSelection {
     const parse = (texts: readonly string[] | undefined) =>
       texts?.flatMap((text) => parseTablePatterns(text));
-    return new TableSelection(parse(include), parse(exclude));
+    return new TableSelection(parse(include), parse(exclude), schemas);
+  }
+
+  /** From a config's `mapping` (SOURCE_SCHEMAS, TABLES_INCLUDE, TABLES_EXCLUDE). */
+  static fromSettings(mapping: TableSelectionSettings): TableSelection {
+    return TableSelection.fromPatterns(mapping.include, mapping.exclude, mapping.sourceSchemas);
   }
 
   /** Every table. */
@@ -41,11 +52,18 @@ export class TableSelection {
   }
 
   get isEverything(): boolean {
-    return (this.include?.length ?? 0) === 0 && (this.exclude?.length ?? 0) === 0;
+    return (
+      this.schemas === undefined &&
+      (this.include?.length ?? 0) === 0 &&
+      (this.exclude?.length ?? 0) === 0
+    );
   }
 
   /** Why `table` is not written, or undefined when it is selected. */
   exclusionOf(table: TableRef): string | undefined {
+    if (this.schemas !== undefined && !this.schemas.includes(table.schema)) {
+      return this.outsideSchemas(table.schema);
+    }
     if (this.include && this.include.length > 0) {
       if (!this.include.some((p) => matchesTablePattern(p, table)))
         return `not in TABLES_INCLUDE (${this.include.map((p) => p.text).join(', ')})`;
@@ -60,6 +78,9 @@ export class TableSelection {
    * exclude list only as spelled, so a renamed spelling leaves the decision to each event.
    */
   exclusionOfSpelling(spelled: TableRef): string | undefined {
+    if (this.schemasInTopics !== undefined && !this.schemasInTopics.has(spelled.schema)) {
+      return this.outsideSchemas(spelled.schema);
+    }
     if (this.include && this.include.length > 0) {
       const may = (this.includeInTopics ?? []).some(
         (p) => p.schema.test(spelled.schema) && p.table.test(spelled.name),
@@ -69,4 +90,15 @@ export class TableSelection {
     const excluded = this.exclude?.find((p) => matchesTablePattern(p, spelled));
     return excluded ? `in TABLES_EXCLUDE (${excluded.text})` : undefined;
   }
+
+  private outsideSchemas(schema: string): string {
+    return `in schema ${schema}, not in SOURCE_SCHEMAS (${(this.schemas ?? []).join(', ')})`;
+  }
+}
+
+/** The selection settings (a PgferryConfig's `mapping` is one). */
+export interface TableSelectionSettings {
+  sourceSchemas?: readonly string[] | undefined;
+  include?: readonly string[] | undefined;
+  exclude?: readonly string[] | undefined;
 }

@@ -1,6 +1,6 @@
 // The one mapping from topics to tables: a topic `<prefix>.<schema>.<table>` (Debezium's naming)
 // carries the changes of the source table it names, and those go to the target table
-// mapTargetTable gives (TARGET_SCHEMA). `run` binds every event to its topic with it (an event
+// mapTargetTable gives (SCHEMA_MAP / TARGET_SCHEMA). `run` binds every event to its topic with it (an event
 // naming another table is refused), and `status` and `resnapshot` read topics with it. A topic is
 // only ever compared with names spelled the Debezium way, never split and trusted: a dot may sit
 // in a schema or table name, and Kafka spells some characters as `_`.
@@ -9,6 +9,7 @@ import type { TableRef } from '../row-change.js';
 import { TableNotSelectedError, TopicTableMismatchError } from './binding-errors.js';
 import { BOOKKEEPING_SCHEMA } from './bookkeeping-schema-name.js';
 import { formatTopicName, spellTopicCharacters } from './debezium-topic-name.js';
+import { SchemaMapping } from './schema-mapping.js';
 import { TableSelection } from './table-selection.js';
 import { formatTableRef, mapTargetTable } from './target-table-name.js';
 import { resolveTopicPrefix, type TopicPrefix } from './topic-prefix.js';
@@ -19,6 +20,9 @@ export interface TopicRoutingSettings {
   mapping: {
     topicPrefix?: string | undefined;
     targetSchema?: string | undefined;
+    /** SOURCE_SCHEMAS and SCHEMA_MAP (schema-mapping.ts). */
+    sourceSchemas?: readonly string[] | undefined;
+    schemaMap?: Readonly<Record<string, string>> | undefined;
     /** TABLES_INCLUDE / TABLES_EXCLUDE: pattern texts (core/table-pattern.ts). */
     include?: readonly string[] | undefined;
     exclude?: readonly string[] | undefined;
@@ -26,12 +30,15 @@ export interface TopicRoutingSettings {
 }
 
 export class TopicTableMap {
+  readonly schemas: SchemaMapping;
+
   constructor(
     readonly topicPrefix: TopicPrefix,
-    private readonly targetSchema: string | undefined,
+    schemas: SchemaMapping | string | undefined,
     readonly selection: TableSelection = TableSelection.all(),
   ) {
-    if (targetSchema === BOOKKEEPING_SCHEMA) {
+    this.schemas = schemas instanceof SchemaMapping ? schemas : SchemaMapping.single(schemas);
+    if (this.schemas.singleTarget === BOOKKEEPING_SCHEMA) {
       throw new ConfigError([
         {
           setting: 'TARGET_SCHEMA',
@@ -54,8 +61,8 @@ export class TopicTableMap {
     }
     return new TopicTableMap(
       prefix,
-      config.mapping.targetSchema,
-      TableSelection.fromPatterns(config.mapping.include, config.mapping.exclude),
+      SchemaMapping.fromSettings(config.mapping),
+      TableSelection.fromSettings(config.mapping),
     );
   }
 
@@ -70,7 +77,7 @@ export class TopicTableMap {
 
   /** The target table of `source` (ReservedSchemaError for pgferry's bookkeeping schema). */
   targetOf(source: TableRef): TableRef {
-    return mapTargetTable(source, this.targetSchema);
+    return mapTargetTable(source, this.schemas);
   }
 
   /**
@@ -118,7 +125,7 @@ export class TopicTableMap {
     }
     const reasons: string[] = [];
     for (const spelled of spellings) {
-      if ((this.targetSchema ?? spelled.schema) === BOOKKEEPING_SCHEMA) {
+      if (this.schemas.targetSchemaOf(spelled.schema) === BOOKKEEPING_SCHEMA) {
         reasons.push(
           `${formatTableRef(spelled)} would be written to pgferry's bookkeeping schema "${BOOKKEEPING_SCHEMA}"`,
         );
@@ -132,13 +139,16 @@ export class TopicTableMap {
   }
 
   /**
-   * Could `target` receive `topic`'s changes? Without TARGET_SCHEMA the target is the source, so
-   * its topic must be `topic`; with it, the source schema is not in the target's name, so any
-   * schema between the prefix and the table's name will do.
+   * Could `target` receive `topic`'s changes? The target's schema is the target of some source
+   * schemas (itself, or SCHEMA_MAP's), and the topic must be one of theirs; with TARGET_SCHEMA the
+   * source schema is not in the target's name, so any schema between the prefix and the table's
+   * name will do.
    */
   mayCarry(topic: string, target: TableRef): boolean {
-    if (this.targetSchema === undefined) return this.topicOf(target) === topic;
-    if (target.schema !== this.targetSchema) return false;
+    const sources = this.schemas.sourcesOf(target.schema);
+    if (sources !== 'any') {
+      return sources.some((schema) => this.topicOf({ schema, name: target.name }) === topic);
+    }
     const head = `${this.prefix}.`;
     const tail = `.${spellTopicCharacters(target.name)}`;
     return (
@@ -158,7 +168,7 @@ export class TopicTableMap {
     const targets: TableRef[] = [];
     for (const spelled of this.spellingsOf(topic)) {
       if (this.selection.exclusionOf(spelled) !== undefined) continue;
-      if ((this.targetSchema ?? spelled.schema) === BOOKKEEPING_SCHEMA) continue;
+      if (this.schemas.targetSchemaOf(spelled.schema) === BOOKKEEPING_SCHEMA) continue;
       targets.push(this.targetOf(spelled));
     }
     return targets;

@@ -101,11 +101,14 @@ const EVERY_SETTING_ENV: Record<SettingEnvName, string> = {
   REVERSE_KAFKA_TOPIC_PATTERN: '^rev\\.app\\..*',
   CONTROL_TOKEN_FILE: '/run/secrets/control-token',
   KAFKA_SASL_ALLOW_PLAINTEXT: 'true',
+  SOURCE_SCHEMAS: 'app',
+  SCHEMA_MAP: 'app:migrated',
 };
 
 /** Settings that exclude each other (setting both is a ConfigError). */
 const EXCLUSIVE_PAIRS: readonly (readonly [SettingEnvName, SettingEnvName])[] = [
   ['CONTROL_TOKEN', 'CONTROL_TOKEN_FILE'],
+  ['TARGET_SCHEMA', 'SCHEMA_MAP'],
 ];
 
 /** EVERY_SETTING_ENV without the first, then without the second, of each exclusive pair. */
@@ -250,9 +253,11 @@ describe('describeConfig', () => {
   });
 
   it('names keys that exist in the loaded config', () => {
-    const configs = [FULL_ENV, { ...FULL_ENV, CONTROL_TOKEN: '', CONTROL_TOKEN_FILE: '/t' }].map(
-      (env) => loadConfig(env),
-    );
+    const configs = [
+      FULL_ENV,
+      { ...FULL_ENV, CONTROL_TOKEN: '', CONTROL_TOKEN_FILE: '/t' },
+      { ...FULL_ENV, TARGET_SCHEMA: '', SOURCE_SCHEMAS: 'app', SCHEMA_MAP: 'app:migrated' },
+    ].map((env) => loadConfig(env));
     for (const row of describeConfig()) {
       const values = configs.map((config) => readConfigValue(config, row.key));
       expect(

@@ -1,0 +1,95 @@
+// Which source schemas are replicated and where each lands: SOURCE_SCHEMAS, SCHEMA_MAP, and
+// TARGET_SCHEMA (one target for a single source schema, as before). The config check refuses two
+// source schemas sharing a target schema, so (source schema, table) -> target table is one-to-one.
+/** The mapping settings (a PgferryConfig's `mapping` is one). */
+export interface SchemaMappingSettings {
+  sourceSchemas?: readonly string[] | undefined;
+  schemaMap?: Readonly<Record<string, string>> | undefined;
+  targetSchema?: string | undefined;
+}
+
+/** One source schema and the target schema its tables go to. */
+export interface SchemaPair {
+  source: string;
+  target: string;
+}
+
+/** The default source schema (SOURCE_SCHEMAS unset). */
+export const DEFAULT_SOURCE_SCHEMA = 'public';
+
+export class SchemaMapping {
+  private readonly map: ReadonlyMap<string, string>;
+
+  constructor(private readonly settings: SchemaMappingSettings = {}) {
+    this.map = new Map(Object.entries(settings.schemaMap ?? {}));
+  }
+
+  static fromSettings(settings: SchemaMappingSettings): SchemaMapping {
+    return new SchemaMapping(settings);
+  }
+
+  /** Only TARGET_SCHEMA or nothing: the mapping as it was before SCHEMA_MAP. */
+  static single(targetSchema: string | undefined): SchemaMapping {
+    return new SchemaMapping(targetSchema === undefined ? {} : { targetSchema });
+  }
+
+  /** SOURCE_SCHEMAS as set; undefined = unset (every schema the topics admit is written). */
+  get restrictedTo(): readonly string[] | undefined {
+    return this.settings.sourceSchemas;
+  }
+
+  /** The source schemas to migrate: SOURCE_SCHEMAS, else public. */
+  get sourceSchemas(): readonly string[] {
+    return this.settings.sourceSchemas ?? [DEFAULT_SOURCE_SCHEMA];
+  }
+
+  /** TARGET_SCHEMA (one target for every table), if set. */
+  get singleTarget(): string | undefined {
+    return this.settings.targetSchema;
+  }
+
+  /** Whether the schema names differ anywhere (TARGET_SCHEMA or a SCHEMA_MAP pair that renames). */
+  get renames(): boolean {
+    return (
+      this.settings.targetSchema !== undefined || [...this.map].some(([from, to]) => from !== to)
+    );
+  }
+
+  /** Whether tables of `schema` are replicated at all. */
+  isSourceSchema(schema: string): boolean {
+    return (
+      this.settings.sourceSchemas === undefined || this.settings.sourceSchemas.includes(schema)
+    );
+  }
+
+  /** The target schema of a source schema. */
+  targetSchemaOf(sourceSchema: string): string {
+    return this.map.get(sourceSchema) ?? this.settings.targetSchema ?? sourceSchema;
+  }
+
+  /** Every (source schema -> target schema) pair of the migration. */
+  pairs(): SchemaPair[] {
+    return this.sourceSchemas.map((source) => ({ source, target: this.targetSchemaOf(source) }));
+  }
+
+  /**
+   * The source schemas whose tables go to `targetSchema`: a list, or 'any' when TARGET_SCHEMA
+   * takes every schema not mapped (the source schema is then not in the target's name).
+   */
+  sourcesOf(targetSchema: string): readonly string[] | 'any' {
+    if (this.settings.targetSchema === targetSchema) return 'any';
+    const mapped = [...this.map].filter(([, to]) => to === targetSchema).map(([from]) => from);
+    const identity =
+      this.settings.targetSchema === undefined && !this.map.has(targetSchema) ? [targetSchema] : [];
+    return [...mapped, ...identity].filter((s) => this.isSourceSchema(s));
+  }
+
+  /** A SchemaMap as the schema-sync planner takes it: every renamed source schema. */
+  toRecord(): Record<string, string> {
+    return Object.fromEntries(
+      this.pairs()
+        .filter((p) => p.source !== p.target)
+        .map((p) => [p.source, p.target]),
+    );
+  }
+}
