@@ -19,6 +19,7 @@ import { checkCopyRole, checkCopySlot } from './source-copy-checks.js';
 import { checkPublication } from './source-publication-checks.js';
 import { checkCapacity, checkSlot, checkWalLevel } from './source-replication-checks.js';
 import { checkConnectorRole } from './source-role-checks.js';
+import { checkPublicationSchemas } from './source-schema-checks.js';
 import { checkCapturedTables, checkKeys } from './source-table-checks.js';
 import { checkPgTransport } from './transport-checks.js';
 
@@ -79,6 +80,11 @@ const SOURCE_CHECKS: SourceCheck[] = [
   { id: 'source.capacity', title: 'slots and WAL senders', run: checkCapacity },
   { id: 'source.connector_role', title: 'connector role', run: checkConnectorRole },
   { id: 'source.publication', title: 'publication', run: checkPublication },
+  {
+    id: 'source.publication_schemas',
+    title: 'publication covers the source schemas',
+    run: checkPublicationSchemas,
+  },
   { id: 'source.keys', title: 'primary keys', run: checkKeys },
   { id: 'source.slot', title: 'replication slot', run: checkSlot },
   { id: 'source.copy_slot', title: 'slot for pgferry copy', run: checkCopySlot },

@@ -1,0 +1,268 @@
+// Several source schemas and one table selection (issue 18, item 4) on the real stack: two source
+// schemas, each with a table `items`, one mapped to another target schema (SCHEMA_MAP), and an
+// excluded table `secret`. A publication of its own covers the schemas (preflight's check names
+// the missing one and its ALTER PUBLICATION fix), `pgferry connector apply` writes the
+// connector's schema.include.list and table.exclude.list from the settings, then schema-sync,
+// copy and run move both schemas, a table created later in a selected schema is captured without
+// restarting anything, and verify finds both pairs equal. The excluded table is never created,
+// written, or even given a topic.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConnectClient } from '../../core/connect-client.js';
+import { quoteIdent } from '../../core/sql-identifier.js';
+import { readConnectorDefinition } from '../../migrate/connector/connector-definition.js';
+import type { CopyReport } from '../../migrate/copy/copy-command.js';
+import {
+  findSchemasNotPublished,
+  formatAddSchemasFix,
+} from '../../migrate/preflight/source-schema-checks.js';
+import type { VerifyReport } from '../../migrate/verify/table-verify.js';
+import { runPgferryCli } from '../support/cli-run.js';
+import { stopProcess } from '../support/fault-harness.js';
+import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
+import { loadStackEnv, repoPath } from '../support/stack-env.js';
+import { removeTestConnector } from '../support/test-connector.js';
+
+const stack = loadStackEnv();
+const run = Date.now().toString(36);
+const A = `h4_a_${run}`;
+const B = `h4_b_${run}`;
+const B_TARGET = `h4_b_copy_${run}`;
+const prefix = `h4_${run}`;
+const publication = `h4_pub_${run}`;
+const slot = `h4_slot_${run}`;
+const connectorName = `pgferry-h4-${run}`;
+const groupId = `pgferry-h4-${run}`;
+const q = (schema: string, table: string) => `${quoteIdent(schema)}.${quoteIdent(table)}`;
+
+const { KAFKA_TOPIC_PATTERN: _stackPattern, ...stackVars } = stack.vars;
+const env: Record<string, string> = {
+  ...stackVars,
+  SOURCE_SCHEMAS: `${A},${B}`,
+  SCHEMA_MAP: `${B}:${B_TARGET}`,
+  TABLES_EXCLUDE: `${A}.secret`,
+  KAFKA_TOPIC_PREFIX: prefix,
+  SOURCE_PUBLICATION: publication,
+  SOURCE_SLOT_NAME: slot,
+  CONNECTOR_NAME: connectorName,
+  KAFKA_GROUP_ID: groupId,
+  CONNECT_URL: stack.connectUrl,
+  COPY_METRICS_PORT: '0',
+  BATCH_SIZE: '500',
+  TOPIC_REFRESH_SECONDS: '2',
+  RETRY_MAX_DELAY_SECONDS: '2',
+  PROGRESS_LOG_SECONDS: '0',
+  LOG_LEVEL: 'info',
+};
+
+const source = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
+const target = new pg.Client({ connectionString: stack.targetDatabaseUrl });
+const kafka = new Kafka({
+  brokers: [stack.kafkaBootstrap],
+  clientId: 'pgferry-h4',
+  logLevel: logLevel.NOTHING,
+});
+let pgferry: PgferryProcess | undefined;
+
+async function topics(): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`)).sort();
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function exists(client: pg.Client, schema: string, table: string): Promise<boolean> {
+  const r = await client.query<{ found: string | null }>('SELECT to_regclass($1) AS found', [
+    q(schema, table),
+  ]);
+  return r.rows[0]?.found !== null;
+}
+
+/** Source and target fingerprints of a (source, target) table pair, equal within the timeout. */
+async function waitForPair(from: [string, string], to: [string, string], timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const read = async (client: pg.Client, [schema, table]: [string, string]) =>
+      (
+        await client
+          .query<{ rows: string; md5: string | null }>(
+            `SELECT count(*) AS rows, md5(string_agg(t::text, ',' ORDER BY id)) AS md5 FROM ${q(schema, table)} t`,
+          )
+          .catch((e: Error) => ({ rows: [{ rows: '-1', md5: e.message }] }))
+      ).rows[0];
+    const [s, t] = [await read(source, from), await read(target, to)];
+    if (s?.rows === t?.rows && s?.md5 === t?.md5) return Number(s?.rows);
+    if (Date.now() > deadline)
+      throw new Error(`${to.join('.')} did not converge: ${JSON.stringify({ s, t })}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+beforeAll(async () => {
+  await source.connect();
+  await target.connect();
+  const reader = quoteIdent(stack.vars.SOURCE_DB_USER ?? 'pgferry_reader');
+  for (const schema of [A, B]) {
+    const s = quoteIdent(schema);
+    await source.query(`
+      CREATE SCHEMA ${s};
+      GRANT USAGE ON SCHEMA ${s} TO debezium, ${reader};
+      ALTER DEFAULT PRIVILEGES IN SCHEMA ${s} GRANT SELECT ON TABLES TO debezium, ${reader};
+      CREATE TABLE ${s}.items (id integer PRIMARY KEY, v text NOT NULL, n numeric(10,2));
+      INSERT INTO ${s}.items SELECT g, '${schema} ' || g, g / 4.0 FROM generate_series(1, 300) g;`);
+  }
+  await source.query(`
+    CREATE TABLE ${q(A, 'secret')} (id integer PRIMARY KEY, s text);
+    INSERT INTO ${q(A, 'secret')} VALUES (1, 'never leaves the source');`);
+  // First only B: preflight's check must name A and the statement that adds it.
+  await source.query(
+    `CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLES IN SCHEMA ${quoteIdent(B)}`,
+  );
+}, 60_000);
+
+afterAll(async () => {
+  if (pgferry) await stopProcess(pgferry, 'SIGTERM').catch(() => undefined);
+  await removeTestConnector(stack.connectUrl, connectorName, source, slot);
+  await source.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(publication)}`).catch(() => {});
+  for (const schema of [A, B]) {
+    await source.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`).catch(() => {});
+  }
+  for (const schema of [A, B, B_TARGET]) {
+    await target.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`).catch(() => {});
+  }
+  await target
+    .query('DELETE FROM pgferry.offsets WHERE group_id = $1', [groupId])
+    .catch(() => undefined);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
+    if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+  }
+  await source.end();
+  await target.end();
+}, 90_000);
+
+describe.sequential('two source schemas, a same-named table in each, one excluded table', () => {
+  it('preflight names the schema the publication leaves out, and its fix works', async () => {
+    expect(await findSchemasNotPublished(source, publication, [A, B])).toEqual([A]);
+    const fix = formatAddSchemasFix(publication, [A]);
+    expect(fix).toBe(
+      `ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLES IN SCHEMA ${quoteIdent(A)}`,
+    );
+    await source.query(fix);
+    expect(await findSchemasNotPublished(source, publication, [A, B])).toEqual([]);
+  });
+
+  it('connector apply takes the schemas and the excluded table from the settings', async () => {
+    const definition = await readConnectorDefinition(
+      repoPath('connect-config/debezium-source.json'),
+    );
+    const file = join(mkdtempSync(join(tmpdir(), 'pgferry-h4-')), 'connector.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: connectorName,
+        config: {
+          ...definition.config,
+          'topic.prefix': prefix,
+          'slot.name': slot,
+          'publication.name': publication,
+          'slot.drop.on.stop': 'true',
+        },
+      }),
+    );
+    const applied = await runPgferryCli(
+      ['connector', 'apply', '--file', file, '--snapshot-mode', 'no_data', '--timeout', '150'],
+      env,
+    );
+    expect(applied.code, applied.stderr + applied.log).toBe(0);
+    expect(applied.stderr).toContain('schema.include.list, table.exclude.list from SOURCE_SCHEMAS');
+    const stored = await new ConnectClient({ baseUrl: stack.connectUrl }).getConnectorConfig(
+      connectorName,
+    );
+    expect(stored?.['schema.include.list']).toBe(`(?s-i)${A},(?s-i)${B}`);
+    expect(stored?.['table.exclude.list']).toBe(`(?s-i)${A}\\u002esecret`);
+  }, 180_000);
+
+  it('schema-sync and copy create and fill each schema’s target, never the excluded table', async () => {
+    const synced = await runPgferryCli(['schema-sync'], env);
+    expect(synced.code, synced.stdout + synced.stderr).toBe(0);
+    expect(await exists(target, A, 'items')).toBe(true);
+    expect(await exists(target, B_TARGET, 'items')).toBe(true);
+    expect(await exists(target, B, 'items')).toBe(false);
+    expect(await exists(target, A, 'secret')).toBe(false);
+
+    const copied = await runPgferryCli(['copy', '--json'], env);
+    expect(copied.code, copied.stdout + copied.stderr).toBe(0);
+    const report = JSON.parse(copied.stdout) as CopyReport;
+    expect(report.tables.map((t) => `${t.source} -> ${t.table}`).sort()).toEqual(
+      [`${A}.items -> ${A}.items`, `${B}.items -> ${B_TARGET}.items`].sort(),
+    );
+    expect(await waitForPair([A, 'items'], [A, 'items'], 1_000)).toBe(300);
+    expect(await waitForPair([B, 'items'], [B_TARGET, 'items'], 1_000)).toBe(300);
+  }, 60_000);
+
+  it('run streams both schemas, and a table created later, without any restart', async () => {
+    pgferry = await startPgferry(env);
+    for (const schema of [A, B]) {
+      await source.query(`
+        INSERT INTO ${q(schema, 'items')} SELECT g, 'new ' || g, g FROM generate_series(301, 340) g;
+        UPDATE ${q(schema, 'items')} SET v = v || ' updated', n = n + 1 WHERE id % 7 = 0;
+        DELETE FROM ${q(schema, 'items')} WHERE id % 11 = 0;`);
+    }
+    await source.query(`
+      INSERT INTO ${q(A, 'secret')} VALUES (2, 'still secret');
+      UPDATE ${q(A, 'secret')} SET s = 'changed' WHERE id = 1;`);
+    expect(await waitForPair([A, 'items'], [A, 'items'])).toBe(340 - 30);
+    expect(await waitForPair([B, 'items'], [B_TARGET, 'items'])).toBe(340 - 30);
+
+    // A new table in a selected schema: in the schema's publication, the connector's include
+    // list and pgferry's topic pattern already; created on the target by run itself.
+    await source.query(`
+      CREATE TABLE ${q(B, 'later')} (id integer PRIMARY KEY, v text);
+      INSERT INTO ${q(B, 'later')} SELECT g, 'later ' || g FROM generate_series(1, 25) g;
+      UPDATE ${q(B, 'later')} SET v = 'changed' WHERE id = 3;
+      DELETE FROM ${q(B, 'later')} WHERE id = 4;`);
+    expect(await waitForPair([B, 'later'], [B_TARGET, 'later'], 75_000)).toBe(24);
+    expect(pgferry.child.exitCode).toBeNull();
+  }, 150_000);
+
+  it('verify finds every pair equal; the excluded table has no topic and no target table', async () => {
+    const verified = await runPgferryCli(['verify', '--json', '--recheck-attempts', '2'], env);
+    const report = JSON.parse(verified.stdout) as VerifyReport;
+    expect(
+      report.tables.map((t) => [t.source, t.target, t.match]),
+      verified.stderr,
+    ).toEqual([
+      [`${A}.items`, `${A}.items`, true],
+      [`${B}.items`, `${B_TARGET}.items`, true],
+      [`${B}.later`, `${B_TARGET}.later`, true],
+    ]);
+    expect(verified.code).toBe(0);
+
+    expect(await exists(target, A, 'secret')).toBe(false);
+    const mine = await topics();
+    expect(mine).toContain(`${prefix}.${A}.items`);
+    expect(mine).toContain(`${prefix}.${B}.items`);
+    expect(mine).toContain(`${prefix}.${B}.later`);
+    // Debezium never captured it: no topic, nothing consumed, nothing dead-lettered.
+    expect(mine.filter((t) => t.includes('secret') || t.endsWith('.dlq'))).toEqual([]);
+    const consumed = await target.query<{ topic: string }>(
+      'SELECT DISTINCT topic FROM pgferry.offsets WHERE group_id = $1 ORDER BY topic',
+      [groupId],
+    );
+    expect(consumed.rows.map((r) => r.topic).sort()).toEqual(
+      [`${prefix}.${A}.items`, `${prefix}.${B}.items`, `${prefix}.${B}.later`].sort(),
+    );
+  }, 60_000);
+});
