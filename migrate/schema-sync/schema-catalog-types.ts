@@ -44,8 +44,26 @@ export interface IndexDefinition {
   method: string;
 }
 
+/** A partition of a partitioned table (at any depth), as `CREATE TABLE ... PARTITION OF` needs it. */
+export interface PartitionDefinition extends QualifiedName {
+  /** The table it is a partition of: the root or a sub-partitioned partition. */
+  parent: QualifiedName;
+  /** pg_get_expr(relpartbound): `FOR VALUES FROM (1) TO (10)`, `FOR VALUES IN ('a')`, `DEFAULT`. */
+  bound: string;
+  /** pg_get_partkeydef() when it is partitioned itself (sub-partitions), e.g. `HASH (id)`. */
+  partitionKey?: string;
+  /** A foreign table or another kind schema-sync does not create (relkind). */
+  foreign: boolean;
+}
+
 export interface TableDefinition extends QualifiedName {
   partitioned: boolean;
+  /** pg_get_partkeydef() of a partitioned table, e.g. `RANGE (created_at)`. */
+  partitionKey?: string;
+  /** Its partitions at every depth, parents before their children, defaults after siblings. */
+  partitions?: PartitionDefinition[];
+  /** Set when the table is itself a partition: its parent. */
+  partitionOf?: QualifiedName;
   columns: ColumnDefinition[];
   primaryKey?: ConstraintDefinition & { columns: string[] };
   /** Unique, exclusion and check constraints. */

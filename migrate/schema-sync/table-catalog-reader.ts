@@ -3,6 +3,7 @@
 import type pg from 'pg';
 import type {
   ColumnDefinition,
+  PartitionDefinition,
   QualifiedName,
   SequenceOwner,
   TableDefinition,
@@ -27,8 +28,20 @@ export async function readCatalogTable(
   client: pg.ClientBase,
   ref: QualifiedName,
 ): Promise<CatalogTable | undefined> {
-  const rel = await client.query<{ oid: string; relkind: string }>(
-    `SELECT c.oid, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  const rel = await client.query<{
+    oid: string;
+    relkind: string;
+    partition_key: string | null;
+    parent_schema: string | null;
+    parent_name: string | null;
+  }>(
+    `SELECT c.oid, c.relkind,
+            CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key,
+            pn.nspname AS parent_schema, p.relname AS parent_name
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_inherits i ON c.relispartition AND i.inhrelid = c.oid
+       LEFT JOIN pg_class p ON p.oid = i.inhparent
+       LEFT JOIN pg_namespace pn ON pn.oid = p.relnamespace
       WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`,
     [ref.schema, ref.name],
   );
@@ -119,6 +132,7 @@ export async function readCatalogTable(
       ORDER BY ic.relname`,
     [oid],
   );
+  const partitions = row.relkind === 'p' ? await readPartitions(client, oid) : undefined;
   const triggers = await client.query<{ name: string }>(
     'SELECT tgname AS name FROM pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal ORDER BY tgname',
     [oid],
@@ -131,6 +145,11 @@ export async function readCatalogTable(
     schema: ref.schema,
     name: ref.name,
     partitioned: row.relkind === 'p',
+    ...(row.partition_key === null ? {} : { partitionKey: row.partition_key }),
+    ...(partitions === undefined ? {} : { partitions }),
+    ...(row.parent_schema === null || row.parent_name === null
+      ? {}
+      : { partitionOf: { schema: row.parent_schema, name: row.parent_name } }),
     columns: columns.rows.map((c) => {
       const column: ColumnDefinition = { name: c.name, type: toColumnType(c), notNull: c.not_null };
       if (c.collation) column.collation = c.collation;
@@ -172,4 +191,45 @@ export async function readCatalogTable(
     if (column) ownedBy.set(o.seq, { table: ref, column, identity: o.deptype === 'i' });
   }
   return { table, sequenceOids: used.rows.map((u) => u.seq_oid), ownedBy };
+}
+
+/**
+ * The partitions of a partitioned table at every depth (pg_inherits, declarative partitions
+ * only), parents before their children and each level's default partition after its siblings, so
+ * they can be created in this order.
+ */
+async function readPartitions(client: pg.ClientBase, oid: string): Promise<PartitionDefinition[]> {
+  const found = await client.query<{
+    schema: string;
+    name: string;
+    parent_schema: string;
+    parent_name: string;
+    bound: string;
+    partition_key: string | null;
+    relkind: string;
+  }>(
+    `WITH RECURSIVE tree AS (
+       SELECT i.inhrelid AS oid, i.inhparent AS parent, 1 AS depth FROM pg_inherits i WHERE i.inhparent = $1
+       UNION ALL
+       SELECT i.inhrelid, i.inhparent, t.depth + 1 FROM pg_inherits i JOIN tree t ON i.inhparent = t.oid
+     )
+     SELECT n.nspname AS schema, c.relname AS name, pn.nspname AS parent_schema, p.relname AS parent_name,
+            pg_get_expr(c.relpartbound, c.oid) AS bound, c.relkind,
+            CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key
+       FROM tree t
+       JOIN pg_class c ON c.oid = t.oid AND c.relispartition
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_class p ON p.oid = t.parent
+       JOIN pg_namespace pn ON pn.oid = p.relnamespace
+      ORDER BY t.depth, pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', n.nspname, c.relname`,
+    [oid],
+  );
+  return found.rows.map((r) => ({
+    schema: r.schema,
+    name: r.name,
+    parent: { schema: r.parent_schema, name: r.parent_name },
+    bound: r.bound,
+    ...(r.partition_key === null ? {} : { partitionKey: r.partition_key }),
+    foreign: r.relkind !== 'r' && r.relkind !== 'p',
+  }));
 }

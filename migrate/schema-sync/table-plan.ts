@@ -9,6 +9,7 @@ import {
 import { planCutover } from './cutover-plan.js';
 import { planIndexChanges, planNewTableIndexes } from './index-plan.js';
 import { keyOf, qualified } from './name-mapping.js';
+import { partitionByClause, partitionSkipReason, planPartitions } from './partition-plan.js';
 import type { ColumnDefinition, TableDefinition } from './schema-catalog-types.js';
 import type { SchemaSyncDraft, TableDraft } from './schema-sync-draft.js';
 import { type IdentitySequences, identitySequenceKey, sequenceOptions } from './sequence-plan.js';
@@ -21,9 +22,8 @@ const fillsExistingRows = (c: ColumnDefinition): boolean =>
 
 /** Why schema-sync will not create this table, or undefined when it can. */
 function skipReason(table: TableDefinition): string | undefined {
-  if (table.partitioned) {
-    return 'partitioned tables are not supported by schema-sync: create the table and its partitions on the target by hand';
-  }
+  const partition = partitionSkipReason(table);
+  if (partition !== undefined) return partition;
   if (!table.primaryKey) return `no primary key: ${NO_PRIMARY_KEY_ADVICE}`;
   return undefined;
 }
@@ -157,15 +157,19 @@ export function planTable(
       ...table.columns.map((c) => `  ${columnSql(draft, table, c, identitySequences, false)}`),
       ...planNewTableConstraints(draft, tableDraft),
     ];
-    draft.statements.tables.push(`CREATE TABLE ${tableDraft.sql} (\n${defs.join(',\n')}\n)`);
+    draft.statements.tables.push(
+      `CREATE TABLE ${tableDraft.sql} (\n${defs.join(',\n')}\n)${partitionByClause(draft, table)}`,
+    );
     object.status = 'create';
     object.actions.push('create table');
+    planPartitions(draft, tableDraft);
     planNewTableIndexes(draft, tableDraft);
   } else {
     checkPrimaryKey(draft, tableDraft, existing);
     planColumnChanges(draft, tableDraft, existing, missingTypes, identitySequences);
     planConstraintChanges(draft, tableDraft, existing);
     planIndexChanges(draft, tableDraft, existing);
+    planPartitions(draft, tableDraft);
     if (object.status !== 'mismatch' && object.actions.length > 0) object.status = 'alter';
   }
 

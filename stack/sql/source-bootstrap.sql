@@ -30,5 +30,10 @@ SELECT format('ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT
 SELECT format('ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT, UPDATE, USAGE ON SEQUENCES TO %I', :'rb_user') \gexec
 -- One publication for the whole schema, so tables created later are captured without a
 -- connector restart (the connector runs with publication.autocreate.mode=disabled).
-SELECT format('CREATE PUBLICATION %I FOR TABLES IN SCHEMA public', :'pub')
+-- publish_via_partition_root: a partitioned table's changes are published as its root's (one
+-- topic per logical table, a row moving between partitions stays on it, in order); an existing
+-- publication is switched too.
+SELECT format('CREATE PUBLICATION %I FOR TABLES IN SCHEMA public WITH (publish_via_partition_root = true)', :'pub')
   WHERE NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = :'pub') \gexec
+SELECT format('ALTER PUBLICATION %I SET (publish_via_partition_root = true)', :'pub')
+  WHERE EXISTS (SELECT 1 FROM pg_publication WHERE pubname = :'pub' AND NOT pubviaroot) \gexec

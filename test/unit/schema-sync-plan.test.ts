@@ -435,12 +435,15 @@ describe('planSchemaSync skips tables it must not create', () => {
     expect(isUpToDate(plan)).toBe(false);
   });
 
-  it('a partitioned table is skipped', () => {
+  it('a partition selected on its own is skipped: it is synced with its root', () => {
     const plan = planSchemaSync(
-      emptyCatalog({ tables: [table('p', { partitioned: true })] }),
+      emptyCatalog({
+        tables: [table('p_1', { partitionOf: { schema: 'public', name: 'p' } })],
+      }),
       emptyCatalog({ schemas: ['public'] }),
     );
-    expect(plan.skipped[0]?.reason).toMatch(/^partitioned tables are not supported/);
+    expect(plan.statements).toEqual([]);
+    expect(plan.skipped[0]?.reason).toMatch(/^a partition of public\.p: schema-sync creates it/);
   });
 
   it('a table using an extension type the target lacks is a mismatch, not created', () => {
