@@ -10,7 +10,7 @@
 // SCHEMA_REGISTRY_URL. Re-running recreates the fixture tables and rewrites the JSON files.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
@@ -47,6 +47,12 @@ interface Step {
 
 interface FixtureTable {
   table: string;
+  /**
+   * 'precise': captured in the schema `fixture_precise` by a throw-away connector of its own with
+   * `decimal.handling.mode=precise` (topic `cdc.fixture_precise.<table>`), for users who run that
+   * mode: pgferry still decodes it. Default: `public`, through the project's connector as it is.
+   */
+  decimalMode?: 'precise';
   /** DDL run after dropping the table; absent = capture the table's existing records only. */
   ddl?: string[];
   steps: Step[];
@@ -132,9 +138,6 @@ const composite: FixtureTable = {
   ],
 };
 
-const TRAILING_ZEROS =
-  'Debezium drops trailing zeros of a variable-scale numeric (0.000100 -> 0.0001): same number, display scale lost';
-
 const varnum: FixtureTable = {
   table: 'fixture_varnum',
   ddl: [
@@ -165,14 +168,13 @@ const varnum: FixtureTable = {
           after: {
             id: '1',
             amount: '-12345678901234567890.123456789',
-            ratio: '0.0001',
+            ratio: '0.000100',
             fixed: '-1.5000000000',
             body: bigText,
             tags: `{"alpha",NULL,"${bigTag}"}`,
             blob: `\\x${bigBlobHex}`,
             label: 'v1',
           },
-          lossy: { ratio: TRAILING_ZEROS },
         },
       ],
     },
@@ -186,14 +188,13 @@ const varnum: FixtureTable = {
           after: {
             id: '1',
             amount: '7',
-            ratio: '0.0001',
+            ratio: '0.000100',
             fixed: '-1.5000000000',
             body: UNCHANGED,
             tags: UNCHANGED,
             blob: UNCHANGED,
             label: 'v2',
           },
-          lossy: { ratio: TRAILING_ZEROS },
         },
       ],
     },
@@ -207,7 +208,7 @@ const varnum: FixtureTable = {
           key: { id: '2' },
           after: {
             id: '2',
-            amount: null,
+            amount: 'NaN',
             ratio: '0.00000000000000000001',
             fixed: '12345678901234567890.0123456789',
             body: 'short',
@@ -215,7 +216,6 @@ const varnum: FixtureTable = {
             blob: '\\x',
             label: null,
           },
-          lossy: { amount: 'Debezium (precise decimal mode) sends numeric NaN as NULL' },
         },
       ],
     },
@@ -229,17 +229,13 @@ const varnum: FixtureTable = {
           key: { id: '3' },
           after: {
             id: '3',
-            amount: null,
-            ratio: null,
+            amount: 'Infinity',
+            ratio: '-Infinity',
             fixed: '-0.0000000001',
             body: null,
             tags: null,
             blob: null,
             label: null,
-          },
-          lossy: {
-            amount: 'Debezium (precise decimal mode) sends numeric Infinity as NULL',
-            ratio: 'Debezium (precise decimal mode) sends numeric -Infinity as NULL',
           },
         },
       ],
@@ -539,7 +535,112 @@ const typeprobe: FixtureTable = {
   ],
 };
 
-const fixtures: FixtureTable[] = [composite, varnum, types, weirdKey, namedRef, typeprobe];
+// decimal.handling.mode=precise, the mode the project ran before: what it loses is recorded.
+const PRECISE_SCHEMA = 'fixture_precise';
+const TRAILING_ZEROS =
+  'Debezium (precise decimal mode) drops trailing zeros of a variable-scale numeric: same number, display scale lost';
+const preciseVarnum: FixtureTable = {
+  table: 'varnum',
+  decimalMode: 'precise',
+  ddl: [
+    `CREATE TABLE ${PRECISE_SCHEMA}.varnum (
+       id integer PRIMARY KEY, amount numeric, ratio numeric, fixed numeric(38,10))`,
+  ],
+  steps: [
+    {
+      description: 'insert 1: variable-scale numerics, one with trailing zeros',
+      sql: `INSERT INTO ${PRECISE_SCHEMA}.varnum VALUES (1, '-12345678901234567890.123456789',
+              '0.000100', '-1.5')`,
+      messages: [
+        {
+          op: 'c',
+          key: { id: '1' },
+          after: {
+            id: '1',
+            amount: '-12345678901234567890.123456789',
+            ratio: '0.0001',
+            fixed: '-1.5000000000',
+          },
+          lossy: { ratio: TRAILING_ZEROS },
+        },
+      ],
+    },
+    {
+      description: 'insert 2: numeric NaN, tiny scale, 16.0000000000000000',
+      sql: `INSERT INTO ${PRECISE_SCHEMA}.varnum VALUES (2, 'NaN', '1e-20',
+              '12345678901234567890.0123456789'), (3, '16.0000000000000000', NULL, NULL)`,
+      messages: [
+        {
+          op: 'c',
+          key: { id: '2' },
+          after: {
+            id: '2',
+            amount: null,
+            ratio: '0.00000000000000000001',
+            fixed: '12345678901234567890.0123456789',
+          },
+          lossy: { amount: 'Debezium (precise decimal mode) sends numeric NaN as NULL' },
+        },
+        {
+          op: 'c',
+          key: { id: '3' },
+          after: { id: '3', amount: '16', ratio: null, fixed: null },
+          lossy: { amount: TRAILING_ZEROS },
+        },
+      ],
+    },
+    {
+      description: 'insert 4: numeric infinities',
+      sql: `INSERT INTO ${PRECISE_SCHEMA}.varnum VALUES (4, 'Infinity', '-Infinity', '-0.0000000001')`,
+      messages: [
+        {
+          op: 'c',
+          key: { id: '4' },
+          after: { id: '4', amount: null, ratio: null, fixed: '-0.0000000001' },
+          lossy: {
+            amount: 'Debezium (precise decimal mode) sends numeric Infinity as NULL',
+            ratio: 'Debezium (precise decimal mode) sends numeric -Infinity as NULL',
+          },
+        },
+      ],
+    },
+  ],
+};
+
+// Two variable-scale numerics in precise mode: the second column's type is a reference to the
+// first's named type `io.debezium.data.VariableScaleDecimal`, so it carries no connect.parameters
+// of its own, and its adjusted field name `Net_Amount` is all the schema says about "Net-Amount".
+const preciseNamedRef: FixtureTable = {
+  table: 'named_ref',
+  decimalMode: 'precise',
+  ddl: [
+    `CREATE TABLE ${PRECISE_SCHEMA}.named_ref (id integer PRIMARY KEY, "Gross-Amount" numeric, "Net-Amount" numeric)`,
+  ],
+  steps: [
+    {
+      description: 'insert two variable-scale numerics',
+      sql: `INSERT INTO ${PRECISE_SCHEMA}.named_ref VALUES (1, 10.5, -9.25)`,
+      messages: [
+        {
+          op: 'c',
+          key: { id: '1' },
+          after: { id: '1', 'Gross-Amount': '10.5', 'Net-Amount': '-9.25' },
+        },
+      ],
+    },
+  ],
+};
+
+const fixtures: FixtureTable[] = [
+  composite,
+  varnum,
+  types,
+  weirdKey,
+  namedRef,
+  typeprobe,
+  preciseVarnum,
+  preciseNamedRef,
+];
 
 // ---- capture ----
 
@@ -638,11 +739,11 @@ async function readRecords(
   );
 }
 
-async function columnTypes(table: string): Promise<Map<string, string>> {
+async function columnTypes(schema: string, table: string): Promise<Map<string, string>> {
   const { rows } = await db.query<{ name: string; type: string }>(
     `SELECT attname AS name, format_type(atttypid, atttypmod) AS type
        FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`,
-    [`public.${quoteIdent(table)}`],
+    [`${quoteIdent(schema)}.${quoteIdent(table)}`],
   );
   return new Map(rows.map((r) => [r.name, r.type]));
 }
@@ -653,9 +754,13 @@ const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
  * Checks each expected text against the source row as it is now: PostgreSQL must read the text
  * back to the very value the row holds (compared by PostgreSQL's own output text).
  */
-async function verifyAgainstRow(table: string, change: ExpectedChange): Promise<void> {
+async function verifyAgainstRow(
+  schema: string,
+  table: string,
+  change: ExpectedChange,
+): Promise<void> {
   if (!change.after) return;
-  const types = await columnTypes(table);
+  const types = await columnTypes(schema, table);
   const where = Object.keys(change.key)
     .map((column, i) => `${quoteIdent(column)} = $${i + 1}`)
     .join(' AND ');
@@ -667,7 +772,7 @@ async function verifyAgainstRow(table: string, change: ExpectedChange): Promise<
     const { rows } = await db.query<{ same: boolean; source: string | null; read: string | null }>(
       `SELECT ($${params.length}::text)::${type}::text IS NOT DISTINCT FROM ${quoteIdent(column)}::text AS same,
               ${quoteIdent(column)}::text AS source, ($${params.length}::text)::${type}::text AS read
-         FROM ${quoteIdent(table)} WHERE ${where}`,
+         FROM ${quoteIdent(schema)}.${quoteIdent(table)} WHERE ${where}`,
       params,
     );
     const row = rows[0];
@@ -688,11 +793,12 @@ async function fetchSchema(id: number): Promise<unknown> {
 }
 
 async function captureTable(fixture: FixtureTable): Promise<void> {
-  const topic = `cdc.public.${fixture.table}`;
+  const schema = fixture.decimalMode === 'precise' ? PRECISE_SCHEMA : 'public';
+  const topic = `cdc.${schema}.${fixture.table}`;
   let start = new Map<number, bigint>();
   const expectations: { step: string; expected: ExpectedMessage }[] = [];
   if (fixture.ddl) {
-    await db.query(`DROP TABLE IF EXISTS ${quoteIdent(fixture.table)}`);
+    await db.query(`DROP TABLE IF EXISTS ${quoteIdent(schema)}.${quoteIdent(fixture.table)}`);
     await ensureSinglePartitionTopic(topic);
     start = await topicEnds(topic);
     for (const statement of fixture.ddl) await db.query(statement);
@@ -700,13 +806,13 @@ async function captureTable(fixture: FixtureTable): Promise<void> {
       await db.query(step.sql, step.params);
       for (const expected of step.messages) {
         expectations.push({ step: step.description, expected });
-        if (expected !== 'tombstone') await verifyAgainstRow(fixture.table, expected);
+        if (expected !== 'tombstone') await verifyAgainstRow(schema, fixture.table, expected);
       }
     }
   } else {
     for (const expected of fixture.existing ?? []) {
       expectations.push({ step: 'existing record', expected });
-      if (expected !== 'tombstone') await verifyAgainstRow(fixture.table, expected);
+      if (expected !== 'tombstone') await verifyAgainstRow(schema, fixture.table, expected);
     }
   }
   const records = await readRecords(topic, start, expectations.length);
@@ -751,11 +857,90 @@ async function captureTable(fixture: FixtureTable): Promise<void> {
   console.log(`${topic}: ${messages.length} records, schema ids ${[...ids].join(', ')}`);
 }
 
+// ---- the precise-mode connector: the project's file, its own schema, publication and slot ----
+
+const connectUrl = env('CONNECT_URL', 'http://127.0.0.1:58083');
+const PRECISE_CONNECTOR = 'pgferry-fixtures-precise';
+const PRECISE_SLOT = 'pgferry_fixtures_precise';
+const PRECISE_PUBLICATION = 'pgferry_fixtures_precise';
+
+async function startPreciseConnector(): Promise<void> {
+  await db.query(`CREATE SCHEMA IF NOT EXISTS ${PRECISE_SCHEMA}`);
+  const { rows } = await db.query<{ user: string }>(
+    `SELECT r.rolname AS user FROM pg_roles r WHERE r.rolreplication AND NOT r.rolsuper`,
+  );
+  // Debezium's role reads the tables' catalog; the stack's bootstrap grants it only `public`.
+  for (const { user } of rows) {
+    await db.query(`GRANT USAGE ON SCHEMA ${PRECISE_SCHEMA} TO ${quoteIdent(user)}`);
+    await db.query(
+      `ALTER DEFAULT PRIVILEGES IN SCHEMA ${PRECISE_SCHEMA} GRANT SELECT ON TABLES TO ${quoteIdent(user)}`,
+    );
+  }
+  const exists = await db.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [
+    PRECISE_PUBLICATION,
+  ]);
+  if (exists.rowCount === 0) {
+    await db.query(
+      `CREATE PUBLICATION ${PRECISE_PUBLICATION} FOR TABLES IN SCHEMA ${PRECISE_SCHEMA}`,
+    );
+  }
+  const file = JSON.parse(
+    await readFile(new URL('../../connect-config/debezium-source.json', import.meta.url), 'utf8'),
+  ) as { config: Record<string, string> };
+  const config = {
+    ...file.config,
+    'decimal.handling.mode': 'precise',
+    'schema.include.list': PRECISE_SCHEMA,
+    'publication.name': PRECISE_PUBLICATION,
+    'slot.name': PRECISE_SLOT,
+    'slot.drop.on.stop': 'true',
+    'snapshot.mode': 'no_data',
+  };
+  const put = await fetch(`${connectUrl}/connectors/${PRECISE_CONNECTOR}/config`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(config),
+  });
+  if (!put.ok) throw new Error(`Connect answered ${put.status} registering ${PRECISE_CONNECTOR}`);
+  // Streaming has begun once the slot is in use: later changes are captured.
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const slot = await db.query(
+      'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active',
+      [PRECISE_SLOT],
+    );
+    if (slot.rowCount === 1) return;
+    if (Date.now() > deadline) throw new Error(`${PRECISE_CONNECTOR} did not start streaming`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function stopPreciseConnector(): Promise<void> {
+  await fetch(`${connectUrl}/connectors/${PRECISE_CONNECTOR}`, { method: 'DELETE' });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const slot = await db.query('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [
+      PRECISE_SLOT,
+    ]);
+    if (slot.rowCount === 0) return;
+    if (slot.rows[0]?.active === false) {
+      await db.query('SELECT pg_drop_replication_slot($1)', [PRECISE_SLOT]);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 await db.connect();
 try {
   const only = process.argv.slice(2);
-  for (const fixture of fixtures) {
-    if (only.length === 0 || only.includes(fixture.table)) await captureTable(fixture);
+  const chosen = fixtures.filter((f) => only.length === 0 || only.includes(f.table));
+  const precise = chosen.some((f) => f.decimalMode === 'precise');
+  if (precise) await startPreciseConnector();
+  try {
+    for (const fixture of chosen) await captureTable(fixture);
+  } finally {
+    if (precise) await stopPreciseConnector();
   }
   // The repository's formatter owns JSON layout (biome check runs over schemas/ too).
   execFileSync('npx', ['biome', 'format', '--write', fileURLToPath(outDir)], { stdio: 'inherit' });

@@ -14,7 +14,9 @@ export type FixtureTopic =
   | 'cdc.public.fixture_varnum'
   | 'cdc.public.fixture_types'
   | 'cdc.public.fixture_weird_key'
-  | 'cdc.public.fixture_named_ref';
+  | 'cdc.public.fixture_named_ref'
+  | 'cdc.fixture_precise.varnum'
+  | 'cdc.fixture_precise.named_ref';
 
 export type ExpectedValue = string | null | { unchangedToast: true };
 

@@ -92,7 +92,7 @@ describe('decimals', () => {
   });
 
   it('reads the real fixed-scale numeric(38,10) and money values', () => {
-    const numeric38 = realCodec('cdc.public.fixture_varnum', 'fixed');
+    const numeric38 = realCodec('cdc.fixture_precise.varnum', 'fixed');
     expect(numeric38.toPg(hex('fc81ee2a00'))).toBe('-1.5000000000');
     expect(numeric38.toPg(hex('ff'))).toBe('-0.0000000001');
     expect(numeric38.toPg(hex('018ee90ff6c373e0ee0c04d515'))).toBe(

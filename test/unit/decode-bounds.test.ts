@@ -29,7 +29,8 @@ import {
   loadSchema,
 } from '../support/debezium-fixtures.js';
 
-const VARNUM = 'cdc.public.fixture_varnum';
+// Variable-scale numerics arrive as VariableScaleDecimal only in decimal.handling.mode=precise.
+const VARNUM = 'cdc.fixture_precise.varnum';
 const lookup = fixtureSchemaLookup(VARNUM);
 const { schemaIds } = loadMessages(VARNUM);
 const [insert1] = fixtureRecords(VARNUM) as [KafkaRecord];
@@ -42,7 +43,7 @@ function createDriver() {
   );
 }
 
-/** insert 1 of fixture_varnum with `amount` (a VariableScaleDecimal) given another scale. */
+/** insert 1 of fixture_precise.varnum with `amount` (a VariableScaleDecimal) given another scale. */
 async function withAmountScale(scale: number): Promise<KafkaRecord> {
   const schema = await lookup.getSchema(schemaIds.value as number);
   const value = schema.type.fromBuffer((insert1.value as Buffer).subarray(5)) as {

@@ -92,7 +92,10 @@ describe('connect-config/debezium-source.json', () => {
     expect(config['plugin.name']).toBe('pgoutput');
     expect(config['topic.prefix']).toBe('cdc');
     expect(config['snapshot.mode']).toBe('initial');
-    expect(config['decimal.handling.mode']).toBe('precise');
+    // string: the one mode that keeps a numeric's display scale and NaN/±Infinity; pgferry tells
+    // numeric text from text by the propagated source column type, so both go together.
+    expect(config['decimal.handling.mode']).toBe('string');
+    expect(config['column.propagate.source.type']).toBe('.*');
     expect(config['interval.handling.mode']).toBe('string');
     expect(config['time.precision.mode']).toBe('adaptive_time_microseconds');
     // Truncates must reach pgferry (Debezium skips them by default).
