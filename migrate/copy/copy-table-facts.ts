@@ -72,9 +72,14 @@ export async function readSourceTableFacts(
     .filter((r) => r.key_position !== null)
     .sort((a, b) => (a.key_position ?? 0) - (b.key_position ?? 0))
     .map((r) => ({ name: r.name, sourceType: r.type }));
+  // A partitioned table holds no rows itself (reltuples -1, size 0): its leaf partitions do. It is
+  // copied through its root all the same (COPY (SELECT ... FROM root) out, COPY root in routes).
   const size = await client.query<{ rows: number; bytes: string }>(
-    `SELECT greatest(c.reltuples, 0)::float8 AS rows, pg_table_size(c.oid)::text AS bytes
-       FROM pg_class c WHERE c.oid = to_regclass($1)`,
+    `SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::float8 AS rows,
+            coalesce(sum(pg_table_size(c.oid)), 0)::text AS bytes
+       FROM pg_class c
+      WHERE c.oid = to_regclass($1)
+         OR c.oid IN (SELECT relid FROM pg_partition_tree(to_regclass($1)) WHERE isleaf)`,
     [qualifiedName(table.schema, table.name)],
   );
   return {

@@ -1,0 +1,313 @@
+// Partitioned tables end to end on the real stack, replicated through their root
+// (publish_via_partition_root): a range-partitioned table with a hash-sub-partitioned partition and
+// a default partition, and a list-partitioned table. preflight checks the publication's setting;
+// schema-sync creates the partitioning; pgferry copy copies through the roots; pgferry run applies
+// inserts, updates, deletes and partition-key moves arriving on the roots' topics; verify matches.
+// Then a table with rows ATTACHed as a partition (no change events): verify reports its rows
+// missing, and the documented remedy (schema-sync, then copy --restart of that table) repairs it.
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConnectClient } from '../../core/connect-client.js';
+import type { CopyReport } from '../../migrate/copy/copy-command.js';
+import type { PreflightReport } from '../../migrate/preflight/preflight-check.js';
+import type { VerifyReport } from '../../migrate/verify/table-verify.js';
+import { runPgferryCli } from '../support/cli-run.js';
+import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
+import { loadStackEnv } from '../support/stack-env.js';
+import { waitForEqual } from '../support/table-checksum.js';
+import { applyTestConnector, removeTestConnector } from '../support/test-connector.js';
+
+const stack = loadStackEnv();
+const run = Date.now().toString(36);
+const prefix = `part_${run}`;
+const slot = `pgferry_part_${run}`;
+const connectorName = `pgferry-part-${run}`;
+const EVENTS = `part_ev_${run}`;
+const REGIONS = `part_rg_${run}`;
+const ROOTS = [EVENTS, REGIONS];
+const ATTACHED = `${EVENTS}_2030`;
+const PUBLICATION = stack.vars.DEBEZIUM_PUBLICATION_NAME ?? 'pgferry_publication';
+const OFF_PUBLICATION = `part_off_${run}`;
+const ORDER_BY = 'id';
+
+const env: Record<string, string> = {
+  ...stack.vars,
+  SOURCE_SLOT_NAME: slot,
+  CONNECTOR_NAME: connectorName,
+  KAFKA_TOPIC_PATTERN: `^${prefix}\\.public\\..*`,
+  KAFKA_GROUP_ID: `pgferry-part-${run}`,
+  COPY_METRICS_PORT: '0',
+  BATCH_SIZE: '200',
+  TOPIC_REFRESH_SECONDS: '2',
+  RETRY_MAX_DELAY_SECONDS: '2',
+  LOG_LEVEL: 'info',
+};
+
+const source = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
+const target = new pg.Client({ connectionString: stack.targetDatabaseUrl });
+const connect = new ConnectClient({ baseUrl: stack.connectUrl });
+let pgferry: PgferryProcess | undefined;
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function stopPgferry(): Promise<void> {
+  if (!pgferry) return;
+  pgferry.child.kill('SIGTERM');
+  await pgferry.exited;
+  pgferry = undefined;
+}
+
+/** Leaf partition of each row on `client`, by id: where the rows physically are. */
+async function placement(client: pg.Client, table: string): Promise<Record<string, string>> {
+  const rows = await client.query<{ id: number; part: string }>(
+    `SELECT id, tableoid::regclass::text AS part FROM ${table} ORDER BY id`,
+  );
+  return Object.fromEntries(rows.rows.map((r) => [String(r.id), r.part]));
+}
+
+async function verify(tables: string[]) {
+  const result = await runPgferryCli(
+    ['verify', '--json', '--tables', tables.join(','), '--recheck-attempts', '0'],
+    env,
+  );
+  return { code: result.code, report: JSON.parse(result.stdout) as VerifyReport, result };
+}
+
+const equalTables = () =>
+  waitForEqual(
+    stack.sourceDatabaseUrl,
+    stack.targetDatabaseUrl,
+    ROOTS.map((name) => ({ name, orderBy: ORDER_BY })),
+    120_000,
+  );
+
+beforeAll(async () => {
+  await source.connect();
+  await target.connect();
+  const reader = stack.vars.SOURCE_DB_USER ?? 'pgferry_reader';
+  // The stack's publication is shared: this setting is what the bootstrap gives a fresh stack.
+  await source.query(`ALTER PUBLICATION ${PUBLICATION} SET (publish_via_partition_root = true)`);
+  await source.query(`
+    CREATE TABLE ${EVENTS} (id int NOT NULL, at date NOT NULL, kind text NOT NULL, note text,
+      PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+    CREATE TABLE ${EVENTS}_2024 PARTITION OF ${EVENTS} FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+    CREATE TABLE ${EVENTS}_2025 PARTITION OF ${EVENTS} FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')
+      PARTITION BY HASH (id);
+    CREATE TABLE ${EVENTS}_2025_h0 PARTITION OF ${EVENTS}_2025 FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+    CREATE TABLE ${EVENTS}_2025_h1 PARTITION OF ${EVENTS}_2025 FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+    CREATE TABLE ${EVENTS}_other PARTITION OF ${EVENTS} DEFAULT;
+    CREATE INDEX ${EVENTS}_kind ON ${EVENTS} (kind);
+    INSERT INTO ${EVENTS} SELECT g, date '2023-12-01' + (g % 800), 'k' || (g % 5), 'note ' || g
+      FROM generate_series(1, 600) g;
+    CREATE TABLE ${REGIONS} (id int NOT NULL, region text NOT NULL, amount numeric(10,2),
+      PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+    CREATE TABLE ${REGIONS}_eu PARTITION OF ${REGIONS} FOR VALUES IN ('de', 'fr');
+    CREATE TABLE ${REGIONS}_us PARTITION OF ${REGIONS} FOR VALUES IN ('us');
+    INSERT INTO ${REGIONS} SELECT g, (ARRAY['de', 'fr', 'us'])[1 + g % 3], g * 1.5
+      FROM generate_series(1, 300) g;
+    GRANT SELECT ON ${ROOTS.join(', ')} TO ${reader};
+    ANALYZE ${EVENTS}, ${REGIONS};
+  `);
+}, 60_000);
+
+afterAll(async () => {
+  await stopPgferry().catch(() => undefined);
+  await removeTestConnector(stack.connectUrl, connectorName, source, slot);
+  const kafka = new Kafka({ brokers: [stack.kafkaBootstrap], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect().catch(() => undefined);
+  const topics = (await admin.listTopics().catch(() => [] as string[])).filter((t) =>
+    t.startsWith(`${prefix}.`),
+  );
+  if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
+  await admin.disconnect().catch(() => undefined);
+  await source.query(`DROP PUBLICATION IF EXISTS ${OFF_PUBLICATION}`).catch(() => undefined);
+  for (const table of [...ROOTS, ATTACHED]) {
+    await source.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+    await target.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+  }
+  for (const sql of [
+    'DELETE FROM pgferry.copy_chunks WHERE table_name = ANY($1)',
+    'DELETE FROM pgferry.copy_tables WHERE table_name = ANY($1)',
+    'DELETE FROM pgferry.tables WHERE table_name = ANY($1)',
+  ]) {
+    await target.query(sql, [ROOTS]).catch(() => undefined);
+  }
+  await source.end();
+  await target.end();
+}, 60_000);
+
+describe.sequential('partitioned tables, replicated through their root', () => {
+  it('preflight fails a publication without publish_via_partition_root, with the ALTER', async () => {
+    await source.query(
+      `CREATE PUBLICATION ${OFF_PUBLICATION} FOR TABLE ${ROOTS.join(', ')} WITH (publish_via_partition_root = false)`,
+    );
+    const check = async (publication: string) => {
+      const result = await runPgferryCli(['preflight', '--json', '--tables', ROOTS.join(',')], {
+        ...env,
+        LOG_LEVEL: 'silent',
+        SOURCE_PUBLICATION: publication,
+      });
+      const report = JSON.parse(result.stdout) as PreflightReport;
+      return report.sections.flatMap((s) => s.checks).find((c) => c.id === 'source.publication');
+    };
+    const off = await check(OFF_PUBLICATION);
+    expect(off?.status).toBe('fail');
+    expect(off?.message).toContain(
+      `ALTER PUBLICATION "${OFF_PUBLICATION}" SET (publish_via_partition_root = true)`,
+    );
+    expect(off?.details).toEqual(ROOTS.map((r) => `public.${r}`).sort());
+    await source.query(
+      `ALTER PUBLICATION ${OFF_PUBLICATION} SET (publish_via_partition_root = true)`,
+    );
+    const on = await check(OFF_PUBLICATION);
+    expect(on?.status, on?.message).toBe('pass');
+  }, 60_000);
+
+  it('schema-sync creates the partitioning, shows it in --dry-run, and is idempotent', async () => {
+    const dry = await runPgferryCli(['schema-sync', '--dry-run', '--tables', ROOTS.join(',')], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(`PARTITION OF "public"."${EVENTS}_2025" FOR VALUES WITH`);
+    expect(dry.stdout).toContain(`CREATE TABLE "public"."${EVENTS}_other" PARTITION OF`);
+    const synced = await runPgferryCli(['schema-sync', '--tables', ROOTS.join(',')], env);
+    expect(synced.code, synced.stderr + synced.stdout).toBe(0);
+    const tree = await target.query<{ name: string; kind: string; bound: string | null }>(
+      `SELECT c.relname AS name, c.relkind AS kind, pg_get_expr(c.relpartbound, c.oid) AS bound
+         FROM pg_partition_tree($1::regclass) t JOIN pg_class c ON c.oid = t.relid ORDER BY 1`,
+      [EVENTS],
+    );
+    expect(tree.rows).toEqual([
+      { name: EVENTS, kind: 'p', bound: null },
+      {
+        name: `${EVENTS}_2024`,
+        kind: 'r',
+        bound: "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
+      },
+      {
+        name: `${EVENTS}_2025`,
+        kind: 'p',
+        bound: "FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+      },
+      { name: `${EVENTS}_2025_h0`, kind: 'r', bound: 'FOR VALUES WITH (modulus 2, remainder 0)' },
+      { name: `${EVENTS}_2025_h1`, kind: 'r', bound: 'FOR VALUES WITH (modulus 2, remainder 1)' },
+      { name: `${EVENTS}_other`, kind: 'r', bound: 'DEFAULT' },
+    ]);
+    // The root's index cascaded to every leaf.
+    const indexed = await target.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_partition_tree($1::regclass) t JOIN pg_index i ON i.indrelid = t.relid
+        JOIN pg_class ic ON ic.oid = i.indexrelid WHERE t.isleaf AND NOT i.indisprimary`,
+      [EVENTS],
+    );
+    expect(indexed.rows[0]?.n).toBe(4);
+    const again = await runPgferryCli(['schema-sync', '--tables', ROOTS.join(',')], env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('target schema is up to date');
+  }, 60_000);
+
+  it('copies through the roots, then streams inserts, updates, deletes and partition-key moves', async () => {
+    await applyTestConnector(connect, {
+      name: connectorName,
+      topicPrefix: prefix,
+      slotName: slot,
+      tableIncludeList: ROOTS.map((name) => `public.${name}`).join(','),
+      snapshotMode: 'no_data',
+    });
+    const copied = await runPgferryCli(
+      ['copy', '--json', '--progress', 'off', '--chunk-rows', '100', '--tables', ROOTS.join(',')],
+      env,
+    );
+    expect(copied.code, copied.stderr).toBe(0);
+    const report = JSON.parse(copied.stdout) as CopyReport;
+    expect(report.tables.find((t) => t.table === `public.${EVENTS}`)).toMatchObject({
+      state: 'done',
+      rows: 600,
+    });
+    // Estimated from the leaves (the root itself holds nothing), so the 600 rows came in chunks.
+    expect(
+      report.tables.find((t) => t.table === `public.${EVENTS}`)?.chunksCopiedNow,
+    ).toBeGreaterThan(1);
+    // COPY into the root routed each row to the target's own partition.
+    expect(await placement(target, EVENTS)).toEqual(await placement(source, EVENTS));
+
+    pgferry = await startPgferry(env);
+    await source.query(`
+      INSERT INTO ${EVENTS} VALUES (1001, '2024-03-01', 'new', 'a'), (1002, '2025-06-01', 'new', 'b'),
+        (1003, '2030-01-01', 'new', 'c');
+      UPDATE ${EVENTS} SET note = 'changed' WHERE id BETWEEN 1 AND 50;
+      DELETE FROM ${EVENTS} WHERE id BETWEEN 51 AND 80;
+      -- partition-key moves: 2024 -> a 2025 hash leaf, 2025 -> default, default -> 2024
+      UPDATE ${EVENTS} SET at = date '2025-02-02', note = 'moved' WHERE at < '2025-01-01' AND at >= '2024-01-01' AND id % 7 = 0;
+      UPDATE ${EVENTS} SET at = date '2031-01-01', note = 'moved out' WHERE at >= '2025-01-01' AND at < '2026-01-01' AND id % 11 = 0;
+      UPDATE ${EVENTS} SET at = date '2024-05-05' WHERE at < '2024-01-01' AND id % 3 = 0;
+      -- moved and moved back in one transaction, and moved then changed again
+      BEGIN;
+      UPDATE ${EVENTS} SET at = date '2025-09-09' WHERE id = 1001;
+      UPDATE ${EVENTS} SET at = date '2024-03-01', note = 'back' WHERE id = 1001;
+      COMMIT;
+      UPDATE ${REGIONS} SET region = 'us', amount = amount + 1 WHERE region = 'de' AND id % 2 = 0;
+      UPDATE ${REGIONS} SET region = 'fr' WHERE region = 'us' AND id % 5 = 0;
+      DELETE FROM ${REGIONS} WHERE id % 13 = 0;
+      INSERT INTO ${REGIONS} VALUES (5001, 'de', 1), (5002, 'us', 2);
+    `);
+    await equalTables();
+    expect(await placement(target, EVENTS)).toEqual(await placement(source, EVENTS));
+    expect(await placement(target, REGIONS)).toEqual(await placement(source, REGIONS));
+    // One topic per root, none per partition: the changes came on the roots' topics.
+    const kafka = new Kafka({ brokers: [stack.kafkaBootstrap], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`)).sort();
+    await admin.disconnect();
+    expect(topics).toEqual(ROOTS.map((r) => `${prefix}.public.${r}`).sort());
+    const verified = await verify(ROOTS);
+    expect(verified.code, verified.result.stdout).toBe(0);
+    expect(verified.report.tables.map((t) => [t.source, t.sourceRows === t.targetRows])).toEqual(
+      ROOTS.map((r) => [`public.${r}`, true]),
+    );
+  }, 240_000);
+
+  it('a table with rows attached as a partition: verify reports them missing; schema-sync + copy --restart repair it', async () => {
+    // ATTACH PARTITION emits no change events: its 40 rows appear on the source root silently.
+    await source.query(`
+      CREATE TABLE ${ATTACHED} (LIKE ${EVENTS} INCLUDING DEFAULTS);
+      INSERT INTO ${ATTACHED} SELECT 2000 + g, date '2032-01-01' + g, 'att', 'attached' FROM generate_series(1, 40) g;
+      ALTER TABLE ${EVENTS} ATTACH PARTITION ${ATTACHED} FOR VALUES FROM ('2032-01-01') TO ('2033-01-01');
+      INSERT INTO ${EVENTS} VALUES (3001, '2024-06-01', 'after', 'streamed');
+    `);
+    // The change made after the attach is streamed; the attached rows are not.
+    await waitFor('the row inserted after the attach', async () => {
+      const r = await target.query(`SELECT 1 FROM ${EVENTS} WHERE id = 3001`);
+      return r.rowCount === 1;
+    });
+    const found = await verify([EVENTS]);
+    expect(found.code).toBe(3);
+    const table = found.report.tables[0];
+    expect(table?.sourceRows).toBe((table?.targetRows ?? 0) + 40);
+    expect(table?.differences.filter((d) => d.kind === 'missing')).toHaveLength(40);
+
+    // The remedy the runbook gives: the partition on the target (before rows of its range reach
+    // the target's default partition), then the table copied afresh.
+    const synced = await runPgferryCli(['schema-sync', '--tables', EVENTS], env);
+    expect(synced.code, synced.stdout).toBe(0);
+    expect(synced.stdout).toContain(`create partition public.${ATTACHED}`);
+    await stopPgferry();
+    const recopied = await runPgferryCli(
+      ['copy', '--restart', '--yes', '--progress', 'off', '--tables', EVENTS],
+      env,
+    );
+    expect(recopied.code, recopied.stderr).toBe(0);
+    pgferry = await startPgferry(env);
+    await source.query(`UPDATE ${EVENTS} SET note = 'after the repair' WHERE id = 2001`);
+    await equalTables();
+    const repaired = await verify(ROOTS);
+    expect(repaired.code, repaired.result.stdout).toBe(0);
+    expect(await placement(target, EVENTS)).toEqual(await placement(source, EVENTS));
+  }, 240_000);
+});
