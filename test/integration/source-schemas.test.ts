@@ -20,6 +20,7 @@ import {
   findSchemasNotPublished,
   formatAddSchemasFix,
 } from '../../migrate/preflight/source-schema-checks.js';
+import type { MigrationStatus } from '../../migrate/status/migration-status-types.js';
 import type { VerifyReport } from '../../migrate/verify/table-verify.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import { stopProcess } from '../support/fault-harness.js';
@@ -139,6 +140,20 @@ afterAll(async () => {
   }
   await target
     .query('DELETE FROM pgferry.offsets WHERE group_id = $1', [groupId])
+    .catch(() => undefined);
+  // pgferry's bookkeeping of this file's target tables: row positions and the copy's plan.
+  const targets = [A, B_TARGET];
+  const positions = await target
+    .query<{ position_table: string }>(
+      'DELETE FROM pgferry.tables WHERE table_schema = ANY($1) RETURNING position_table',
+      [targets],
+    )
+    .catch(() => ({ rows: [] }));
+  for (const { position_table } of positions.rows) {
+    await target.query(`DROP TABLE IF EXISTS pgferry.${quoteIdent(position_table)}`);
+  }
+  await target
+    .query('DELETE FROM pgferry.copy_tables WHERE table_schema = ANY($1)', [targets])
     .catch(() => undefined);
   const admin = kafka.admin();
   await admin.connect();
@@ -264,5 +279,17 @@ describe.sequential('two source schemas, a same-named table in each, one exclude
     expect(consumed.rows.map((r) => r.topic).sort()).toEqual(
       [`${prefix}.${A}.items`, `${prefix}.${B}.items`, `${prefix}.${B}.later`].sort(),
     );
+
+    // status reads each topic back to its pair's target table.
+    const status = await runPgferryCli(['status', '--json'], env);
+    const seen = JSON.parse(status.stdout) as MigrationStatus;
+    expect(seen.tables.map((t) => `${t.topic} -> ${t.table}`).sort()).toEqual(
+      [
+        `${prefix}.${A}.items -> ${A}.items`,
+        `${prefix}.${B}.items -> ${B_TARGET}.items`,
+        `${prefix}.${B}.later -> ${B_TARGET}.later`,
+      ].sort(),
+    );
+    expect(seen.caughtUp, seen.reasons.join('; ')).toBe(true);
   }, 60_000);
 });
