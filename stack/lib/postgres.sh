@@ -124,7 +124,8 @@ pg_bootstrap_source() {
     -v dbz_user="$PGFERRY_DEBEZIUM_USER" -v dbz_pw="$PGFERRY_DEBEZIUM_PASSWORD" \
     -v rd_user="$PGFERRY_SOURCE_READER_USER" -v rd_pw="$PGFERRY_SOURCE_READER_PASSWORD" \
     -v rb_user="$PGFERRY_ROLLBACK_USER" -v rb_pw="$PGFERRY_ROLLBACK_PASSWORD" \
-    -v pub="$PGFERRY_PUBLICATION" -v db="$db" -f "$PGFERRY_ROOT/stack/sql/source-bootstrap.sql"
+    -v pub="$PGFERRY_PUBLICATION" -v db="$db" -v schemas="$PGFERRY_SOURCE_SCHEMAS" \
+    -f "$PGFERRY_ROOT/stack/sql/source-bootstrap.sql"
 }
 
 pg_bootstrap_target() {
