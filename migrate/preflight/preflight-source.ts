@@ -16,6 +16,7 @@ import {
   skip,
 } from './preflight-check.js';
 import { checkCopyRole, checkCopySlot } from './source-copy-checks.js';
+import { checkPartitionCapture } from './source-partition-checks.js';
 import { checkPublication } from './source-publication-checks.js';
 import { checkCapacity, checkSlot, checkWalLevel } from './source-replication-checks.js';
 import { checkConnectorRole } from './source-role-checks.js';
@@ -80,6 +81,11 @@ const SOURCE_CHECKS: SourceCheck[] = [
   { id: 'source.capacity', title: 'slots and WAL senders', run: checkCapacity },
   { id: 'source.connector_role', title: 'connector role', run: checkConnectorRole },
   { id: 'source.publication', title: 'publication', run: checkPublication },
+  {
+    id: 'source.partition_capture',
+    title: 'partitioned tables captured through their root',
+    run: checkPartitionCapture,
+  },
   {
     id: 'source.publication_schemas',
     title: 'publication covers the source schemas',

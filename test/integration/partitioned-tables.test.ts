@@ -219,6 +219,16 @@ describe.sequential('partitioned tables, replicated through their root', () => {
       tableIncludeList: ROOTS.map((name) => `public.${name}`).join(','),
       snapshotMode: 'no_data',
     });
+    // The connector names the roots: captured through them (their partitions left out).
+    const preflight = await runPgferryCli(['preflight', '--json', '--tables', ROOTS.join(',')], {
+      ...env,
+      LOG_LEVEL: 'silent',
+    });
+    const capture = (JSON.parse(preflight.stdout) as PreflightReport).sections
+      .flatMap((x) => x.checks)
+      .find((c) => c.id === 'source.partition_capture');
+    expect(capture?.status, capture?.message).toBe('pass');
+    expect(capture?.details).toEqual(ROOTS.map((r) => `public.${r}`).sort());
     const copied = await runPgferryCli(
       ['copy', '--json', '--progress', 'off', '--chunk-rows', '100', '--tables', ROOTS.join(',')],
       env,
