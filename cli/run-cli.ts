@@ -3,10 +3,16 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
-import { findSecretValues, loadConfig, type PgferryConfig } from '../core/config.js';
-import { ConnectClient } from '../core/connect-client.js';
+import {
+  findSecretValues,
+  loadConfig,
+  type PgferryConfig,
+  type PostgresSettings,
+} from '../core/config.js';
+import { ConnectClient, type ConnectorConfig } from '../core/connect-client.js';
 import { ConfigError, PgferryError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
+import { connectPg } from '../core/pg-connection.js';
 import { redactUrlsInText } from '../core/redact-url.js';
 import { createSecretMask } from '../core/secret-mask.js';
 import {
@@ -32,6 +38,7 @@ import {
   toConnectorStatusJson,
 } from '../migrate/connector/connector-status.js';
 import { describeConnectorState } from '../migrate/connector/connector-wait.js';
+import { readKeylessTables, withKeylessTopicGroup } from '../migrate/connector/keyless-topics.js';
 import { registerCopyCommand } from '../migrate/copy/copy-command.js';
 import { registerCutoverCommand } from '../migrate/cutover/cutover-command.js';
 import { registerRollbackCommands } from '../migrate/cutover/rollback-command.js';
@@ -206,6 +213,10 @@ export async function runCli(
           `note: ${selected.setKeys.join(', ')} from SOURCE_SCHEMAS / TABLES_INCLUDE / TABLES_EXCLUDE (the file's values replaced)\n`,
         );
       }
+      // Keyless tables' topics get one partition (their changes carry no Kafka key).
+      const keyless = await keylessTopicGroupFor(definition.config, config.source);
+      definition.config = keyless.config;
+      if (keyless.note) io.stderr(`note: ${keyless.note}\n`);
       const name = options.name ?? config.connect.connectorName;
       if (definition.name !== undefined && definition.name !== name) {
         io.stderr(
@@ -327,6 +338,28 @@ function readPackageVersion(): string {
     }
   }
   return 'unknown';
+}
+
+/**
+ * The connector config with the single-partition topic group for the source's keyless tables
+ * (migrate/connector/keyless-topics.ts); unchanged, with a note, without SOURCE_DB_*.
+ */
+async function keylessTopicGroupFor(
+  config: ConnectorConfig,
+  source: PostgresSettings | undefined,
+): Promise<{ config: ConnectorConfig; note?: string }> {
+  if (source === undefined) {
+    return {
+      config,
+      note: 'SOURCE_DB_* not set: tables without a primary key are not looked up, so their topics are not made single-partition',
+    };
+  }
+  const client = await connectPg(source, 'pgferry-connector-apply');
+  try {
+    return withKeylessTopicGroup(config, await readKeylessTables(client));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 /** Debezium PostgreSQL snapshot modes a migration uses (3.x names). */

@@ -11,6 +11,7 @@ import { createKafka } from '../core/kafka-client.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { createMetrics } from '../core/metrics.js';
 import { connectPg } from '../core/pg-connection.js';
+import { readReplicaIdentity } from '../core/source-replica-identity.js';
 import { SourceWalPositionReader } from '../core/source-wal-position.js';
 import type { CliIo } from '../migrate/command-context.js';
 import { startControlServer } from '../ops/control-server.js';
@@ -145,11 +146,13 @@ export async function runPipeline(
     ...(config.schemaRegistry.auth ? { auth: config.schemaRegistry.auth } : {}),
     tls: config.schemaRegistry.tls,
   });
+  const sourceSettings = config.source;
   const sink = new PostgresSink({
     settings: config.target,
     log,
     onSchemaChange: (table, kind) => metrics.schemaChanges.inc({ table, kind }),
     mapTable: (t) => routing.targetOf(t),
+    ...(sourceSettings ? { replicaIdentityOf: (t) => readReplicaIdentity(sourceSettings, t) } : {}),
   });
   const kafka = createKafka(config.kafka, log);
   configureFaultInjection(config.faultInjection, log);

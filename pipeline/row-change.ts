@@ -28,10 +28,15 @@ export interface RecordOrigin {
 export interface RowChange {
   table: TableRef;
   op: ChangeOp;
-  /** Primary-key columns -> text; empty for truncates. */
+  /** Primary-key columns -> text; empty for truncates and for changes of a keyless table. */
   key: Record<string, string>;
   /** The row after the change (c, r, u); null for d and t. */
   after: PgRow | null;
+  /**
+   * A keyless table's row before the change (u, d): REPLICA IDENTITY FULL sends every column,
+   * and the target row to change is one whose every column matches it. Unset for keyed tables.
+   */
+  before?: PgRow;
   /**
    * Source log position: Debezium's source.lsn. For one row, PostgreSQL's row locks make change
    * LSNs grow with commit order, so the LSN alone orders that row's changes.

@@ -15,6 +15,10 @@ export interface TableSchema {
   /** Stable id of this shape (schema registry id of the value schema), for caches. */
   id: string;
   columns: ColumnSchema[];
-  /** Primary-key column names in key order; never empty for tables we replicate. */
+  /**
+   * Key columns in key order (the Kafka key's): the primary key, or the REPLICA IDENTITY USING
+   * INDEX columns (Debezium 3 keys such a table by its identity index). Empty for a keyless
+   * table (REPLICA IDENTITY FULL, no key): its changes apply one by one by full-row match.
+   */
   primaryKey: string[];
 }

@@ -25,7 +25,7 @@ import { readStoredOffsets } from './bookkeeping/offset-rows.js';
 import { type ApplyTimings, applyTableChanges } from './table-apply.js';
 import { TargetConnection } from './target-connection.js';
 import { recordTruncateOnly, type SchemaChangeListener, type TargetTable } from './target-table.js';
-import { TargetTableCache } from './target-table-cache.js';
+import { type ReplicaIdentityLookup, TargetTableCache } from './target-table-cache.js';
 
 export interface PostgresSinkOptions {
   settings: PostgresSettings;
@@ -34,6 +34,8 @@ export interface PostgresSinkOptions {
   mapTable?: (source: TableRef) => TableRef;
   /** Told of every DDL the sink applies to the target (for metrics). */
   onSchemaChange?: SchemaChangeListener;
+  /** The source's replica identity of a table, to refuse keyless tables that are not FULL. */
+  replicaIdentityOf?: ReplicaIdentityLookup;
 }
 
 /** A committed batch as `writeBatch` reports it. */
@@ -54,7 +56,11 @@ export class PostgresSink implements ChangeSink, OffsetStore {
     this.connection = new TargetConnection(options.settings, options.log, () =>
       this.stagingTables.clear(),
     );
-    this.targets = new TargetTableCache(options.log, options.onSchemaChange);
+    this.targets = new TargetTableCache(
+      options.log,
+      options.onSchemaChange,
+      options.replicaIdentityOf,
+    );
   }
 
   /** True while the sink holds a live target connection (dropped on connection errors). */

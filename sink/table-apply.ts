@@ -13,6 +13,7 @@ import type { RejectedChange } from '../pipeline/ports.js';
 import { type RowChange, tableKey, UNCHANGED_TOAST } from '../pipeline/row-change.js';
 import { highestPosition } from './bookkeeping/batch-bookkeeping-sql.js';
 import { encodeCopyRow, inChunks } from './copy-text.js';
+import { applyKeylessChanges } from './keyless-apply.js';
 import {
   copyIntoStagingSql,
   createStagingTableSql,
@@ -48,6 +49,8 @@ export async function applyTableChanges(
   target: TargetTable,
   changes: readonly RowChange[],
 ): Promise<{ upserted: number; deleted: number }> {
+  // A keyless table (no primary key, REPLICA IDENTITY FULL): every change, by full-row match.
+  if (target.primaryKey.length === 0) return applyKeylessChanges(ctx, target, changes);
   const { client } = ctx;
   const mergeTarget: MergeTarget = {
     schema: target.ref.schema,

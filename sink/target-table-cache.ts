@@ -14,6 +14,9 @@ import {
   type TargetTable,
 } from './target-table.js';
 
+/** The source table's replica identity (pg_class.relreplident), undefined when it is gone. */
+export type ReplicaIdentityLookup = (source: TableRef) => Promise<string | undefined>;
+
 export class TargetTableCache {
   private readonly tables = new Map<string, TargetTable>();
   private readonly ensuredSchemas = new Set<string>();
@@ -21,7 +24,24 @@ export class TargetTableCache {
   constructor(
     private readonly log: Logger,
     private readonly onSchemaChange?: SchemaChangeListener,
+    private readonly replicaIdentityOf?: ReplicaIdentityLookup,
   ) {}
+
+  private async requireFullIdentity(name: string, source: TableRef): Promise<void> {
+    if (!this.replicaIdentityOf) {
+      if (!this.warnedNoLookup.has(name)) {
+        this.warnedNoLookup.add(name);
+        this.log.warn(
+          { table: name },
+          'table without a primary key: SOURCE_DB_* not set, so its REPLICA IDENTITY FULL is not checked (updates and deletes need it)',
+        );
+      }
+      return;
+    }
+    await requireFullIdentityOf(this.replicaIdentityOf, name, source);
+  }
+
+  private readonly warnedNoLookup = new Set<string>();
 
   /**
    * The target table for these changes of one source table (already mapped to its target name),
@@ -55,6 +75,10 @@ export class TargetTableCache {
     }
     for (const [id, schema] of versions) {
       if (target && this.ensuredSchemas.has(`${name}\u0000${id}`)) continue;
+      if (schema.primaryKey.length === 0) {
+        await this.requireFullIdentity(name, (changes[0] as RowChange).table);
+        requireSinglePartition(name, changes);
+      }
       target = await stopOnIncompatible(name, async () => {
         try {
           return await ensureTargetTable(client, ref, schema, this.log, this.onSchemaChange);
@@ -73,6 +97,41 @@ export class TargetTableCache {
     if (!target) throw new TableStoppedError(name, `no schema for ${name}`);
     return target;
   }
+}
+
+/**
+ * A keyless table is applied only when the source logs whole old rows (REPLICA IDENTITY FULL):
+ * with DEFAULT or NOTHING and no primary key, the source refuses its updates and deletes while
+ * they are published, or (a publication without them) changes it silently behind the stream.
+ */
+async function requireFullIdentityOf(
+  lookup: ReplicaIdentityLookup,
+  name: string,
+  source: TableRef,
+): Promise<void> {
+  const identity = await lookup(source);
+  if (identity === 'f' || identity === undefined) return; // undefined: the table is gone
+  const kind = { d: 'DEFAULT', i: 'USING INDEX', n: 'NOTHING' }[identity];
+  const table = `${source.schema}.${source.name}`;
+  throw new TableStoppedError(
+    name,
+    `table ${table} has no primary key and REPLICA IDENTITY ${kind}: pgferry applies a table without a key by full-row match, which needs the source's whole old rows. Give it a primary key, or ALTER TABLE ${table} REPLICA IDENTITY FULL on the source (see README, "Tables without a primary key")`,
+  );
+}
+
+/**
+ * Debezium sends a keyless table's changes with a null Kafka key, spread over the partitions of
+ * its topic: their order holds only in a single-partition topic. A change on any partition but 0
+ * means more than one, and the table stops before anything of it applies out of order.
+ */
+function requireSinglePartition(name: string, changes: readonly RowChange[]): void {
+  const stray = changes.find((c) => c.origin.partition !== 0);
+  if (!stray) return;
+  const table = `${stray.table.schema}.${stray.table.name}`;
+  throw new TableStoppedError(
+    name,
+    `table ${table} has no primary key and its topic ${stray.origin.topic} has more than one partition (a change arrived on partition ${stray.origin.partition}): Debezium sends a keyless table's changes without a Kafka key, so their order holds only in a single-partition topic. Delete the topic and reload the table with a one-partition topic (\`pgferry connector apply\` has Connect create keyless tables' topics so), or give the table a primary key`,
+  );
 }
 
 async function stopOnIncompatible<T>(table: string, operation: () => Promise<T>): Promise<T> {

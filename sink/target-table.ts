@@ -32,6 +32,10 @@ export interface TargetColumn {
 export interface TargetTable {
   ref: TableRef;
   columns: Map<string, TargetColumn>;
+  /**
+   * The key changes apply by: the primary key, or a unique index on the event's key columns (a
+   * REPLICA IDENTITY USING INDEX table). Empty for a keyless table: full-row match, in order.
+   */
   primaryKey: string[];
   /** Name (in the pgferry schema) of this table's row-position table. */
   positionTable: string;
@@ -41,7 +45,7 @@ export interface TargetTable {
 export async function readTargetColumns(
   client: pg.ClientBase,
   ref: TableRef,
-): Promise<{ columns: TargetColumn[]; primaryKey: string[] } | undefined> {
+): Promise<{ columns: TargetColumn[]; primaryKey: string[]; uniqueKeys: string[][] } | undefined> {
   const regclass = qualifiedName(ref.schema, ref.name);
   const exists = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::oid AS oid', [
     regclass,
@@ -70,7 +74,20 @@ export async function readTargetColumns(
       ORDER BY k.ord`,
     [oid],
   );
+  // Unique indexes usable as ON CONFLICT arbiters: valid, on plain columns, not partial.
+  const unique = await client.query<{ cols: string[] }>(
+    `SELECT array_agg(a.attname::text ORDER BY k.ord) AS cols
+       FROM pg_index i
+       CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+      WHERE i.indrelid = $1 AND i.indisunique AND NOT i.indisprimary AND i.indisvalid
+        AND i.indpred IS NULL AND i.indexprs IS NULL
+      GROUP BY i.indexrelid
+      ORDER BY i.indexrelid`,
+    [oid],
+  );
   return {
+    uniqueKeys: unique.rows.map((r) => r.cols),
     columns: columns.rows.map((r) => ({
       name: r.name,
       type: r.type,
@@ -188,12 +205,7 @@ async function prepareTargetTable(
   onChange: SchemaChangeListener = () => undefined,
 ): Promise<TargetTable | undefined> {
   const tableName = `${ref.schema}.${ref.name}`;
-  if (schema && schema.primaryKey.length === 0) {
-    throw new SchemaIncompatibleError(
-      `table ${tableName} has no primary key in its change events`,
-      { table: tableName },
-    );
-  }
+  const keyless = schema !== undefined && schema.primaryKey.length === 0;
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK_KEY]);
@@ -209,16 +221,21 @@ async function prepareTargetTable(
     }
     const target = qualifiedName(ref.schema, ref.name);
     let current = await readTargetColumns(client, ref);
+    const positionTable = positionTableName(ref);
+    // The key changes apply by (empty: a keyless table, full-row match).
+    let applyKey: string[];
     if (!schema) {
       if (!current) {
         await client.query('COMMIT');
         return undefined;
       }
-      if (current.primaryKey.length === 0) {
-        throw new SchemaIncompatibleError(`target ${tableName} has no primary key`, {
-          table: tableName,
-        });
-      }
+      // Only truncates, so no event names the key: the position table pgferry keyed the table's
+      // rows by says it (none: a keyless table, or one that never had a row change applied).
+      applyKey =
+        current.primaryKey.length > 0
+          ? current.primaryKey
+          : ((await readTargetColumns(client, { schema: BOOKKEEPING_SCHEMA, name: positionTable }))
+              ?.primaryKey ?? []);
     } else if (!current) {
       const defs: string[] = [];
       for (const c of schema.columns) {
@@ -226,17 +243,22 @@ async function prepareTargetTable(
         const notNull = schema.primaryKey.includes(c.name) || !c.nullable ? ' NOT NULL' : '';
         defs.push(`${quoteIdent(c.name)} ${type}${columnDefault(c)}${notNull}`);
       }
-      defs.push(`PRIMARY KEY (${schema.primaryKey.map(quoteIdent).join(', ')})`);
+      if (!keyless) defs.push(`PRIMARY KEY (${schema.primaryKey.map(quoteIdent).join(', ')})`);
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(ref.schema)}`);
       await client.query(`CREATE TABLE ${target} (${defs.join(', ')})`);
       log.info({ table: tableName }, 'created target table from the event schema');
       onChange(tableName, 'create_table');
       current = await readTargetColumns(client, ref);
       if (!current) throw new Error(`table ${tableName} vanished after CREATE TABLE`);
+      applyKey = schema.primaryKey;
     } else {
-      if (!sameKey(current.primaryKey, schema.primaryKey)) {
+      applyKey = schema.primaryKey;
+      // A keyed source needs the same key on the target: its primary key, or a unique index on
+      // the same columns (a REPLICA IDENTITY USING INDEX table, as schema-sync copies it).
+      const keyed = [current.primaryKey, ...current.uniqueKeys];
+      if (!keyless && !keyed.some((k) => sameKey(k, schema.primaryKey))) {
         throw new SchemaIncompatibleError(
-          `target ${tableName} has primary key (${current.primaryKey.join(', ') || 'none'}) but the source key is (${schema.primaryKey.join(', ')})`,
+          `target ${tableName} has primary key (${current.primaryKey.join(', ') || 'none'}) and no unique index on the source key (${schema.primaryKey.join(', ')}): give the target that primary key or unique index`,
           { table: tableName },
         );
       }
@@ -314,17 +336,18 @@ async function prepareTargetTable(
       }
     }
 
-    const positionTable = positionTableName(ref);
-    const keyDefs = current.primaryKey.map((k) => {
-      const col = current?.columns.find((c) => c.name === k);
-      return `${quoteIdent(k)} ${col?.type ?? 'text'} NOT NULL`;
-    });
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${qualifiedName(BOOKKEEPING_SCHEMA, positionTable)} (${keyDefs.join(', ')},
-        __pos bigint NOT NULL, __deleted boolean NOT NULL,
-        PRIMARY KEY (${current.primaryKey.map(quoteIdent).join(', ')}))`,
-    );
-    await alignPositionKeyTypes(client, positionTable, current);
+    if (applyKey.length > 0) {
+      const keyDefs = applyKey.map((k) => {
+        const col = current?.columns.find((c) => c.name === k);
+        return `${quoteIdent(k)} ${col?.type ?? 'text'} NOT NULL`;
+      });
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${qualifiedName(BOOKKEEPING_SCHEMA, positionTable)} (${keyDefs.join(', ')},
+          __pos bigint NOT NULL, __deleted boolean NOT NULL,
+          PRIMARY KEY (${applyKey.map(quoteIdent).join(', ')}))`,
+      );
+      await alignPositionKeyTypes(client, positionTable, { ...current, primaryKey: applyKey });
+    }
     const registered = await client.query<{ truncated_position: string }>(
       `INSERT INTO ${tablesTable()} (table_schema, table_name, position_table) VALUES ($1, $2, $3)
        ON CONFLICT (table_schema, table_name) DO UPDATE SET position_table = EXCLUDED.position_table
@@ -335,7 +358,7 @@ async function prepareTargetTable(
     return {
       ref,
       columns: new Map(current.columns.map((c) => [c.name, c])),
-      primaryKey: current.primaryKey,
+      primaryKey: applyKey,
       positionTable,
       truncatedPosition: BigInt(registered.rows[0]?.truncated_position ?? '0'),
     };

@@ -3,11 +3,17 @@
 // before it. Fewer rows to stage; correctness still rests on the position guard in the merge.
 // An unchanged-TOAST column of the winner takes the value a dropped older change set: the target
 // never saw that change, so leaving the column untouched there would lose it.
+// A keyless table's changes (no primary key, REPLICA IDENTITY FULL) are never folded: each
+// applies by full-row match, in log order (the sink orders them by offset).
 
 import { type PgRow, type RowChange, tableKey, UNCHANGED_TOAST } from '../row-change.js';
 import type { Processor } from './processor.js';
 
 export function rowIdentity(change: RowChange): string {
+  // A keyless table's changes cannot be told apart by row: every one is its own, applied in order.
+  if (change.schema.primaryKey.length === 0) {
+    return `${tableKey(change.table)}\u0000@${change.origin.topic}\u0000${change.origin.partition}\u0000${change.origin.offset}`;
+  }
   return `${tableKey(change.table)}\u0000${JSON.stringify(change.schema.primaryKey.map((c) => change.key[c]))}`;
 }
 

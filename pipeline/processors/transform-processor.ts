@@ -39,6 +39,37 @@ function convertRow(
 const messageBytes = (decoded: DecodedRecord): number =>
   (decoded.record.key?.length ?? 0) + (decoded.record.value?.length ?? 0);
 
+/**
+ * A change of a table without a key (no primary key, REPLICA IDENTITY FULL): an update or delete
+ * names its row by the full `before` row, which only REPLICA IDENTITY FULL sends; without it the
+ * table stops with the fix. (The sink checks the source's identity and the single partition.)
+ */
+function keylessChange(
+  base: Omit<RowChange, 'key' | 'after'>,
+  value: Record<string, unknown>,
+  envelope: EnvelopeSchema,
+  decoded: DecodedRecord,
+): RowChange {
+  const table = `${base.table.schema}.${base.table.name}`;
+  const budget = new TextBudget(messageBytes(decoded));
+  if (base.op === 'c' || base.op === 'r') {
+    if (!value.after) throw new PoisonMessageError(`op ${base.op} event without \`after\``);
+    const after = convertRow(envelope.rowColumns, value.after as Record<string, unknown>, budget);
+    return { ...base, key: {}, after };
+  }
+  if (!value.before) {
+    throw new SchemaIncompatibleError(
+      `table ${table} has no primary key and its op ${base.op} event carries no \`before\` row: pgferry applies a keyless table's updates and deletes by full-row match, which needs ALTER TABLE ${table} REPLICA IDENTITY FULL on the source (or give it a primary key)`,
+      { table },
+    );
+  }
+  const before = convertRow(envelope.rowColumns, value.before as Record<string, unknown>, budget);
+  if (base.op === 'd') return { ...base, key: {}, after: null, before };
+  if (!value.after) throw new PoisonMessageError(`op ${base.op} event without \`after\``);
+  const after = convertRow(envelope.rowColumns, value.after as Record<string, unknown>, budget);
+  return { ...base, key: {}, after, before };
+}
+
 export function createTransformProcessor(): Processor<DecodedRecord, RowChange> {
   const schemas = new Map<string, EnvelopeSchema>();
 
@@ -94,12 +125,7 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
       };
       if (op === 't') return [{ ...base, key: {}, after: null }];
 
-      if (envelope.keyColumns.length === 0) {
-        throw new SchemaIncompatibleError(
-          `table ${source.schema}.${source.table} has no primary key in its events: give it one (tables without a primary key are not replicated; see README)`,
-          { table: `${source.schema}.${source.table}` },
-        );
-      }
+      if (envelope.keyColumns.length === 0) return [keylessChange(base, value, envelope, decoded)];
       const rowRecord = (op === 'd' ? value.before : value.after) as Record<string, unknown> | null;
       const keyRecord = decoded.key ?? rowRecord;
       if (!keyRecord) throw new PoisonMessageError(`op ${op} event without key and row`);

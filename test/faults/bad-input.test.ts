@@ -522,7 +522,7 @@ describe.sequential('bad input at the edges', () => {
 
     const workload = startWorkload(scenario);
     const p = await scenario.startPgferry();
-    const reason = `table public.${name} has no primary key in its events: give it one (tables without a primary key are not replicated; see README)`;
+    const reason = `table public.${name} has no primary key and REPLICA IDENTITY DEFAULT: pgferry applies a table without a key by full-row match, which needs the source's whole old rows. Give it a primary key, or ALTER TABLE public.${name} REPLICA IDENTITY FULL on the source (see README, "Tables without a primary key")`;
     const line = await scenario.waitForLog(p, /table stopped: fix the cause/, 90_000);
     expect(JSON.parse(line)).toMatchObject({ level: 'error', topic, reason });
     await scenario.source.query(

@@ -1,7 +1,7 @@
 // A Debezium connector of a test's own: the project's connector file with its own topic prefix,
 // slot (dropped when the connector stops) and tables, so tests never share offsets or slots.
 import type pg from 'pg';
-import type { ConnectClient } from '../../core/connect-client.js';
+import type { ConnectClient, ConnectorConfig } from '../../core/connect-client.js';
 import { applyConnector } from '../../migrate/connector/connector-apply.js';
 import { readConnectorDefinition } from '../../migrate/connector/connector-definition.js';
 import { repoPath } from './stack-env.js';
@@ -21,21 +21,24 @@ export async function applyTestConnector(
     slotDropOnStop?: boolean;
     /** Debezium's snapshot.mode (default: the file's, initial); no_data for the pgferry copy path. */
     snapshotMode?: string;
+    /** A last change of the config, as `connector apply` makes (e.g. the keyless topic group). */
+    configure?: (config: ConnectorConfig) => ConnectorConfig;
   },
 ): Promise<void> {
   const definition = await readConnectorDefinition(repoPath('connect-config/debezium-source.json'));
+  const configure = options.configure ?? ((config: ConnectorConfig) => config);
   await applyConnector({
     client: connect,
     name: options.name,
     timeoutMs: 180_000,
-    config: {
+    config: configure({
       ...definition.config,
       'topic.prefix': options.topicPrefix,
       'slot.name': options.slotName,
       'slot.drop.on.stop': String(options.slotDropOnStop ?? true),
       'table.include.list': options.tableIncludeList,
       ...(options.snapshotMode === undefined ? {} : { 'snapshot.mode': options.snapshotMode }),
-    },
+    }),
   });
 }
 

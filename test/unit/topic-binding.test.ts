@@ -1,7 +1,7 @@
 // decode -> bind -> transform on real Debezium records (schemas/examples): an event writes only the
 // table its topic names, its schemas must be its topic's, and a row change without its key on a
 // keyed topic is a key left out. Each forged record is poison (dead-lettered, the table goes on);
-// a table really without a primary key still stops.
+// a table really without a primary key goes on as a keyless change (the sink judges it).
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { PoisonMessageError, RetriableError, SchemaIncompatibleError } from '../../core/errors.js';
@@ -192,11 +192,12 @@ describe('binding events to their topic', () => {
     }
   });
 
-  it('still stops a table that really has no primary key (its topic has no key subject)', async () => {
+  it('passes a keyless change of a table without a primary key (no key subject) on to transform', async () => {
     const subjects = new FixtureSubjects({ noKeySubjects: true });
-    const failure = await failureOf(driverWith({ subjects }), { ...insert1, key: null });
-    expect(failure.processor).toBe('transform');
-    expect(failure.error).toBeInstanceOf(SchemaIncompatibleError);
+    const { outputs, failures } = await driverWith({ subjects }).pipe([{ ...insert1, key: null }]);
+    expect(failures).toEqual([]);
+    expect(outputs[0]?.key).toEqual({});
+    expect(outputs[0]?.schema.primaryKey).toEqual([]);
   });
 
   it('lets truncates (which have no key) and tombstones through', async () => {

@@ -182,16 +182,29 @@ describe('transform of real Debezium records', () => {
     expect(outputs[0]?.txId).toBe('9007199254740993');
   });
 
-  it('reports a row change without a key schema as SchemaIncompatibleError for its table', async () => {
-    const record = { ...insert1, key: null };
+  it('turns a change without a key schema into a keyless change (full row, before kept for u/d)', async () => {
+    const insert = { ...insert1, key: null };
+    const del = { ...(compositeRecords[6] as KafkaRecord), key: null };
+    const { outputs, failures } = await driverWith().pipe([insert, del]);
+    expect(failures).toEqual([]);
+    expect(outputs.map((c) => [c.op, c.key, c.schema.primaryKey])).toEqual([
+      ['c', {}, []],
+      ['d', {}, []],
+    ]);
+    expect(outputs[0]?.after).toMatchObject({ tenant_id: '1', order_no: '100' });
+    expect(outputs[1]?.before).toMatchObject({ tenant_id: '1', order_no: '100' });
+  });
+
+  it('stops a keyless table whose update carries no before row (not REPLICA IDENTITY FULL)', async () => {
+    const record = { ...(compositeRecords[2] as KafkaRecord), key: null };
     const { outputs, failures } = await driverWith().pipe([record]);
     expect(outputs).toEqual([]);
     expect(failures).toHaveLength(1);
-    expect(failures[0]?.source).toBe(record);
     expect(failures[0]?.processor).toBe('transform');
     const error = failures[0]?.error;
     expect(error).toBeInstanceOf(SchemaIncompatibleError);
     expect((error as SchemaIncompatibleError).table).toBe('public.fixture_composite');
+    expect((error as Error).message).toMatch(/REPLICA IDENTITY FULL/);
   });
 });
 

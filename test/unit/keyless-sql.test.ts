@@ -1,0 +1,147 @@
+// The SQL of a keyless table's apply: an update or delete touches exactly one row equal to the
+// event's before row (NULL by IS NULL, values as parameters cast to the target's types), and
+// dedupe keeps every change of such a table. The statements also run against a real PostgreSQL
+// in test/integration/keyless-tables.test.ts.
+import { describe, expect, it } from 'vitest';
+import {
+  KEYLESS_TOPIC_GROUP,
+  withKeylessTopicGroup,
+} from '../../migrate/connector/keyless-topics.js';
+import { createDedupeProcessor } from '../../pipeline/processors/dedupe-processor.js';
+import { Topology } from '../../pipeline/processors/topology.js';
+import { TopologyTestDriver } from '../../pipeline/processors/topology-test-driver.js';
+import { type RowChange, UNCHANGED_TOAST } from '../../pipeline/row-change.js';
+import {
+  type KeylessTarget,
+  keylessCopySql,
+  keylessDeleteSql,
+  keylessTruncateSql,
+  keylessUpdateSql,
+} from '../../sink/keyless-sql.js';
+
+const target: KeylessTarget = {
+  schema: 'public',
+  name: 'pgbench "history"',
+  columns: new Map([
+    ['tid', 'integer'],
+    ['delta', 'numeric(12,2)'],
+    ['doc', 'json'],
+    ['mtime', 'timestamp without time zone'],
+  ]),
+};
+const T = '"public"."pgbench ""history"""';
+
+describe('keyless SQL', () => {
+  it('deletes one row equal to the before row: NULL by IS NULL, json by its text', () => {
+    const sql = keylessDeleteSql(target, {
+      tid: '1',
+      delta: null,
+      doc: '{"a":1}',
+      mtime: '2024-01-01 00:00:00',
+    });
+    expect(sql.text).toBe(
+      `DELETE FROM ${T} WHERE ctid = (SELECT ctid FROM ${T} WHERE "tid" = $1::integer AND "delta" IS NULL AND "doc"::text = $2::json::text AND "mtime" = $3::timestamp without time zone LIMIT 1)`,
+    );
+    expect(sql.values).toEqual(['1', '{"a":1}', '2024-01-01 00:00:00']);
+  });
+
+  it('updates one matching row, leaves unchanged TOAST values and columns the target lacks alone', () => {
+    const sql = keylessUpdateSql(
+      target,
+      { tid: '1', delta: '2.50', doc: UNCHANGED_TOAST, mtime: null, gone: 'x' },
+      { tid: '1', delta: '3.00', doc: UNCHANGED_TOAST, mtime: null, gone: 'y' },
+    );
+    expect(sql?.text).toBe(
+      `UPDATE ${T} SET "tid" = $1::integer, "delta" = $2::numeric(12,2), "mtime" = $3::timestamp without time zone WHERE ctid = (SELECT ctid FROM ${T} WHERE "tid" = $4::integer AND "delta" = $5::numeric(12,2) AND "mtime" IS NULL LIMIT 1)`,
+    );
+    expect(sql?.values).toEqual(['1', '3.00', null, '1', '2.50']);
+  });
+
+  it('has nothing to update when the change sets no column of the target', () => {
+    expect(keylessUpdateSql(target, { gone: 'x' }, { gone: 'y' })).toBeUndefined();
+  });
+
+  it('copies inserts, and a truncate deletes every row', () => {
+    expect(keylessCopySql(target, ['tid', 'delta'])).toBe(`COPY ${T} ("tid", "delta") FROM STDIN`);
+    expect(keylessTruncateSql(target)).toBe(`DELETE FROM ${T}`);
+  });
+});
+
+describe('dedupe of a keyless table', () => {
+  const change = (op: RowChange['op'], offset: string, position: bigint): RowChange => ({
+    table: { schema: 'public', name: 'h' },
+    op,
+    key: {},
+    after: op === 'd' ? null : { v: '1' },
+    ...(op === 'c' ? {} : { before: { v: '1' } }),
+    position,
+    sourceTsMs: 0,
+    txId: null,
+    schema: {
+      id: 'none:1',
+      columns: [{ name: 'v', pgType: 'text', nullable: true }],
+      primaryKey: [],
+    },
+    origin: { topic: 'cdc.public.h', partition: 0, offset },
+  });
+
+  it('keeps every change, identical rows included (no fold by row)', async () => {
+    const driver = new TopologyTestDriver(
+      Topology.from<RowChange>().through(createDedupeProcessor()),
+    );
+    // Two identical inserts, then a delete of one of them: all three must reach the sink.
+    const changes = [change('c', '0', 10n), change('c', '1', 20n), change('d', '2', 30n)];
+    const { outputs } = await driver.pipe(changes);
+    expect(outputs.map((c) => [c.op, c.origin.offset])).toEqual([
+      ['c', '0'],
+      ['c', '1'],
+      ['d', '2'],
+    ]);
+  });
+
+  it('drops the changes before a truncate in the same batch, keeps the ones after it', async () => {
+    const driver = new TopologyTestDriver(
+      Topology.from<RowChange>().through(createDedupeProcessor()),
+    );
+    const truncate = { ...change('c', '1', 20n), op: 't' as const, after: null };
+    const { outputs } = await driver.pipe([change('c', '0', 10n), truncate, change('c', '2', 30n)]);
+    expect(outputs.map((c) => [c.op, c.origin.offset])).toEqual([
+      ['t', '1'],
+      ['c', '2'],
+    ]);
+  });
+});
+
+describe('the keyless topics group of `connector apply`', () => {
+  const base = { 'topic.prefix': 'cdc', 'topic.creation.default.partitions': '-1' };
+
+  it('gives the keyless tables’ topics one partition, names escaped as regexes', () => {
+    const { config } = withKeylessTopicGroup(base, [
+      { schema: 'public', name: 'pgbench_history' },
+      { schema: 'sales', name: 'odd name$' },
+    ]);
+    expect(config).toEqual({
+      ...base,
+      'topic.creation.groups': KEYLESS_TOPIC_GROUP,
+      [`topic.creation.${KEYLESS_TOPIC_GROUP}.include`]:
+        'cdc\\.public\\.pgbench_history,cdc\\.sales\\.odd_name_',
+      [`topic.creation.${KEYLESS_TOPIC_GROUP}.partitions`]: '1',
+      [`topic.creation.${KEYLESS_TOPIC_GROUP}.replication.factor`]: '-1',
+    });
+  });
+
+  it('keeps other groups, drops its own when no table is keyless, leaves a placeholder prefix alone', () => {
+    const withGroup = withKeylessTopicGroup({ ...base, 'topic.creation.groups': 'big' }, [
+      { schema: 'public', name: 'h' },
+    ]).config;
+    expect(withGroup['topic.creation.groups']).toBe(`big,${KEYLESS_TOPIC_GROUP}`);
+    const none = withKeylessTopicGroup(withGroup, []).config;
+    expect(none['topic.creation.groups']).toBe('big');
+    expect(Object.keys(none).some((k) => k.includes(KEYLESS_TOPIC_GROUP))).toBe(false);
+    const placeholder = withKeylessTopicGroup({ 'topic.prefix': '${env:PREFIX}' }, [
+      { schema: 'public', name: 'h' },
+    ]);
+    expect(placeholder.config).toEqual({ 'topic.prefix': '${env:PREFIX}' });
+    expect(placeholder.note).toMatch(/not literal/);
+  });
+});
