@@ -23,6 +23,12 @@ import {
   resolveMigrationTables,
 } from '../migration-tables.js';
 import { copyNotDoneReasons } from '../status/caught-up-judgement.js';
+import {
+  applyCutoverObjects,
+  type CutoverObjectsPlan,
+  describeCutoverObjects,
+  planCutoverObjects,
+} from './cutover-objects.js';
 import { writeCutoverReport } from './cutover-report.js';
 import type {
   ConsumerLagReading,
@@ -192,6 +198,16 @@ export async function runCutover(
       sequenceSteps = await planSequenceSync(source, target as pg.Client, pairs, {
         margin: options.sequenceMargin,
       });
+      // Triggers schema-sync left disabled and materialized views left empty (cutover only: a
+      // rollback's new side is the original source, which has them as they were).
+      const objects: CutoverObjectsPlan =
+        options.direction === 'cutover'
+          ? await planCutoverObjects(
+              target as pg.Client,
+              pairs.map((p) => p.target),
+            )
+          : { triggers: [], materializedViews: [] };
+      const objectsText = `; ${describeCutoverObjects(objects, false)}`;
       const problems = sequenceSteps.filter((s) => s.problem !== undefined);
       const changes = sequenceSteps.filter((s) => s.setTo !== null);
       if (problems.length > 0) {
@@ -204,14 +220,15 @@ export async function runCutover(
       if (options.dryRun) {
         return {
           status: 'skipped',
-          summary: `dry run: would raise ${changes.length} of ${sequenceSteps.length} sequence(s)${changes.length ? `: ${changes.map((c) => `${c.table}.${c.column} -> ${c.setTo}`).join(', ')}` : ''}`,
+          summary: `dry run: would raise ${changes.length} of ${sequenceSteps.length} sequence(s)${changes.length ? `: ${changes.map((c) => `${c.table}.${c.column} -> ${c.setTo}`).join(', ')}` : ''}; would ${describeCutoverObjects(objects, true)}`,
           details: sequenceSteps,
         };
       }
       await applySequenceSync(target as pg.Client, sequenceSteps);
+      await applyCutoverObjects(target as pg.Client, objects);
       return {
         status: 'passed',
-        summary: `raised ${changes.length} of ${sequenceSteps.length} sequence(s) past the source's values`,
+        summary: `raised ${changes.length} of ${sequenceSteps.length} sequence(s) past the source's values${objectsText}`,
         details: sequenceSteps,
       };
     });

@@ -120,11 +120,18 @@ export class NameMapping {
     return rewriteSchemaReferences(sql, this.targetCanon);
   }
 
+  /** An extension's (or other not created) type: moved only when its schema is a mapped one. */
+  otherTypeName(n: QualifiedName): QualifiedName {
+    return this.renames.has(n.schema) ? this.name(n) : n;
+  }
+
   typeSql(type: ColumnType): string {
     if (type.user && type.user.kind !== 'other') {
       return `${qualified(this.name(type.user))}${type.array ? '[]' : ''}`;
     }
-    return type.sql;
+    // An extension type in a mapped schema (format_type() qualifies it) moves with its schema.
+    if (!type.user || this.otherTypeName(type.user).schema === type.user.schema) return type.sql;
+    return rewriteSchemaReferences(type.sql, this.renames);
   }
 
   sameType(source: ColumnType, target: ColumnType): boolean {
@@ -132,6 +139,14 @@ export class NameMapping {
       const want = this.name(source.user);
       return (
         target.user !== undefined &&
+        target.user.schema === want.schema &&
+        target.user.name === want.name &&
+        target.array === source.array
+      );
+    }
+    if (source.user && target.user) {
+      const want = this.otherTypeName(source.user);
+      return (
         target.user.schema === want.schema &&
         target.user.name === want.name &&
         target.array === source.array

@@ -1,5 +1,7 @@
 // The typed model of a PostgreSQL catalog that schema-sync reads from both sides: tables, enum
 // and domain types, sequences, and the request naming what to read.
+import type { SchemaObjects } from './schema-object-types.js';
+
 export interface QualifiedName {
   schema: string;
   name: string;
@@ -115,6 +117,8 @@ export interface SchemaCatalog {
   /** Requested types that exist and are neither enums nor domains (extension types...). */
   otherTypes: QualifiedName[];
   sequences: SequenceDefinition[];
+  /** Extensions, functions, views, triggers (schema-object-types.ts), when requested. */
+  objects?: SchemaObjects;
 }
 
 export interface CatalogRequest {
@@ -122,8 +126,15 @@ export interface CatalogRequest {
   tables: readonly QualifiedName[];
   types?: readonly QualifiedName[];
   sequences?: readonly QualifiedName[];
-  /** Also read the user types and sequences the tables use (the source side). */
+  /**
+   * Also read the user types and sequences the tables use (the source side), and the schema
+   * objects (extensions, functions, views, triggers) of the tables' schemas.
+   */
   followDependencies?: boolean;
+  /** Read the schema objects of these schemas (the target side: the mapped schemas). */
+  objectSchemas?: readonly string[];
+  /** Also list the extensions the server could create (the target side). */
+  availableExtensions?: boolean;
 }
 
 /** A map key for a qualified name (schema and name cannot hold NUL). */

@@ -11,6 +11,7 @@ import {
   type SequenceOwner,
   type TableDefinition,
 } from './schema-catalog-types.js';
+import { readSchemaObjects } from './schema-object-reader.js';
 import { readCatalogSequences } from './sequence-catalog-reader.js';
 import { readCatalogTable } from './table-catalog-reader.js';
 import { readCatalogTypes } from './type-catalog-reader.js';
@@ -72,5 +73,15 @@ async function readObjects(client: pg.ClientBase, request: CatalogRequest): Prom
     const owner = ownedBy.get(s.regclassText);
     if (owner) s.ownedBy = owner;
   }
-  return { schemas, tables, ...types, sequences };
+  const objectSchemas =
+    request.objectSchemas ??
+    (request.followDependencies ? [...new Set(request.tables.map((t) => t.schema))] : undefined);
+  if (objectSchemas === undefined) return { schemas, tables, ...types, sequences };
+  const objects = await readSchemaObjects(
+    client,
+    objectSchemas,
+    tables,
+    request.availableExtensions ? { availableExtensions: true } : {},
+  );
+  return { schemas, tables, ...types, sequences, objects };
 }

@@ -4,6 +4,10 @@ import { PgferryError } from '../../core/errors.js';
 import { connectPg } from '../../core/pg-connection.js';
 import type { TableSelectionSettings } from '../../pipeline/routing/table-selection.js';
 import { DDL_LOCK_KEY, ensureBookkeeping } from '../../sink/bookkeeping/bookkeeping-schema.js';
+import {
+  readCutoverTriggers,
+  recordCutoverTriggers,
+} from '../../sink/bookkeeping/cutover-triggers.js';
 import { recordDeferredIndexes } from '../../sink/bookkeeping/deferred-indexes.js';
 import {
   EXIT_CHECK_FAILED,
@@ -74,7 +78,10 @@ export const registerSchemaSyncCommand: RegisterCommand = (program, { env, io, s
             ? formatDryRun(result.plan)
             : formatSchemaSyncResult(result),
       );
-      const failed = result.plan.mismatches.length > 0 || result.plan.skipped.length > 0;
+      const failed =
+        result.plan.mismatches.length > 0 ||
+        result.plan.skipped.length > 0 ||
+        result.plan.blocked.length > 0;
       setExitCode(failed ? EXIT_CHECK_FAILED : EXIT_OK);
     });
 };
@@ -144,12 +151,21 @@ export async function syncSchema(options: {
         targetCatalogRequest(sourceCatalog, mapping),
         { inTransaction: true },
       );
+      // Triggers cutover enabled stay enabled when schema-sync runs again after it.
+      const enabled = (await readCutoverTriggers(target)).filter((t) => t.enabledAt !== null);
       const plan = planSchemaSync(sourceCatalog, targetCatalog, {
         ...mapping,
+        triggersEnabledAtCutover: enabled.map(
+          (t) => `${t.schema}\u0000${t.table}\u0000${t.trigger}`,
+        ),
         ...(options.deferUnique ? { deferUnique: true } : {}),
         ...(options.deferIndexes ? { deferIndexes: true } : {}),
       });
-      if (options.dryRun || (plan.statements.length === 0 && plan.indexesAfterCopy.length === 0)) {
+      if (
+        options.dryRun ||
+        plan.blocked.length > 0 ||
+        (plan.statements.length === 0 && plan.indexesAfterCopy.length === 0)
+      ) {
         await target.query('ROLLBACK');
         return { plan, applied: false, dryRun: options.dryRun };
       }
@@ -164,6 +180,14 @@ export async function syncSchema(options: {
         }
       }
       await recordDeferredIndexes(target, plan.indexesAfterCopy);
+      await recordCutoverTriggers(
+        target,
+        plan.atCutover.flatMap((a) =>
+          a.kind === 'enable-trigger'
+            ? [{ schema: a.schema, table: a.table, trigger: a.name, state: a.state }]
+            : [],
+        ),
+      );
       await target.query('COMMIT');
       return { plan, applied: true, dryRun: false };
     } catch (error) {
@@ -188,6 +212,9 @@ export function toSchemaSyncJson(result: SchemaSyncResult) {
     deferred: plan.deferred,
     indexesAfterCopy: plan.indexesAfterCopy,
     notCopied: plan.notCopied,
+    atCutover: plan.atCutover,
+    sections: plan.sections,
+    blocked: plan.blocked,
   };
 }
 
@@ -232,15 +259,27 @@ function formatPlanLines(plan: SchemaSyncPlan): string[] {
     for (const i of plan.indexesAfterCopy)
       lines.push(`  index ${i.index} on ${i.schema}.${i.table}`);
   }
+  if (plan.atCutover.length > 0) {
+    lines.push('at cutover (pgferry cutover does these once replication has stopped):');
+    for (const a of plan.atCutover) {
+      lines.push(
+        `  ${a.kind === 'enable-trigger' ? `enable trigger ${a.object}` : `refresh materialized view ${a.object}`}: ${a.reason}`,
+      );
+    }
+  }
   if (plan.notCopied.length > 0) {
     lines.push('not copied:');
     for (const n of plan.notCopied) lines.push(`  ${n.kind} ${n.object}: ${n.reason}`);
   }
+  for (const b of plan.blocked) lines.push(`FAIL: ${b}: nothing was applied`);
   return lines;
 }
 
 function summaryLine(result: SchemaSyncResult): string {
   const { plan } = result;
+  if (plan.blocked.length > 0) {
+    return `FAIL: ${plan.blocked.join('; ')}; nothing was applied (${plan.statements.length} statement(s) planned)`;
+  }
   const problems = plan.mismatches.length + plan.skipped.length;
   const check =
     problems > 0
@@ -262,11 +301,25 @@ export function formatSchemaSyncResult(result: SchemaSyncResult): string {
   return `${[...formatPlanLines(result.plan), summaryLine(result)].join('\n')}\n`;
 }
 
-/** A dry run prints a SQL script: the plan as comments, the DDL, the deferred DDL commented out. */
+/**
+ * A dry run prints a SQL script by section: the plan as comments, the DDL before the data, the
+ * indexes, then what is left for the copy and for cutover commented out.
+ */
 export function formatDryRun(plan: SchemaSyncPlan): string {
   const out: string[] = [];
   for (const line of formatPlanLines(plan)) out.push(`-- ${line}`);
-  for (const statement of plan.statements) out.push(`${statement};`);
+  out.push('', '-- Section 1: before the data (what replication needs)');
+  for (const statement of plan.sections.beforeData) out.push(`${statement};`);
+  out.push('', '-- Section 2: indexes');
+  for (const statement of plan.sections.indexes) out.push(`${statement};`);
+  out.push('', '-- Section 3: at cutover (pgferry cutover; not applied by schema-sync)');
+  for (const a of plan.atCutover) {
+    out.push(
+      a.kind === 'enable-trigger'
+        ? `-- enable trigger ${a.object} (state ${a.state})`
+        : `-- REFRESH MATERIALIZED VIEW ${a.object}`,
+    );
+  }
   if (plan.deferred.length > 0) {
     out.push(
       '',

@@ -16,10 +16,16 @@ import type { ObjectPlan, SchemaSyncOptions, SchemaSyncPlan } from './schema-syn
 /** DDL by phase; the plan runs the phases in this order (schemas first, indexes last). */
 export interface PhasedStatements {
   schemas: string[];
+  extensions: string[];
   types: string[];
+  functions: string[];
   sequences: string[];
   tables: string[];
   owners: string[];
+  /** Functions whose SQL-standard bodies read tables: after them, before the views. */
+  functionsAfterTables: string[];
+  views: string[];
+  triggers: string[];
   indexes: string[];
 }
 
@@ -44,15 +50,29 @@ export class SchemaSyncDraft {
     deferred: [],
     indexesAfterCopy: [],
     notCopied: [],
+    atCutover: [],
+    sections: { beforeData: [], indexes: [] },
+    blocked: [],
   };
   readonly statements: PhasedStatements = {
     schemas: [],
+    extensions: [],
     types: [],
+    functions: [],
     sequences: [],
     tables: [],
     owners: [],
+    functionsAfterTables: [],
+    views: [],
+    triggers: [],
     indexes: [],
   };
+  /** The search_path a phase's statements last set (schema-object-plan.ts). */
+  readonly searchPathOf = new Map<string[], string>();
+  /** Why nothing may be applied (plan.blocked). */
+  get blocked(): string[] {
+    return this.plan.blocked;
+  }
   readonly targetTables: Map<string, TableDefinition>;
   readonly targetEnums: Map<string, EnumDefinition>;
   readonly targetDomains: Map<string, DomainDefinition>;
@@ -62,8 +82,8 @@ export class SchemaSyncDraft {
   private readonly targetSchemas: Set<string>;
 
   constructor(
-    source: SchemaCatalog,
-    target: SchemaCatalog,
+    readonly source: SchemaCatalog,
+    readonly target: SchemaCatalog,
     readonly options: SchemaSyncOptions,
   ) {
     this.mapping = new NameMapping(source, options);
@@ -71,6 +91,13 @@ export class SchemaSyncDraft {
     this.targetEnums = new Map(target.enums.map((e) => [keyOf(e), e]));
     this.targetDomains = new Map(target.domains.map((d) => [keyOf(d), d]));
     this.targetTypes = new Set(target.otherTypes.map(keyOf));
+    // Table plans look an extension type up by its source name: one found under its mapped name
+    // counts as present.
+    for (const t of target.otherTypes) {
+      for (const [from, to] of this.mapping.renames) {
+        if (to === t.schema) this.targetTypes.add(keyOf({ schema: from, name: t.name }));
+      }
+    }
     this.targetSequences = new Map(target.sequences.map((s) => [keyOf(s), s]));
     this.targetSchemas = new Set(target.schemas);
   }
@@ -105,14 +132,23 @@ export class SchemaSyncDraft {
   /** The plan, with the DDL of all phases in execution order. */
   finish(): SchemaSyncPlan {
     const s = this.statements;
-    this.plan.statements = [
+    // Functions before the tables whose defaults and checks call them (their bodies are not
+    // checked until called: check_function_bodies is off), views after the tables they read,
+    // triggers after the functions they call.
+    const beforeData = [
       ...s.schemas,
+      ...s.extensions,
       ...s.types,
+      ...s.functions,
       ...s.sequences,
       ...s.tables,
       ...s.owners,
-      ...s.indexes,
+      ...s.functionsAfterTables,
+      ...s.views,
+      ...s.triggers,
     ];
+    this.plan.sections = { beforeData, indexes: [...s.indexes] };
+    this.plan.statements = [...beforeData, ...s.indexes];
     return this.plan;
   }
 }

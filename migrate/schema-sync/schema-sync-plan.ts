@@ -3,6 +3,7 @@
 // and what is left for cutover. Pure; the exported API of schema-sync's planning.
 import { NameMapping } from './name-mapping.js';
 import type { CatalogRequest, SchemaCatalog } from './schema-catalog-types.js';
+import { planExtensions, planFunctions, planTriggers, planViews } from './schema-object-plan.js';
 import { SchemaSyncDraft } from './schema-sync-draft.js';
 import type { SchemaSyncOptions, SchemaSyncPlan } from './schema-sync-types.js';
 import { planSequences } from './sequence-plan.js';
@@ -19,13 +20,16 @@ export function targetCatalogRequest(
     ...source.enums.map((e) => mapping.name(e)),
     ...source.domains.map((d) => mapping.name(d)),
     // Extension and other types are used where they are, not created: look them up as named.
-    ...source.otherTypes,
+    ...source.otherTypes.map((t) => mapping.otherTypeName(t)),
   ];
+  const schemas = [...new Set(mapping.renames.values())];
   return {
-    schemas: [...new Set(mapping.renames.values())],
+    schemas,
     tables: source.tables.map((t) => mapping.name(t)),
     types,
     sequences: source.sequences.map((s) => mapping.name(s)),
+    // Functions, views and triggers of the mapped schemas, and the extensions it can create.
+    ...(source.objects ? { objectSchemas: schemas, availableExtensions: true } : {}),
   };
 }
 
@@ -37,13 +41,20 @@ export function planSchemaSync(
   const draft = new SchemaSyncDraft(source, target, options);
   const kept = selectTables(draft, source.tables);
   const types = collectUsedTypes(source, kept);
+  planExtensions(draft);
   planEnums(draft, types.enums);
   planDomains(draft, types.domains);
+  planFunctions(draft);
   const identitySequences = planSequences(draft, source.sequences, kept);
   for (const table of kept) planTable(draft, table, identitySequences);
+  planViews(draft, kept);
+  planTriggers(draft, kept);
   return draft.finish();
 }
 
 /** Nothing to apply and nothing wrong: the target already has the source's schema. */
 export const isUpToDate = (plan: SchemaSyncPlan): boolean =>
-  plan.statements.length === 0 && plan.mismatches.length === 0 && plan.skipped.length === 0;
+  plan.statements.length === 0 &&
+  plan.mismatches.length === 0 &&
+  plan.skipped.length === 0 &&
+  plan.blocked.length === 0;

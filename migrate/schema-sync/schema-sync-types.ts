@@ -21,12 +21,29 @@ export interface SchemaSyncOptions {
    * maintaining it row by row during the copy. Unique ones deferred by deferUnique stay for cutover.
    */
   deferIndexes?: boolean;
+  /**
+   * Target triggers (`schema\0table\0trigger`) cutover already enabled (pgferry.cutover_triggers):
+   * a schema-sync run after cutover leaves them enabled.
+   */
+  triggersEnabledAtCutover?: readonly string[];
 }
 
 export type ObjectStatus = 'create' | 'alter' | 'up-to-date' | 'mismatch' | 'skipped';
 
+export type ObjectKind =
+  | 'table'
+  | 'enum'
+  | 'domain'
+  | 'sequence'
+  | 'extension'
+  | 'function'
+  | 'procedure'
+  | 'view'
+  | 'materialized-view'
+  | 'trigger';
+
 export interface ObjectPlan {
-  kind: 'table' | 'enum' | 'domain' | 'sequence';
+  kind: ObjectKind;
   source: string;
   target: string;
   status: ObjectStatus;
@@ -66,8 +83,41 @@ export interface IndexAfterCopy {
 
 export interface NotCopied {
   object: string;
-  kind: 'trigger';
+  kind: string;
   reason: string;
+}
+
+/**
+ * Done by cutover once replication has stopped (recorded by schema-sync): triggers created (or
+ * found) enabled are disabled until then, materialized views created WITH NO DATA are refreshed.
+ */
+export type CutoverAction =
+  | {
+      kind: 'enable-trigger';
+      /** `schema.table trigger` on the target. */
+      object: string;
+      schema: string;
+      table: string;
+      name: string;
+      /** The state to restore (tgenabled): O origin, A always, R replica. */
+      state: 'O' | 'A' | 'R';
+      reason: string;
+    }
+  | {
+      kind: 'refresh-materialized-view';
+      object: string;
+      schema: string;
+      name: string;
+      reason: string;
+    };
+
+/** The DDL by section, as pgcopydb orders a migration. */
+export interface PlanSections {
+  /** What replication needs before the data: schemas, extensions, types, functions, sequences,
+   * tables with their keys and checks, views, materialized views (no data), triggers (disabled). */
+  beforeData: string[];
+  /** Indexes that back no constraint (empty with --defer-indexes: see indexesAfterCopy). */
+  indexes: string[];
 }
 
 export interface SchemaSyncPlan {
@@ -80,4 +130,10 @@ export interface SchemaSyncPlan {
   /** Recorded in pgferry.deferred_indexes when applied; built by `pgferry copy`. */
   indexesAfterCopy: IndexAfterCopy[];
   notCopied: NotCopied[];
+  /** What cutover does to the objects (enable triggers, refresh materialized views). */
+  atCutover: CutoverAction[];
+  /** The statements by section (the same as `statements`, in that order). */
+  sections: PlanSections;
+  /** Why nothing may be applied (an extension the target cannot create): the check fails. */
+  blocked: string[];
 }

@@ -109,6 +109,10 @@ describe.sequential('pgferry schema-sync', () => {
       await client.query(`DROP TYPE IF EXISTS ${MOOD}`);
     }
     await source.query(`DROP FUNCTION IF EXISTS ${n('touch')}()`);
+    await target.query(`DROP FUNCTION IF EXISTS ${n('touch')}()`);
+    await target
+      .query('DELETE FROM pgferry.cutover_triggers WHERE table_name = ANY($1::text[])', [MINE])
+      .catch(() => undefined);
     await source.end();
     await target.end();
   });
@@ -121,7 +125,11 @@ describe.sequential('pgferry schema-sync', () => {
     expect(result.stdout).toContain(`enum public.${MOOD}: create type`);
     expect(result.stdout).toMatch(/applied \d+ statement\(s\) in one transaction/);
     expect(result.stdout).toContain(`foreign-key public.${ORDERS} ${ORDERS}_user_id_fkey`);
-    expect(result.stdout).toContain(`trigger public.${ORDERS} ${n('touch')}: not copied`);
+    // The trigger and its function come too; the trigger disabled until cutover.
+    expect(result.stdout).toContain(`function public.${n('touch')}(): create function`);
+    expect(result.stdout).toContain(
+      `trigger public.${ORDERS} ${n('touch')}: create trigger (disabled until cutover)`,
+    );
 
     expect(await enumLabels(target, MOOD)).toEqual(await enumLabels(source, MOOD));
     expect(await enumLabels(target, MOOD)).toEqual(['sad', 'ok', 'happy', `it's "odd"`]);
@@ -150,10 +158,12 @@ describe.sequential('pgferry schema-sync', () => {
     expect(got.indexes).toHaveLength(4);
     expect(got.sequences).toEqual(want.sequences);
     expect(got.sequences[0]).toMatchObject({ seqstart: '100', seqincrement: '5', deptype: 'i' });
-    const triggers = await target.query('SELECT 1 FROM pg_trigger WHERE tgrelid = $1::regclass', [
-      `public.${ORDERS}`,
-    ]);
-    expect(triggers.rowCount).toBe(0);
+    // Only the user trigger (no foreign key triggers), disabled until cutover.
+    const triggers = await target.query(
+      'SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = $1::regclass',
+      [`public.${ORDERS}`],
+    );
+    expect(triggers.rows).toEqual([{ tgname: n('touch'), tgenabled: 'D' }]);
     // Owned by the least-privilege role that will replicate into them.
     const owner = await target.query(
       'SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = $1::regclass',

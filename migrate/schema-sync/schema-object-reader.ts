@@ -1,0 +1,235 @@
+// Reads extensions, functions and procedures, views and materialized views and the triggers of
+// the given tables, one schema at a time with search_path set to that schema: PostgreSQL's own
+// deparsers (pg_get_viewdef, pg_get_functiondef, pg_get_triggerdef) then print names of that
+// schema unqualified, so a definition read from source schema S and executed with search_path =
+// the target schema T names T's objects — no text rewriting. Function bodies are strings: names
+// inside them are not mapped (see README).
+import type pg from 'pg';
+import { quoteIdent } from '../../core/sql-identifier.js';
+import type { QualifiedName } from './schema-catalog-types.js';
+import {
+  emptySchemaObjects,
+  type FunctionDefinition,
+  type SchemaObjects,
+  type TriggerState,
+} from './schema-object-types.js';
+
+/** Not created by pg_dump either: it is in every database. */
+const BUILT_IN_EXTENSIONS = ['plpgsql'];
+
+/** The condition "not a member of an extension" for a catalog row (`alias`.oid of `catalog`). */
+const notExtensionMember = (catalog: string, alias: string): string =>
+  `NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = '${catalog}'::regclass
+     AND x.objid = ${alias}.oid AND x.deptype = 'e')`;
+
+/**
+ * Reads the objects of `schemas` (and the triggers of `tables`) inside the caller's transaction;
+ * leaves search_path = pg_catalog behind, as the table readers expect it.
+ */
+export async function readSchemaObjects(
+  client: pg.ClientBase,
+  schemas: readonly string[],
+  tables: readonly QualifiedName[],
+  options: { availableExtensions?: boolean } = {},
+): Promise<SchemaObjects> {
+  const objects = emptySchemaObjects();
+  objects.extensions = await readExtensions(client, schemas, options.availableExtensions === true);
+  if (options.availableExtensions) {
+    const found = await client.query<{ name: string }>(
+      'SELECT name FROM pg_available_extensions ORDER BY name',
+    );
+    objects.availableExtensions = found.rows.map((r) => r.name);
+  }
+  try {
+    for (const schema of schemas) {
+      await client.query("SELECT set_config('search_path', $1, true)", [quoteIdent(schema)]);
+      await readFunctions(client, schema, objects);
+      await readViews(client, schema, objects);
+      await readTriggers(
+        client,
+        schema,
+        tables.filter((t) => t.schema === schema).map((t) => t.name),
+        objects,
+      );
+    }
+  } finally {
+    await client.query("SELECT set_config('search_path', 'pg_catalog', true)");
+  }
+  return objects;
+}
+
+/**
+ * Every extension installed (`all`: the target side), or those installed in one of the schemas,
+ * or whose members (types, functions, operators) an
+ * object of the schemas uses: column types, defaults, constraints, views, triggers, functions.
+ */
+async function readExtensions(client: pg.ClientBase, schemas: readonly string[], all: boolean) {
+  const found = await client.query<{
+    name: string;
+    schema: string;
+    version: string;
+    types: QualifiedName[] | null;
+  }>(
+    `WITH sel AS (SELECT oid FROM pg_namespace WHERE nspname = ANY($1::text[])),
+          rels AS (SELECT oid FROM pg_class WHERE relnamespace IN (SELECT oid FROM sel)),
+          users AS (
+            SELECT 'pg_class'::regclass AS classid, oid FROM rels
+            UNION ALL SELECT 'pg_type'::regclass, oid FROM pg_type WHERE typnamespace IN (SELECT oid FROM sel)
+            UNION ALL SELECT 'pg_proc'::regclass, oid FROM pg_proc WHERE pronamespace IN (SELECT oid FROM sel)
+            UNION ALL SELECT 'pg_attrdef'::regclass, oid FROM pg_attrdef WHERE adrelid IN (SELECT oid FROM rels)
+            UNION ALL SELECT 'pg_constraint'::regclass, oid FROM pg_constraint WHERE conrelid IN (SELECT oid FROM rels)
+            UNION ALL SELECT 'pg_rewrite'::regclass, oid FROM pg_rewrite WHERE ev_class IN (SELECT oid FROM rels)
+            UNION ALL SELECT 'pg_trigger'::regclass, oid FROM pg_trigger WHERE tgrelid IN (SELECT oid FROM rels)),
+          used AS (
+            SELECT DISTINCT m.refobjid AS ext
+              FROM users u
+              JOIN pg_depend d ON d.classid = u.classid AND d.objid = u.oid
+              JOIN pg_depend m ON m.classid = d.refclassid AND m.objid = d.refobjid
+                              AND m.deptype = 'e' AND m.refclassid = 'pg_extension'::regclass)
+     SELECT e.extname AS name, n.nspname AS schema, e.extversion AS version,
+            (SELECT json_agg(json_build_object('schema', tn.nspname, 'name', t.typname))
+               FROM pg_depend m JOIN pg_type t ON t.oid = m.objid
+               JOIN pg_namespace tn ON tn.oid = t.typnamespace
+              WHERE m.classid = 'pg_type'::regclass AND m.refclassid = 'pg_extension'::regclass
+                AND m.refobjid = e.oid AND m.deptype = 'e') AS types
+       FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+      WHERE NOT (e.extname = ANY($2::text[]))
+        AND ($3 OR e.extnamespace IN (SELECT oid FROM sel) OR e.oid IN (SELECT ext FROM used))
+      ORDER BY e.extname`,
+    [schemas, BUILT_IN_EXTENSIONS, all],
+  );
+  return found.rows.map((r) => ({ ...r, types: r.types ?? [] }));
+}
+
+async function readFunctions(client: pg.ClientBase, schema: string, objects: SchemaObjects) {
+  const found = await client.query<{
+    name: string;
+    prokind: string;
+    identity: string;
+    definition: string | null;
+    qualified: string;
+    reads_relations: boolean;
+  }>(
+    `SELECT p.proname AS name, p.prokind, pg_get_function_identity_arguments(p.oid) AS identity,
+            CASE WHEN p.prokind IN ('f', 'p') THEN pg_get_functiondef(p.oid) END AS definition,
+            quote_ident(n.nspname) || '.' || quote_ident(p.proname) AS qualified,
+            EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                      AND d.objid = p.oid AND d.refclassid = 'pg_class'::regclass) AS reads_relations
+       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = $1 AND ${notExtensionMember('pg_proc', 'p')}
+      ORDER BY p.proname, identity`,
+    [schema],
+  );
+  for (const f of found.rows) {
+    const label = `${schema}.${f.name}(${f.identity})`;
+    if (f.definition === null) {
+      objects.notCarried.push({
+        object: label,
+        kind: f.prokind === 'a' ? 'aggregate' : 'window function',
+        reason: 'aggregates and window functions are not created by schema-sync: create by hand',
+      });
+      continue;
+    }
+    const kind: FunctionDefinition['kind'] = f.prokind === 'p' ? 'procedure' : 'function';
+    const definition = definitionAfterName(f.definition, kind, [f.qualified, quoteIdent(f.name)]);
+    if (definition === undefined) {
+      objects.notCarried.push({
+        object: label,
+        kind,
+        reason: `unexpected pg_get_functiondef() output: ${f.definition.split('\n')[0]}`,
+      });
+      continue;
+    }
+    objects.functions.push({
+      schema,
+      name: f.name,
+      kind,
+      identity: f.identity,
+      definition,
+      readsRelations: f.reads_relations,
+    });
+  }
+}
+
+/** pg_get_functiondef() from the `(` after the (qualified or not) name on. */
+function definitionAfterName(
+  def: string,
+  kind: FunctionDefinition['kind'],
+  names: string[],
+): string | undefined {
+  for (const name of names) {
+    const head = `CREATE OR REPLACE ${kind.toUpperCase()} ${name}(`;
+    if (def.startsWith(head)) return def.slice(head.length - 1).replace(/\s+$/, '');
+  }
+  return undefined;
+}
+
+async function readViews(client: pg.ClientBase, schema: string, objects: SchemaObjects) {
+  const found = await client.query<{
+    name: string;
+    relkind: string;
+    query: string;
+    options: string[] | null;
+    populated: boolean;
+    uses: { schema: string; name: string }[] | null;
+  }>(
+    `SELECT c.relname AS name, c.relkind, pg_get_viewdef(c.oid) AS query, c.reloptions AS options,
+            c.relispopulated AS populated,
+            (SELECT json_agg(DISTINCT jsonb_build_object('schema', rn.nspname, 'name', rc.relname))
+               FROM pg_rewrite r
+               JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                               AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> c.oid
+               JOIN pg_class rc ON rc.oid = d.refobjid
+               JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+              WHERE r.ev_class = c.oid AND rn.nspname NOT IN ('pg_catalog', 'information_schema')) AS uses
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind IN ('v', 'm') AND ${notExtensionMember('pg_class', 'c')}
+      ORDER BY c.relname`,
+    [schema],
+  );
+  for (const v of found.rows) {
+    objects.views.push({
+      schema,
+      name: v.name,
+      materialized: v.relkind === 'm',
+      query: v.query.trim().replace(/;$/, ''),
+      options: v.options ?? [],
+      uses: v.uses ?? [],
+      populated: v.populated,
+    });
+  }
+}
+
+async function readTriggers(
+  client: pg.ClientBase,
+  schema: string,
+  tables: string[],
+  objects: SchemaObjects,
+) {
+  if (tables.length === 0) return;
+  // Clones on partitions (tgparentid) come with their parent's trigger.
+  const found = await client.query<{
+    table: string;
+    name: string;
+    definition: string;
+    state: TriggerState;
+  }>(
+    `SELECT c.relname AS table, t.tgname AS name, pg_get_triggerdef(t.oid, true) AS definition,
+            t.tgenabled AS state
+       FROM pg_trigger t
+       JOIN pg_class c ON c.oid = t.tgrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND NOT t.tgisinternal
+        AND t.tgparentid = 0
+      ORDER BY c.relname, t.tgname`,
+    [schema, tables],
+  );
+  for (const t of found.rows) {
+    objects.triggers.push({
+      table: { schema, name: t.table },
+      name: t.name,
+      definition: t.definition,
+      state: t.state,
+    });
+  }
+}

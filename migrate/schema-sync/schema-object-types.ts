@@ -1,0 +1,81 @@
+// The typed model of the schema objects beyond tables that schema-sync carries: extensions,
+// functions and procedures, views and materialized views, triggers. Definitions are read with
+// search_path set to the object's own schema, so names in that schema come out unqualified and
+// mean the target schema once executed there (see schema-object-reader.ts).
+
+/** schema-catalog-types' QualifiedName (that module imports this one: no circle). */
+interface QualifiedName {
+  schema: string;
+  name: string;
+}
+
+export interface ExtensionDefinition {
+  name: string;
+  /** The schema it is installed in. */
+  schema: string;
+  version: string;
+  /** The types it provides (hstore, citext...): present once it is created. */
+  types: QualifiedName[];
+}
+
+export interface FunctionDefinition extends QualifiedName {
+  kind: 'function' | 'procedure';
+  /** pg_get_function_identity_arguments(): the part of its identity after the name. */
+  identity: string;
+  /**
+   * pg_get_functiondef() from the `(` after the name on: arguments, return type, language,
+   * options and body. Types in the function's own schema are unqualified; the body is a string.
+   */
+  definition: string;
+  /**
+   * A SQL-standard body (BEGIN ATOMIC / RETURN) that reads tables or views: it is parsed when
+   * created, so it comes after them (other functions come before the tables, whose defaults and
+   * checks may call them).
+   */
+  readsRelations: boolean;
+}
+
+export interface ViewDefinition extends QualifiedName {
+  materialized: boolean;
+  /** pg_get_viewdef() without its trailing semicolon. */
+  query: string;
+  /** reloptions, e.g. `security_barrier=true`, `check_option=local`. */
+  options: string[];
+  /** Relations (tables, views) its query reads, schema-qualified. */
+  uses: QualifiedName[];
+  /** A materialized view's contents are current (the target's: refreshed since created). */
+  populated: boolean;
+}
+
+/** tgenabled: O fires in origin/local sessions, A always, R only in replica sessions, D never. */
+export type TriggerState = 'O' | 'A' | 'R' | 'D';
+
+export interface TriggerDefinition {
+  /** The table it is on. */
+  table: QualifiedName;
+  name: string;
+  /** pg_get_triggerdef(oid, true): the table and function unqualified when in its schema. */
+  definition: string;
+  state: TriggerState;
+}
+
+/** What the catalog reader adds per schema read (source: the selected schemas; target: theirs). */
+export interface SchemaObjects {
+  extensions: ExtensionDefinition[];
+  functions: FunctionDefinition[];
+  views: ViewDefinition[];
+  triggers: TriggerDefinition[];
+  /** Target only: extensions that can be created there (pg_available_extensions). */
+  availableExtensions: string[];
+  /** Objects of a kind schema-sync does not carry (aggregates...), with why. */
+  notCarried: { object: string; kind: string; reason: string }[];
+}
+
+export const emptySchemaObjects = (): SchemaObjects => ({
+  extensions: [],
+  functions: [],
+  views: [],
+  triggers: [],
+  availableExtensions: [],
+  notCarried: [],
+});

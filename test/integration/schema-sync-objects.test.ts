@@ -1,0 +1,262 @@
+// schema-sync beyond tables, on the real source and target: an extension, functions (a quoted
+// plpgsql body, SQL-standard bodies, one used by a check, one reading a table), a procedure, a
+// trigger (created disabled), views (one on another), a materialized view (WITH NO DATA), all from
+// a dedicated source schema into a dedicated target schema (TARGET_SCHEMA). The created objects
+// are compared with the source's by kind and definition, a re-run is a no-op, --dry-run prints
+// the plan by section, and an extension the target cannot create fails naming it.
+import { rmSync, writeFileSync } from 'node:fs';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runPgferryCli } from '../support/cli-run.js';
+import { loadStackEnv } from '../support/stack-env.js';
+
+const stack = loadStackEnv();
+const run = Date.now().toString(36);
+const SRC = `h2_app_${run}`;
+const TGT = `h2_tgt_${run}`;
+const EXT_SRC = `h2_ext_${run}`;
+const EXT_TGT = `h2_extt_${run}`;
+const PROBE = `h2_probe_${run}`;
+
+const source = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
+const target = new pg.Client({ connectionString: stack.targetDatabaseUrl });
+
+function schemaSync(from: string, to: string, tables: string, ...args: string[]) {
+  return runPgferryCli(['schema-sync', '--tables', tables, ...args], {
+    ...stack.vars,
+    SOURCE_SCHEMAS: from,
+    TARGET_SCHEMA: to,
+    LOG_LEVEL: 'silent',
+  });
+}
+
+/** The objects of one schema by kind and definition, read with search_path = that schema. */
+async function describeSchema(client: pg.Client, schema: string) {
+  await client.query('BEGIN');
+  try {
+    await client.query("SELECT set_config('search_path', $1, true)", [`"${schema}"`]);
+    const q = async (sql: string) => (await client.query(sql, [schema])).rows;
+    const rows = {
+      functions:
+        await q(`SELECT p.proname, p.prokind, pg_get_function_identity_arguments(p.oid) AS args,
+          regexp_replace(pg_get_functiondef(p.oid), '^CREATE OR REPLACE (FUNCTION|PROCEDURE) [^(]*', '') AS def
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = $1 AND p.prokind IN ('f', 'p')
+          AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.objid = p.oid AND x.deptype = 'e')
+        ORDER BY 1, 3`),
+      views: await q(`SELECT c.relname, c.relkind, pg_get_viewdef(c.oid) AS def
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relkind IN ('v', 'm') ORDER BY 1`),
+      triggers: await q(`SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid, true) AS def
+        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND NOT t.tgisinternal ORDER BY 1, 2`),
+      constraints: await q(`SELECT conname, pg_get_constraintdef(k.oid) AS def
+        FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = 'items' ORDER BY 1`),
+    };
+    await client.query('COMMIT');
+    return rows;
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  }
+}
+
+async function triggerStates(client: pg.Client, schema: string) {
+  const r = await client.query<{ tgname: string; tgenabled: string }>(
+    `SELECT t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND NOT t.tgisinternal
+      ORDER BY 1`,
+    [schema],
+  );
+  return Object.fromEntries(r.rows.map((row) => [row.tgname, row.tgenabled]));
+}
+
+async function schemaExists(client: pg.Client, schema: string): Promise<boolean> {
+  const r = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+  return r.rowCount === 1;
+}
+
+beforeAll(async () => {
+  await source.connect();
+  await target.connect();
+  await source.query(`
+    CREATE SCHEMA ${SRC};
+    GRANT USAGE ON SCHEMA ${SRC} TO ${stack.vars.SOURCE_DB_USER};
+    SET search_path = ${SRC};
+    CREATE EXTENSION hstore WITH SCHEMA ${SRC};
+    CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN NEW.last_updated := clock_timestamp(); RETURN NEW; END $$;
+    CREATE FUNCTION qty_ok(q integer) RETURNS boolean LANGUAGE sql IMMUTABLE RETURN q >= 0;
+    CREATE TABLE items (
+      id integer PRIMARY KEY,
+      name text NOT NULL,
+      qty integer NOT NULL DEFAULT 0 CONSTRAINT items_qty_ok CHECK (qty_ok(qty)),
+      attrs hstore,
+      last_updated timestamptz NOT NULL DEFAULT now());
+    CREATE TABLE not_synced (id integer PRIMARY KEY);
+    CREATE FUNCTION item_count() RETURNS bigint LANGUAGE sql STABLE
+      BEGIN ATOMIC SELECT count(*) FROM items; END;
+    CREATE PROCEDURE bump(n integer) LANGUAGE plpgsql AS $$
+      BEGIN UPDATE items SET qty = qty + n; END $$;
+    CREATE TRIGGER items_touch BEFORE INSERT OR UPDATE ON items
+      FOR EACH ROW EXECUTE FUNCTION touch();
+    CREATE VIEW big_items WITH (security_barrier = true) AS
+      SELECT id, name, attrs -> 'colour' AS colour FROM items WHERE qty > 10;
+    CREATE VIEW big_names AS SELECT name FROM big_items;
+    CREATE MATERIALIZED VIEW item_totals AS SELECT count(*) AS n, sum(qty) AS total FROM items;
+    CREATE VIEW orphan AS SELECT id FROM not_synced;
+    INSERT INTO items (id, name, qty) VALUES (1, 'a', 20);
+    RESET search_path;`);
+}, 60_000);
+
+afterAll(async () => {
+  await source.query(`DROP SCHEMA IF EXISTS ${SRC} CASCADE`);
+  await source.query(`DROP SCHEMA IF EXISTS ${EXT_SRC} CASCADE`);
+  await source.query(`DROP EXTENSION IF EXISTS ${PROBE} CASCADE`).catch(() => undefined);
+  await target.query(`DROP SCHEMA IF EXISTS ${TGT} CASCADE`);
+  await target.query(`DROP SCHEMA IF EXISTS ${EXT_TGT} CASCADE`);
+  await target
+    .query('DELETE FROM pgferry.cutover_triggers WHERE table_schema = ANY($1::text[])', [
+      [TGT, EXT_TGT],
+    ])
+    .catch(() => undefined);
+  await source.end();
+  await target.end();
+});
+
+describe.sequential('pgferry schema-sync: the whole schema', () => {
+  it('--dry-run prints the plan by section and changes nothing', async () => {
+    const dry = await schemaSync(SRC, TGT, `${SRC}.items`, '--dry-run');
+    expect(dry.code, dry.stderr).toBe(0);
+    const out = dry.stdout;
+    const section = (n: number) => out.indexOf(`-- Section ${n}:`);
+    expect(section(1)).toBeGreaterThan(-1);
+    expect(section(2)).toBeGreaterThan(section(1));
+    expect(section(3)).toBeGreaterThan(section(2));
+    const before = out.slice(section(1), section(2));
+    const order = [
+      `CREATE EXTENSION IF NOT EXISTS "hstore" WITH SCHEMA "${TGT}"`,
+      `CREATE FUNCTION "${TGT}"."qty_ok"(q integer)`,
+      `CREATE FUNCTION "${TGT}"."touch"()`,
+      `CREATE TABLE "${TGT}"."items"`,
+      `CREATE FUNCTION "${TGT}"."item_count"()`,
+      `CREATE VIEW "${TGT}"."big_items" WITH (security_barrier=true) AS`,
+      `CREATE VIEW "${TGT}"."big_names"`,
+      `CREATE MATERIALIZED VIEW "${TGT}"."item_totals"`,
+      'CREATE TRIGGER items_touch BEFORE INSERT OR UPDATE ON items',
+      `ALTER TABLE "${TGT}"."items" DISABLE TRIGGER "items_touch"`,
+    ];
+    let at = -1;
+    for (const statement of order) {
+      const i = before.indexOf(statement);
+      expect(i, `${statement} after the previous one in:\n${before}`).toBeGreaterThan(at);
+      at = i;
+    }
+    expect(before).toContain('WITH NO DATA');
+    expect(before).toContain(`CREATE PROCEDURE "${TGT}"."bump"(IN n integer)`);
+    expect(out.slice(section(3))).toContain(`enable trigger ${TGT}.items items_touch (state O)`);
+    expect(out.slice(section(3))).toContain(`REFRESH MATERIALIZED VIEW ${TGT}.item_totals`);
+    expect(out).toMatch(new RegExp(`view ${SRC}\\.orphan: it reads ${SRC}\\.not_synced`));
+    expect(await schemaExists(target, TGT)).toBe(false);
+  });
+
+  it('creates every object; the target matches the source by kind and definition', async () => {
+    const sync = await schemaSync(SRC, TGT, `${SRC}.items`);
+    expect(sync.code, `${sync.stdout}\n${sync.stderr}`).toBe(0);
+    const want = await describeSchema(source, SRC);
+    const got = await describeSchema(target, TGT);
+    // The view left out reads a table that is not synced; everything else is the same.
+    expect(got.views).toEqual(want.views.filter((v) => v.relname !== 'orphan'));
+    expect(got.functions).toEqual(want.functions);
+    expect(got.triggers).toEqual(want.triggers);
+    expect(got.constraints).toEqual(want.constraints);
+    expect(got.functions.map((f) => f.proname).sort()).toEqual(
+      ['bump', 'item_count', 'qty_ok', 'touch'].sort(),
+    );
+    const ext = await target.query(
+      `SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+        WHERE e.extname = 'hstore'`,
+    );
+    expect(ext.rows[0]?.nspname).toBe(TGT);
+    // Disabled until cutover, and recorded for it; the materialized view is empty until then.
+    expect(await triggerStates(target, TGT)).toEqual({ items_touch: 'D' });
+    const recorded = await target.query(
+      'SELECT trigger_name, state, enabled_at FROM pgferry.cutover_triggers WHERE table_schema = $1',
+      [TGT],
+    );
+    expect(recorded.rows).toEqual([{ trigger_name: 'items_touch', state: 'O', enabled_at: null }]);
+    const mv = await target.query(
+      `SELECT relispopulated FROM pg_class WHERE oid = to_regclass($1)`,
+      [`"${TGT}".item_totals`],
+    );
+    expect(mv.rows[0]?.relispopulated).toBe(false);
+    // The objects work: the check calls the function, the view reads the table.
+    await target.query(
+      `INSERT INTO "${TGT}".items (id, name, qty, attrs) VALUES (1, 'x', 11, 'colour=>red')`,
+    );
+    const view = await target.query(`SELECT colour FROM "${TGT}".big_items`);
+    expect(view.rows).toEqual([{ colour: 'red' }]);
+    await expect(
+      target.query(`INSERT INTO "${TGT}".items (id, name, qty) VALUES (2, 'y', -1)`),
+    ).rejects.toThrow(/items_qty_ok/);
+  });
+
+  it('a re-run is a no-op', async () => {
+    const again = await schemaSync(SRC, TGT, `${SRC}.items`, '--json');
+    expect(again.code, again.stderr).toBe(0);
+    const json = JSON.parse(again.stdout);
+    expect(json.statements).toEqual([]);
+    expect(json.upToDate).toBe(true);
+    expect(json.applied).toBe(false);
+    // Still listed for cutover.
+    expect(json.atCutover.map((a: { kind: string }) => a.kind).sort()).toEqual([
+      'enable-trigger',
+      'refresh-materialized-view',
+    ]);
+  });
+
+  it('a trigger made enabled on the target by hand is disabled, with the plan printed', async () => {
+    await target.query(`CREATE TRIGGER by_hand BEFORE UPDATE ON "${TGT}".items
+      FOR EACH ROW EXECUTE FUNCTION "${TGT}".touch()`);
+    await target.query(`ALTER TABLE "${TGT}".items ENABLE TRIGGER items_touch`);
+    const sync = await schemaSync(SRC, TGT, `${SRC}.items`);
+    expect(sync.code, sync.stdout).toBe(0);
+    expect(sync.stdout).toMatch(/trigger .*items_touch: disable trigger/);
+    expect(sync.stdout).toMatch(/trigger .*by_hand: disable trigger \(only on the target/);
+    expect(await triggerStates(target, TGT)).toEqual({ by_hand: 'D', items_touch: 'D' });
+  });
+
+  it('an extension the target cannot create: FAIL naming it, nothing applied', async () => {
+    // An extension the source has and no server can create any more: its control file is gone
+    // (both clusters of the stack share one installation).
+    const dir = '/usr/share/postgresql/15/extension';
+    writeFileSync(
+      `${dir}/${PROBE}.control`,
+      "default_version = '1.0'\nrelocatable = true\ntrusted = true\n",
+    );
+    writeFileSync(
+      `${dir}/${PROBE}--1.0.sql`,
+      'CREATE FUNCTION probe_one() RETURNS integer LANGUAGE sql AS $$SELECT 1$$;\n',
+    );
+    try {
+      await source.query(`CREATE SCHEMA ${EXT_SRC}`);
+      await source.query(`CREATE EXTENSION ${PROBE} WITH SCHEMA ${EXT_SRC}`);
+      await source.query(
+        `CREATE TABLE ${EXT_SRC}.t (id integer PRIMARY KEY, one integer DEFAULT ${EXT_SRC}.probe_one())`,
+      );
+    } finally {
+      rmSync(`${dir}/${PROBE}.control`, { force: true });
+      rmSync(`${dir}/${PROBE}--1.0.sql`, { force: true });
+    }
+    const sync = await schemaSync(EXT_SRC, EXT_TGT, `${EXT_SRC}.t`);
+    expect(sync.code, sync.stdout).toBe(3);
+    expect(sync.stdout).toContain(
+      `extension ${PROBE} (1.0 on the source) is not available on the target server`,
+    );
+    expect(sync.stdout).toMatch(
+      new RegExp(`FAIL: extension ${PROBE} is not available on the target; nothing was applied`),
+    );
+    expect(await schemaExists(target, EXT_TGT)).toBe(false);
+  });
+});
