@@ -16,6 +16,8 @@ import { ConnectClient } from '../../core/connect-client.js';
 import { quoteIdent } from '../../core/sql-identifier.js';
 import { readConnectorDefinition } from '../../migrate/connector/connector-definition.js';
 import type { CopyReport } from '../../migrate/copy/copy-command.js';
+import type { CutoverResult } from '../../migrate/cutover/cutover-result.js';
+import type { SequenceSyncStep } from '../../migrate/cutover/sequence-sync.js';
 import {
   findSchemasNotPublished,
   formatAddSchemasFix,
@@ -116,7 +118,8 @@ beforeAll(async () => {
       CREATE SCHEMA ${s};
       GRANT USAGE ON SCHEMA ${s} TO debezium, ${reader};
       ALTER DEFAULT PRIVILEGES IN SCHEMA ${s} GRANT SELECT ON TABLES TO debezium, ${reader};
-      CREATE TABLE ${s}.items (id integer PRIMARY KEY, v text NOT NULL, n numeric(10,2));
+      ALTER DEFAULT PRIVILEGES IN SCHEMA ${s} GRANT SELECT ON SEQUENCES TO ${reader};
+      CREATE TABLE ${s}.items (id serial PRIMARY KEY, v text NOT NULL, n numeric(10,2));
       INSERT INTO ${s}.items SELECT g, '${schema} ' || g, g / 4.0 FROM generate_series(1, 300) g;`);
   }
   await source.query(`
@@ -231,7 +234,8 @@ describe.sequential('two source schemas, a same-named table in each, one exclude
     pgferry = await startPgferry(env);
     for (const schema of [A, B]) {
       await source.query(`
-        INSERT INTO ${q(schema, 'items')} SELECT g, 'new ' || g, g FROM generate_series(301, 340) g;
+        SELECT setval(pg_get_serial_sequence('${q(schema, 'items')}', 'id'), 300);
+        INSERT INTO ${q(schema, 'items')} (v, n) SELECT 'new ' || g, g FROM generate_series(301, 340) g;
         UPDATE ${q(schema, 'items')} SET v = v || ' updated', n = n + 1 WHERE id % 7 = 0;
         DELETE FROM ${q(schema, 'items')} WHERE id % 11 = 0;`);
     }
@@ -292,4 +296,32 @@ describe.sequential('two source schemas, a same-named table in each, one exclude
     );
     expect(seen.caughtUp, seen.reasons.join('; ')).toBe(true);
   }, 60_000);
+
+  it('cutover (dry run) gates every pair: caught up, verified, each schema’s sequence', async () => {
+    const cutover = await runPgferryCli(
+      ['cutover', '--dry-run', '--quiet-seconds', '1', '--lag-timeout', '60', '--json'],
+      env,
+    );
+    const result = JSON.parse(cutover.stdout) as CutoverResult;
+    expect(
+      result.gates.map((g) => `${g.gate}: ${g.status}`),
+      result.gates.map((g) => g.summary).join('\n'),
+    ).toEqual([
+      'writes-stopped: passed',
+      'caught-up: passed',
+      'verified: passed',
+      'sequences: skipped',
+      'report: skipped',
+    ]);
+    expect(result.ok).toBe(true);
+    expect(result.tables).toEqual([`${A}.items`, `${B}.items`, `${B}.later`]);
+    const steps = result.gates.find((g) => g.gate === 'sequences')?.details as SequenceSyncStep[];
+    expect(steps.map((step) => [step.table, step.targetSequence, step.setTo]).sort()).toEqual(
+      [
+        [`${A}.items`, { schema: A, name: 'items_id_seq' }, '340'],
+        [`${B_TARGET}.items`, { schema: B_TARGET, name: 'items_id_seq' }, '340'],
+      ].sort(),
+    );
+    expect(cutover.code).toBe(0);
+  }, 90_000);
 });
