@@ -28,6 +28,12 @@ export function classifyPgError(error: unknown): PgFailureKind {
   if (RETRIABLE_NODE_CODES.has(code)) return 'retriable';
   if (/^(08|53|57|58)/.test(code)) return 'retriable'; // connection, resources, shutdown, system
   if (TRANSIENT_IN_SESSION.has(code)) return 'retriable';
+  // A check violation without a constraint is a partitioned table with no partition for the row
+  // (a partition the source has and the target lacks): the table's problem, not the row's; once
+  // the partition exists the same rows go in.
+  if (code === '23514' && (error as { constraint?: unknown })?.constraint === undefined) {
+    return 'table-error';
+  }
   if (/^(22|23)/.test(code) || code === '42804') return 'rejected-row'; // data exception, constraint
   if (code.length === 5) return 'table-error';
   // No SQLSTATE: the connection died under us (pg: "Connection terminated unexpectedly").

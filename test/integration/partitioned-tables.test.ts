@@ -3,8 +3,10 @@
 // a default partition, and a list-partitioned table. preflight checks the publication's setting;
 // schema-sync creates the partitioning; pgferry copy copies through the roots; pgferry run applies
 // inserts, updates, deletes and partition-key moves arriving on the roots' topics; verify matches.
-// Then a table with rows ATTACHed as a partition (no change events): verify reports its rows
-// missing, and the documented remedy (schema-sync, then copy --restart of that table) repairs it.
+// Then, during replication: a partition created on the source and written at once stops its table
+// on the target (no partition for the row; nothing dead-lettered), and a table with rows ATTACHed
+// as a partition (no change events) has its rows reported missing by verify; the documented
+// remedy (schema-sync, restart; copy --restart of the table that got rows silently) repairs both.
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +28,8 @@ const connectorName = `pgferry-part-${run}`;
 const EVENTS = `part_ev_${run}`;
 const REGIONS = `part_rg_${run}`;
 const ROOTS = [EVENTS, REGIONS];
-const ATTACHED = `${EVENTS}_2030`;
+const ATTACHED = `${EVENTS}_2032`;
+const NEW_PARTITION = `${REGIONS}_jp`;
 const PUBLICATION = stack.vars.DEBEZIUM_PUBLICATION_NAME ?? 'pgferry_publication';
 const OFF_PUBLICATION = `part_off_${run}`;
 const ORDER_BY = 'id';
@@ -129,7 +132,7 @@ afterAll(async () => {
   if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
   await admin.disconnect().catch(() => undefined);
   await source.query(`DROP PUBLICATION IF EXISTS ${OFF_PUBLICATION}`).catch(() => undefined);
-  for (const table of [...ROOTS, ATTACHED]) {
+  for (const table of [...ROOTS, ATTACHED, NEW_PARTITION]) {
     await source.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
     await target.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
   }
@@ -283,7 +286,22 @@ describe.sequential('partitioned tables, replicated through their root', () => {
     );
   }, 240_000);
 
-  it('a table with rows attached as a partition: verify reports them missing; schema-sync + copy --restart repair it', async () => {
+  it('a partition added on the source stops its table on the target; one attached with rows is reported by verify; schema-sync (+ copy --restart) repair both', async () => {
+    // A new, empty partition on the source, written at once: the target has no partition (and no
+    // default) for the row, so the table stops (its changes stay in Kafka, none dead-lettered).
+    await source.query(`
+      CREATE TABLE ${NEW_PARTITION} PARTITION OF ${REGIONS} FOR VALUES IN ('jp');
+      INSERT INTO ${REGIONS} VALUES (6001, 'jp', 3), (6002, 'de', 4);
+    `);
+    await waitFor(
+      'the table without a partition for the row to stop',
+      async () =>
+        pgferry?.logs.some(
+          (l) => l.includes('table stopped') && l.includes(`no partition of relation`),
+        ) ?? false,
+    );
+    expect(pgferry?.logs.some((l) => l.includes('dead-letter') && l.includes(REGIONS))).toBe(false);
+
     // ATTACH PARTITION emits no change events: its 40 rows appear on the source root silently.
     await source.query(`
       CREATE TABLE ${ATTACHED} (LIKE ${EVENTS} INCLUDING DEFAULTS);
@@ -304,9 +322,10 @@ describe.sequential('partitioned tables, replicated through their root', () => {
 
     // The remedy the runbook gives: the partition on the target (before rows of its range reach
     // the target's default partition), then the table copied afresh.
-    const synced = await runPgferryCli(['schema-sync', '--tables', EVENTS], env);
+    const synced = await runPgferryCli(['schema-sync', '--tables', ROOTS.join(',')], env);
     expect(synced.code, synced.stdout).toBe(0);
     expect(synced.stdout).toContain(`create partition public.${ATTACHED}`);
+    expect(synced.stdout).toContain(`create partition public.${NEW_PARTITION}`);
     await stopPgferry();
     const recopied = await runPgferryCli(
       ['copy', '--restart', '--yes', '--progress', 'off', '--tables', EVENTS],

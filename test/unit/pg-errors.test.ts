@@ -32,7 +32,18 @@ describe('classifyPgError', () => {
     ['23503', 'foreign_key_violation'],
     ['42804', 'datatype_mismatch'],
   ])('SQLSTATE %s (%s) rejects the row', (code) => {
-    expect(classifyPgError(pgError(code))).toBe('rejected-row');
+    // As the server reports them: a constraint violation names its constraint.
+    const error = Object.assign(pgError(code), code.startsWith('23') ? { constraint: 'c' } : {});
+    expect(classifyPgError(error)).toBe('rejected-row');
+  });
+
+  it('a check violation naming no constraint (no partition for the row) is a table error', () => {
+    // PostgreSQL: 23514 "no partition of relation ... found for row", with the table, no constraint.
+    const error = Object.assign(
+      pgError('23514', 'no partition of relation "events" found for row'),
+      { table: 'events' },
+    );
+    expect(classifyPgError(error)).toBe('table-error');
   });
 
   it.each([
