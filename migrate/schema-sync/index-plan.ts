@@ -20,11 +20,13 @@ function planIndex(
 ): boolean {
   const { sql } = tableDraft;
   if (isDeferred(draft, index)) {
+    // PostgreSQL cannot build an index on a partitioned table concurrently.
+    const concurrently = tableDraft.table.partitioned ? '' : 'CONCURRENTLY ';
     deferUnique(
       draft,
       tableDraft,
       index.name,
-      `CREATE UNIQUE INDEX CONCURRENTLY ${quoteIdent(index.name)} ON ${sql} USING ${using}`,
+      `CREATE UNIQUE INDEX ${concurrently}${quoteIdent(index.name)} ON ${sql} USING ${using}`,
     );
     return false;
   }

@@ -83,6 +83,17 @@ describe('schema-sync of partitioned tables', () => {
     expect(object?.actions).toContain('create partition public.events_d DEFAULT');
   });
 
+  it('defers a unique index of a partitioned table without CONCURRENTLY (PostgreSQL cannot)', () => {
+    const t = {
+      ...events([]),
+      indexes: [{ name: 'events_note_key', unique: true, method: 'btree (note, id)' }],
+    };
+    const plan = planSchemaSync(catalog([t]), catalog([]), { deferUnique: true });
+    expect(plan.deferred.flatMap((d) => d.statements)).toContain(
+      'CREATE UNIQUE INDEX "events_note_key" ON "public"."events" USING btree (note, id)',
+    );
+  });
+
   it('maps the root and every partition to TARGET_SCHEMA', () => {
     const plan = planSchemaSync(catalog([events(SOURCE_PARTITIONS.slice(0, 1))]), catalog([]), {
       targetSchema: 'moved',
