@@ -2,6 +2,7 @@
 // (target-role-checks.ts), the schema compatibility check (target-schema-checks.ts) and whether
 // pgferry copy can fill each target table (target-copy-checks.ts).
 import type pg from 'pg';
+import { SchemaMapping } from '../../pipeline/routing/schema-mapping.js';
 import type { MigrationTable } from '../migration-tables.js';
 import { readSchemaCatalog } from '../schema-sync/schema-catalog.js';
 import { targetCatalogRequest } from '../schema-sync/schema-sync-plan.js';
@@ -25,6 +26,8 @@ import { checkPgTransport } from './transport-checks.js';
 export async function checkTarget(context: PreflightContext): Promise<PreflightSection> {
   const { config, options } = context;
   const settings = config.target;
+  // Each source schema's target schema (SCHEMA_MAP, TARGET_SCHEMA), as run and schema-sync map it.
+  const schemas = SchemaMapping.fromSettings(config.mapping);
   const title = `Target PostgreSQL (${settings.host}:${settings.port}/${settings.database} as ${settings.user})`;
   let client: pg.Client;
   try {
@@ -69,7 +72,7 @@ export async function checkTarget(context: PreflightContext): Promise<PreflightS
     {
       id: 'target.privileges',
       title: 'privileges',
-      run: async () => checkPrivileges(client, await captured(), config.mapping.targetSchema),
+      run: async () => checkPrivileges(client, await captured(), schemas),
     },
     {
       id: 'target.schema',
@@ -80,22 +83,21 @@ export async function checkTarget(context: PreflightContext): Promise<PreflightS
           throw new CheckSkipped('not checked: the source is unreachable');
         }
         const sourceCatalog = await facts.readCatalog();
-        const mapping = config.mapping.targetSchema
-          ? { targetSchema: config.mapping.targetSchema }
-          : {};
+        const mapping = {
+          ...(config.mapping.targetSchema ? { targetSchema: config.mapping.targetSchema } : {}),
+          ...(config.mapping.schemaMap ? { schemaMap: config.mapping.schemaMap } : {}),
+        };
         const targetCatalog = await readSchemaCatalog(
           client,
           targetCatalogRequest(sourceCatalog, mapping),
         );
-        return judgeSchemaComparison(
-          compareTableSchemas(sourceCatalog, targetCatalog, config.mapping.targetSchema),
-        );
+        return judgeSchemaComparison(compareTableSchemas(sourceCatalog, targetCatalog, schemas));
       },
     },
     {
       id: 'target.copy',
       title: 'copy target tables',
-      run: async () => checkCopyTargets(client, await captured(), config.mapping.targetSchema),
+      run: async () => checkCopyTargets(client, await captured(), schemas),
     },
     {
       id: 'target.transport',

@@ -4,8 +4,13 @@
 // a WARN, since Debezium's own snapshot path (snapshot.mode=initial, no copy) fills tables itself.
 // The privileges copy needs on the target (INSERT; TRUNCATE for --restart) are part of the
 // privileges check (target-role-checks.ts).
+
 import type pg from 'pg';
 import { qualifiedName } from '../../core/sql-identifier.js';
+import {
+  resolveTargetSchema,
+  type TargetSchemaChoice,
+} from '../../pipeline/routing/schema-mapping.js';
 import { hasBookkeepingTable } from '../../sink/bookkeeping/bookkeeping-schema.js';
 import { type CopyState, readCopyTables } from '../../sink/bookkeeping/copy-rows.js';
 import { readTableProgress } from '../../sink/bookkeeping/table-rows.js';
@@ -75,12 +80,15 @@ export function judgeCopyTargets(tables: readonly CopyTargetFacts[]): CheckVerdi
 export async function checkCopyTargets(
   client: pg.ClientBase,
   captured: readonly MigrationTable[] | undefined,
-  targetSchema: string | undefined,
+  targetSchema: TargetSchemaChoice,
 ): Promise<CheckVerdict> {
   if (captured === undefined) {
     throw new CheckSkipped('not checked: the captured tables are unknown (see the source section)');
   }
-  const tables = captured.map((t) => ({ schema: targetSchema ?? t.schema, name: t.name }));
+  const tables = captured.map((t) => ({
+    schema: resolveTargetSchema(targetSchema, t.schema),
+    name: t.name,
+  }));
   const existing = await client.query<{ schema: string; name: string }>(
     `SELECT t.schema, t.name FROM unnest($1::text[], $2::text[]) AS t(schema, name)
       WHERE to_regclass(format('%I.%I', t.schema, t.name)) IS NOT NULL`,

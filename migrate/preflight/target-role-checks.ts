@@ -1,8 +1,13 @@
 // Preflight checks of the target's pgferry role: its attributes (no more power than needed) and
 // the privileges `pgferry run` and schema-sync need on the database, schemas and target tables.
+
 import type pg from 'pg';
 import { PgferryError } from '../../core/errors.js';
 import { qualifiedName, quoteIdent } from '../../core/sql-identifier.js';
+import {
+  resolveTargetSchema,
+  type TargetSchemaChoice,
+} from '../../pipeline/routing/schema-mapping.js';
 import { BOOKKEEPING_SCHEMA } from '../../sink/bookkeeping/bookkeeping-schema.js';
 import type { MigrationTable } from '../migration-tables.js';
 import { type CheckVerdict, fail, pass, warn } from './preflight-check.js';
@@ -60,7 +65,7 @@ export async function checkRoleAttributes(client: pg.Client): Promise<CheckVerdi
 export async function checkPrivileges(
   client: pg.Client,
   tables: readonly MigrationTable[] | undefined,
-  targetSchema: string | undefined,
+  targetSchema: TargetSchemaChoice,
 ): Promise<CheckVerdict> {
   const db = await client.query<{
     user: string;
@@ -85,7 +90,10 @@ export async function checkPrivileges(
     missing.push(`GRANT TEMPORARY ON DATABASE ${database} TO ${user} (staging tables)`);
   }
 
-  const mapped = (tables ?? []).map((t) => ({ schema: targetSchema ?? t.schema, name: t.name }));
+  const mapped = (tables ?? []).map((t) => ({
+    schema: resolveTargetSchema(targetSchema, t.schema),
+    name: t.name,
+  }));
   const schemas = [...new Set([...mapped.map((t) => t.schema), BOOKKEEPING_SCHEMA])].sort();
   const schemaRows = await client.query<{
     schema: string;

@@ -1,4 +1,8 @@
 import { qualifiedName, quoteIdent } from '../../core/sql-identifier.js';
+import {
+  resolveTargetSchema,
+  type TargetSchemaChoice,
+} from '../../pipeline/routing/schema-mapping.js';
 import { normalizeType, planColumnTypeChange } from '../../sink/column-type-change.js';
 import {
   type ColumnType,
@@ -60,7 +64,7 @@ export interface SchemaComparison {
 export function compareTableSchemas(
   source: SchemaCatalog,
   target: SchemaCatalog,
-  targetSchema?: string,
+  targetSchema?: TargetSchemaChoice,
 ): SchemaComparison {
   const result: SchemaComparison = {
     tables: source.tables.length,
@@ -72,7 +76,7 @@ export function compareTableSchemas(
   };
   const targetTables = new Map(target.tables.map((t) => [formatQualifiedName(t), t]));
   for (const table of source.tables) {
-    const to = { schema: targetSchema ?? table.schema, name: table.name };
+    const to = { schema: resolveTargetSchema(targetSchema, table.schema), name: table.name };
     const name = formatQualifiedName(to);
     if (!table.primaryKey) {
       result.skipped += 1;

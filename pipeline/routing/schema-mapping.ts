@@ -14,6 +14,15 @@ export interface SchemaPair {
   target: string;
 }
 
+/** A SchemaMapping, or TARGET_SCHEMA alone (undefined: every schema keeps its name). */
+export type TargetSchemaChoice = SchemaMapping | string | undefined;
+
+/** The target schema of `sourceSchema` under `schemas`. */
+export function resolveTargetSchema(schemas: TargetSchemaChoice, sourceSchema: string): string {
+  if (schemas instanceof SchemaMapping) return schemas.targetSchemaOf(sourceSchema);
+  return schemas ?? sourceSchema;
+}
+
 /** The default source schema (SOURCE_SCHEMAS unset). */
 export const DEFAULT_SOURCE_SCHEMA = 'public';
 

@@ -4,7 +4,7 @@
 import type { TableRef } from '../row-change.js';
 import { ReservedSchemaError } from './binding-errors.js';
 import { BOOKKEEPING_SCHEMA } from './bookkeeping-schema-name.js';
-import { SchemaMapping } from './schema-mapping.js';
+import { resolveTargetSchema, type TargetSchemaChoice } from './schema-mapping.js';
 
 export const formatTableRef = (table: TableRef): string => `${table.schema}.${table.name}`;
 
@@ -12,12 +12,8 @@ export const formatTableRef = (table: TableRef): string => `${table.schema}.${ta
  * The target of `source` under `schemas` (a SchemaMapping, or TARGET_SCHEMA alone); throws
  * ReservedSchemaError for the bookkeeping schema.
  */
-export function mapTargetTable(
-  source: TableRef,
-  schemas: SchemaMapping | string | undefined,
-): TableRef {
-  const mapping = schemas instanceof SchemaMapping ? schemas : SchemaMapping.single(schemas);
-  const target = { schema: mapping.targetSchemaOf(source.schema), name: source.name };
+export function mapTargetTable(source: TableRef, schemas: TargetSchemaChoice): TableRef {
+  const target = { schema: resolveTargetSchema(schemas, source.schema), name: source.name };
   if (target.schema === BOOKKEEPING_SCHEMA) {
     throw new ReservedSchemaError(
       `table ${formatTableRef(source)} would be written to ${formatTableRef(target)}, in pgferry's own bookkeeping schema "${BOOKKEEPING_SCHEMA}", which no replicated table may enter`,

@@ -2,6 +2,7 @@
 // and senders, connector user and state, topics, retention arithmetic, role attributes, column
 // type classification, what pgferry copy needs), how a check runs (errors, timeouts, skips), the report text and the exit
 // code rule.
+
 import { describe, expect, it } from 'vitest';
 import type { ConnectorStatus } from '../../core/connect-client.js';
 import { EXIT_CHECK_FAILED, EXIT_OK } from '../../migrate/command-context.js';
@@ -57,6 +58,7 @@ import type {
   SchemaCatalog,
   TableDefinition,
 } from '../../migrate/schema-sync/schema-catalog-types.js';
+import { SchemaMapping } from '../../pipeline/routing/schema-mapping.js';
 
 const HOUR = 3_600_000;
 
@@ -528,6 +530,26 @@ describe('target rules', () => {
     expect(verdict.status).toBe('fail');
     expect(verdict.details?.[0]).toContain('ADD PRIMARY KEY ("id")');
     expect(fail('x').status).toBe('fail');
+  });
+
+  it('schema comparison: each source schema against its SCHEMA_MAP target schema', () => {
+    const source = catalog([
+      table('a', 'items', [col('id', builtin('integer'), true)]),
+      table('b', 'items', [col('id', builtin('integer'), true)]),
+    ]);
+    const target = catalog([
+      table('a', 'items', [col('id', builtin('integer'), true)], ['id']),
+      table('b_copy', 'items', [col('id', builtin('smallint'), true)], ['id']),
+    ]);
+    const schemas = SchemaMapping.fromSettings({
+      sourceSchemas: ['a', 'b'],
+      schemaMap: { b: 'b_copy' },
+    });
+    const comparison = compareTableSchemas(source, target, schemas);
+    expect(comparison).toMatchObject({ tables: 2, matching: 1, created: 0, differing: 1 });
+    expect(comparison.findings.map((f) => f.text)).toEqual([
+      expect.stringMatching(/^b_copy\.items\.id: target type smallint, source type integer/),
+    ]);
   });
 });
 
