@@ -147,3 +147,32 @@ export function buildRangeRowsSql(
     values,
   };
 }
+
+/**
+ * A table without a key, as a multiset: the row count and an order-independent checksum, the sums
+ * of two 60-bit slices of every row's hash (numeric sums: no overflow). Equal multisets of rows
+ * give equal results on both sides whatever order the rows are stored in; duplicates count.
+ */
+export function buildMultisetChecksumSql(table: ChunkTable): SqlStatement {
+  return {
+    text:
+      `SELECT count(*)::int8 AS rows, CASE WHEN count(*) = 0 THEN NULL ELSE ` +
+      `sum(('x' || substr(row_hash, 1, 15))::bit(60)::int8)::text || ':' || ` +
+      `sum(('x' || substr(row_hash, 16, 15))::bit(60)::int8)::text END AS hash ` +
+      `FROM (SELECT ${buildRowHashExpression(table.columns)} FROM ${qualifiedName(table.schema, table.name)}) AS t(row_hash)`,
+    values: [],
+  };
+}
+
+/**
+ * The distinct rows of a table without a key, in row-hash order, each with its number of copies
+ * and its text form: both sides read in the same order, for the multiset diff (behind a cursor).
+ */
+export function buildMultisetGroupsSql(table: ChunkTable): string {
+  return (
+    `SELECT row_hash, count(*)::int8 AS copies, min(row_text) AS row_text ` +
+    `FROM (SELECT ${buildRowHashExpression(table.columns)}, ROW(${table.columns.map(quoteIdent).join(', ')})::text ` +
+    `FROM ${qualifiedName(table.schema, table.name)}) AS t(row_hash, row_text) ` +
+    `GROUP BY row_hash ORDER BY row_hash COLLATE "C"`
+  );
+}

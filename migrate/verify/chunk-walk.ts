@@ -3,7 +3,9 @@
 import type pg from 'pg';
 import {
   buildChunkWalkSql,
+  buildMultisetChecksumSql,
   buildRangeChecksumSql,
+  type ChunkTable,
   type KeyText,
   type SqlStatement,
 } from './chunk-checksum-sql.js';
@@ -52,6 +54,17 @@ async function readChecksum(
   return { rows: Number(row?.rows ?? 0), hash: row?.hash ?? null };
 }
 
+/** The checksum of (from, to]; a table without a key is one range, compared as a multiset. */
+function rangeChecksumSql(
+  table: ChunkTable,
+  from: KeyText | null,
+  to: KeyText | null,
+): SqlStatement {
+  return table.keyColumns.length === 0
+    ? buildMultisetChecksumSql(table)
+    : buildRangeChecksumSql(table, from, to);
+}
+
 /**
  * The first pass: walks the source's keys chunk by chunk and checksums each range on both sides.
  * The first range is open below and the last open above, so target rows outside the source's key
@@ -66,6 +79,27 @@ export async function walkChunks(
   chunkRows: number,
   options: ChunkWalkOptions,
 ): Promise<void> {
+  if (comparison.source.keyColumns.length === 0) {
+    // No key to walk: the whole table is one range, its rows compared as a multiset.
+    const [sourceSide, targetSide] = await Promise.all([
+      readChecksum(source, buildMultisetChecksumSql(comparison.source)),
+      readChecksum(target, buildMultisetChecksumSql(comparison.target)),
+    ]);
+    tally.sourceChunkHashes.push(formatChunkHash(sourceSide));
+    tally.sourceRows += sourceSide.rows;
+    tally.targetRows += targetSide.rows;
+    if (sourceSide.rows !== targetSide.rows || sourceSide.hash !== targetSide.hash) {
+      tally.mismatched.push({
+        chunk: 0,
+        from: null,
+        to: null,
+        sourceRows: sourceSide.rows,
+        targetRows: targetSide.rows,
+      });
+    }
+    options.onProgress?.({ table, chunksDone: 1, rowsDone: sourceSide.rows });
+    return;
+  }
   const walk = async (after: KeyText | null) => {
     const result = await source.query<{
       rows: string;
@@ -124,8 +158,8 @@ export async function recheckRanges(
   for (const range of tally.mismatched) {
     signal?.throwIfAborted();
     const [sourceSide, targetSide] = await Promise.all([
-      readChecksum(source, buildRangeChecksumSql(comparison.source, range.from, range.to)),
-      readChecksum(target, buildRangeChecksumSql(comparison.target, range.from, range.to)),
+      readChecksum(source, rangeChecksumSql(comparison.source, range.from, range.to)),
+      readChecksum(target, rangeChecksumSql(comparison.target, range.from, range.to)),
     ]);
     // The counts follow the latest look at the range, so the totals describe what was compared.
     tally.sourceRows += sourceSide.rows - range.sourceRows;

@@ -91,13 +91,21 @@ function decideComparison(
   if (sourceColumns === undefined) return `${sourceName} does not exist on the source`;
   if (targetColumns === undefined) return `${targetName} does not exist on the target`;
   const sourceKey = keyColumnsOf(sourceColumns);
-  if (sourceKey.length === 0) return `${sourceName} has no primary key on the source`;
   // Generated columns are not replicated (the target computes its own, or has none).
   const compared = sourceColumns.filter((c) => !c.generated);
   const targetByName = new Map(targetColumns.map((c) => [c.name, c]));
   const absent = compared.filter((c) => !targetByName.has(c.name)).map((c) => c.name);
   if (absent.length > 0) {
     return `column${absent.length === 1 ? '' : 's'} ${absent.join(', ')} missing on the target`;
+  }
+  const columns = compared.map((c) => c.name);
+  if (sourceKey.length === 0) {
+    // No primary key on the source: both sides compared as multisets of rows (whatever key the
+    // target has, e.g. the unique index of a REPLICA IDENTITY USING INDEX table).
+    return {
+      source: { ...pair.source, keyColumns: [], columns },
+      target: { ...pair.target, keyColumns: [], columns },
+    };
   }
   const targetKey = keyColumnsOf(targetColumns);
   const names = (columns: readonly ColumnInfo[]) => columns.map((c) => c.name).join(', ');
@@ -110,7 +118,6 @@ function decideComparison(
       return `key column ${column.name} sorts by collation ${column.collation} on the source but ${other.collation} on the target: chunk ranges would not line up`;
     }
   }
-  const columns = compared.map((c) => c.name);
   return {
     source: {
       ...pair.source,

@@ -8,6 +8,7 @@ import { formatTableName, type MigrationTable } from '../migration-tables.js';
 import type { KeyText } from './chunk-checksum-sql.js';
 import { type ChunkTally, recheckRanges, walkChunks } from './chunk-walk.js';
 import { listKeyDifferences } from './key-differences.js';
+import { listMultisetDifferences } from './multiset-differences.js';
 import { planTableComparison, type TableComparison } from './table-comparison.js';
 import { withRenderSettings } from './verify-session.js';
 
@@ -31,6 +32,11 @@ export interface VerifyOptions {
 export interface KeyDifference {
   key: Record<string, string | null>;
   kind: 'changed' | 'missing' | 'extra';
+  /**
+   * A table without a primary key (compared as a multiset): the key is `{row: <the row's text>}`
+   * and this says how many more copies of it one side has.
+   */
+  copies?: number;
 }
 
 export type KeyRecord = Record<string, string | null>;
@@ -164,6 +170,16 @@ async function listDifferences(
   maxKeys: number,
   signal: AbortSignal | undefined,
 ): Promise<void> {
+  if (plan.source.keyColumns.length === 0) {
+    const rows = await listMultisetDifferences(source, target, plan, pageRows, maxKeys, signal);
+    run.differences = rows.differences.map((d) => ({
+      key: { row: d.row },
+      kind: d.kind,
+      copies: d.copies,
+    }));
+    run.differencesTruncated = rows.truncated;
+    return;
+  }
   const keyNames = plan.source.keyColumns.map((c) => c.name);
   const listed = await listKeyDifferences(
     source,

@@ -172,7 +172,8 @@ export function formatVerifyReport(report: VerifyReport): string {
       lines.push('  (no differing keys when listed: rows may still be changing)');
     }
     for (const difference of table.differences) {
-      lines.push(`  ${difference.kind.padEnd(7)} ${formatKey(difference.key)}`);
+      const copies = difference.copies === undefined ? '' : ` x${difference.copies}`;
+      lines.push(`  ${difference.kind.padEnd(7)} ${formatKey(difference.key)}${copies}`);
     }
     if (table.differencesTruncated) {
       lines.push(`  ... more differing keys (listed the first ${table.differences.length})`);

@@ -7,6 +7,10 @@ import {
   KEYLESS_TOPIC_GROUP,
   withKeylessTopicGroup,
 } from '../../migrate/connector/keyless-topics.js';
+import {
+  buildMultisetChecksumSql,
+  buildMultisetGroupsSql,
+} from '../../migrate/verify/chunk-checksum-sql.js';
 import { createDedupeProcessor } from '../../pipeline/processors/dedupe-processor.js';
 import { Topology } from '../../pipeline/processors/topology.js';
 import { TopologyTestDriver } from '../../pipeline/processors/topology-test-driver.js';
@@ -143,5 +147,26 @@ describe('the keyless topics group of `connector apply`', () => {
     ]);
     expect(placeholder.config).toEqual({ 'topic.prefix': '${env:PREFIX}' });
     expect(placeholder.note).toMatch(/not literal/);
+  });
+});
+
+describe('verify of a keyless table', () => {
+  const table = { schema: 's', name: 'h', keyColumns: [], columns: ['a', 'b c'] };
+
+  it('checksums the rows order-independently (count + sums of two hash slices)', () => {
+    expect(buildMultisetChecksumSql(table)).toEqual({
+      text:
+        `SELECT count(*)::int8 AS rows, CASE WHEN count(*) = 0 THEN NULL ELSE ` +
+        `sum(('x' || substr(row_hash, 1, 15))::bit(60)::int8)::text || ':' || ` +
+        `sum(('x' || substr(row_hash, 16, 15))::bit(60)::int8)::text END AS hash ` +
+        `FROM (SELECT md5(ROW("a", "b c")::text) FROM "s"."h") AS t(row_hash)`,
+      values: [],
+    });
+  });
+
+  it('lists distinct rows with their copies in byte order of the hash (both sides alike)', () => {
+    expect(buildMultisetGroupsSql(table)).toBe(
+      `SELECT row_hash, count(*)::int8 AS copies, min(row_text) AS row_text FROM (SELECT md5(ROW("a", "b c")::text), ROW("a", "b c")::text FROM "s"."h") AS t(row_hash, row_text) GROUP BY row_hash ORDER BY row_hash COLLATE "C"`,
+    );
   });
 });
