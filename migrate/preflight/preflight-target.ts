@@ -21,6 +21,7 @@ import {
 import { checkCopyTargets } from './target-copy-checks.js';
 import { checkPrivileges, checkRoleAttributes } from './target-role-checks.js';
 import { compareTableSchemas, judgeSchemaComparison } from './target-schema-checks.js';
+import { checkTargetTriggers } from './target-trigger-checks.js';
 import { checkPgTransport } from './transport-checks.js';
 
 export async function checkTarget(context: PreflightContext): Promise<PreflightSection> {
@@ -48,6 +49,7 @@ export async function checkTarget(context: PreflightContext): Promise<PreflightS
         { id: 'target.privileges', title: 'privileges', ...notChecked },
         { id: 'target.schema', title: 'schema compatibility', ...notChecked },
         { id: 'target.copy', title: 'copy target tables', ...notChecked },
+        { id: 'target.triggers', title: 'triggers', ...notChecked },
         { id: 'target.transport', title: 'encryption', ...notChecked },
       ],
     };
@@ -98,6 +100,11 @@ export async function checkTarget(context: PreflightContext): Promise<PreflightS
       id: 'target.copy',
       title: 'copy target tables',
       run: async () => checkCopyTargets(client, await captured(), schemas),
+    },
+    {
+      id: 'target.triggers',
+      title: 'triggers',
+      run: async () => checkTargetTriggers(client, await captured(), config.mapping),
     },
     {
       id: 'target.transport',

@@ -7,6 +7,10 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  findEnabledTargetTriggers,
+  judgeEnabledTargetTriggers,
+} from '../../migrate/preflight/target-trigger-checks.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import { loadStackEnv } from '../support/stack-env.js';
 
@@ -220,11 +224,17 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
     await target.query(`CREATE TRIGGER by_hand BEFORE UPDATE ON "${TGT}".items
       FOR EACH ROW EXECUTE FUNCTION "${TGT}".touch()`);
     await target.query(`ALTER TABLE "${TGT}".items ENABLE TRIGGER items_touch`);
+    // Preflight's check names both.
+    const tables = [{ schema: TGT, name: 'items' }];
+    const verdict = judgeEnabledTargetTriggers(await findEnabledTargetTriggers(target, tables), 1);
+    expect(verdict.status).toBe('fail');
+    expect(verdict.details).toEqual([`${TGT}.items by_hand`, `${TGT}.items items_touch`]);
     const sync = await schemaSync(SRC, TGT, `${SRC}.items`);
     expect(sync.code, sync.stdout).toBe(0);
     expect(sync.stdout).toMatch(/trigger .*items_touch: disable trigger/);
     expect(sync.stdout).toMatch(/trigger .*by_hand: disable trigger \(only on the target/);
     expect(await triggerStates(target, TGT)).toEqual({ by_hand: 'D', items_touch: 'D' });
+    expect(await findEnabledTargetTriggers(target, tables)).toEqual([]);
   });
 
   it('an extension the target cannot create: FAIL naming it, nothing applied', async () => {
