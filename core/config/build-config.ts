@@ -25,6 +25,8 @@ type DerivedEnvName = {
 const DERIVED_VALUES: { [E in DerivedEnvName]: (config: PgferryConfig) => SettingValue<E> } = {
   KAFKA_TOPIC_PATTERN: (config) =>
     deriveTopicPattern(config.mapping.topicPrefix, config.mapping.sourceSchemas),
+  // The reverse connector's topic.prefix is the reverse file's (rev); the schemas keep their names.
+  REVERSE_KAFKA_TOPIC_PATTERN: (config) => deriveTopicPattern('rev', config.mapping.sourceSchemas),
   REVERSE_KAFKA_GROUP_ID: (config) => `${config.kafka.groupId}-reverse`,
   TARGET_DB_PASSWORD: (config) => deriveTargetPassword(config.target.host),
   TARGET_DB_SSLMODE: (config) => deriveSslMode(config.target.host),

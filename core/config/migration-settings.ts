@@ -73,8 +73,8 @@ export function defineReverseSettings() {
     REVERSE_KAFKA_TOPIC_PATTERN: defineSetting(
       {
         key: 'reverse.topicPattern',
-        description: `Topics of the reverse connector (its topic.prefix). ${note}`,
-        default: '^rev\\.public\\..*',
+        description: `Topics of the reverse connector (its topic.prefix). Unset: the topics of SOURCE_SCHEMAS under the prefix rev (^rev\\.public\\..* by default). ${note}`,
+        presence: 'derived',
       },
       parseRegExp(),
     ),

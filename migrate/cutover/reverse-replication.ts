@@ -16,6 +16,7 @@ import { mapTargetTable } from '../../pipeline/routing/target-table-name.js';
 import { requireSource } from '../command-context.js';
 import { applyConnector } from '../connector/connector-apply.js';
 import { readConnectorDefinition } from '../connector/connector-definition.js';
+import { applyTableSelection } from '../connector/connector-selection.js';
 import {
   formatTableName,
   type MigrationTable,
@@ -67,13 +68,15 @@ export async function buildReverseConnectorConfig(config: PgferryConfig): Promis
   const forward = await readConnectorDefinition(config.connect.connectorConfigFile);
   const reverse = await readConnectorDefinition(config.reverse.connectorConfigFile);
   // pgferry creates the publication and watches the slot: it names them, not the file.
-  return {
+  const merged = {
     ...forward.config,
     ...reverse.config,
     'publication.name': config.reverse.publication,
     'publication.autocreate.mode': 'disabled',
     'slot.name': config.reverse.slotName,
   };
+  // The same schemas and tables back (reverse replication keeps the names: no schema is renamed).
+  return applyTableSelection(merged, config.mapping).config;
 }
 
 export async function prepareReverseReplication(

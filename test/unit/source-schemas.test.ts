@@ -12,7 +12,9 @@ import {
   formatTableList,
   quoteJavaRegex,
 } from '../../migrate/connector/connector-selection.js';
+import { buildReverseConnectorConfig } from '../../migrate/cutover/reverse-replication.js';
 import { resolveMigrationTables } from '../../migrate/migration-tables.js';
+import { reverseConfig } from '../../migrate/reverse-config.js';
 import { TableNotSelectedError } from '../../pipeline/routing/binding-errors.js';
 import { SchemaMapping } from '../../pipeline/routing/schema-mapping.js';
 import { mapTargetTable } from '../../pipeline/routing/target-table-name.js';
@@ -68,6 +70,30 @@ describe('SOURCE_SCHEMAS and SCHEMA_MAP', () => {
     // The prefix is read back off the derived pattern when KAFKA_TOPIC_PREFIX is unset.
     const derived = loadConfig({ SOURCE_SCHEMAS: 'h4_a,h4_b' });
     expect(TopicTableMap.fromConfig(derived).prefix).toBe('cdc');
+  });
+
+  it('give the reverse pipeline the same schemas: its pattern, its connector’s lists', async () => {
+    const env = { SOURCE_SCHEMAS: 'h4_a,h4_b', TABLES_EXCLUDE: 'h4_a.secret' };
+    const config = loadConfig(env);
+    expect(config.reverse.topicPattern.source).toBe('^rev\\.(?:h4_a|h4_b)\\..*');
+    expect(loadConfig({}).reverse.topicPattern.source).toBe('^rev\\.public\\..*');
+    const reverse = await buildReverseConnectorConfig(config);
+    expect(reverse['topic.prefix']).toBe('rev');
+    expect(reverse['schema.include.list']).toBe('(?s-i)h4_a,(?s-i)h4_b');
+    expect(reverse['table.exclude.list']).toBe('(?s-i)h4_a\\u002esecret');
+    // Reverse replication keeps names: a renamed schema is refused there.
+    expect(() =>
+      reverseConfig(
+        loadConfig({
+          ...env,
+          SCHEMA_MAP: 'h4_b:h4_b_copy',
+          ROLLBACK_DB_USER: 'rb',
+          SOURCE_DB_HOST: 'localhost',
+          SOURCE_DB_NAME: 's',
+          SOURCE_DB_USER: 'u',
+        }),
+      ),
+    ).toThrow(/SCHEMA_MAP: reverse replication .* renamed schemas \(h4_b:h4_b_copy\)/);
   });
 
   it('refuse malformed values with the setting named', () => {
