@@ -63,5 +63,11 @@ function formatConfigValue(value: unknown): string {
   if (value === undefined) return '';
   if (Array.isArray(value)) return value.join(',');
   if (value instanceof RegExp) return value.source;
+  // SCHEMA_MAP: source:target pairs, as they are written.
+  if (typeof value === 'object' && value !== null) {
+    return Object.entries(value)
+      .map(([key, item]) => `${key}:${String(item)}`)
+      .join(',');
+  }
   return String(value);
 }

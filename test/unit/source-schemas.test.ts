@@ -20,6 +20,7 @@ import { SchemaMapping } from '../../pipeline/routing/schema-mapping.js';
 import { mapTargetTable } from '../../pipeline/routing/target-table-name.js';
 import { selectConsumedTopics } from '../../pipeline/routing/topic-admission.js';
 import { TopicTableMap } from '../../pipeline/routing/topic-table-map.js';
+import { runPgferryCli } from '../support/cli-run.js';
 
 function configProblems(env: Record<string, string>): string[] {
   try {
@@ -94,6 +95,23 @@ describe('SOURCE_SCHEMAS and SCHEMA_MAP', () => {
         }),
       ),
     ).toThrow(/SCHEMA_MAP: reverse replication .* renamed schemas \(h4_b:h4_b_copy\)/);
+  });
+
+  it('are shown by config check as written, with the derived topic patterns', async () => {
+    const shown = await runPgferryCli(['config', 'check'], {
+      SOURCE_SCHEMAS: 'sales,hr',
+      SCHEMA_MAP: 'hr:people',
+    });
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^SOURCE_SCHEMAS\s+sales,hr\s+env$/m);
+    expect(shown.stdout).toMatch(/^SCHEMA_MAP\s+hr:people\s+env$/m);
+    expect(shown.stdout).toMatch(/^KAFKA_TOPIC_PATTERN\s+\^cdc\\\.\(\?:sales\|hr\)\\\.\.\*\s/m);
+    const refused = await runPgferryCli(['config', 'check'], {
+      SOURCE_SCHEMAS: 'sales,hr',
+      SCHEMA_MAP: 'hr:sales',
+    });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('"sales" and "hr" both map to target schema "sales"');
   });
 
   it('refuse malformed values with the setting named', () => {
