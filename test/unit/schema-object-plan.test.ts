@@ -1,0 +1,324 @@
+// schema-sync's plan for the rest of a schema, pure (catalogs in, DDL by section out): extensions
+// (created, installed, or a FAIL that blocks the apply), functions before the tables and SQL-body
+// functions reading tables after them, views in dependency order, materialized views WITH NO DATA
+// and refreshed at cutover, triggers created disabled and recorded for cutover, triggers found
+// enabled disabled (unless cutover enabled them), an identical target needing nothing, and the
+// function header mapped while its quoted body is left alone.
+import { describe, expect, it } from 'vitest';
+import type {
+  SchemaCatalog,
+  TableDefinition,
+} from '../../migrate/schema-sync/schema-catalog-types.js';
+import { mapFunctionDefinition } from '../../migrate/schema-sync/schema-object-plan.js';
+import {
+  emptySchemaObjects,
+  type SchemaObjects,
+} from '../../migrate/schema-sync/schema-object-types.js';
+import {
+  planSchemaSync,
+  targetCatalogRequest,
+} from '../../migrate/schema-sync/schema-sync-plan.js';
+
+function table(schema: string, name: string): TableDefinition {
+  return {
+    schema,
+    name,
+    partitioned: false,
+    columns: [{ name: 'id', type: { sql: 'integer', array: false }, notNull: true }],
+    primaryKey: { name: `${name}_pkey`, definition: 'PRIMARY KEY (id)', columns: ['id'] },
+    constraints: [],
+    indexes: [],
+    foreignKeys: [],
+    triggers: [],
+  };
+}
+
+const catalog = (
+  tables: TableDefinition[],
+  objects: Partial<SchemaObjects>,
+  extra: Partial<SchemaCatalog> = {},
+): SchemaCatalog => ({
+  schemas: [...new Set(tables.map((t) => t.schema))],
+  tables,
+  enums: [],
+  domains: [],
+  otherTypes: [],
+  sequences: [],
+  objects: { ...emptySchemaObjects(), ...objects },
+  ...extra,
+});
+
+const touch = {
+  schema: 'app',
+  name: 'touch',
+  kind: 'function' as const,
+  identity: '',
+  definition:
+    '()\n RETURNS trigger\n LANGUAGE plpgsql\nAS $function$BEGIN NEW.last_updated := now(); RETURN NEW; END$function$',
+  readsRelations: false,
+};
+const itemCount = {
+  schema: 'app',
+  name: 'item_count',
+  kind: 'function' as const,
+  identity: '',
+  definition:
+    '()\n RETURNS bigint\n LANGUAGE sql\nBEGIN ATOMIC\n SELECT count(*) AS count FROM items;\nEND',
+  readsRelations: true,
+};
+const trigger = {
+  table: { schema: 'app', name: 'items' },
+  name: 'items_touch',
+  definition:
+    'CREATE TRIGGER items_touch BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION touch()',
+  state: 'O' as const,
+};
+const view = (name: string, uses: string[], materialized = false) => ({
+  schema: 'app',
+  name,
+  materialized,
+  query: ` SELECT id FROM ${uses[0]}`,
+  options: [],
+  uses: uses.map((u) => ({ schema: 'app', name: u })),
+  populated: true,
+});
+
+const source = catalog([table('app', 'items')], {
+  extensions: [{ name: 'hstore', schema: 'app', version: '1.8', types: [] }],
+  functions: [itemCount, touch],
+  // big_names reads big_items: listed first, created second.
+  views: [
+    view('big_names', ['big_items']),
+    view('big_items', ['items']),
+    view('totals', ['items'], true),
+    view('orphan', ['elsewhere']),
+  ],
+  triggers: [trigger],
+});
+const options = { targetSchema: 'tgt' };
+const emptyTarget = catalog([], { availableExtensions: ['hstore'] }, { schemas: [] });
+
+describe('planSchemaSync: the whole schema on an empty target', () => {
+  const plan = planSchemaSync(source, emptyTarget, options);
+  const before = plan.sections.beforeData;
+  const at = (prefix: string) => before.findIndex((s) => s.startsWith(prefix));
+
+  it('orders the DDL before the data: extension, functions, table, SQL-body functions, views, triggers', () => {
+    const order = [
+      'CREATE SCHEMA IF NOT EXISTS "tgt"',
+      'CREATE EXTENSION IF NOT EXISTS "hstore" WITH SCHEMA "tgt"',
+      'SET LOCAL check_function_bodies = off',
+      'CREATE FUNCTION "tgt"."touch"()',
+      'CREATE TABLE "tgt"."items"',
+      'CREATE FUNCTION "tgt"."item_count"()',
+      'CREATE VIEW "tgt"."big_items"',
+      'CREATE VIEW "tgt"."big_names"',
+      'CREATE MATERIALIZED VIEW "tgt"."totals"',
+      'CREATE TRIGGER items_touch',
+      'ALTER TABLE "tgt"."items" DISABLE TRIGGER "items_touch"',
+    ];
+    const positions = order.map(at);
+    expect(
+      positions.every((p) => p >= 0),
+      JSON.stringify(before, null, 1),
+    ).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    // Each object's DDL runs with search_path = the target schema.
+    expect(before[at('CREATE FUNCTION "tgt"."touch"()') - 1]).toBe(
+      'SET LOCAL search_path TO "tgt"',
+    );
+    expect(plan.statements).toEqual([...before, ...plan.sections.indexes]);
+  });
+
+  it('creates materialized views WITH NO DATA; cutover refreshes them and enables the trigger', () => {
+    expect(before[at('CREATE MATERIALIZED VIEW')]).toMatch(/WITH NO DATA$/);
+    expect(plan.atCutover).toEqual([
+      expect.objectContaining({ kind: 'refresh-materialized-view', schema: 'tgt', name: 'totals' }),
+      expect.objectContaining({
+        kind: 'enable-trigger',
+        schema: 'tgt',
+        table: 'items',
+        name: 'items_touch',
+        state: 'O',
+      }),
+    ]);
+  });
+
+  it('leaves out a view that reads a table it does not create, and says so', () => {
+    expect(before.some((s) => s.includes('"orphan"'))).toBe(false);
+    expect(plan.notCopied).toEqual([
+      expect.objectContaining({ kind: 'view', object: 'app.orphan' }),
+    ]);
+    expect(plan.blocked).toEqual([]);
+  });
+
+  it('asks the target for the objects of the mapped schemas and the extensions it could create', () => {
+    expect(targetCatalogRequest(source, options)).toMatchObject({
+      objectSchemas: ['tgt'],
+      availableExtensions: true,
+    });
+  });
+});
+
+describe('planSchemaSync: the whole schema on a target that has it', () => {
+  const target = catalog(
+    [table('tgt', 'items')],
+    {
+      extensions: [{ name: 'hstore', schema: 'tgt', version: '1.8', types: [] }],
+      availableExtensions: ['hstore'],
+      functions: [itemCount, touch].map((f) => ({ ...f, schema: 'tgt' })),
+      views: source.objects?.views
+        .filter((v) => v.name !== 'orphan')
+        // Created WITH NO DATA: not populated until cutover refreshes it.
+        .map((v) => ({ ...v, schema: 'tgt', uses: [], populated: !v.materialized })),
+      triggers: [{ ...trigger, table: { schema: 'tgt', name: 'items' }, state: 'D' }],
+    },
+    { schemas: ['tgt'] },
+  );
+
+  it('needs nothing (a re-run is a no-op) but still lists what cutover does', () => {
+    const plan = planSchemaSync(source, target, options);
+    expect(plan.statements).toEqual([]);
+    expect(plan.mismatches).toEqual([]);
+    expect(plan.atCutover.map((a) => a.kind)).toEqual([
+      'refresh-materialized-view',
+      'enable-trigger',
+    ]);
+  });
+
+  it('a definition printed qualified (reader without USAGE) still compares equal', () => {
+    const qualified = catalog([table('app', 'items')], {
+      ...source.objects,
+      triggers: [
+        {
+          ...trigger,
+          definition:
+            'CREATE TRIGGER items_touch BEFORE UPDATE ON app.items FOR EACH ROW EXECUTE FUNCTION app.touch()',
+        },
+      ],
+    });
+    expect(planSchemaSync(qualified, target, options).statements).toEqual([]);
+  });
+
+  it('a trigger enabled on the target is disabled, and a target-only enabled one too', () => {
+    const enabled = catalog(
+      [table('tgt', 'items')],
+      {
+        ...target.objects,
+        triggers: [
+          { ...trigger, table: { schema: 'tgt', name: 'items' }, state: 'O' },
+          {
+            table: { schema: 'tgt', name: 'items' },
+            name: 'by_hand',
+            definition: 'CREATE TRIGGER by_hand ...',
+            state: 'A',
+          },
+        ],
+      },
+      { schemas: ['tgt'] },
+    );
+    const plan = planSchemaSync(source, enabled, options);
+    expect(plan.statements).toEqual([
+      'ALTER TABLE "tgt"."items" DISABLE TRIGGER "items_touch"',
+      'ALTER TABLE "tgt"."items" DISABLE TRIGGER "by_hand"',
+    ]);
+    expect(
+      plan.atCutover
+        .filter((a) => a.kind === 'enable-trigger')
+        .map((a) => [a.name, 'state' in a && a.state]),
+    ).toEqual([
+      ['items_touch', 'O'],
+      ['by_hand', 'A'],
+    ]);
+    // After cutover enabled them (pgferry.cutover_triggers), they stay enabled.
+    const after = planSchemaSync(source, enabled, {
+      ...options,
+      triggersEnabledAtCutover: ['tgt\u0000items\u0000items_touch', 'tgt\u0000items\u0000by_hand'],
+    });
+    expect(after.statements).toEqual([]);
+  });
+
+  it('a different definition is a mismatch, not changed', () => {
+    const changed = catalog(
+      [table('tgt', 'items')],
+      {
+        ...target.objects,
+        functions: [
+          touch,
+          { ...itemCount, definition: '()\n RETURNS integer\n LANGUAGE sql\nRETURN 1' },
+        ].map((f) => ({ ...f, schema: 'tgt' })),
+      },
+      { schemas: ['tgt'] },
+    );
+    const plan = planSchemaSync(source, changed, options);
+    expect(plan.statements).toEqual([]);
+    expect(plan.mismatches).toEqual([
+      {
+        object: 'tgt.item_count()',
+        message: 'function definition differs on the target (not changed)',
+      },
+    ]);
+  });
+});
+
+describe('extensions', () => {
+  it('one the target cannot create blocks the apply, naming it', () => {
+    const plan = planSchemaSync(source, catalog([], { availableExtensions: [] }), options);
+    expect(plan.blocked).toEqual(['extension hstore is not available on the target']);
+    expect(plan.mismatches[0]?.message).toMatch(
+      /^extension hstore \(1\.8 on the source\) is not available on the target server/,
+    );
+  });
+
+  it('its types count as present for the tables created after it', () => {
+    const withHstore = catalog(
+      [
+        {
+          ...table('app', 'items'),
+          columns: [
+            { name: 'id', type: { sql: 'integer', array: false }, notNull: true },
+            {
+              name: 'attrs',
+              type: {
+                sql: 'app.hstore',
+                user: { schema: 'app', name: 'hstore', kind: 'other' },
+                array: false,
+              },
+              notNull: false,
+            },
+          ],
+        },
+      ],
+      {
+        extensions: [
+          {
+            name: 'hstore',
+            schema: 'app',
+            version: '1.8',
+            types: [{ schema: 'app', name: 'hstore' }],
+          },
+        ],
+      },
+      { otherTypes: [{ schema: 'app', name: 'hstore' }] },
+    );
+    const plan = planSchemaSync(withHstore, emptyTarget, options);
+    expect(plan.mismatches).toEqual([]);
+    expect(plan.statements.join('\n')).toContain('"attrs" "tgt".hstore');
+  });
+});
+
+describe('mapFunctionDefinition', () => {
+  const renames = new Map([['app', 'tgt']]);
+  it('maps the header and SET search_path, leaves a quoted body alone', () => {
+    const def =
+      "(x app.mood)\n RETURNS app.mood\n LANGUAGE plpgsql\n SET search_path TO 'app', 'public'\nAS $function$BEGIN RETURN app.other(x); END$function$";
+    expect(mapFunctionDefinition(renames, def)).toBe(
+      `(x "tgt".mood)\n RETURNS "tgt".mood\n LANGUAGE plpgsql\n SET search_path TO '"tgt"', 'public'\nAS $function$BEGIN RETURN app.other(x); END$function$`,
+    );
+  });
+  it('maps a SQL-standard body, which PostgreSQL parses', () => {
+    expect(
+      mapFunctionDefinition(renames, '()\n RETURNS bigint\n LANGUAGE sql\nRETURN app.f()'),
+    ).toBe('()\n RETURNS bigint\n LANGUAGE sql\nRETURN "tgt".f()');
+  });
+});
