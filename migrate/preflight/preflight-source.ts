@@ -15,6 +15,12 @@ import {
   type SourceFacts,
   skip,
 } from './preflight-check.js';
+import {
+  checkLargeObjects,
+  checkUncapturedTables,
+  checkUncoveredSequences,
+  checkUnloggedTables,
+} from './source-capture-gap-checks.js';
 import { checkCopyRole, checkCopySlot } from './source-copy-checks.js';
 import { checkPartitionCapture } from './source-partition-checks.js';
 import { checkPublication } from './source-publication-checks.js';
@@ -92,6 +98,10 @@ const SOURCE_CHECKS: SourceCheck[] = [
     run: checkPublicationSchemas,
   },
   { id: 'source.keys', title: 'primary keys', run: checkKeys },
+  { id: 'source.unlogged', title: 'unlogged tables', run: checkUnloggedTables },
+  { id: 'source.large_objects', title: 'large objects', run: checkLargeObjects },
+  { id: 'source.uncaptured', title: 'tables left out', run: checkUncapturedTables },
+  { id: 'source.sequences', title: 'sequences cutover does not set', run: checkUncoveredSequences },
   { id: 'source.slot', title: 'replication slot', run: checkSlot },
   { id: 'source.copy_slot', title: 'slot for pgferry copy', run: checkCopySlot },
   { id: 'source.copy_role', title: 'copy role', run: checkCopyRole },

@@ -19,6 +19,11 @@ import {
   skip,
 } from './preflight-check.js';
 import { checkCopyTargets } from './target-copy-checks.js';
+import {
+  judgeExtensions,
+  readSourceExtensions,
+  readTargetExtensions,
+} from './target-extension-checks.js';
 import { checkPrivileges, checkRoleAttributes } from './target-role-checks.js';
 import { compareTableSchemas, judgeSchemaComparison } from './target-schema-checks.js';
 import { checkTargetTriggers } from './target-trigger-checks.js';
@@ -50,6 +55,7 @@ export async function checkTarget(context: PreflightContext): Promise<PreflightS
         { id: 'target.schema', title: 'schema compatibility', ...notChecked },
         { id: 'target.copy', title: 'copy target tables', ...notChecked },
         { id: 'target.triggers', title: 'triggers', ...notChecked },
+        { id: 'target.extensions', title: 'extensions', ...notChecked },
         { id: 'target.transport', title: 'encryption', ...notChecked },
       ],
     };
@@ -100,6 +106,18 @@ export async function checkTarget(context: PreflightContext): Promise<PreflightS
       id: 'target.copy',
       title: 'copy target tables',
       run: async () => checkCopyTargets(client, await captured(), schemas),
+    },
+    {
+      id: 'target.extensions',
+      title: 'extensions',
+      run: async () => {
+        const facts = await context.source.catch(() => undefined);
+        if (facts === undefined) throw new CheckSkipped('not checked: the source is unreachable');
+        return judgeExtensions(
+          await readSourceExtensions(facts.client),
+          await readTargetExtensions(client),
+        );
+      },
     },
     {
       id: 'target.triggers',
