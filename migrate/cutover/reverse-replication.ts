@@ -153,16 +153,24 @@ export async function prepareReverseReplication(
       `SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1`,
       [publication],
     );
-    const exists =
-      (await target.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]))
-        .rowCount === 1;
+    const found = await target.query<{ via_root: boolean }>(
+      'SELECT pubviaroot AS via_root FROM pg_publication WHERE pubname = $1',
+      [publication],
+    );
+    const exists = found.rowCount === 1;
     const wanted = new Set(result.tables);
     const current = new Set(have.rows.map((r) => `${r.schema}.${r.name}`));
-    const same = exists && current.size === wanted.size && [...wanted].every((t) => current.has(t));
+    // Partitioned tables go back through their root, as they came (publish_via_partition_root;
+    // without it the publication lists their partitions instead).
+    const same =
+      exists &&
+      found.rows[0]?.via_root === true &&
+      current.size === wanted.size &&
+      [...wanted].every((t) => current.has(t));
     const list = targetTables.map((t) => qualifiedName(t.schema, t.name)).join(', ');
     const sql = exists
-      ? `ALTER PUBLICATION ${quoteIdent(publication)} SET TABLE ${list}`
-      : `CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${list}`;
+      ? `ALTER PUBLICATION ${quoteIdent(publication)} SET TABLE ${list}; ALTER PUBLICATION ${quoteIdent(publication)} SET (publish_via_partition_root = true)`
+      : `CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${list} WITH (publish_via_partition_root = true)`;
     if (!same) result.publicationSql = sql;
     if (same) {
       record({
