@@ -38,7 +38,11 @@ import {
   toConnectorStatusJson,
 } from '../migrate/connector/connector-status.js';
 import { describeConnectorState } from '../migrate/connector/connector-wait.js';
-import { readKeylessTables, withKeylessTopicGroup } from '../migrate/connector/keyless-topics.js';
+import {
+  readKeylessTables,
+  withKeylessSnapshot,
+  withKeylessTopicGroup,
+} from '../migrate/connector/keyless-topics.js';
 import { registerCopyCommand } from '../migrate/copy/copy-command.js';
 import { registerCutoverCommand } from '../migrate/cutover/cutover-command.js';
 import { registerRollbackCommands } from '../migrate/cutover/rollback-command.js';
@@ -196,58 +200,73 @@ export async function runCli(
       "override the file's snapshot.mode: no_data for the fast path (the slot and the stream, no rows: pgferry copy loads them), initial for Debezium's own snapshot (small databases)",
       parseSnapshotModeOption,
     )
+    .option(
+      '--snapshot-keyless',
+      "Debezium's snapshot (snapshot.mode=initial) for the tables without a primary key (REPLICA IDENTITY FULL) only, none for the others (pgferry copy loads them); first start of the connector only",
+    )
     .option('--json', 'print the result as JSON')
-    .action(async (options: ApplyOptions & { snapshotMode?: string }) => {
-      const config = loadConfig(env);
-      const log = createLogger(config.log.level, io.logDestination);
-      const file = options.file ?? config.connect.connectorConfigFile;
-      const definition = await readConnectorDefinition(file);
-      if (options.snapshotMode !== undefined) {
-        definition.config['snapshot.mode'] = options.snapshotMode;
-      }
-      // SOURCE_SCHEMAS / TABLES_INCLUDE / TABLES_EXCLUDE decide what the connector captures too.
-      const selected = applyTableSelection(definition.config, config.mapping);
-      definition.config = selected.config;
-      if (selected.setKeys.length > 0) {
-        io.stderr(
-          `note: ${selected.setKeys.join(', ')} from SOURCE_SCHEMAS / TABLES_INCLUDE / TABLES_EXCLUDE (the file's values replaced)\n`,
+    .action(
+      async (options: ApplyOptions & { snapshotMode?: string; snapshotKeyless?: boolean }) => {
+        if (options.snapshotKeyless && options.snapshotMode !== undefined) {
+          throw new InvalidArgumentError(
+            '--snapshot-keyless and --snapshot-mode exclude each other',
+          );
+        }
+        const config = loadConfig(env);
+        const log = createLogger(config.log.level, io.logDestination);
+        const file = options.file ?? config.connect.connectorConfigFile;
+        const definition = await readConnectorDefinition(file);
+        if (options.snapshotMode !== undefined) {
+          definition.config['snapshot.mode'] = options.snapshotMode;
+        }
+        // SOURCE_SCHEMAS / TABLES_INCLUDE / TABLES_EXCLUDE decide what the connector captures too.
+        const selected = applyTableSelection(definition.config, config.mapping);
+        definition.config = selected.config;
+        if (selected.setKeys.length > 0) {
+          io.stderr(
+            `note: ${selected.setKeys.join(', ')} from SOURCE_SCHEMAS / TABLES_INCLUDE / TABLES_EXCLUDE (the file's values replaced)\n`,
+          );
+        }
+        // Keyless tables' topics get one partition (their changes carry no Kafka key).
+        const keyless = await keylessTopicGroupFor(
+          definition.config,
+          config.source,
+          options.snapshotKeyless === true,
         );
-      }
-      // Keyless tables' topics get one partition (their changes carry no Kafka key).
-      const keyless = await keylessTopicGroupFor(definition.config, config.source);
-      definition.config = keyless.config;
-      if (keyless.note) io.stderr(`note: ${keyless.note}\n`);
-      const name = options.name ?? config.connect.connectorName;
-      if (definition.name !== undefined && definition.name !== name) {
-        io.stderr(
-          `note: ${file} names the connector "${definition.name}"; applying it as "${name}"\n`,
-        );
-      }
-      const client = createConnectClient(config, options);
-      const result = await applyConnector({
-        client,
-        name,
-        config: definition.config,
-        timeoutMs: options.timeout * 1000,
-        log,
-      });
-      if (options.json) {
-        io.stdout(
-          `${JSON.stringify({
-            name: result.name,
-            action: result.action,
-            changedKeys: result.changedKeys,
-            connectUrl: client.baseUrl,
-            ...toConnectorStatusJson({ name, found: true, running: true, status: result.status }),
-          })}\n`,
-        );
-      } else {
-        const changed =
-          result.changedKeys.length > 0 ? ` (changed: ${result.changedKeys.join(', ')})` : '';
-        io.stdout(`connector ${name}: ${result.action}${changed}\n`);
-        io.stdout(`connector ${name}: ${describeConnectorState(result.status)}\n`);
-      }
-    });
+        definition.config = keyless.config;
+        if (keyless.note) io.stderr(`note: ${keyless.note}\n`);
+        const name = options.name ?? config.connect.connectorName;
+        if (definition.name !== undefined && definition.name !== name) {
+          io.stderr(
+            `note: ${file} names the connector "${definition.name}"; applying it as "${name}"\n`,
+          );
+        }
+        const client = createConnectClient(config, options);
+        const result = await applyConnector({
+          client,
+          name,
+          config: definition.config,
+          timeoutMs: options.timeout * 1000,
+          log,
+        });
+        if (options.json) {
+          io.stdout(
+            `${JSON.stringify({
+              name: result.name,
+              action: result.action,
+              changedKeys: result.changedKeys,
+              connectUrl: client.baseUrl,
+              ...toConnectorStatusJson({ name, found: true, running: true, status: result.status }),
+            })}\n`,
+          );
+        } else {
+          const changed =
+            result.changedKeys.length > 0 ? ` (changed: ${result.changedKeys.join(', ')})` : '';
+          io.stdout(`connector ${name}: ${result.action}${changed}\n`);
+          io.stdout(`connector ${name}: ${describeConnectorState(result.status)}\n`);
+        }
+      },
+    );
 
   connector
     .command('status')
@@ -347,8 +366,17 @@ function readPackageVersion(): string {
 async function keylessTopicGroupFor(
   config: ConnectorConfig,
   source: PostgresSettings | undefined,
+  snapshotKeyless: boolean,
 ): Promise<{ config: ConnectorConfig; note?: string }> {
   if (source === undefined) {
+    if (snapshotKeyless) {
+      throw new ConfigError([
+        {
+          setting: 'SOURCE_DB_HOST',
+          message: '--snapshot-keyless needs SOURCE_DB_* to find the tables without a key',
+        },
+      ]);
+    }
     return {
       config,
       note: 'SOURCE_DB_* not set: tables without a primary key are not looked up, so their topics are not made single-partition',
@@ -356,7 +384,11 @@ async function keylessTopicGroupFor(
   }
   const client = await connectPg(source, 'pgferry-connector-apply');
   try {
-    return withKeylessTopicGroup(config, await readKeylessTables(client));
+    const tables = await readKeylessTables(client);
+    const grouped = withKeylessTopicGroup(config, tables);
+    return snapshotKeyless
+      ? { ...grouped, config: withKeylessSnapshot(grouped.config, tables) }
+      : grouped;
   } finally {
     await client.end().catch(() => undefined);
   }

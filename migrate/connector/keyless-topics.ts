@@ -12,6 +12,8 @@ export const KEYLESS_TOPIC_GROUP = 'pgferrykeyless';
 export interface KeylessTable {
   schema: string;
   name: string;
+  /** pg_class.relreplident: f = FULL (pgferry applies it), d/n (pgferry refuses it). */
+  identity?: string;
 }
 
 /**
@@ -20,7 +22,7 @@ export interface KeylessTable {
  */
 export async function readKeylessTables(client: pg.ClientBase): Promise<KeylessTable[]> {
   const result = await client.query<KeylessTable>(
-    `SELECT n.nspname AS schema, c.relname AS name
+    `SELECT n.nspname AS schema, c.relname AS name, c.relreplident AS identity
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relreplident <> 'i'
         AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
@@ -73,4 +75,29 @@ export function withKeylessTopicGroup(
   if (groups.length > 0) next['topic.creation.groups'] = groups.join(',');
   else delete next['topic.creation.groups'];
   return { config: next };
+}
+
+/**
+ * `pgferry connector apply --snapshot-keyless`: Debezium's own snapshot for the REPLICA IDENTITY
+ * FULL tables without a key only (snapshot.mode=initial, snapshot.include.collection.list), none
+ * for the others, which `pgferry copy` loads. The snapshot is consistent with the slot, so no
+ * change is applied twice; a copy could not promise that for a table without a key. Takes effect
+ * on the connector's first start only (later ones resume from their offsets).
+ */
+export function withKeylessSnapshot(
+  config: ConnectorConfig,
+  tables: readonly KeylessTable[],
+): ConnectorConfig {
+  const full = tables.filter((t) => t.identity === undefined || t.identity === 'f');
+  const next: ConnectorConfig = { ...config };
+  if (full.length === 0) {
+    next['snapshot.mode'] = 'no_data';
+    delete next['snapshot.include.collection.list'];
+    return next;
+  }
+  next['snapshot.mode'] = 'initial';
+  next['snapshot.include.collection.list'] = full
+    .map((t) => `${escapeRegex(t.schema)}\\.${escapeRegex(t.name)}`)
+    .join(',');
+  return next;
 }

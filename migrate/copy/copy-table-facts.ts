@@ -129,7 +129,7 @@ export function planCopyShape(
   const name = `${source.table.schema}.${source.table.name}`;
   if (source.key.length === 0) {
     return {
-      problem: `${name} has no primary key: copy (like the stream) needs one to split the table and to apply changes by key`,
+      problem: `${name} has no primary key: pgferry copy cannot load it exactly (a change committed between the slot's start and the copy's snapshot is streamed again over the copied rows and, with no key to match, would duplicate a row). Load it with Debezium's snapshot instead: \`pgferry connector apply --snapshot-keyless\` (snapshot.mode=initial for the tables without a key only), and leave it out of the copy (--tables, or TABLES_EXCLUDE for the copy)`,
     };
   }
   const missing = source.columns.filter((c) => !target.columns.has(c.name)).map((c) => c.name);

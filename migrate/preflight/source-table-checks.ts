@@ -1,5 +1,6 @@
 // Preflight checks of the captured tables on the source: that they resolve, and that each has a
-// primary key (or at least a replica identity Debezium can capture).
+// key pgferry can apply by: a primary key, a REPLICA IDENTITY USING INDEX index, or (no key at
+// all) REPLICA IDENTITY FULL, whose changes apply by full-row match.
 import { formatTableName } from '../migration-tables.js';
 import {
   type CheckVerdict,
@@ -11,13 +12,13 @@ import {
 } from './preflight-check.js';
 import { qualifyTable, requireCapturedTables, toTableArrays } from './source-facts.js';
 
-export type ReplicaIdentityVerdict = 'ok' | 'no-primary-key' | 'no-key' | 'nothing';
+export type ReplicaIdentityVerdict = 'ok' | 'index-key' | 'keyless' | 'no-key' | 'nothing';
 
 /**
  * pg_class.relreplident: d = default (the primary key), f = full, i = an index, n = nothing.
  * Without a primary key a default identity has no key at all: UPDATE and DELETE on a table in
- * the publication then fail on the source. REPLICA IDENTITY FULL (or USING INDEX) lets Debezium
- * capture it, but pgferry still needs a primary key to apply it.
+ * the publication then fail on the source, and pgferry refuses it. USING INDEX: Debezium keys
+ * the table by the index (index-key). FULL: no key, applied by full-row match (keyless).
  */
 export function judgeReplicaIdentity(table: {
   hasPrimaryKey: boolean;
@@ -25,7 +26,8 @@ export function judgeReplicaIdentity(table: {
 }): ReplicaIdentityVerdict {
   if (table.identity === 'n') return 'nothing';
   if (table.hasPrimaryKey) return 'ok';
-  if (table.identity === 'f' || table.identity === 'i') return 'no-primary-key';
+  if (table.identity === 'i') return 'index-key';
+  if (table.identity === 'f') return 'keyless';
   return 'no-key';
 }
 
@@ -73,27 +75,31 @@ export async function checkKeys(facts: SourceFacts): Promise<CheckVerdict> {
         break;
       case 'no-key':
         failures.push(
-          `${name}: no primary key and no replica identity: add a primary key, or ${alter} REPLICA IDENTITY FULL; pgferry still refuses tables without a primary key`,
+          `${name}: no primary key and no replica identity: pgferry refuses it. Add a primary key, or ${alter} REPLICA IDENTITY FULL (applied by full-row match) or REPLICA IDENTITY USING INDEX <a unique index on NOT NULL columns>`,
         );
         break;
-      case 'no-primary-key':
+      case 'index-key':
+        break; // Debezium keys it by the identity index; the target needs that unique index.
+      case 'keyless':
         warnings.push(
-          `${name}: no primary key (REPLICA IDENTITY ${row.identity === 'f' ? 'FULL' : 'USING INDEX'}: Debezium can capture it), but pgferry refuses tables without a primary key: add one, or leave the table out`,
+          `${name}: no primary key, REPLICA IDENTITY FULL: replicated by full-row match (every update and delete finds its row by all columns: slow on a large table; a primary key is better), through a one-partition topic (\`pgferry connector apply\` makes it); \`pgferry copy\` does not load it: use Debezium's snapshot for it (\`pgferry connector apply --snapshot-keyless\`)`,
         );
         break;
     }
   }
   if (failures.length > 0) {
     return fail(
-      `${failures.length} table(s) without a primary key or replica identity: add a primary key, or ALTER TABLE ... REPLICA IDENTITY FULL; pgferry still refuses tables without a primary key`,
+      `${failures.length} table(s) without a primary key or replica identity: add a primary key, or ALTER TABLE ... REPLICA IDENTITY FULL; pgferry refuses them as they are`,
       [...failures, ...warnings],
     );
   }
   if (warnings.length > 0) {
     return warn(
-      `${warnings.length} table(s) without a primary key: Debezium can capture them, pgferry run will not apply them`,
+      `${warnings.length} table(s) without a key (REPLICA IDENTITY FULL): applied by full-row match, loaded by Debezium's snapshot`,
       warnings,
     );
   }
-  return pass(`all ${tables.length} captured table(s) have a primary key`);
+  return pass(
+    `all ${tables.length} captured table(s) have a primary key or a REPLICA IDENTITY USING INDEX key`,
+  );
 }

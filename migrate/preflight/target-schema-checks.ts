@@ -59,7 +59,8 @@ export interface SchemaComparison {
 
 /**
  * Compares each source table with its target table (TARGET_SCHEMA applied): to be created, or
- * every column present with a type the sink can take, and the same primary key.
+ * every column present with a type the sink can take, and the same primary key (a source table
+ * without one is compared by its columns only).
  */
 export function compareTableSchemas(
   source: SchemaCatalog,
@@ -79,12 +80,12 @@ export function compareTableSchemas(
     const to = { schema: resolveTargetSchema(targetSchema, table.schema), name: table.name };
     const name = formatQualifiedName(to);
     if (!table.primaryKey) {
-      result.skipped += 1;
+      // Replicated by its REPLICA IDENTITY (FULL: full-row match; USING INDEX: the index, which
+      // the target needs as a unique index); the source's keys check judges it.
       result.findings.push({
         level: 'note',
-        text: `${name}: no primary key on the source, not created (see the source's primary keys check)`,
+        text: `${name}: no primary key on the source: compared without a key (see the source's keys check)`,
       });
-      continue;
     }
     const existing = targetTables.get(name);
     if (existing === undefined) {
@@ -112,7 +113,9 @@ function compareTable(
   const table = qualifiedName(target.schema, target.name);
   const sourcePk = source.primaryKey?.columns ?? [];
   const targetPk = target.primaryKey?.columns;
-  if (targetPk === undefined) {
+  if (source.primaryKey === undefined) {
+    // A keyless source table: applied by full-row match, whatever key the target has.
+  } else if (targetPk === undefined) {
     findings.push({
       level: 'fail',
       text: `${name}: no primary key on the target, pgferry upserts on it: ALTER TABLE ${table} ADD PRIMARY KEY (${sourcePk.map(quoteIdent).join(', ')})`,

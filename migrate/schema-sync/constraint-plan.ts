@@ -57,6 +57,7 @@ export function checkPrimaryKey(
 ): void {
   const pk = table.primaryKey;
   const havePk = existing.primaryKey;
+  if (!pk) return; // a source table without a primary key: no key to compare
   if (!havePk) {
     draft.reportMismatch(
       object,

@@ -196,14 +196,14 @@ describe.sequential('pgferry preflight', () => {
     replica = undefined;
   });
 
-  it('FAILs on a table without a primary key or replica identity; only WARNs once it is FULL', async () => {
+  it('FAILs on a table without a primary key or replica identity; WARNs (replicated by full-row match) once it is FULL', async () => {
     const before = await preflight(['--tables', NOPK, '--connector-user', 'debezium']);
     expect(before.code).toBe(3);
     const keys = before.check('source.keys');
     expect(keys.status).toBe('fail');
     expect(keys.message).toContain('ALTER TABLE ... REPLICA IDENTITY FULL');
     expect(keys.details).toEqual([
-      `public.${NOPK}: no primary key and no replica identity: add a primary key, or ALTER TABLE "public"."${NOPK}" REPLICA IDENTITY FULL; pgferry still refuses tables without a primary key`,
+      `public.${NOPK}: no primary key and no replica identity: pgferry refuses it. Add a primary key, or ALTER TABLE "public"."${NOPK}" REPLICA IDENTITY FULL (applied by full-row match) or REPLICA IDENTITY USING INDEX <a unique index on NOT NULL columns>`,
     ]);
     expect(before.failures).toHaveLength(1);
 
@@ -213,7 +213,7 @@ describe.sequential('pgferry preflight', () => {
     expect(after.code).toBe(0);
     expect(after.check('source.keys').status).toBe('warn');
     expect(after.check('source.keys').details?.[0]).toContain(
-      `public.${NOPK}: no primary key (REPLICA IDENTITY FULL: Debezium can capture it), but pgferry refuses`,
+      `public.${NOPK}: no primary key, REPLICA IDENTITY FULL: replicated by full-row match`,
     );
   });
 

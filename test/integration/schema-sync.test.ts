@@ -243,14 +243,12 @@ describe.sequential('pgferry schema-sync', () => {
     ]);
   });
 
-  it('skips a table without a primary key and says what to do (exit 3)', async () => {
+  it('creates a table without a primary key too (pgferry run applies it when REPLICA IDENTITY FULL)', async () => {
     const result = await schemaSync('--tables', `${NOPK},${FRESH}`);
-    expect(result.code).toBe(3);
-    expect(result.stdout).toContain(
-      `table public.${NOPK}: skipped: no primary key: add a primary key, or set REPLICA IDENTITY FULL`,
-    );
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`table public.${NOPK}: create table`);
     expect(result.stdout).toContain(`table public.${FRESH}: create table`);
-    expect(await targetHas(NOPK)).toBe(false);
+    expect(await targetHas(NOPK)).toBe(true);
     expect(await targetHas(FRESH)).toBe(true);
   });
 

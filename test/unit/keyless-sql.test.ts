@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   KEYLESS_TOPIC_GROUP,
+  withKeylessSnapshot,
   withKeylessTopicGroup,
 } from '../../migrate/connector/keyless-topics.js';
 import {
@@ -147,6 +148,21 @@ describe('the keyless topics group of `connector apply`', () => {
     ]);
     expect(placeholder.config).toEqual({ 'topic.prefix': '${env:PREFIX}' });
     expect(placeholder.note).toMatch(/not literal/);
+  });
+});
+
+describe('connector apply --snapshot-keyless', () => {
+  it('snapshots only the REPLICA IDENTITY FULL tables without a key, as regexes; none without them', () => {
+    const config = withKeylessSnapshot({ 'snapshot.mode': 'no_data' }, [
+      { schema: 'public', name: 'pgbench_history', identity: 'f' },
+      { schema: 'public', name: 'refused', identity: 'd' },
+      { schema: 'odd.s', name: 'h$', identity: 'f' },
+    ]);
+    expect(config).toEqual({
+      'snapshot.mode': 'initial',
+      'snapshot.include.collection.list': 'public\\.pgbench_history,odd\\.s\\.h\\$',
+    });
+    expect(withKeylessSnapshot(config, [])).toEqual({ 'snapshot.mode': 'no_data' });
   });
 });
 

@@ -162,11 +162,11 @@ describe('exit code and report text', () => {
 });
 
 describe('source rules', () => {
-  it('replica identity: a primary key, or a warning for FULL/INDEX without one, else a failure', () => {
+  it('replica identity: a primary key or USING INDEX key, FULL keyless (warned), else a failure', () => {
     expect(judgeReplicaIdentity({ hasPrimaryKey: true, identity: 'd' })).toBe('ok');
     expect(judgeReplicaIdentity({ hasPrimaryKey: true, identity: 'f' })).toBe('ok');
-    expect(judgeReplicaIdentity({ hasPrimaryKey: false, identity: 'f' })).toBe('no-primary-key');
-    expect(judgeReplicaIdentity({ hasPrimaryKey: false, identity: 'i' })).toBe('no-primary-key');
+    expect(judgeReplicaIdentity({ hasPrimaryKey: false, identity: 'f' })).toBe('keyless');
+    expect(judgeReplicaIdentity({ hasPrimaryKey: false, identity: 'i' })).toBe('index-key');
     expect(judgeReplicaIdentity({ hasPrimaryKey: false, identity: 'd' })).toBe('no-key');
     expect(judgeReplicaIdentity({ hasPrimaryKey: true, identity: 'n' })).toBe('nothing');
   });
@@ -490,9 +490,9 @@ describe('target rules', () => {
     expect(comparison).toMatchObject({
       tables: 4,
       matching: 1,
-      created: 1,
+      created: 2,
       differing: 1,
-      skipped: 1,
+      skipped: 0,
     });
     const texts = comparison.findings.map((f) => `${f.level} ${f.text}`);
     expect(texts).toEqual([
@@ -511,12 +511,13 @@ describe('target rules', () => {
       'warn public.orders.extra: missing on the target (source type text): schema-sync or pgferry run adds it',
       'note public.orders.label: target type text, source type integer: the target column accepts every source value',
       'note public.fresh: will be created by schema-sync or pgferry run',
-      expect.stringMatching(/^note public\.nokey: no primary key on the source/),
+      "note public.nokey: no primary key on the source: compared without a key (see the source's keys check)",
+      'note public.nokey: will be created by schema-sync or pgferry run',
     ]);
     const verdict = judgeSchemaComparison(comparison);
     expect(verdict.status).toBe('fail');
     expect(verdict.message).toContain('1 incompatible difference(s)');
-    expect(verdict.details).toHaveLength(8);
+    expect(verdict.details).toHaveLength(9);
   });
 
   it('schema comparison: TARGET_SCHEMA, primary key differences, and a clean PASS', () => {

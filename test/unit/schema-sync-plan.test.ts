@@ -410,7 +410,7 @@ describe('planSchemaSync on an existing table that differs', () => {
 });
 
 describe('planSchemaSync skips tables it must not create', () => {
-  it('a table without a primary key is skipped with advice, and its types are not created', () => {
+  it('a table without a primary key is created with its types (pgferry applies it when REPLICA IDENTITY FULL)', () => {
     const nopk = table('events', {
       columns: [col('kind', enumType('public', 'kind'))],
     });
@@ -422,16 +422,10 @@ describe('planSchemaSync skips tables it must not create', () => {
       }),
       emptyCatalog({ schemas: ['public'] }),
     );
-    expect(plan.statements).toEqual([]);
-    expect(plan.skipped).toEqual([
-      {
-        table: 'public.events',
-        reason: expect.stringContaining(
-          'add a primary key, or set REPLICA IDENTITY FULL and exclude it / give it an explicit policy',
-        ),
-      },
-    ]);
-    expect(isUpToDate(plan)).toBe(false);
+    expect(plan.skipped).toEqual([]);
+    expect(plan.mismatches).toEqual([]);
+    expect(plan.statements.join('\n')).toContain('CREATE TABLE "public"."events"');
+    expect(plan.statements.join('\n')).not.toContain('PRIMARY KEY');
   });
 
   it('a partition selected on its own is skipped: it is synced with its root', () => {
