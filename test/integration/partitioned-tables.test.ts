@@ -6,7 +6,8 @@
 // Then, during replication: a partition created on the source and written at once stops its table
 // on the target (no partition for the row; nothing dead-lettered), and a table with rows ATTACHed
 // as a partition (no change events) has its rows reported missing by verify; the documented
-// remedy (schema-sync, restart; copy --restart of the table that got rows silently) repairs both.
+// remedy (schema-sync, restart; copy --restart of the tables that gained or lost rows silently, here
+// by an ATTACH and by a TRUNCATE of one partition, which is not published via the root) repairs them.
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,7 +78,16 @@ async function placement(client: pg.Client, table: string): Promise<Record<strin
 
 async function verify(tables: string[]) {
   const result = await runPgferryCli(
-    ['verify', '--json', '--tables', tables.join(','), '--recheck-attempts', '0'],
+    [
+      'verify',
+      '--json',
+      '--tables',
+      tables.join(','),
+      '--recheck-attempts',
+      '0',
+      '--max-keys',
+      '1000',
+    ],
     env,
   );
   return { code: result.code, report: JSON.parse(result.stdout) as VerifyReport, result };
@@ -286,7 +296,7 @@ describe.sequential('partitioned tables, replicated through their root', () => {
     );
   }, 240_000);
 
-  it('a partition added on the source stops its table on the target; one attached with rows is reported by verify; schema-sync (+ copy --restart) repair both', async () => {
+  it('a partition added on the source stops its table on the target; an ATTACH with rows and a TRUNCATE of one partition are reported by verify; schema-sync (+ copy --restart) repair them', async () => {
     // A new, empty partition on the source, written at once: the target has no partition (and no
     // default) for the row, so the table stops (its changes stay in Kafka, none dead-lettered).
     await source.query(`
@@ -320,6 +330,14 @@ describe.sequential('partitioned tables, replicated through their root', () => {
     expect(table?.sourceRows).toBe((table?.targetRows ?? 0) + 40);
     expect(table?.differences.filter((d) => d.kind === 'missing')).toHaveLength(40);
 
+    // TRUNCATE of one partition is not published via the root: its rows stay on the target.
+    const us = await source.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${REGIONS}_us`);
+    await source.query(`TRUNCATE ${REGIONS}_us`);
+    const truncated = await verify([REGIONS]);
+    expect(truncated.code).toBe(3);
+    const extra = truncated.report.tables[0]?.differences.filter((d) => d.kind === 'extra');
+    expect(extra).toHaveLength(us.rows[0]?.n ?? -1);
+
     // The remedy the runbook gives: the partition on the target (before rows of its range reach
     // the target's default partition), then the table copied afresh.
     const synced = await runPgferryCli(['schema-sync', '--tables', ROOTS.join(',')], env);
@@ -328,7 +346,7 @@ describe.sequential('partitioned tables, replicated through their root', () => {
     expect(synced.stdout).toContain(`create partition public.${NEW_PARTITION}`);
     await stopPgferry();
     const recopied = await runPgferryCli(
-      ['copy', '--restart', '--yes', '--progress', 'off', '--tables', EVENTS],
+      ['copy', '--restart', '--yes', '--progress', 'off', '--tables', ROOTS.join(',')],
       env,
     );
     expect(recopied.code, recopied.stderr).toBe(0);
