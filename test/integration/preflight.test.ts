@@ -161,8 +161,18 @@ describe.sequential('pgferry preflight', () => {
     expect(text.stdout).toMatch(/^Source PostgreSQL \(127\.0\.0\.1:\d+\/sourcedb as /);
     expect(text.stdout).toMatch(/\n {2}PASS {2}wal_level +wal_level = logical\n/);
     expect(text.stdout).toMatch(/\n {2}WARN {2}connector role +cannot check: connector /);
+    // What logical replication cannot carry is judged over the whole of public, which other tests
+    // share (their tables and sequences are left out here): WARNs, never FAILs, and counted.
+    const gapWarnings = [
+      'source.unlogged',
+      'source.large_objects',
+      'source.uncaptured',
+      'source.sequences',
+    ].filter((id) => result.check(id).status === 'warn').length;
     expect(text.stdout).toMatch(
-      /\npreflight: OK with warnings \(\d+ passed, 3 warnings, 0 failed\)\n$/,
+      new RegExp(
+        `\\npreflight: OK with warnings \\(\\d+ passed, ${3 + gapWarnings} warnings, 0 failed\\)\\n$`,
+      ),
     );
   });
 
