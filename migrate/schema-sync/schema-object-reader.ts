@@ -45,6 +45,12 @@ export async function readSchemaObjects(
       await client.query("SELECT set_config('search_path', $1, true)", [quoteIdent(schema)]);
       await readFunctions(client, schema, objects);
       await readViews(client, schema, objects);
+      const schemaTables = await client.query<{ name: string }>(
+        `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1`,
+        [schema],
+      );
+      for (const t of schemaTables.rows) objects.tables.push({ schema, name: t.name });
       await readTriggers(
         client,
         schema,

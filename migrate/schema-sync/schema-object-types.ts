@@ -65,6 +65,8 @@ export interface SchemaObjects {
   functions: FunctionDefinition[];
   views: ViewDefinition[];
   triggers: TriggerDefinition[];
+  /** The tables of the schemas (not partitions), for `--check`'s extras. */
+  tables: QualifiedName[];
   /** Target only: extensions that can be created there (pg_available_extensions). */
   availableExtensions: string[];
   /** Objects of a kind schema-sync does not carry (aggregates...), with why. */
@@ -76,6 +78,7 @@ export const emptySchemaObjects = (): SchemaObjects => ({
   functions: [],
   views: [],
   triggers: [],
+  tables: [],
   availableExtensions: [],
   notCarried: [],
 });

@@ -17,6 +17,11 @@ import {
   requireSource,
 } from '../command-context.js';
 import { type MigrationTable, resolveMigrationTables } from '../migration-tables.js';
+import {
+  type CatalogComparison,
+  compareCatalogs,
+  formatCatalogComparison,
+} from './catalog-comparison.js';
 import { readSchemaCatalog } from './schema-catalog.js';
 import { isUpToDate, planSchemaSync, targetCatalogRequest } from './schema-sync-plan.js';
 import type { ObjectPlan, SchemaSyncPlan } from './schema-sync-types.js';
@@ -26,6 +31,7 @@ interface SchemaSyncOptions {
   deferUnique?: boolean;
   deferIndexes?: boolean;
   dryRun?: boolean;
+  check?: boolean;
   json?: boolean;
 }
 
@@ -33,6 +39,8 @@ export interface SchemaSyncResult {
   plan: SchemaSyncPlan;
   applied: boolean;
   dryRun: boolean;
+  /** `--check`: the target's catalog against the source's (nothing applied). */
+  comparison?: CatalogComparison;
 }
 
 export const registerSchemaSyncCommand: RegisterCommand = (program, { env, io, setExitCode }) => {
@@ -54,7 +62,14 @@ export const registerSchemaSyncCommand: RegisterCommand = (program, { env, io, s
       '--defer-indexes',
       'leave the indexes that back no constraint out of the new tables: `pgferry copy` builds each after its table is copied (faster initial load; see bench/README.md)',
     )
-    .option('--dry-run', 'print the DDL and change nothing')
+    .option(
+      '--dry-run',
+      'print the DDL by section (before the data, indexes, at cutover) and change nothing',
+    )
+    .option(
+      '--check',
+      "compare the target's catalog with the source's, object by object (missing, different, extra, waiting for cutover); change nothing; exit 3 on a difference",
+    )
     .option('--json', 'print the plan as JSON')
     .action(async (options: SchemaSyncOptions) => {
       const config = loadConfig(env);
@@ -69,8 +84,18 @@ export const registerSchemaSyncCommand: RegisterCommand = (program, { env, io, s
         ...(config.mapping.schemaMap ? { schemaMap: config.mapping.schemaMap } : {}),
         deferUnique: options.deferUnique === true,
         deferIndexes: options.deferIndexes === true,
-        dryRun: options.dryRun === true,
+        dryRun: options.dryRun === true || options.check === true,
+        check: options.check === true,
       });
+      if (result.comparison) {
+        io.stdout(
+          options.json
+            ? `${JSON.stringify(result.comparison, null, 2)}\n`
+            : formatCatalogComparison(result.comparison),
+        );
+        setExitCode(result.comparison.match ? EXIT_OK : EXIT_CHECK_FAILED);
+        return;
+      }
       io.stdout(
         options.json
           ? `${JSON.stringify(toSchemaSyncJson(result), null, 2)}\n`
@@ -120,6 +145,8 @@ export async function syncSchema(options: {
   deferUnique?: boolean;
   deferIndexes?: boolean;
   dryRun: boolean;
+  /** Also compare the catalogs (`--check`); implies a dry run. */
+  check?: boolean;
 }): Promise<SchemaSyncResult> {
   const source = await connect(options.source, 'source');
   let sourceCatalog: Awaited<ReturnType<typeof readSchemaCatalog>>;
@@ -153,14 +180,20 @@ export async function syncSchema(options: {
       );
       // Triggers cutover enabled stay enabled when schema-sync runs again after it.
       const enabled = (await readCutoverTriggers(target)).filter((t) => t.enabledAt !== null);
-      const plan = planSchemaSync(sourceCatalog, targetCatalog, {
+      const planOptions = {
         ...mapping,
         triggersEnabledAtCutover: enabled.map(
           (t) => `${t.schema}\u0000${t.table}\u0000${t.trigger}`,
         ),
         ...(options.deferUnique ? { deferUnique: true } : {}),
         ...(options.deferIndexes ? { deferIndexes: true } : {}),
-      });
+      };
+      const plan = planSchemaSync(sourceCatalog, targetCatalog, planOptions);
+      if (options.check) {
+        await target.query('ROLLBACK');
+        const comparison = compareCatalogs(sourceCatalog, targetCatalog, plan, planOptions);
+        return { plan, applied: false, dryRun: true, comparison };
+      }
       if (
         options.dryRun ||
         plan.blocked.length > 0 ||

@@ -220,6 +220,51 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
     ]);
   });
 
+  it('--check: the target matches the source; then names what differs and what is extra', async () => {
+    const check = await schemaSync(SRC, TGT, `${SRC}.items`, '--check', '--json');
+    expect(check.code, check.stdout).toBe(0);
+    const report = JSON.parse(check.stdout);
+    expect(report.match).toBe(true);
+    expect(report.compared).toMatchObject({
+      extension: 1,
+      function: 3,
+      procedure: 1,
+      table: 1,
+      view: 3,
+      'materialized-view': 1,
+      trigger: 1,
+    });
+    const statuses = (report.differences as { status: string; object: string }[]).map(
+      (d) => `${d.status} ${d.object}`,
+    );
+    expect(statuses.sort()).toEqual(
+      [
+        `at-cutover ${TGT}.item_totals`,
+        `at-cutover ${TGT}.items items_touch`,
+        `not-carried ${SRC}.orphan`,
+      ].sort(),
+    );
+
+    await target.query(`CREATE VIEW "${TGT}".only_here AS SELECT 1 AS one`);
+    await target.query(`CREATE OR REPLACE FUNCTION "${TGT}".qty_ok(q integer) RETURNS boolean
+      LANGUAGE sql IMMUTABLE RETURN q > -1`);
+    try {
+      const differs = await schemaSync(SRC, TGT, `${SRC}.items`, '--check');
+      expect(differs.code, differs.stdout).toBe(3);
+      expect(differs.stdout).toContain(
+        `different:\n  function ${TGT}.qty_ok(q integer): function definition differs on the target (not changed)`,
+      );
+      expect(differs.stdout).toContain(`extra:\n  view ${TGT}.only_here: only on the target`);
+      expect(differs.stdout).toContain(
+        'the target differs from the source: 0 missing, 1 different, 1 extra',
+      );
+    } finally {
+      await target.query(`DROP VIEW "${TGT}".only_here`);
+      await target.query(`CREATE OR REPLACE FUNCTION "${TGT}".qty_ok(q integer) RETURNS boolean
+        LANGUAGE sql IMMUTABLE RETURN q >= 0`);
+    }
+  });
+
   it('a trigger made enabled on the target by hand is disabled, with the plan printed', async () => {
     await target.query(`CREATE TRIGGER by_hand BEFORE UPDATE ON "${TGT}".items
       FOR EACH ROW EXECUTE FUNCTION "${TGT}".touch()`);

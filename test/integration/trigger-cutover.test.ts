@@ -237,5 +237,12 @@ describe.sequential('a last_updated trigger through replication and cutover', ()
     expect(again.code, again.stdout).toBe(0);
     expect(again.stdout).not.toContain('disable trigger');
     expect(await triggerState()).toBe('O');
+    // After cutover the target's catalog matches the source's, nothing waiting any more.
+    const check = await runPgferryCli(['schema-sync', '--check', '--json'], env);
+    const report = JSON.parse(check.stdout);
+    expect(check.code, check.stdout).toBe(0);
+    expect(report.match).toBe(true);
+    expect(report.compared).toMatchObject({ function: 1, table: 1, trigger: 1 });
+    expect(report.differences).toEqual([]);
   }, 120_000);
 });
