@@ -33,6 +33,10 @@ const ATTACHED = `${EVENTS}_2032`;
 const NEW_PARTITION = `${REGIONS}_jp`;
 const PUBLICATION = stack.vars.DEBEZIUM_PUBLICATION_NAME ?? 'pgferry_publication';
 const OFF_PUBLICATION = `part_off_${run}`;
+/** A second connector, Debezium's own snapshot of the root (snapshot.mode=initial). */
+const SNAP_PREFIX = `partsnap_${run}`;
+const SNAP_SLOT = `pgferry_partsnap_${run}`;
+const SNAP_CONNECTOR = `pgferry-partsnap-${run}`;
 const ORDER_BY = 'id';
 
 const env: Record<string, string> = {
@@ -133,11 +137,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopPgferry().catch(() => undefined);
   await removeTestConnector(stack.connectUrl, connectorName, source, slot);
+  await removeTestConnector(stack.connectUrl, SNAP_CONNECTOR, source, SNAP_SLOT);
   const kafka = new Kafka({ brokers: [stack.kafkaBootstrap], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect().catch(() => undefined);
-  const topics = (await admin.listTopics().catch(() => [] as string[])).filter((t) =>
-    t.startsWith(`${prefix}.`),
+  const topics = (await admin.listTopics().catch(() => [] as string[])).filter(
+    (t) => t.startsWith(`${prefix}.`) || t.startsWith(`${SNAP_PREFIX}.`),
   );
   if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
   await admin.disconnect().catch(() => undefined);
@@ -357,4 +362,32 @@ describe.sequential('partitioned tables, replicated through their root', () => {
     expect(repaired.code, repaired.result.stdout).toBe(0);
     expect(await placement(target, EVENTS)).toEqual(await placement(source, EVENTS));
   }, 240_000);
+  it("Debezium's own snapshot (snapshot.mode=initial) reads a partitioned table through its root, onto the root's topic only", async () => {
+    await applyTestConnector(connect, {
+      name: SNAP_CONNECTOR,
+      topicPrefix: SNAP_PREFIX,
+      slotName: SNAP_SLOT,
+      tableIncludeList: `public.${EVENTS}`,
+      snapshotMode: 'initial',
+    });
+    const rows = (await source.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${EVENTS}`))
+      .rows[0]?.n;
+    const kafka = new Kafka({ brokers: [stack.kafkaBootstrap], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const topic = `${SNAP_PREFIX}.public.${EVENTS}`;
+      const count = async () =>
+        (await admin.fetchTopicOffsets(topic).catch(() => [])).reduce(
+          (n, p) => n + Number(p.high),
+          0,
+        );
+      await waitFor('the snapshot of the root', async () => (await count()) >= (rows ?? 1), 90_000);
+      expect(await count()).toBe(rows);
+      const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${SNAP_PREFIX}.`));
+      expect(topics).toEqual([topic]);
+    } finally {
+      await admin.disconnect();
+    }
+  }, 120_000);
 });
