@@ -247,6 +247,19 @@ describe.sequential('partitioned tables, replicated through their root', () => {
       .find((c) => c.id === 'source.partition_capture');
     expect(capture?.status, capture?.message).toBe('pass');
     expect(capture?.details).toEqual(ROOTS.map((r) => `public.${r}`).sort());
+    // A publication still to be made: the statement preflight gives publishes via the roots.
+    const missing = await runPgferryCli(['preflight', '--json', '--tables', ROOTS.join(',')], {
+      ...env,
+      LOG_LEVEL: 'silent',
+      SOURCE_PUBLICATION: `part_missing_${run}`,
+    });
+    const create = (JSON.parse(missing.stdout) as PreflightReport).sections
+      .flatMap((x) => x.checks)
+      .find((c) => c.id === 'source.publication');
+    expect(create?.status).toBe('fail');
+    expect(create?.message).toMatch(
+      /CREATE PUBLICATION "part_missing_\w+" FOR TABLE .* WITH \(publish_via_partition_root = true\)$/,
+    );
     const copied = await runPgferryCli(
       ['copy', '--json', '--progress', 'off', '--chunk-rows', '100', '--tables', ROOTS.join(',')],
       env,
