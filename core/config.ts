@@ -12,6 +12,7 @@ export { readConfigValue } from './config/config-path.js';
 export { readControlToken } from './config/control-token.js';
 export { loadConfig } from './config/load-config.js';
 export type { KafkaSettings, PgferryConfig, PostgresSettings } from './config/pgferry-config.js';
+export { DEFAULT_SOURCE_SCHEMA } from './config/schema-mapping-settings.js';
 export { findSecretValues } from './config/secret-values.js';
 export {
   SASL_MECHANISMS,

@@ -1,6 +1,8 @@
 // Which source schemas are replicated and where each lands: SOURCE_SCHEMAS, SCHEMA_MAP, and
 // TARGET_SCHEMA (one target for a single source schema, as before). The config check refuses two
 // source schemas sharing a target schema, so (source schema, table) -> target table is one-to-one.
+import { DEFAULT_SOURCE_SCHEMA } from '../../core/config.js';
+
 /** The mapping settings (a PgferryConfig's `mapping` is one). */
 export interface SchemaMappingSettings {
   sourceSchemas?: readonly string[] | undefined;
@@ -23,9 +25,6 @@ export function resolveTargetSchema(schemas: TargetSchemaChoice, sourceSchema: s
   return schemas ?? sourceSchema;
 }
 
-/** The default source schema (SOURCE_SCHEMAS unset). */
-export const DEFAULT_SOURCE_SCHEMA = 'public';
-
 export class SchemaMapping {
   private readonly map: ReadonlyMap<string, string>;
 
@@ -42,11 +41,6 @@ export class SchemaMapping {
     return new SchemaMapping(targetSchema === undefined ? {} : { targetSchema });
   }
 
-  /** SOURCE_SCHEMAS as set; undefined = unset (every schema the topics admit is written). */
-  get restrictedTo(): readonly string[] | undefined {
-    return this.settings.sourceSchemas;
-  }
-
   /** The source schemas to migrate: SOURCE_SCHEMAS, else public. */
   get sourceSchemas(): readonly string[] {
     return this.settings.sourceSchemas ?? [DEFAULT_SOURCE_SCHEMA];
@@ -55,13 +49,6 @@ export class SchemaMapping {
   /** TARGET_SCHEMA (one target for every table), if set. */
   get singleTarget(): string | undefined {
     return this.settings.targetSchema;
-  }
-
-  /** Whether the schema names differ anywhere (TARGET_SCHEMA or a SCHEMA_MAP pair that renames). */
-  get renames(): boolean {
-    return (
-      this.settings.targetSchema !== undefined || [...this.map].some(([from, to]) => from !== to)
-    );
   }
 
   /** Whether tables of `schema` are replicated at all. */
@@ -91,14 +78,5 @@ export class SchemaMapping {
     const identity =
       this.settings.targetSchema === undefined && !this.map.has(targetSchema) ? [targetSchema] : [];
     return [...mapped, ...identity].filter((s) => this.isSourceSchema(s));
-  }
-
-  /** A SchemaMap as the schema-sync planner takes it: every renamed source schema. */
-  toRecord(): Record<string, string> {
-    return Object.fromEntries(
-      this.pairs()
-        .filter((p) => p.source !== p.target)
-        .map((p) => [p.source, p.target]),
-    );
   }
 }
