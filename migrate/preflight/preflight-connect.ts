@@ -6,6 +6,7 @@ import { ConnectClient, type ConnectorStatus } from '../../core/connect-client.j
 import { createFetchDispatcher } from '../../core/http-tls.js';
 import { redactUrlsInText } from '../../core/redact-url.js';
 import { formatBasicAuthorization, splitUrlCredentials } from '../../core/url-credentials.js';
+import { judgeNumericSettings, readConnectorFileConfig } from './connect-numeric-checks.js';
 import {
   type Check,
   CheckSkipped,
@@ -112,6 +113,19 @@ export async function checkConnectAndRegistry(
         }
         const name = config.connect.connectorName;
         return judgeConnector(name, await connect.getConnectorStatus(name));
+      },
+    },
+    {
+      id: 'connect.numeric',
+      title: 'exact numerics',
+      run: async () => {
+        const reading = await context.connector;
+        if (reading.config !== undefined) {
+          return judgeNumericSettings(reading.config, `connector ${config.connect.connectorName}`);
+        }
+        // Not registered yet: what `pgferry connector apply` would register.
+        const file = config.connect.connectorConfigFile;
+        return judgeNumericSettings(await readConnectorFileConfig(file), file);
       },
     },
   ];

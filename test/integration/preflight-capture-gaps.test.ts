@@ -3,7 +3,8 @@
 // refers to them (WARN), tables of the captured schema left out (WARN), sequences cutover's
 // sequence sync does not set (WARN: explicit nextval only, or used by a table left out; not the
 // serial or DEFAULT nextval of a captured column); and the source's extensions against the target
-// server (a throw-away source cluster, so the stack's source keeps its extensions).
+// server (a throw-away source cluster, so the stack's source keeps its extensions); and that the
+// connector file carries numerics exactly (decimal.handling.mode=string).
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckResult, PreflightReport } from '../../migrate/preflight/preflight-check.js';
@@ -79,6 +80,14 @@ describe.sequential('preflight: what logical replication cannot carry', () => {
     const leftOut = check('source.uncaptured');
     expect(leftOut.status).toBe('warn');
     expect(leftOut.details).toEqual([q('left_out')]);
+
+    // No connector registered under that name: the file connector apply would register.
+    expect(check('connect.numeric')).toMatchObject({
+      status: 'pass',
+      message: expect.stringMatching(
+        /^connect-config\/debezium-source\.json: decimal\.handling\.mode=string with column\.propagate\.source\.type=\.\*/,
+      ),
+    });
 
     const sequences = check('source.sequences');
     expect(sequences.status).toBe('warn');

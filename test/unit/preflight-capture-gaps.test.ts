@@ -1,6 +1,11 @@
-// The preflight judges of what logical replication does not carry (source-capture-gap-checks.ts)
-// and of the source's extensions against the target server (target-extension-checks.ts).
+// The preflight judges of what logical replication does not carry (source-capture-gap-checks.ts),
+// of the source's extensions against the target server (target-extension-checks.ts) and of the
+// connector's numeric settings (connect-numeric-checks.ts).
 import { describe, expect, it } from 'vitest';
+import {
+  judgeNumericSettings,
+  readConnectorFileConfig,
+} from '../../migrate/preflight/connect-numeric-checks.js';
 import {
   type CaptureGapFacts,
   judgeLargeObjects,
@@ -152,5 +157,38 @@ describe('extensions', () => {
       'citext 1.6: available on the target (1.6), schema-sync creates it',
       'pg_trgm: installed on the target (1.6, the source has 1.5)',
     ]);
+  });
+});
+
+describe("the connector's numeric settings", () => {
+  it('passes string mode with every source type propagated', () => {
+    const verdict = judgeNumericSettings(
+      { 'decimal.handling.mode': 'string', 'column.propagate.source.type': '.*' },
+      'connector x',
+    );
+    expect(verdict.status).toBe('pass');
+  });
+
+  it('fails string mode without the propagated source types', () => {
+    for (const propagate of [undefined, 'public.orders.amount']) {
+      const config = {
+        'decimal.handling.mode': 'string',
+        ...(propagate === undefined ? {} : { 'column.propagate.source.type': propagate }),
+      };
+      expect(judgeNumericSettings(config, 'f').status).toBe('fail');
+    }
+  });
+
+  it('warns about precise (also the default), fails double', () => {
+    const precise = judgeNumericSettings({}, 'connector x');
+    expect(precise.status).toBe('warn');
+    expect(precise.message).toContain('16.0000000000000000 arrives as 16');
+    expect(precise.message).toContain('decimal.handling.mode=string');
+    expect(judgeNumericSettings({ 'decimal.handling.mode': 'double' }, 'f').status).toBe('fail');
+  });
+
+  it("passes the project's connector file", async () => {
+    const config = await readConnectorFileConfig('connect-config/debezium-source.json');
+    expect(judgeNumericSettings(config, 'file').status).toBe('pass');
   });
 });
