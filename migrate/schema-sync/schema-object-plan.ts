@@ -64,7 +64,12 @@ export function mapFunctionDefinition(
 }
 
 /** Statements of one object, run with search_path = its target schema (set when it changes). */
-function pushInSchema(draft: SchemaSyncDraft, phase: string[], schema: string, sql: string[]) {
+export function pushInSchema(
+  draft: SchemaSyncDraft,
+  phase: string[],
+  schema: string,
+  sql: string[],
+) {
   const last = draft.searchPathOf.get(phase);
   if (last !== schema) {
     phase.push(`SET LOCAL search_path TO ${quoteIdent(schema)}`);

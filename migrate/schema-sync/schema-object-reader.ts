@@ -39,6 +39,10 @@ export async function readSchemaObjects(
       'SELECT name FROM pg_available_extensions ORDER BY name',
     );
     objects.availableExtensions = found.rows.map((r) => r.name);
+    const roles = await client.query<{ name: string }>(
+      'SELECT rolname AS name FROM pg_roles ORDER BY 1',
+    );
+    objects.roles = roles.rows.map((r) => r.name);
   }
   try {
     for (const schema of schemas) {
@@ -51,12 +55,9 @@ export async function readSchemaObjects(
         [schema],
       );
       for (const t of schemaTables.rows) objects.tables.push({ schema, name: t.name });
-      await readTriggers(
-        client,
-        schema,
-        tables.filter((t) => t.schema === schema).map((t) => t.name),
-        objects,
-      );
+      const names = tables.filter((t) => t.schema === schema).map((t) => t.name);
+      await readTriggers(client, schema, names, objects);
+      await readPolicies(client, schema, names, objects);
     }
   } finally {
     await client.query("SELECT set_config('search_path', 'pg_catalog', true)");
@@ -236,6 +237,65 @@ async function readTriggers(
       name: t.name,
       definition: t.definition,
       state: t.state,
+    });
+  }
+}
+
+async function readPolicies(
+  client: pg.ClientBase,
+  schema: string,
+  tables: string[],
+  objects: SchemaObjects,
+) {
+  if (tables.length === 0) return;
+  const security = await client.query<{ table: string; enabled: boolean; forced: boolean }>(
+    `SELECT c.relname AS table, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = ANY($2::text[])
+        AND (c.relrowsecurity OR c.relforcerowsecurity)
+      ORDER BY 1`,
+    [schema, tables],
+  );
+  for (const r of security.rows) {
+    objects.rowSecurity.push({
+      table: { schema, name: r.table },
+      enabled: r.enabled,
+      forced: r.forced,
+    });
+  }
+  const found = await client.query<{
+    table: string;
+    name: string;
+    permissive: boolean;
+    cmd: string;
+    roles: string[];
+    using: string | null;
+    check: string | null;
+  }>(
+    `SELECT c.relname AS table, p.polname AS name, p.polpermissive AS permissive,
+            CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
+                          WHEN 'd' THEN 'DELETE' ELSE 'ALL' END AS cmd,
+            CASE WHEN p.polroles = '{0}' THEN ARRAY['PUBLIC']
+                 ELSE ARRAY(SELECT r.rolname::text FROM pg_roles r WHERE r.oid = ANY(p.polroles)
+                             ORDER BY r.rolname) END AS roles,
+            pg_get_expr(p.polqual, p.polrelid) AS using,
+            pg_get_expr(p.polwithcheck, p.polrelid) AS check
+       FROM pg_policy p
+       JOIN pg_class c ON c.oid = p.polrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = ANY($2::text[])
+      ORDER BY c.relname, p.polname`,
+    [schema, tables],
+  );
+  for (const p of found.rows) {
+    objects.policies.push({
+      table: { schema, name: p.table },
+      name: p.name,
+      permissive: p.permissive,
+      command: p.cmd,
+      roles: p.roles,
+      ...(p.using !== null ? { using: p.using } : {}),
+      ...(p.check !== null ? { check: p.check } : {}),
     });
   }
 }

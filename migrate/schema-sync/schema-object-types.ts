@@ -59,12 +59,37 @@ export interface TriggerDefinition {
   state: TriggerState;
 }
 
+/** A row-level security policy (pg_policy); expressions unqualified in the table's schema. */
+export interface PolicyDefinition {
+  table: QualifiedName;
+  name: string;
+  permissive: boolean;
+  /** ALL, SELECT, INSERT, UPDATE or DELETE. */
+  command: string;
+  /** Role names, or PUBLIC. */
+  roles: string[];
+  using?: string;
+  check?: string;
+}
+
+/** ENABLE / FORCE ROW LEVEL SECURITY of a table. */
+export interface RowSecurity {
+  table: QualifiedName;
+  enabled: boolean;
+  forced: boolean;
+}
+
 /** What the catalog reader adds per schema read (source: the selected schemas; target: theirs). */
 export interface SchemaObjects {
   extensions: ExtensionDefinition[];
   functions: FunctionDefinition[];
   views: ViewDefinition[];
   triggers: TriggerDefinition[];
+  policies: PolicyDefinition[];
+  /** The tables read (the synced ones) whose row security is enabled or forced. */
+  rowSecurity: RowSecurity[];
+  /** Target only: the roles that exist there (policies and grants name them). */
+  roles: string[];
   /** The tables of the schemas (not partitions), for `--check`'s extras. */
   tables: QualifiedName[];
   /** Target only: extensions that can be created there (pg_available_extensions). */
@@ -78,6 +103,9 @@ export const emptySchemaObjects = (): SchemaObjects => ({
   functions: [],
   views: [],
   triggers: [],
+  policies: [],
+  rowSecurity: [],
+  roles: [],
   tables: [],
   availableExtensions: [],
   notCarried: [],

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from 'commander';
 import type pg from 'pg';
 import { loadConfig, type PostgresSettings } from '../../core/config.js';
 import { PgferryError } from '../../core/errors.js';
@@ -33,6 +34,25 @@ interface SchemaSyncOptions {
   dryRun?: boolean;
   check?: boolean;
   json?: boolean;
+  roleMap?: Record<string, string>;
+}
+
+/** `--role-map a:b,c:d` -> { a: 'b', c: 'd' }. */
+export function parseRoleMap(value: string): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const pair of value
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [from, to, ...rest] = pair.split(':');
+    if (!from || !to || rest.length > 0) {
+      throw new InvalidArgumentError(
+        `expected source:target role pairs, got ${JSON.stringify(pair)}`,
+      );
+    }
+    map[from] = to;
+  }
+  return map;
 }
 
 export interface SchemaSyncResult {
@@ -67,6 +87,11 @@ export const registerSchemaSyncCommand: RegisterCommand = (program, { env, io, s
       'print the DDL by section (before the data, indexes, at cutover) and change nothing',
     )
     .option(
+      '--role-map <pairs>',
+      'source role:target role pairs (comma-separated) for the roles policies name; a role neither mapped nor on the target is reported',
+      parseRoleMap,
+    )
+    .option(
       '--check',
       "compare the target's catalog with the source's, object by object (missing, different, extra, waiting for cutover); change nothing; exit 3 on a difference",
     )
@@ -86,6 +111,7 @@ export const registerSchemaSyncCommand: RegisterCommand = (program, { env, io, s
         deferIndexes: options.deferIndexes === true,
         dryRun: options.dryRun === true || options.check === true,
         check: options.check === true,
+        ...(options.roleMap ? { roleMap: options.roleMap } : {}),
       });
       if (result.comparison) {
         io.stdout(
@@ -147,6 +173,7 @@ export async function syncSchema(options: {
   dryRun: boolean;
   /** Also compare the catalogs (`--check`); implies a dry run. */
   check?: boolean;
+  roleMap?: Record<string, string>;
 }): Promise<SchemaSyncResult> {
   const source = await connect(options.source, 'source');
   let sourceCatalog: Awaited<ReturnType<typeof readSchemaCatalog>>;
@@ -187,6 +214,7 @@ export async function syncSchema(options: {
         ),
         ...(options.deferUnique ? { deferUnique: true } : {}),
         ...(options.deferIndexes ? { deferIndexes: true } : {}),
+        ...(options.roleMap ? { roleMap: options.roleMap } : {}),
       };
       const plan = planSchemaSync(sourceCatalog, targetCatalog, planOptions);
       if (options.check) {

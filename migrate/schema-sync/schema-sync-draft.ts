@@ -25,6 +25,7 @@ export interface PhasedStatements {
   /** Functions whose SQL-standard bodies read tables: after them, before the views. */
   functionsAfterTables: string[];
   views: string[];
+  policies: string[];
   triggers: string[];
   indexes: string[];
 }
@@ -64,6 +65,7 @@ export class SchemaSyncDraft {
     owners: [],
     functionsAfterTables: [],
     views: [],
+    policies: [],
     triggers: [],
     indexes: [],
   };
@@ -145,6 +147,7 @@ export class SchemaSyncDraft {
       ...s.owners,
       ...s.functionsAfterTables,
       ...s.views,
+      ...s.policies,
       ...s.triggers,
     ];
     this.plan.sections = { beforeData, indexes: [...s.indexes] };

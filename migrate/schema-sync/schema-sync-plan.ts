@@ -2,6 +2,7 @@
 // step by step (types, sequences, tables) in execution order, into DDL, mismatches, skipped tables
 // and what is left for cutover. Pure; the exported API of schema-sync's planning.
 import { NameMapping } from './name-mapping.js';
+import { planPolicies } from './policy-plan.js';
 import type { CatalogRequest, SchemaCatalog } from './schema-catalog-types.js';
 import { planExtensions, planFunctions, planTriggers, planViews } from './schema-object-plan.js';
 import { SchemaSyncDraft } from './schema-sync-draft.js';
@@ -48,6 +49,7 @@ export function planSchemaSync(
   const identitySequences = planSequences(draft, source.sequences, kept);
   for (const table of kept) planTable(draft, table, identitySequences);
   planViews(draft, kept);
+  planPolicies(draft, kept);
   planTriggers(draft, kept);
   return draft.finish();
 }

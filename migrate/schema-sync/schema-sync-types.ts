@@ -26,6 +26,11 @@ export interface SchemaSyncOptions {
    * a schema-sync run after cutover leaves them enabled.
    */
   triggersEnabledAtCutover?: readonly string[];
+  /**
+   * --role-map: source role -> target role, for the roles policies (and grants) name; a role
+   * neither mapped nor on the target is reported, and what names it is not created.
+   */
+  roleMap?: Readonly<Record<string, string>>;
 }
 
 export type ObjectStatus = 'create' | 'alter' | 'up-to-date' | 'mismatch' | 'skipped';
@@ -40,7 +45,8 @@ export type ObjectKind =
   | 'procedure'
   | 'view'
   | 'materialized-view'
-  | 'trigger';
+  | 'trigger'
+  | 'policy';
 
 export interface ObjectPlan {
   kind: ObjectKind;
@@ -66,7 +72,7 @@ export interface SkippedTable {
 /** Left for cutover: shown (and commented out in --dry-run), never applied by schema-sync. */
 export interface DeferredChange {
   object: string;
-  kind: 'foreign-key' | 'identity-always' | 'unique';
+  kind: 'foreign-key' | 'identity-always' | 'unique' | 'row-security';
   reason: string;
   statements: string[];
 }

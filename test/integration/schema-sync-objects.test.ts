@@ -21,11 +21,17 @@ const TGT = `h2_tgt_${run}`;
 const EXT_SRC = `h2_ext_${run}`;
 const EXT_TGT = `h2_extt_${run}`;
 const PROBE = `h2_probe_${run}`;
+/** A role only the source cluster has: policies name it. */
+const READER = `h2_reader_${run}`;
 
 const source = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
 const target = new pg.Client({ connectionString: stack.targetDatabaseUrl });
 
 function schemaSync(from: string, to: string, tables: string, ...args: string[]) {
+  return schemaSyncRoles(from, to, tables, '--role-map', `${READER}:pgferry`, ...args);
+}
+
+function schemaSyncRoles(from: string, to: string, tables: string, ...args: string[]) {
   return runPgferryCli(['schema-sync', '--tables', tables, ...args], {
     ...stack.vars,
     SOURCE_SCHEMAS: from,
@@ -54,6 +60,8 @@ async function describeSchema(client: pg.Client, schema: string) {
       triggers: await q(`SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid, true) AS def
         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND NOT t.tgisinternal ORDER BY 1, 2`),
+      policies: await q(`SELECT policyname, permissive, roles::text AS roles, cmd, qual, with_check
+        FROM pg_policies WHERE schemaname = $1 ORDER BY 1`),
       constraints: await q(`SELECT conname, pg_get_constraintdef(k.oid) AS def
         FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND c.relname = 'items' ORDER BY 1`),
@@ -85,6 +93,7 @@ beforeAll(async () => {
   await source.connect();
   await target.connect();
   await source.query(`
+    CREATE ROLE ${READER};
     CREATE SCHEMA ${SRC};
     GRANT USAGE ON SCHEMA ${SRC} TO ${stack.vars.SOURCE_DB_USER};
     SET search_path = ${SRC};
@@ -110,6 +119,11 @@ beforeAll(async () => {
     CREATE VIEW big_names AS SELECT name FROM big_items;
     CREATE MATERIALIZED VIEW item_totals AS SELECT count(*) AS n, sum(qty) AS total FROM items;
     CREATE VIEW orphan AS SELECT id FROM not_synced;
+    ALTER TABLE items ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE items FORCE ROW LEVEL SECURITY;
+    CREATE POLICY everyone ON items FOR SELECT USING (qty >= 0);
+    CREATE POLICY readers ON items AS RESTRICTIVE FOR UPDATE TO ${READER}
+      USING (qty_ok(qty)) WITH CHECK (name <> '');
     INSERT INTO items (id, name, qty) VALUES (1, 'a', 20);
     RESET search_path;`);
 }, 60_000);
@@ -117,6 +131,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await source.query(`DROP SCHEMA IF EXISTS ${SRC} CASCADE`);
   await source.query(`DROP SCHEMA IF EXISTS ${EXT_SRC} CASCADE`);
+  await source.query(`DROP ROLE IF EXISTS ${READER}`);
   await source.query(`DROP EXTENSION IF EXISTS ${PROBE} CASCADE`).catch(() => undefined);
   await target.query(`DROP SCHEMA IF EXISTS ${TGT} CASCADE`);
   await target.query(`DROP SCHEMA IF EXISTS ${EXT_TGT} CASCADE`);
@@ -130,6 +145,20 @@ afterAll(async () => {
 });
 
 describe.sequential('pgferry schema-sync: the whole schema', () => {
+  it('a role a policy names that the target lacks is reported; --role-map maps it', async () => {
+    const unmapped = await schemaSyncRoles(SRC, TGT, `${SRC}.items`, '--dry-run');
+    expect(unmapped.code, unmapped.stdout).toBe(3);
+    expect(unmapped.stdout).toContain(
+      `policy ${SRC}.items readers -> ${TGT}.items readers: mismatch: role ${READER} does not exist on the target: create it, or map it with --role-map`,
+    );
+    expect(unmapped.stdout).not.toContain('CREATE POLICY "readers"');
+    const mapped = await schemaSync(SRC, TGT, `${SRC}.items`, '--dry-run');
+    expect(mapped.stdout).toContain(
+      `CREATE POLICY "readers" ON "${TGT}"."items" AS RESTRICTIVE FOR UPDATE TO "pgferry" USING (qty_ok(qty)) WITH CHECK ((name <> ''::text))`,
+    );
+    expect(mapped.stdout).toContain(`-- ALTER TABLE "${TGT}"."items" FORCE ROW LEVEL SECURITY;`);
+  });
+
   it('--dry-run prints the plan by section and changes nothing', async () => {
     const dry = await schemaSync(SRC, TGT, `${SRC}.items`, '--dry-run');
     expect(dry.code, dry.stderr).toBe(0);
@@ -148,6 +177,8 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
       `CREATE VIEW "${TGT}"."big_items" WITH (security_barrier=true) AS`,
       `CREATE VIEW "${TGT}"."big_names"`,
       `CREATE MATERIALIZED VIEW "${TGT}"."item_totals"`,
+      `ALTER TABLE "${TGT}"."items" ENABLE ROW LEVEL SECURITY`,
+      `CREATE POLICY "everyone" ON "${TGT}"."items" AS PERMISSIVE FOR SELECT TO PUBLIC USING ((qty >= 0))`,
       'CREATE TRIGGER items_touch BEFORE INSERT OR UPDATE ON items',
       `ALTER TABLE "${TGT}"."items" DISABLE TRIGGER "items_touch"`,
     ];
@@ -175,6 +206,16 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
     expect(got.functions).toEqual(want.functions);
     expect(got.triggers).toEqual(want.triggers);
     expect(got.constraints).toEqual(want.constraints);
+    // The policies as the source has them, the role mapped; row security enabled, FORCE at cutover.
+    expect(got.policies).toEqual(
+      want.policies.map((p) => (p.policyname === 'readers' ? { ...p, roles: '{pgferry}' } : p)),
+    );
+    expect(got.policies).toHaveLength(2);
+    const rls = await target.query(
+      'SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = to_regclass($1)',
+      [`"${TGT}".items`],
+    );
+    expect(rls.rows[0]).toEqual({ relrowsecurity: true, relforcerowsecurity: false });
     expect(got.functions.map((f) => f.proname).sort()).toEqual(
       ['bump', 'item_count', 'qty_ok', 'touch'].sort(),
     );
@@ -233,6 +274,7 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
       view: 3,
       'materialized-view': 1,
       trigger: 1,
+      policy: 2,
     });
     const statuses = (report.differences as { status: string; object: string }[]).map(
       (d) => `${d.status} ${d.object}`,
@@ -241,6 +283,7 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
       [
         `at-cutover ${TGT}.item_totals`,
         `at-cutover ${TGT}.items items_touch`,
+        `at-cutover ${TGT}.items`,
         `not-carried ${SRC}.orphan`,
       ].sort(),
     );

@@ -322,3 +322,51 @@ describe('mapFunctionDefinition', () => {
     ).toBe('()\n RETURNS bigint\n LANGUAGE sql\nRETURN "tgt".f()');
   });
 });
+
+describe('row-level security', () => {
+  const withPolicies = catalog([table('app', 'items')], {
+    rowSecurity: [{ table: { schema: 'app', name: 'items' }, enabled: true, forced: true }],
+    policies: [
+      {
+        table: { schema: 'app', name: 'items' },
+        name: 'mine',
+        permissive: true,
+        command: 'SELECT',
+        roles: ['app_reader'],
+        using: '(owner = CURRENT_USER)',
+      },
+    ],
+  });
+  const target = catalog([], { roles: ['pgferry', 'reader'] }, { schemas: [] });
+
+  it('enables row security and creates the policy with the mapped role; FORCE waits for cutover', () => {
+    const plan = planSchemaSync(withPolicies, target, {
+      ...options,
+      roleMap: { app_reader: 'reader' },
+    });
+    expect(plan.sections.beforeData).toContain(
+      'ALTER TABLE "tgt"."items" ENABLE ROW LEVEL SECURITY',
+    );
+    expect(plan.sections.beforeData).toContain(
+      'CREATE POLICY "mine" ON "tgt"."items" AS PERMISSIVE FOR SELECT TO "reader" USING ((owner = CURRENT_USER))',
+    );
+    expect(plan.deferred).toEqual([
+      expect.objectContaining({
+        kind: 'row-security',
+        statements: ['ALTER TABLE "tgt"."items" FORCE ROW LEVEL SECURITY'],
+      }),
+    ]);
+  });
+
+  it('a role the target lacks is a mismatch naming it, and the policy is not created', () => {
+    const plan = planSchemaSync(withPolicies, target, options);
+    expect(plan.mismatches).toEqual([
+      {
+        object: 'tgt.items mine',
+        message:
+          'role app_reader does not exist on the target: create it, or map it with --role-map <source role>:<target role> (policy not created)',
+      },
+    ]);
+    expect(plan.statements.join('\n')).not.toContain('CREATE POLICY');
+  });
+});
