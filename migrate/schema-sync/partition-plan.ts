@@ -2,6 +2,7 @@
 // key, and each partition (sub-partitions and default partitions included) `PARTITION OF` its
 // mapped parent with the source's bound. On an existing target table the missing partitions are
 // created and a different key or bound is reported, never changed.
+import { quoteIdent, quoteLiteral } from '../../core/sql-identifier.js';
 import { keyOf, qualified } from './name-mapping.js';
 import {
   formatQualifiedName,
@@ -63,6 +64,14 @@ export function planPartitions(draft: SchemaSyncDraft, tableDraft: TableDraft): 
   for (const p of existing?.partitions ?? [])
     if (p.partitionKey !== undefined) parents.add(keyOf(p));
   const sourceNames = new Set<string>();
+  // A target default partition may already hold rows of a partition created now (they arrived
+  // before it existed), and PostgreSQL refuses the partition then: the default is detached, the
+  // partitions created, those rows moved into them, and the default attached again.
+  const defaults = new Map<string, PartitionDefinition>();
+  for (const p of existing?.partitions ?? [])
+    if (p.bound === 'DEFAULT') defaults.set(keyOf(p.parent), p);
+  const detached = new Set<string>();
+  const moves: string[] = [];
 
   for (const partition of partitions) {
     const to = mapping.name(partition);
@@ -79,6 +88,19 @@ export function planPartitions(draft: SchemaSyncDraft, tableDraft: TableDraft): 
     if (found === undefined) {
       if (!parents.has(keyOf(parent))) continue; // its parent is missing or differs: reported there
       draft.ensureSchema(to.schema);
+      const defaultPartition = defaults.get(keyOf(parent));
+      if (defaultPartition !== undefined && partition.bound !== 'DEFAULT' && existing) {
+        if (!detached.has(keyOf(parent))) {
+          detached.add(keyOf(parent));
+          draft.statements.tables.push(
+            `ALTER TABLE ${qualified(parent)} DETACH PARTITION ${qualified(defaultPartition)}`,
+          );
+        }
+        moves.push(moveFromDefaultSql(existing, defaultPartition, to));
+        object.actions.push(
+          `move the rows of default partition ${formatQualifiedName(defaultPartition)} that belong in ${formatQualifiedName(to)}`,
+        );
+      }
       draft.statements.tables.push(createPartitionSql(draft, partition));
       if (partition.partitionKey !== undefined) parents.add(keyOf(to));
       object.actions.push(
@@ -87,6 +109,14 @@ export function planPartitions(draft: SchemaSyncDraft, tableDraft: TableDraft): 
       continue;
     }
     checkPartition(draft, object, partition, found, parent, parents);
+  }
+
+  draft.statements.tables.push(...moves);
+  for (const parentKey of detached) {
+    const defaultPartition = defaults.get(parentKey) as PartitionDefinition;
+    draft.statements.tables.push(
+      `ALTER TABLE ${qualified(defaultPartition.parent)} ATTACH PARTITION ${qualified(defaultPartition)} DEFAULT`,
+    );
   }
 
   for (const extra of existing?.partitions ?? []) {
@@ -130,4 +160,28 @@ function checkPartition(
       `partition ${name}: ${found.partitionKey === undefined ? 'not partitioned' : `partitioned by ${found.partitionKey}`} on the target, ${key === undefined ? 'not partitioned' : `partitioned by ${key}`} on the source (not changed)`,
     );
   }
+}
+
+/**
+ * Moves the rows of a (detached) default partition that the new partition `to` takes, by the
+ * new partition's own constraint (pg_get_partition_constraintdef), every stored column named.
+ */
+function moveFromDefaultSql(
+  existing: TableDefinition,
+  defaultPartition: QualifiedName,
+  to: QualifiedName,
+): string {
+  const columns = existing.columns
+    .filter((c) => c.generated === undefined)
+    .map((c) => quoteIdent(c.name))
+    .join(', ');
+  const head = `WITH moved AS (DELETE FROM ${qualified(defaultPartition)} WHERE `;
+  const tail = `) RETURNING ${columns}) INSERT INTO ${qualified(to)} (${columns}) SELECT ${columns} FROM moved`;
+  const body = [
+    `DECLARE cond text := pg_get_partition_constraintdef(${quoteLiteral(qualified(to))}::regclass);`,
+    'BEGIN',
+    `  IF cond IS NOT NULL THEN EXECUTE ${quoteLiteral(`${head}(`)} || cond || ${quoteLiteral(tail)}; END IF;`,
+    'END',
+  ].join('\n');
+  return `DO ${quoteLiteral(body)}`;
 }

@@ -4,7 +4,8 @@
 // schema-sync creates the partitioning; pgferry copy copies through the roots; pgferry run applies
 // inserts, updates, deletes and partition-key moves arriving on the roots' topics; verify matches.
 // Then, during replication: a partition created on the source and written at once stops its table
-// on the target (no partition for the row; nothing dead-lettered), and a table with rows ATTACHed
+// on the target (no partition for the row; nothing dead-lettered) or, beside a default partition,
+// lands there until schema-sync creates the partition and moves it; and a table with rows ATTACHed
 // as a partition (no change events) has its rows reported missing by verify; the documented
 // remedy (schema-sync, restart; copy --restart of the tables that gained or lost rows silently, here
 // by an ATTACH and by a TRUNCATE of one partition, which is not published via the root) repairs them.
@@ -31,6 +32,7 @@ const REGIONS = `part_rg_${run}`;
 const ROOTS = [EVENTS, REGIONS];
 const ATTACHED = `${EVENTS}_2032`;
 const NEW_PARTITION = `${REGIONS}_jp`;
+const LATER = `${EVENTS}_2040`;
 const PUBLICATION = stack.vars.DEBEZIUM_PUBLICATION_NAME ?? 'pgferry_publication';
 const OFF_PUBLICATION = `part_off_${run}`;
 /** A second connector, Debezium's own snapshot of the root (snapshot.mode=initial). */
@@ -147,7 +149,7 @@ afterAll(async () => {
   if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
   await admin.disconnect().catch(() => undefined);
   await source.query(`DROP PUBLICATION IF EXISTS ${OFF_PUBLICATION}`).catch(() => undefined);
-  for (const table of [...ROOTS, ATTACHED, NEW_PARTITION]) {
+  for (const table of [...ROOTS, ATTACHED, NEW_PARTITION, LATER]) {
     await source.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
     await target.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
   }
@@ -330,6 +332,19 @@ describe.sequential('partitioned tables, replicated through their root', () => {
     );
     expect(pgferry?.logs.some((l) => l.includes('dead-letter') && l.includes(REGIONS))).toBe(false);
 
+    // A new partition beside the default one, written before schema-sync runs: on the target the
+    // row lands in the default partition (schema-sync then moves it into the new partition).
+    await source.query(`
+      CREATE TABLE ${LATER} PARTITION OF ${EVENTS} FOR VALUES FROM ('2040-01-01') TO ('2041-01-01');
+      INSERT INTO ${EVENTS} VALUES (4001, '2040-05-05', 'later', 'in the default first');
+    `);
+    await waitFor('the row of the new partition in the target default', async () => {
+      const r = await target.query<{ part: string }>(
+        `SELECT tableoid::regclass::text AS part FROM ${EVENTS} WHERE id = 4001`,
+      );
+      return r.rows[0]?.part === `${EVENTS}_other`;
+    });
+
     // ATTACH PARTITION emits no change events: its 40 rows appear on the source root silently.
     await source.query(`
       CREATE TABLE ${ATTACHED} (LIKE ${EVENTS} INCLUDING DEFAULTS);
@@ -362,6 +377,10 @@ describe.sequential('partitioned tables, replicated through their root', () => {
     expect(synced.code, synced.stdout).toBe(0);
     expect(synced.stdout).toContain(`create partition public.${ATTACHED}`);
     expect(synced.stdout).toContain(`create partition public.${NEW_PARTITION}`);
+    const moved = await target.query<{ part: string }>(
+      `SELECT tableoid::regclass::text AS part FROM ${EVENTS} WHERE id = 4001`,
+    );
+    expect(moved.rows).toEqual([{ part: LATER }]);
     await stopPgferry();
     const recopied = await runPgferryCli(
       ['copy', '--restart', '--yes', '--progress', 'off', '--tables', ROOTS.join(',')],

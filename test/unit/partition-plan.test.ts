@@ -128,6 +128,26 @@ describe('schema-sync of partitioned tables', () => {
     expect(plan.objects.find((o) => o.target === 'public.events')?.status).toBe('alter');
   });
 
+  it('creates a partition beside a target default partition: default detached, rows moved, attached again', () => {
+    const have = [part('events_1', 'FOR VALUES FROM (0) TO (100)'), part('events_d', 'DEFAULT')];
+    const want = [
+      ...have.slice(0, 1),
+      part('events_9', 'FOR VALUES FROM (900) TO (1000)'),
+      ...have.slice(1),
+    ];
+    const plan = planSchemaSync(catalog([events(want)]), catalog([events(have)]));
+    expect(plan.mismatches).toEqual([]);
+    expect(plan.statements).toEqual([
+      'ALTER TABLE "public"."events" DETACH PARTITION "public"."events_d"',
+      'CREATE TABLE "public"."events_9" PARTITION OF "public"."events" FOR VALUES FROM (900) TO (1000)',
+      `DO 'DECLARE cond text := pg_get_partition_constraintdef(''"public"."events_9"''::regclass);
+BEGIN
+  IF cond IS NOT NULL THEN EXECUTE ''WITH moved AS (DELETE FROM "public"."events_d" WHERE ('' || cond || '') RETURNING "id", "note") INSERT INTO "public"."events_9" ("id", "note") SELECT "id", "note" FROM moved''; END IF;
+END'`,
+      'ALTER TABLE "public"."events" ATTACH PARTITION "public"."events_d" DEFAULT',
+    ]);
+  });
+
   it('reports a different bound or sub-partition key as a mismatch and changes nothing', () => {
     const target = [
       part('events_1', 'FOR VALUES FROM (0) TO (50)'),
