@@ -58,6 +58,7 @@ export async function readSchemaObjects(
       const names = tables.filter((t) => t.schema === schema).map((t) => t.name);
       await readTriggers(client, schema, names, objects);
       await readPolicies(client, schema, names, objects);
+      await readComments(client, schema, objects);
     }
   } finally {
     await client.query("SELECT set_config('search_path', 'pg_catalog', true)");
@@ -296,6 +297,61 @@ async function readPolicies(
       roles: p.roles,
       ...(p.using !== null ? { using: p.using } : {}),
       ...(p.check !== null ? { check: p.check } : {}),
+    });
+  }
+}
+
+async function readComments(client: pg.ClientBase, schema: string, objects: SchemaObjects) {
+  const found = await client.query<{
+    kind: string;
+    name: string;
+    sub: string | null;
+    comment: string;
+  }>(
+    `WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = $1)
+     SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                           WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind,
+            c.relname AS name, NULL AS sub, d.description AS comment
+       FROM pg_description d JOIN pg_class c ON c.oid = d.objoid
+      WHERE d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+        AND c.relnamespace IN (SELECT oid FROM ns) AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+     UNION ALL
+     SELECT 'COLUMN', c.relname, a.attname, d.description
+       FROM pg_description d JOIN pg_class c ON c.oid = d.objoid
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid
+      WHERE d.classoid = 'pg_class'::regclass AND d.objsubid > 0
+        AND c.relnamespace IN (SELECT oid FROM ns) AND c.relkind IN ('r', 'p', 'v', 'm')
+     UNION ALL
+     SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, p.proname,
+            pg_get_function_identity_arguments(p.oid), d.description
+       FROM pg_description d JOIN pg_proc p ON p.oid = d.objoid
+      WHERE d.classoid = 'pg_proc'::regclass AND p.pronamespace IN (SELECT oid FROM ns)
+        AND p.prokind IN ('f', 'p')
+     UNION ALL
+     SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, t.typname, NULL, d.description
+       FROM pg_description d JOIN pg_type t ON t.oid = d.objoid
+      WHERE d.classoid = 'pg_type'::regclass AND t.typnamespace IN (SELECT oid FROM ns)
+        AND t.typtype IN ('e', 'd')
+     UNION ALL
+     SELECT 'TRIGGER', c.relname, tg.tgname, d.description
+       FROM pg_description d JOIN pg_trigger tg ON tg.oid = d.objoid
+       JOIN pg_class c ON c.oid = tg.tgrelid
+      WHERE d.classoid = 'pg_trigger'::regclass AND c.relnamespace IN (SELECT oid FROM ns)
+     UNION ALL
+     SELECT 'POLICY', c.relname, pol.polname, d.description
+       FROM pg_description d JOIN pg_policy pol ON pol.oid = d.objoid
+       JOIN pg_class c ON c.oid = pol.polrelid
+      WHERE d.classoid = 'pg_policy'::regclass AND c.relnamespace IN (SELECT oid FROM ns)
+     ORDER BY 1, 2, 3`,
+    [schema],
+  );
+  for (const c of found.rows) {
+    objects.comments.push({
+      kind: c.kind,
+      schema,
+      name: c.name,
+      ...(c.sub !== null ? { sub: c.sub } : {}),
+      comment: c.comment,
     });
   }
 }

@@ -79,6 +79,19 @@ export interface RowSecurity {
   forced: boolean;
 }
 
+/** A COMMENT ON an object of the schema (pg_description). */
+export interface CommentDefinition {
+  /** COMMENT ON's object kind: TABLE, COLUMN, VIEW, MATERIALIZED VIEW, SEQUENCE, FUNCTION,
+   * PROCEDURE, TYPE, DOMAIN, TRIGGER, POLICY. */
+  kind: string;
+  schema: string;
+  /** The object's name (a column's, trigger's, policy's: its relation's). */
+  name: string;
+  /** A column's name, a function's identity arguments, a trigger's or policy's own name. */
+  sub?: string;
+  comment: string;
+}
+
 /** What the catalog reader adds per schema read (source: the selected schemas; target: theirs). */
 export interface SchemaObjects {
   extensions: ExtensionDefinition[];
@@ -86,6 +99,7 @@ export interface SchemaObjects {
   views: ViewDefinition[];
   triggers: TriggerDefinition[];
   policies: PolicyDefinition[];
+  comments: CommentDefinition[];
   /** The tables read (the synced ones) whose row security is enabled or forced. */
   rowSecurity: RowSecurity[];
   /** Target only: the roles that exist there (policies and grants name them). */
@@ -104,6 +118,7 @@ export const emptySchemaObjects = (): SchemaObjects => ({
   views: [],
   triggers: [],
   policies: [],
+  comments: [],
   rowSecurity: [],
   roles: [],
   tables: [],

@@ -27,6 +27,7 @@ export interface PhasedStatements {
   views: string[];
   policies: string[];
   triggers: string[];
+  comments: string[];
   indexes: string[];
 }
 
@@ -67,6 +68,7 @@ export class SchemaSyncDraft {
     views: [],
     policies: [],
     triggers: [],
+    comments: [],
     indexes: [],
   };
   /** The search_path a phase's statements last set (schema-object-plan.ts). */
@@ -149,6 +151,7 @@ export class SchemaSyncDraft {
       ...s.views,
       ...s.policies,
       ...s.triggers,
+      ...s.comments,
     ];
     this.plan.sections = { beforeData, indexes: [...s.indexes] };
     this.plan.statements = [...beforeData, ...s.indexes];

@@ -1,6 +1,7 @@
 // What `pgferry schema-sync` must do to the target: the source catalog compared with the target's,
 // step by step (types, sequences, tables) in execution order, into DDL, mismatches, skipped tables
 // and what is left for cutover. Pure; the exported API of schema-sync's planning.
+import { planComments } from './comment-plan.js';
 import { NameMapping } from './name-mapping.js';
 import { planPolicies } from './policy-plan.js';
 import type { CatalogRequest, SchemaCatalog } from './schema-catalog-types.js';
@@ -51,6 +52,7 @@ export function planSchemaSync(
   planViews(draft, kept);
   planPolicies(draft, kept);
   planTriggers(draft, kept);
+  planComments(draft);
   return draft.finish();
 }
 

@@ -60,6 +60,17 @@ async function describeSchema(client: pg.Client, schema: string) {
       triggers: await q(`SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid, true) AS def
         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND NOT t.tgisinternal ORDER BY 1, 2`),
+      comments: await q(`SELECT d.classoid::regclass::text AS catalog,
+          COALESCE(c.relname, p.proname, tg.tgname, pol.polname) AS object, d.objsubid, d.description
+        FROM pg_description d
+        LEFT JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND c.oid = d.objoid
+        LEFT JOIN pg_proc p ON d.classoid = 'pg_proc'::regclass AND p.oid = d.objoid
+        LEFT JOIN pg_trigger tg ON d.classoid = 'pg_trigger'::regclass AND tg.oid = d.objoid
+        LEFT JOIN pg_policy pol ON d.classoid = 'pg_policy'::regclass AND pol.oid = d.objoid
+        LEFT JOIN pg_class rel ON rel.oid = COALESCE(tg.tgrelid, pol.polrelid)
+        WHERE COALESCE(c.relnamespace, p.pronamespace, rel.relnamespace)
+              = (SELECT oid FROM pg_namespace WHERE nspname = $1)
+        ORDER BY 1, 2, 3`),
       policies: await q(`SELECT policyname, permissive, roles::text AS roles, cmd, qual, with_check
         FROM pg_policies WHERE schemaname = $1 ORDER BY 1`),
       constraints: await q(`SELECT conname, pg_get_constraintdef(k.oid) AS def
@@ -124,6 +135,14 @@ beforeAll(async () => {
     CREATE POLICY everyone ON items FOR SELECT USING (qty >= 0);
     CREATE POLICY readers ON items AS RESTRICTIVE FOR UPDATE TO ${READER}
       USING (qty_ok(qty)) WITH CHECK (name <> '');
+    COMMENT ON TABLE items IS 'what we sell';
+    COMMENT ON COLUMN items.last_updated IS 'set by the touch trigger';
+    COMMENT ON FUNCTION touch() IS 'stamps last_updated';
+    COMMENT ON PROCEDURE bump(integer) IS 'adds n to every qty';
+    COMMENT ON VIEW big_items IS 'it''s big';
+    COMMENT ON MATERIALIZED VIEW item_totals IS 'refreshed at cutover';
+    COMMENT ON TRIGGER items_touch ON items IS 'keeps last_updated';
+    COMMENT ON POLICY everyone ON items IS 'no negative stock';
     INSERT INTO items (id, name, qty) VALUES (1, 'a', 20);
     RESET search_path;`);
 }, 60_000);
@@ -211,6 +230,8 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
       want.policies.map((p) => (p.policyname === 'readers' ? { ...p, roles: '{pgferry}' } : p)),
     );
     expect(got.policies).toHaveLength(2);
+    expect(got.comments).toEqual(want.comments);
+    expect(got.comments).toHaveLength(8);
     const rls = await target.query(
       'SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = to_regclass($1)',
       [`"${TGT}".items`],

@@ -370,3 +370,44 @@ describe('row-level security', () => {
     expect(plan.statements.join('\n')).not.toContain('CREATE POLICY');
   });
 });
+
+describe('comments', () => {
+  const commented = catalog([table('app', 'items')], {
+    ...source.objects,
+    comments: [
+      { kind: 'TABLE', schema: 'app', name: 'items', comment: "it's stock" },
+      { kind: 'COLUMN', schema: 'app', name: 'items', sub: 'id', comment: 'the key' },
+      { kind: 'TRIGGER', schema: 'app', name: 'items', sub: 'items_touch', comment: 'stamps' },
+      // On a view schema-sync leaves out: no COMMENT ON it (it would fail the transaction).
+      { kind: 'VIEW', schema: 'app', name: 'orphan', comment: 'left out' },
+    ],
+  });
+
+  it('comments the objects it carries, after them, and not the ones it leaves out', () => {
+    const plan = planSchemaSync(commented, emptyTarget, options);
+    const comments = plan.statements.filter((s) => s.startsWith('COMMENT ON'));
+    expect(comments).toEqual(
+      [
+        `COMMENT ON COLUMN "tgt"."items"."id" IS 'the key'`,
+        `COMMENT ON TABLE "tgt"."items" IS 'it''s stock'`,
+        `COMMENT ON TRIGGER "items_touch" ON "tgt"."items" IS 'stamps'`,
+      ].sort((a, b) => plan.statements.indexOf(a) - plan.statements.indexOf(b)),
+    );
+    expect(plan.statements.indexOf(comments[0] as string)).toBeGreaterThan(
+      plan.statements.findIndex((s) => s.startsWith('ALTER TABLE "tgt"."items" DISABLE TRIGGER')),
+    );
+  });
+
+  it('a comment the target has is left alone; a different one is a note', () => {
+    const target = catalog([], {
+      availableExtensions: ['hstore'],
+      comments: [
+        { kind: 'TABLE', schema: 'tgt', name: 'items', comment: "it's stock" },
+        { kind: 'COLUMN', schema: 'tgt', name: 'items', sub: 'id', comment: 'another' },
+      ],
+    });
+    const plan = planSchemaSync(commented, target, options);
+    const comments = plan.statements.filter((s) => s.startsWith('COMMENT ON'));
+    expect(comments).toEqual([`COMMENT ON TRIGGER "items_touch" ON "tgt"."items" IS 'stamps'`]);
+  });
+});
