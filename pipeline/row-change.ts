@@ -38,6 +38,13 @@ export interface RowChange {
    */
   before?: PgRow;
   /**
+   * A keyless table's streamed change: Debezium's source.sequence[0], the commit LSN of the
+   * transaction streamed before this change's. (commitPosition, position) grows along the stream,
+   * so a change at or below the last applied one is Debezium re-sending it (e.g. after a Connect
+   * restart) and is skipped. Unset for snapshot reads and keyed tables.
+   */
+  commitPosition?: bigint;
+  /**
    * Source log position: Debezium's source.lsn. For one row, PostgreSQL's row locks make change
    * LSNs grow with commit order, so the LSN alone orders that row's changes.
    */

@@ -12,6 +12,7 @@ import type { Logger } from '../core/logger.js';
 import { classifyPgError } from '../core/pg-errors.js';
 import type { RejectedChange } from '../pipeline/ports.js';
 import { type RowChange, tableKey } from '../pipeline/row-change.js';
+import { keylessPositionsTable } from './bookkeeping/bookkeeping-schema.js';
 import { encodeCopyRow, inChunks } from './copy-text.js';
 import {
   type KeylessTarget,
@@ -53,12 +54,27 @@ export async function applyKeylessChanges(
     columns: writable,
   };
   const stats = { upserted: 0, deleted: 0, unmatched: 0 };
+  // Debezium re-sends changes after a Connect restart (its offsets lag what it produced): a
+  // streamed change at or below the last one applied is such a replay, skipped.
+  const stored = await client.query<{ commit_lsn: string; lsn: string }>(
+    `SELECT commit_lsn, lsn FROM ${keylessPositionsTable()} WHERE table_schema = $1 AND table_name = $2 FOR UPDATE`,
+    [target.ref.schema, target.ref.name],
+  );
+  const row = stored.rows[0];
+  const storedLast: StreamOrder['last'] = row
+    ? [BigInt(row.commit_lsn), BigInt(row.lsn)]
+    : undefined;
+  const applied: StreamOrder = { last: storedLast, replays: 0 };
   // Dedupe hands truncates first and only the changes after them.
-  if (changes.some((c) => c.op === 't')) {
+  const truncates = changes.filter((c) => c.op === 't').sort(byOffset);
+  if (truncates.filter((c) => admitStreamed(applied, c)).length > 0) {
     await client.query(keylessTruncateSql(keyless));
     ctx.log.info({ table: tableKey(target.ref) }, 'applied truncate (keyless table)');
   }
-  const rows = changes.filter((c) => c.op !== 't').sort(byOffset);
+  const rows = changes
+    .filter((c) => c.op !== 't')
+    .sort(byOffset)
+    .filter((c) => admitStreamed(applied, c));
 
   /** Runs `work` under a savepoint; a row the target rejects is dead-lettered, not fatal. */
   const isolated = async (change: RowChange, work: () => Promise<void>): Promise<boolean> => {
@@ -131,6 +147,19 @@ export async function applyKeylessChanges(
     else if (change.op === 'd') stats.deleted += 1;
     else stats.upserted += 1;
   }
+  if (applied.last !== undefined && applied.last !== storedLast) {
+    await client.query(
+      `INSERT INTO ${keylessPositionsTable()} (table_schema, table_name, commit_lsn, lsn) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (table_schema, table_name) DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, lsn = EXCLUDED.lsn`,
+      [target.ref.schema, target.ref.name, applied.last[0].toString(), applied.last[1].toString()],
+    );
+  }
+  if (applied.replays > 0) {
+    ctx.log.warn(
+      { table: tableKey(target.ref), skipped: applied.replays },
+      'keyless table: skipped changes Debezium sent again (at or below the last applied position)',
+    );
+  }
   ctx.timings.merge += performance.now() - mergeStart;
   if (stats.unmatched > 0) {
     // The target lacks a row the source changed: it was never loaded (see README, "Tables
@@ -141,6 +170,29 @@ export async function applyKeylessChanges(
     );
   }
   return { upserted: stats.upserted, deleted: stats.deleted };
+}
+
+/** The last streamed change applied, (commit LSN, LSN), and how many replays were skipped. */
+export interface StreamOrder {
+  last: readonly [bigint, bigint] | undefined;
+  replays: number;
+}
+
+/**
+ * Whether a keyless table's change is new: a snapshot read always is (it has no stream order);
+ * a streamed change only when its (commit LSN, LSN) is above the last applied one, which it then
+ * becomes.
+ */
+export function admitStreamed(order: StreamOrder, change: RowChange): boolean {
+  if (change.op === 'r' || change.commitPosition === undefined) return true;
+  const at = [change.commitPosition, change.position] as const;
+  const last = order.last;
+  if (last && (at[0] < last[0] || (at[0] === last[0] && at[1] <= last[1]))) {
+    order.replays += 1;
+    return false;
+  }
+  order.last = at;
+  return true;
 }
 
 /** The writable target columns an insert carries, in the target's column order. */

@@ -19,6 +19,7 @@ import type { Processor } from './processor.js';
 const OPS = new Set<ChangeOp>(['c', 'r', 'u', 'd', 't']);
 
 interface Source {
+  sequence?: unknown;
   schema?: unknown;
   table?: unknown;
   lsn?: unknown;
@@ -52,10 +53,16 @@ function keylessChange(
 ): RowChange {
   const table = `${base.table.schema}.${base.table.name}`;
   const budget = new TextBudget(messageBytes(decoded));
-  if (base.op === 'c' || base.op === 'r') {
-    if (!value.after) throw new PoisonMessageError(`op ${base.op} event without \`after\``);
+  if (base.op === 'r') {
+    if (!value.after) throw new PoisonMessageError('op r event without `after`');
     const after = convertRow(envelope.rowColumns, value.after as Record<string, unknown>, budget);
     return { ...base, key: {}, after };
+  }
+  const streamed = { ...base, commitPosition: commitPositionOf(value.source as Source) };
+  if (base.op === 'c') {
+    if (!value.after) throw new PoisonMessageError('op c event without `after`');
+    const after = convertRow(envelope.rowColumns, value.after as Record<string, unknown>, budget);
+    return { ...streamed, key: {}, after };
   }
   if (!value.before) {
     throw new SchemaIncompatibleError(
@@ -64,10 +71,30 @@ function keylessChange(
     );
   }
   const before = convertRow(envelope.rowColumns, value.before as Record<string, unknown>, budget);
-  if (base.op === 'd') return { ...base, key: {}, after: null, before };
+  if (base.op === 'd') return { ...streamed, key: {}, after: null, before };
   if (!value.after) throw new PoisonMessageError(`op ${base.op} event without \`after\``);
   const after = convertRow(envelope.rowColumns, value.after as Record<string, unknown>, budget);
-  return { ...base, key: {}, after, before };
+  return { ...streamed, key: {}, after, before };
+}
+
+/**
+ * Debezium's source.sequence, `["<last commit LSN>","<LSN>"]`: its first element (0 when null).
+ * A sequence that does not read so is the message's fault.
+ */
+export function commitPositionOf(source: Source): bigint {
+  if (typeof source.sequence !== 'string') return 0n;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(source.sequence);
+  } catch {
+    throw new PoisonMessageError('source.sequence is not JSON');
+  }
+  const first = Array.isArray(parsed) ? parsed[0] : undefined;
+  if (first === null || first === undefined) return 0n;
+  if (typeof first !== 'string' || !/^\d{1,20}$/.test(first)) {
+    throw new PoisonMessageError('source.sequence does not hold LSNs');
+  }
+  return BigInt(first);
 }
 
 export function createTransformProcessor(): Processor<DecodedRecord, RowChange> {
@@ -123,7 +150,11 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
           offset: decoded.record.offset,
         },
       };
-      if (op === 't') return [{ ...base, key: {}, after: null }];
+      if (op === 't') {
+        // A keyless table's truncate is ordered with its streamed changes (see keylessChange).
+        const commitPosition = commitPositionOf(source);
+        return [{ ...base, key: {}, after: null, commitPosition }];
+      }
 
       if (envelope.keyColumns.length === 0) return [keylessChange(base, value, envelope, decoded)];
       const rowRecord = (op === 'd' ? value.before : value.after) as Record<string, unknown> | null;

@@ -1,5 +1,6 @@
 // The `pgferry` schema in the target: its creation and the names of its tables (offsets, tables,
-// slot_losses, copy_tables, copy_chunks, deferred_indexes, one pos_<table> per replicated table). Only sink/ builds SQL against it.
+// slot_losses, keyless_positions, copy_tables, copy_chunks, deferred_indexes, one pos_<table> per
+// replicated table with a key). Only sink/ builds SQL against it.
 import type pg from 'pg';
 import { qualifiedName, quoteIdent } from '../../core/sql-identifier.js';
 import { BOOKKEEPING_SCHEMA } from '../../pipeline/routing/bookkeeping-schema-name.js';
@@ -32,6 +33,13 @@ export async function ensureBookkeeping(client: pg.ClientBase): Promise<void> {
       last_applied_at timestamptz,
       changes_applied bigint NOT NULL DEFAULT 0,
       PRIMARY KEY (table_schema, table_name))`);
+    // A keyless table's last applied streamed change, (commit LSN, LSN): keyless-apply.ts.
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.keyless_positions (
+      table_schema text NOT NULL,
+      table_name text NOT NULL,
+      commit_lsn bigint NOT NULL,
+      lsn bigint NOT NULL,
+      PRIMARY KEY (table_schema, table_name))`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.slot_losses (
       slot_name text PRIMARY KEY,
       detected_at timestamptz NOT NULL DEFAULT now(),
@@ -44,6 +52,8 @@ export async function ensureBookkeeping(client: pg.ClientBase): Promise<void> {
   }
 }
 
+export const keylessPositionsTable = (): string =>
+  qualifiedName(BOOKKEEPING_SCHEMA, 'keyless_positions');
 export const copyTablesTable = (): string => qualifiedName(BOOKKEEPING_SCHEMA, 'copy_tables');
 export const copyChunksTable = (): string => qualifiedName(BOOKKEEPING_SCHEMA, 'copy_chunks');
 export const deferredIndexesTable = (): string =>

@@ -3,8 +3,9 @@
 // and one delete leave one), through a single-partition topic that `connector apply`'s keyless
 // topic group creates; a REPLICA IDENTITY USING INDEX table is keyed by its index (Debezium puts
 // the index columns in the Kafka key) onto a target with the same unique index; a table with
-// neither stops by name. A SIGKILLed run resumes without applying anything twice, a replayed
-// batch is skipped whole, and `pgferry verify` compares keyless tables as multisets.
+// neither stops by name. A SIGKILLed run resumes without applying anything twice, changes
+// Debezium sends again are skipped by their stream order, a replayed batch is skipped whole, and
+// `pgferry verify` compares keyless tables as multisets.
 
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
@@ -259,6 +260,56 @@ describe('tables without a primary key', () => {
       90_000,
     );
     expect(equal.get(`public.${FULL}`)?.rows).toBe(5 + 59);
+  });
+
+  it('skips the changes Debezium sends again (a Connect restart replays its tail): target unchanged', async () => {
+    const topic = `${prefix}.public.${FULL}`;
+    const kafka = new Kafka({ brokers: [stack.kafkaBootstrap], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    const high = async () =>
+      Number((await admin.fetchTopicOffsets(topic)).find((p) => p.partition === 0)?.high ?? 0);
+    const end = await high();
+    // Every message so far, byte for byte: what Debezium re-sends after a restart looks so.
+    const consumer = kafka.consumer({ groupId: `${groupId}-replay` });
+    const copies: { key: Buffer | null; value: Buffer | null }[] = [];
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          if (Number(message.offset) < end) copies.push({ key: message.key, value: message.value });
+        },
+      });
+      await waitFor('the topic read back', 60_000, async () =>
+        copies.length >= end ? true : undefined,
+      );
+    } finally {
+      await consumer.disconnect();
+    }
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic, messages: copies.map((m) => ({ ...m, partition: 0 })) });
+    await producer.disconnect();
+    const replayedTo = await high();
+    await admin.disconnect();
+    expect(replayedTo).toBe(2 * end);
+    await waitFor('pgferry past the replayed messages', 60_000, async () => {
+      const stored = await target.query(
+        'SELECT next_offset::int AS n FROM pgferry.offsets WHERE group_id = $1 AND topic = $2 AND partition = 0',
+        [groupId, topic],
+      );
+      return (stored.rows[0]?.n ?? 0) >= replayedTo ? true : undefined;
+    });
+    const equal = await waitForEqual(
+      stack.sourceDatabaseUrl,
+      stack.targetDatabaseUrl,
+      [asMultiset(FULL)],
+      10_000,
+    );
+    expect(equal.get(`public.${FULL}`)?.rows).toBe(5 + 59);
+    const p = pgferry as PgferryProcess;
+    expect(p.logs.some((l) => l.includes('skipped changes Debezium sent again'))).toBe(true);
   });
 
   it('skips a replayed batch of a keyless table whole (its offset commits with the rows)', async () => {

@@ -15,7 +15,9 @@ import {
 import { createDedupeProcessor } from '../../pipeline/processors/dedupe-processor.js';
 import { Topology } from '../../pipeline/processors/topology.js';
 import { TopologyTestDriver } from '../../pipeline/processors/topology-test-driver.js';
+import { commitPositionOf } from '../../pipeline/processors/transform-processor.js';
 import { type RowChange, UNCHANGED_TOAST } from '../../pipeline/row-change.js';
+import { admitStreamed, type StreamOrder } from '../../sink/keyless-apply.js';
 import {
   type KeylessTarget,
   keylessCopySql,
@@ -184,5 +186,52 @@ describe('verify of a keyless table', () => {
     expect(buildMultisetGroupsSql(table)).toBe(
       `SELECT row_hash, count(*)::int8 AS copies, min(row_text) AS row_text FROM (SELECT md5(ROW("a", "b c")::text), ROW("a", "b c")::text FROM "s"."h") AS t(row_hash, row_text) GROUP BY row_hash ORDER BY row_hash COLLATE "C"`,
     );
+  });
+});
+
+describe('the stream order of a keyless table (Debezium replays skipped)', () => {
+  const streamed = (commit: bigint, lsn: bigint, op: RowChange['op'] = 'c'): RowChange => ({
+    table: { schema: 'public', name: 'h' },
+    op,
+    key: {},
+    after: { v: '1' },
+    position: lsn,
+    commitPosition: commit,
+    sourceTsMs: 0,
+    txId: null,
+    schema: { id: 'none:1', columns: [], primaryKey: [] },
+    origin: { topic: 'cdc.public.h', partition: 0, offset: String(lsn) },
+  });
+
+  it('admits changes above the last applied (commit LSN, LSN) and skips the ones at or below it', () => {
+    const order: StreamOrder = { last: [100n, 150n], replays: 0 };
+    const changes = [
+      streamed(100n, 150n), // the last applied itself, sent again
+      streamed(90n, 400n), // an older transaction's change with a higher LSN: still older
+      streamed(100n, 160n), // later in the same transaction
+      streamed(200n, 120n), // a later transaction whose change has a lower LSN: newer
+      streamed(200n, 120n), // twice
+    ];
+    expect(changes.map((c) => admitStreamed(order, c))).toEqual([false, false, true, true, false]);
+    expect(order).toEqual({ last: [200n, 120n], replays: 3 });
+  });
+
+  it('always admits snapshot reads and changes without a stream order; starts from nothing', () => {
+    const order: StreamOrder = { last: [100n, 150n], replays: 0 };
+    const read = { ...streamed(0n, 1n, 'r') };
+    expect(admitStreamed(order, read)).toBe(true);
+    const { commitPosition: _c, ...noOrder } = streamed(0n, 1n);
+    expect(admitStreamed(order, noOrder)).toBe(true);
+    const fresh: StreamOrder = { last: undefined, replays: 0 };
+    expect(admitStreamed(fresh, streamed(0n, 5n))).toBe(true);
+    expect(fresh.last).toEqual([0n, 5n]);
+  });
+
+  it("reads the commit LSN from Debezium's source.sequence", () => {
+    expect(commitPositionOf({ sequence: '["24023128","24023200"]' })).toBe(24023128n);
+    expect(commitPositionOf({ sequence: '[null,"24023200"]' })).toBe(0n);
+    expect(commitPositionOf({})).toBe(0n);
+    expect(() => commitPositionOf({ sequence: '["x"]' })).toThrow(/does not hold LSNs/);
+    expect(() => commitPositionOf({ sequence: 'nope' })).toThrow(/not JSON/);
   });
 });
