@@ -199,6 +199,34 @@ export async function readCatalogTable(
  * they can be created in this order.
  */
 async function readPartitions(client: pg.ClientBase, oid: string): Promise<PartitionDefinition[]> {
+  // Bounds are constants printed in the session's styles (a timestamptz in its TimeZone, a date in
+  // its DateStyle): printed the same way on both sides, so they compare as text and are read back
+  // as the same values on the target whatever its settings. Local to the catalog's transaction.
+  const saved = await client.query<{ settings: string[] }>(
+    `SELECT ARRAY[current_setting('TimeZone'), current_setting('DateStyle'),
+                  current_setting('IntervalStyle'), current_setting('extra_float_digits')] AS settings`,
+  );
+  await setRenderSettings(client, ['UTC', 'ISO, YMD', 'postgres', '3']);
+  try {
+    return await readPartitionRows(client, oid);
+  } finally {
+    await setRenderSettings(client, saved.rows[0]?.settings ?? []);
+  }
+}
+
+async function setRenderSettings(client: pg.ClientBase, values: readonly string[]): Promise<void> {
+  if (values.length !== 4) return;
+  await client.query(
+    `SELECT set_config('TimeZone', $1, true), set_config('DateStyle', $2, true),
+            set_config('IntervalStyle', $3, true), set_config('extra_float_digits', $4, true)`,
+    [...values],
+  );
+}
+
+async function readPartitionRows(
+  client: pg.ClientBase,
+  oid: string,
+): Promise<PartitionDefinition[]> {
   const found = await client.query<{
     schema: string;
     name: string;

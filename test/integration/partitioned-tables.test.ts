@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../core/connect-client.js';
 import type { CopyReport } from '../../migrate/copy/copy-command.js';
 import type { PreflightReport } from '../../migrate/preflight/preflight-check.js';
+import { readSchemaCatalog } from '../../migrate/schema-sync/schema-catalog.js';
 import type { VerifyReport } from '../../migrate/verify/table-verify.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
@@ -229,6 +230,33 @@ describe.sequential('partitioned tables, replicated through their root', () => {
     const again = await runPgferryCli(['schema-sync', '--tables', ROOTS.join(',')], env);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('target schema is up to date');
+
+    // Bounds read the same whatever the sessions' date styles and time zones.
+    const bounds = async (url: string, settings: string) => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(settings);
+        const read = await readSchemaCatalog(client, {
+          tables: [{ schema: 'public', name: EVENTS }],
+        });
+        const after = await client.query<{ ds: string }>('SHOW DateStyle');
+        expect(after.rows[0]?.ds, 'the session keeps its own DateStyle').not.toBe('ISO, YMD');
+        return read.tables[0]?.partitions?.map((p) => `${p.name} ${p.bound}`);
+      } finally {
+        await client.end();
+      }
+    };
+    const fromSource = await bounds(
+      stack.sourceDatabaseUrl,
+      "SET DateStyle = 'SQL, DMY'; SET TimeZone = 'Asia/Tokyo'",
+    );
+    const fromTarget = await bounds(
+      stack.targetDatabaseUrl,
+      "SET DateStyle = 'German'; SET TimeZone = 'America/New_York'",
+    );
+    expect(fromSource).toEqual(fromTarget);
+    expect(fromSource).toContain(`${EVENTS}_2024 FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')`);
   }, 60_000);
 
   it('copies through the roots, then streams inserts, updates, deletes and partition-key moves', async () => {
