@@ -14,7 +14,7 @@ export interface ColumnType {
   /** format_type() under search_path = pg_catalog, e.g. `numeric(12,2)`, `public.mood[]`. */
   sql: string;
   /** Set when the (element) type lives outside pg_catalog: an enum, a domain or another type. */
-  user?: QualifiedName & { kind: 'enum' | 'domain' | 'other' };
+  user?: QualifiedName & { kind: 'enum' | 'domain' | 'composite' | 'range' | 'other' };
   array: boolean;
 }
 
@@ -88,6 +88,20 @@ export interface DomainDefinition extends QualifiedName {
   checks: ConstraintDefinition[];
 }
 
+/** A standalone composite type (CREATE TYPE ... AS (...)). */
+export interface CompositeDefinition extends QualifiedName {
+  attributes: { name: string; type: ColumnType; collation?: string }[];
+}
+
+/** A range type (CREATE TYPE ... AS RANGE): its subtype and the options schema-sync carries. */
+export interface RangeDefinition extends QualifiedName {
+  subtype: ColumnType;
+  collation?: string;
+  /** A pg_catalog function (a user one is not carried: it would come after the types). */
+  subtypeDiff?: string;
+  multirange: string;
+}
+
 export interface SequenceDefinition extends QualifiedName {
   /** How a default names it: `'<regclassText>'::regclass` (search_path = pg_catalog). */
   regclassText: string;
@@ -116,6 +130,8 @@ export interface SchemaCatalog {
   domains: DomainDefinition[];
   /** Requested types that exist and are neither enums nor domains (extension types...). */
   otherTypes: QualifiedName[];
+  composites?: CompositeDefinition[];
+  ranges?: RangeDefinition[];
   sequences: SequenceDefinition[];
   /** Extensions, functions, views, triggers (schema-object-types.ts), when requested. */
   objects?: SchemaObjects;

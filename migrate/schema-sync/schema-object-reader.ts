@@ -125,6 +125,9 @@ async function readFunctions(client: pg.ClientBase, schema: string, objects: Sch
                       AND d.objid = p.oid AND d.refclassid = 'pg_class'::regclass) AS reads_relations
        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
       WHERE n.nspname = $1 AND ${notExtensionMember('pg_proc', 'p')}
+        -- A range type's constructors come with the type (an internal dependency).
+        AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_proc'::regclass
+                          AND x.objid = p.oid AND x.deptype = 'i')
       ORDER BY p.proname, identity`,
     [schema],
   );

@@ -10,7 +10,13 @@ import { SchemaSyncDraft } from './schema-sync-draft.js';
 import type { SchemaSyncOptions, SchemaSyncPlan } from './schema-sync-types.js';
 import { planSequences } from './sequence-plan.js';
 import { planTable, selectTables } from './table-plan.js';
-import { collectUsedTypes, planDomains, planEnums } from './type-plan.js';
+import {
+  collectUsedTypes,
+  planComposites,
+  planDomains,
+  planEnums,
+  planRanges,
+} from './type-plan.js';
 
 /** The DDL to read from the target: the mapped names of everything the source tables use. */
 export function targetCatalogRequest(
@@ -21,6 +27,8 @@ export function targetCatalogRequest(
   const types = [
     ...source.enums.map((e) => mapping.name(e)),
     ...source.domains.map((d) => mapping.name(d)),
+    ...(source.composites ?? []).map((c) => mapping.name(c)),
+    ...(source.ranges ?? []).map((r) => mapping.name(r)),
     // Extension and other types are used where they are, not created: look them up as named.
     ...source.otherTypes.map((t) => mapping.otherTypeName(t)),
   ];
@@ -46,6 +54,8 @@ export function planSchemaSync(
   planExtensions(draft);
   planEnums(draft, types.enums);
   planDomains(draft, types.domains);
+  planComposites(draft, types.composites);
+  planRanges(draft, types.ranges);
   planFunctions(draft);
   const identitySequences = planSequences(draft, source.sequences, kept);
   for (const table of kept) planTable(draft, table, identitySequences);

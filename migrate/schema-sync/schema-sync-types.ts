@@ -46,7 +46,9 @@ export type ObjectKind =
   | 'view'
   | 'materialized-view'
   | 'trigger'
-  | 'policy';
+  | 'policy'
+  | 'composite'
+  | 'range';
 
 export interface ObjectPlan {
   kind: ObjectKind;

@@ -3,11 +3,13 @@
 import type pg from 'pg';
 import {
   type ColumnType,
+  type CompositeDefinition,
   catalogKeyOf,
   type DomainDefinition,
   type EnumDefinition,
   formatQualifiedName,
   type QualifiedName,
+  type RangeDefinition,
   type SchemaCatalog,
 } from './schema-catalog-types.js';
 
@@ -27,7 +29,16 @@ export interface TypeColumns {
 export function toColumnType(row: TypeColumns): ColumnType {
   const builtin = row.base_schema === 'pg_catalog' || row.base_schema === 'information_schema';
   if (builtin) return { sql: row.type_sql, array: row.is_array };
-  const kind = row.base_kind === 'e' ? 'enum' : row.base_kind === 'd' ? 'domain' : 'other';
+  const kind =
+    row.base_kind === 'e'
+      ? 'enum'
+      : row.base_kind === 'd'
+        ? 'domain'
+        : row.base_kind === 'c'
+          ? 'composite'
+          : row.base_kind === 'r'
+            ? 'range'
+            : 'other';
   return {
     sql: row.type_sql,
     user: { schema: row.base_schema, name: row.base_name, kind },
@@ -44,7 +55,14 @@ export async function readCatalogTypes(
   client: pg.ClientBase,
   refs: QualifiedName[],
   follow = false,
-): Promise<Pick<SchemaCatalog, 'enums' | 'domains' | 'otherTypes'>> {
+): Promise<
+  Pick<SchemaCatalog, 'enums' | 'domains' | 'otherTypes'> & {
+    composites: CompositeDefinition[];
+    ranges: RangeDefinition[];
+  }
+> {
+  const composites: CompositeDefinition[] = [];
+  const ranges: RangeDefinition[] = [];
   const enums: EnumDefinition[] = [];
   const domains: DomainDefinition[] = [];
   const otherTypes: QualifiedName[] = [];
@@ -57,9 +75,11 @@ export async function readCatalogTypes(
       schema: string;
       name: string;
       typtype: string;
+      relkind: string | null;
       labels: string[] | null;
     }>(
       `SELECT n.nspname AS schema, t.typname AS name, t.typtype,
+              (SELECT relkind FROM pg_class WHERE oid = t.typrelid) AS relkind,
               (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e
                 WHERE e.enumtypid = t.oid) AS labels
          FROM unnest($1::text[], $2::text[]) AS want(schema, name)
@@ -76,13 +96,26 @@ export async function readCatalogTypes(
         domains.push(domain);
         const base = domain.baseType.user;
         if (follow && base && !seen.has(catalogKeyOf(base))) next.push(base);
+      } else if (t.typtype === 'c' && t.relkind === 'c') {
+        const composite = await readComposite(client, t);
+        composites.push(composite);
+        for (const a of composite.attributes) {
+          const user = a.type.user;
+          if (follow && user && !seen.has(catalogKeyOf(user))) next.push(user);
+        }
+      } else if (t.typtype === 'r') {
+        const range = await readRange(client, t);
+        ranges.push(range);
+        const user = range.subtype.user;
+        if (follow && user && !seen.has(catalogKeyOf(user))) next.push(user);
       } else {
+        // Extension types, and a table's row type (it comes with its table).
         otherTypes.push({ schema: t.schema, name: t.name });
       }
     }
     pending = next;
   }
-  return { enums, domains, otherTypes };
+  return { enums, domains, otherTypes, composites, ranges };
 }
 
 async function readDomain(client: pg.ClientBase, ref: QualifiedName): Promise<DomainDefinition> {
@@ -119,4 +152,74 @@ async function readDomain(client: pg.ClientBase, ref: QualifiedName): Promise<Do
   if (row.collation) domain.collation = row.collation;
   if (row.default_sql !== null) domain.default = row.default_sql;
   return domain;
+}
+
+async function readComposite(
+  client: pg.ClientBase,
+  ref: QualifiedName,
+): Promise<CompositeDefinition> {
+  const found = await client.query<TypeColumns & { name: string }>(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type_sql,
+            bt.typtype AS base_kind, bn.nspname AS base_schema, bt.typname AS base_name,
+            (t.typcategory = 'A' AND t.typelem <> 0) AS is_array,
+            CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+                 THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END AS collation,
+            false AS not_null, NULL AS default_sql
+       FROM pg_type ct
+       JOIN pg_namespace ctn ON ctn.oid = ct.typnamespace
+       JOIN pg_attribute a ON a.attrelid = ct.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+       JOIN pg_type t ON t.oid = a.atttypid
+       ${BASE_TYPE_JOIN}
+       LEFT JOIN pg_collation co ON co.oid = a.attcollation
+       LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+      WHERE ctn.nspname = $1 AND ct.typname = $2
+      ORDER BY a.attnum`,
+    [ref.schema, ref.name],
+  );
+  return {
+    schema: ref.schema,
+    name: ref.name,
+    attributes: found.rows.map((r) => ({
+      name: r.name,
+      type: toColumnType(r),
+      ...(r.collation ? { collation: r.collation } : {}),
+    })),
+  };
+}
+
+async function readRange(client: pg.ClientBase, ref: QualifiedName): Promise<RangeDefinition> {
+  const found = await client.query<
+    TypeColumns & { diff: string | null; multirange: string | null }
+  >(
+    `SELECT format_type(r.rngsubtype, NULL) AS type_sql,
+            bt.typtype AS base_kind, bn.nspname AS base_schema, bt.typname AS base_name,
+            (t.typcategory = 'A' AND t.typelem <> 0) AS is_array,
+            CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> t.typcollation
+                 THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END AS collation,
+            false AS not_null, NULL AS default_sql,
+            CASE WHEN dn.nspname = 'pg_catalog' THEN 'pg_catalog.' || quote_ident(dp.proname) END AS diff,
+            mt.typname AS multirange
+       FROM pg_range r
+       JOIN pg_type rt ON rt.oid = r.rngtypid
+       JOIN pg_namespace rn ON rn.oid = rt.typnamespace
+       JOIN pg_type t ON t.oid = r.rngsubtype
+       ${BASE_TYPE_JOIN}
+       LEFT JOIN pg_collation co ON co.oid = r.rngcollation
+       LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+       LEFT JOIN pg_proc dp ON dp.oid = r.rngsubdiff
+       LEFT JOIN pg_namespace dn ON dn.oid = dp.pronamespace
+       LEFT JOIN pg_type mt ON mt.oid = r.rngmultitypid
+      WHERE rn.nspname = $1 AND rt.typname = $2`,
+    [ref.schema, ref.name],
+  );
+  const row = found.rows[0];
+  if (!row) throw new Error(`range type ${formatQualifiedName(ref)} vanished while reading`);
+  return {
+    schema: ref.schema,
+    name: ref.name,
+    subtype: toColumnType(row),
+    ...(row.collation ? { collation: row.collation } : {}),
+    ...(row.diff ? { subtypeDiff: row.diff } : {}),
+    multirange: row.multirange ?? `${ref.name}_multirange`,
+  };
 }

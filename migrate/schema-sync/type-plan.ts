@@ -4,8 +4,10 @@ import { quoteIdent, quoteLiteral } from '../../core/sql-identifier.js';
 import { keyOf, qualified } from './name-mapping.js';
 import type {
   ColumnType,
+  CompositeDefinition,
   DomainDefinition,
   EnumDefinition,
+  RangeDefinition,
   SchemaCatalog,
   TableDefinition,
 } from './schema-catalog-types.js';
@@ -15,13 +17,18 @@ export interface UsedTypes {
   enums: EnumDefinition[];
   /** Each after the domains its base type needs: CREATE DOMAIN needs the base type. */
   domains: DomainDefinition[];
+  /** Composite and range types, each after the user types it is made of. */
+  composites: CompositeDefinition[];
+  ranges: RangeDefinition[];
 }
 
 /** The source's enums and domains that the tables' columns use (domains pull in their base types). */
 export function collectUsedTypes(source: SchemaCatalog, tables: TableDefinition[]): UsedTypes {
   const enums = new Map(source.enums.map((e) => [keyOf(e), e]));
   const domains = new Map(source.domains.map((d) => [keyOf(d), d]));
-  const used: UsedTypes = { enums: [], domains: [] };
+  const composites = new Map((source.composites ?? []).map((c) => [keyOf(c), c]));
+  const ranges = new Map((source.ranges ?? []).map((r) => [keyOf(r), r]));
+  const used: UsedTypes = { enums: [], domains: [], composites: [], ranges: [] };
   const seen = new Set<string>();
   const useType = (type: ColumnType) => {
     const user = type.user;
@@ -34,6 +41,16 @@ export function collectUsedTypes(source: SchemaCatalog, tables: TableDefinition[
       useType(d.baseType);
       // After its base type: CREATE DOMAIN needs it.
       used.domains.push(d);
+    }
+    const c = composites.get(keyOf(user));
+    if (c) {
+      for (const a of c.attributes) useType(a.type);
+      used.composites.push(c);
+    }
+    const r = ranges.get(keyOf(user));
+    if (r) {
+      useType(r.subtype);
+      used.ranges.push(r);
     }
   };
   for (const table of tables) for (const c of table.columns) useType(c.type);
@@ -142,5 +159,75 @@ export function planDomains(draft: SchemaSyncDraft, domains: DomainDefinition[])
     statements.types.push(parts.join(' '));
     object.status = 'create';
     object.actions.push('create domain');
+  }
+}
+
+/** Composite types: created when missing, a different attribute list reported. */
+export function planComposites(draft: SchemaSyncDraft, composites: CompositeDefinition[]): void {
+  const { mapping, statements } = draft;
+  const target = new Map((draft.target.composites ?? []).map((c) => [keyOf(c), c]));
+  for (const c of composites) {
+    const to = mapping.name(c);
+    const object = draft.addObject('composite', c, to);
+    const attribute = (a: CompositeDefinition['attributes'][number], type: string) =>
+      `${quoteIdent(a.name)} ${type}${a.collation ? ` COLLATE ${a.collation}` : ''}`;
+    const have = target.get(keyOf(to));
+    if (have) {
+      const same =
+        have.attributes.length === c.attributes.length &&
+        c.attributes.every((a, i) => {
+          const h = have.attributes[i];
+          return h !== undefined && h.name === a.name && mapping.sameType(a.type, h.type);
+        });
+      if (!same)
+        draft.reportMismatch(
+          object,
+          'composite type attributes differ on the target (not changed)',
+        );
+      continue;
+    }
+    if (draft.targetEnums.has(keyOf(to)) || draft.targetDomains.has(keyOf(to))) {
+      draft.reportMismatch(
+        object,
+        'a type of this name exists on the target and is not a composite',
+      );
+      continue;
+    }
+    draft.ensureSchema(to.schema);
+    statements.types.push(
+      `CREATE TYPE ${qualified(to)} AS (${c.attributes.map((a) => attribute(a, mapping.typeSql(a.type))).join(', ')})`,
+    );
+    object.status = 'create';
+    object.actions.push('create type');
+  }
+}
+
+/** Range types: created when missing (subtype, collation, a built-in subtype_diff, multirange name). */
+export function planRanges(draft: SchemaSyncDraft, ranges: RangeDefinition[]): void {
+  const { mapping, statements } = draft;
+  const target = new Map((draft.target.ranges ?? []).map((r) => [keyOf(r), r]));
+  for (const r of ranges) {
+    const to = mapping.name(r);
+    const object = draft.addObject('range', r, to);
+    const have = target.get(keyOf(to));
+    if (have) {
+      if (!mapping.sameType(r.subtype, have.subtype)) {
+        draft.reportMismatch(
+          object,
+          `range over ${have.subtype.sql} on the target, over ${r.subtype.sql} on the source (not changed)`,
+        );
+      }
+      continue;
+    }
+    draft.ensureSchema(to.schema);
+    const options = [
+      `SUBTYPE = ${mapping.typeSql(r.subtype)}`,
+      ...(r.collation ? [`COLLATION = ${r.collation}`] : []),
+      ...(r.subtypeDiff ? [`SUBTYPE_DIFF = ${r.subtypeDiff}`] : []),
+      `MULTIRANGE_TYPE_NAME = ${qualified({ schema: to.schema, name: r.multirange })}`,
+    ];
+    statements.types.push(`CREATE TYPE ${qualified(to)} AS RANGE (${options.join(', ')})`);
+    object.status = 'create';
+    object.actions.push('create type');
   }
 }

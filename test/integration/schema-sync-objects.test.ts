@@ -52,7 +52,7 @@ async function describeSchema(client: pg.Client, schema: string) {
           regexp_replace(pg_get_functiondef(p.oid), '^CREATE OR REPLACE (FUNCTION|PROCEDURE) [^(]*', '') AS def
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
         WHERE n.nspname = $1 AND p.prokind IN ('f', 'p')
-          AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.objid = p.oid AND x.deptype = 'e')
+          AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.objid = p.oid AND x.deptype IN ('e', 'i'))
         ORDER BY 1, 3`),
       views: await q(`SELECT c.relname, c.relkind, pg_get_viewdef(c.oid) AS def
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -60,6 +60,16 @@ async function describeSchema(client: pg.Client, schema: string) {
       triggers: await q(`SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid, true) AS def
         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND NOT t.tgisinternal ORDER BY 1, 2`),
+      types: await q(`SELECT t.typname, t.typtype,
+          (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                  || COALESCE(' ' || (SELECT collname FROM pg_collation WHERE oid = a.attcollation AND a.attcollation <> 100), ''), ', ' ORDER BY a.attnum)
+             FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0) AS attributes,
+          (SELECT format_type(r.rngsubtype, NULL) || ' ' || r.rngsubdiff::regproc::text || ' ' || format_type(r.rngmultitypid, NULL)
+             FROM pg_range r WHERE r.rngtypid = t.oid) AS range
+        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE n.nspname = $1 AND t.typtype IN ('c', 'r', 'e', 'd')
+          AND (t.typtype <> 'c' OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
+        ORDER BY 1`),
       comments: await q(`SELECT d.classoid::regclass::text AS catalog,
           COALESCE(c.relname, p.proname, tg.tgname, pol.polname) AS object, d.objsubid, d.description
         FROM pg_description d
@@ -111,12 +121,16 @@ beforeAll(async () => {
     CREATE EXTENSION hstore WITH SCHEMA ${SRC};
     CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN NEW.last_updated := clock_timestamp(); RETURN NEW; END $$;
+    CREATE TYPE dims AS (w numeric(6,2), h numeric(6,2), unit text COLLATE "C");
+    CREATE TYPE price_band AS RANGE (subtype = float8, subtype_diff = float8mi);
     CREATE FUNCTION qty_ok(q integer) RETURNS boolean LANGUAGE sql IMMUTABLE RETURN q >= 0;
     CREATE TABLE items (
       id integer PRIMARY KEY,
       name text NOT NULL,
       qty integer NOT NULL DEFAULT 0 CONSTRAINT items_qty_ok CHECK (qty_ok(qty)),
       attrs hstore,
+      size dims,
+      band price_band,
       last_updated timestamptz NOT NULL DEFAULT now());
     CREATE TABLE not_synced (id integer PRIMARY KEY);
     CREATE FUNCTION item_count() RETURNS bigint LANGUAGE sql STABLE
@@ -231,6 +245,9 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
     );
     expect(got.policies).toHaveLength(2);
     expect(got.comments).toEqual(want.comments);
+    // Composite and range types, attribute by attribute.
+    expect(got.types).toEqual(want.types);
+    expect(got.types.map((t) => t.typname)).toEqual(['dims', 'price_band']);
     expect(got.comments).toHaveLength(8);
     const rls = await target.query(
       'SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = to_regclass($1)',

@@ -411,3 +411,89 @@ describe('comments', () => {
     expect(comments).toEqual([`COMMENT ON TRIGGER "items_touch" ON "tgt"."items" IS 'stamps'`]);
   });
 });
+
+describe('composite and range types', () => {
+  const numeric = { sql: 'numeric(6,2)', array: false };
+  const withTypes = catalog(
+    [
+      {
+        ...table('app', 'items'),
+        columns: [
+          { name: 'id', type: { sql: 'integer', array: false }, notNull: true },
+          {
+            name: 'size',
+            type: {
+              sql: 'app.dims',
+              user: { schema: 'app', name: 'dims', kind: 'composite' },
+              array: false,
+            },
+            notNull: false,
+          },
+          {
+            name: 'band',
+            type: {
+              sql: 'app.band',
+              user: { schema: 'app', name: 'band', kind: 'range' },
+              array: false,
+            },
+            notNull: false,
+          },
+        ],
+      },
+    ],
+    {},
+    {
+      composites: [
+        {
+          schema: 'app',
+          name: 'dims',
+          attributes: [
+            { name: 'w', type: numeric },
+            { name: 'unit', type: { sql: 'text', array: false }, collation: 'pg_catalog."C"' },
+          ],
+        },
+      ],
+      ranges: [
+        {
+          schema: 'app',
+          name: 'band',
+          subtype: { sql: 'double precision', array: false },
+          subtypeDiff: 'pg_catalog.float8mi',
+          multirange: 'band_multirange',
+        },
+      ],
+    },
+  );
+
+  it('creates them before the table, in the target schema', () => {
+    const plan = planSchemaSync(withTypes, emptyTarget, options);
+    const before = plan.sections.beforeData;
+    const composite = before.indexOf(
+      'CREATE TYPE "tgt"."dims" AS ("w" numeric(6,2), "unit" text COLLATE pg_catalog."C")',
+    );
+    const range = before.indexOf(
+      'CREATE TYPE "tgt"."band" AS RANGE (SUBTYPE = double precision, SUBTYPE_DIFF = pg_catalog.float8mi, MULTIRANGE_TYPE_NAME = "tgt"."band_multirange")',
+    );
+    const created = before.findIndex((s) => s.startsWith('CREATE TABLE "tgt"."items"'));
+    expect(composite).toBeGreaterThan(-1);
+    expect(range).toBeGreaterThan(-1);
+    expect(created).toBeGreaterThan(Math.max(composite, range));
+    expect(before[created]).toContain('"size" "tgt"."dims"');
+    expect(plan.mismatches).toEqual([]);
+  });
+
+  it('a composite with other attributes on the target is a mismatch', () => {
+    const target = catalog(
+      [],
+      { availableExtensions: [] },
+      {
+        composites: [{ schema: 'tgt', name: 'dims', attributes: [{ name: 'w', type: numeric }] }],
+      },
+    );
+    const plan = planSchemaSync(withTypes, target, options);
+    expect(plan.mismatches).toContainEqual({
+      object: 'tgt.dims',
+      message: 'composite type attributes differ on the target (not changed)',
+    });
+  });
+});
