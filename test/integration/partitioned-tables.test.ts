@@ -1,6 +1,7 @@
 // Partitioned tables end to end on the real stack, replicated through their root
 // (publish_via_partition_root): a range-partitioned table with a hash-sub-partitioned partition and
-// a default partition, and a list-partitioned table. preflight checks the publication's setting;
+// a default partition, a list-partitioned table, and a list-partitioned table the target partitions
+// by hash of another key column (left as it is: the target routes rows itself). preflight checks the publication's setting;
 // schema-sync creates the partitioning; pgferry copy copies through the roots; pgferry run applies
 // inserts, updates, deletes and partition-key moves arriving on the roots' topics; verify matches.
 // Then, during replication: a partition created on the source and written at once stops its table
@@ -30,7 +31,9 @@ const slot = `pgferry_part_${run}`;
 const connectorName = `pgferry-part-${run}`;
 const EVENTS = `part_ev_${run}`;
 const REGIONS = `part_rg_${run}`;
-const ROOTS = [EVENTS, REGIONS];
+/** LIST-partitioned on the source, HASH-partitioned (by another key column) on the target. */
+const REHASHED = `part_rh_${run}`;
+const ROOTS = [EVENTS, REGIONS, REHASHED];
 const ATTACHED = `${EVENTS}_2032`;
 const NEW_PARTITION = `${REGIONS}_jp`;
 const LATER = `${EVENTS}_2040`;
@@ -132,8 +135,24 @@ beforeAll(async () => {
     CREATE TABLE ${REGIONS}_us PARTITION OF ${REGIONS} FOR VALUES IN ('us');
     INSERT INTO ${REGIONS} SELECT g, (ARRAY['de', 'fr', 'us'])[1 + g % 3], g * 1.5
       FROM generate_series(1, 300) g;
+    CREATE TABLE ${REHASHED} (id int NOT NULL, region text NOT NULL, v text,
+      PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+    CREATE TABLE ${REHASHED}_de PARTITION OF ${REHASHED} FOR VALUES IN ('de');
+    CREATE TABLE ${REHASHED}_rest PARTITION OF ${REHASHED} DEFAULT;
+    INSERT INTO ${REHASHED} SELECT g, (ARRAY['de', 'us'])[1 + g % 2], 'v' || g FROM generate_series(1, 200) g;
     GRANT SELECT ON ${ROOTS.join(', ')} TO ${reader};
-    ANALYZE ${EVENTS}, ${REGIONS};
+    ANALYZE ${EVENTS}, ${REGIONS}, ${REHASHED};
+  `);
+  // The target's own partitioning of that table, made by hand and handed to pgferry's role.
+  const owner = stack.vars.TARGET_DB_USER ?? 'pgferry';
+  await target.query(`
+    CREATE TABLE ${REHASHED} (id int NOT NULL, region text NOT NULL, v text,
+      PRIMARY KEY (id, region)) PARTITION BY HASH (id);
+    CREATE TABLE ${REHASHED}_h0 PARTITION OF ${REHASHED} FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+    CREATE TABLE ${REHASHED}_h1 PARTITION OF ${REHASHED} FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+    ALTER TABLE ${REHASHED} OWNER TO ${owner};
+    ALTER TABLE ${REHASHED}_h0 OWNER TO ${owner};
+    ALTER TABLE ${REHASHED}_h1 OWNER TO ${owner};
   `);
 }, 60_000);
 
@@ -199,6 +218,10 @@ describe.sequential('partitioned tables, replicated through their root', () => {
     expect(dry.stdout).toContain(`CREATE TABLE "public"."${EVENTS}_other" PARTITION OF`);
     const synced = await runPgferryCli(['schema-sync', '--tables', ROOTS.join(',')], env);
     expect(synced.code, synced.stderr + synced.stdout).toBe(0);
+    // A target partitioned another way is left as it is, with a note.
+    expect(synced.stdout).toContain(
+      'partitioned by HASH (id) on the target, LIST (region) on the source: partitions not synced',
+    );
     const tree = await target.query<{ name: string; kind: string; bound: string | null }>(
       `SELECT c.relname AS name, c.relkind AS kind, pg_get_expr(c.relpartbound, c.oid) AS bound
          FROM pg_partition_tree($1::regclass) t JOIN pg_class c ON c.oid = t.relid ORDER BY 1`,
@@ -326,6 +349,10 @@ describe.sequential('partitioned tables, replicated through their root', () => {
       UPDATE ${REGIONS} SET region = 'fr' WHERE region = 'us' AND id % 5 = 0;
       DELETE FROM ${REGIONS} WHERE id % 13 = 0;
       INSERT INTO ${REGIONS} VALUES (5001, 'de', 1), (5002, 'us', 2);
+      UPDATE ${REHASHED} SET region = 'us', v = 'moved' WHERE region = 'de' AND id % 3 = 0;
+      UPDATE ${REHASHED} SET region = 'fr' WHERE region = 'us' AND id % 7 = 0;
+      DELETE FROM ${REHASHED} WHERE id % 11 = 0;
+      INSERT INTO ${REHASHED} VALUES (7001, 'de', 'new'), (7002, 'jp', 'new');
     `);
     await equalTables();
     expect(await placement(target, EVENTS)).toEqual(await placement(source, EVENTS));
