@@ -1,6 +1,7 @@
 // Several source schemas and one table selection (issue 18, item 4) on the real stack: two source
 // schemas, each with a table `items`, one mapped to another target schema (SCHEMA_MAP), and an
-// excluded table `secret`. A publication of its own covers the schemas (preflight's check names
+// excluded table `secret` (its upper-case twin `SECRET` is replicated: Debezium's lists are made
+// case-sensitive), and an excluded odd name `we"ird.name`. A publication of its own covers the schemas (preflight's check names
 // the missing one and its ALTER PUBLICATION fix), `pgferry connector apply` writes the
 // connector's schema.include.list and table.exclude.list from the settings, then schema-sync,
 // copy and run move both schemas, a table created later in a selected schema is captured without
@@ -40,6 +41,7 @@ const publication = `h4_pub_${run}`;
 const slot = `h4_slot_${run}`;
 const connectorName = `pgferry-h4-${run}`;
 const groupId = `pgferry-h4-${run}`;
+const WEIRD = 'we"ird.name';
 const q = (schema: string, table: string) => `${quoteIdent(schema)}.${quoteIdent(table)}`;
 
 const { KAFKA_TOPIC_PATTERN: _stackPattern, ...stackVars } = stack.vars;
@@ -47,7 +49,7 @@ const env: Record<string, string> = {
   ...stackVars,
   SOURCE_SCHEMAS: `${A},${B}`,
   SCHEMA_MAP: `${B}:${B_TARGET}`,
-  TABLES_EXCLUDE: `${A}.secret`,
+  TABLES_EXCLUDE: `${A}.secret, ${B}."we""ird.name"`,
   KAFKA_TOPIC_PREFIX: prefix,
   SOURCE_PUBLICATION: publication,
   SOURCE_SLOT_NAME: slot,
@@ -124,7 +126,11 @@ beforeAll(async () => {
   }
   await source.query(`
     CREATE TABLE ${q(A, 'secret')} (id integer PRIMARY KEY, s text);
-    INSERT INTO ${q(A, 'secret')} VALUES (1, 'never leaves the source');`);
+    INSERT INTO ${q(A, 'secret')} VALUES (1, 'never leaves the source');
+    CREATE TABLE ${q(A, 'SECRET')} (id integer PRIMARY KEY, s text);
+    INSERT INTO ${q(A, 'SECRET')} VALUES (1, 'a'), (2, 'b'), (3, 'c');
+    CREATE TABLE ${q(B, WEIRD)} (id integer PRIMARY KEY);
+    INSERT INTO ${q(B, WEIRD)} VALUES (1);`);
   // First only B: preflight's check must name A and the statement that adds it.
   await source.query(
     `CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLES IN SCHEMA ${quoteIdent(B)}`,
@@ -209,7 +215,9 @@ describe.sequential('two source schemas, a same-named table in each, one exclude
       connectorName,
     );
     expect(stored?.['schema.include.list']).toBe(`(?s-i)${A},(?s-i)${B}`);
-    expect(stored?.['table.exclude.list']).toBe(`(?s-i)${A}\\u002esecret`);
+    expect(stored?.['table.exclude.list']).toBe(
+      `(?s-i)${A}\\u002esecret,(?s-i)${B}\\u002ewe\\u0022ird\\u002ename`,
+    );
   }, 180_000);
 
   it('schema-sync and copy create and fill each schema’s target, never the excluded table', async () => {
@@ -219,13 +227,20 @@ describe.sequential('two source schemas, a same-named table in each, one exclude
     expect(await exists(target, B_TARGET, 'items')).toBe(true);
     expect(await exists(target, B, 'items')).toBe(false);
     expect(await exists(target, A, 'secret')).toBe(false);
+    expect(await exists(target, A, 'SECRET')).toBe(true);
+    expect(await exists(target, B_TARGET, WEIRD)).toBe(false);
 
     const copied = await runPgferryCli(['copy', '--json'], env);
     expect(copied.code, copied.stdout + copied.stderr).toBe(0);
     const report = JSON.parse(copied.stdout) as CopyReport;
     expect(report.tables.map((t) => `${t.source} -> ${t.table}`).sort()).toEqual(
-      [`${A}.items -> ${A}.items`, `${B}.items -> ${B_TARGET}.items`].sort(),
+      [
+        `${A}.SECRET -> ${A}.SECRET`,
+        `${A}.items -> ${A}.items`,
+        `${B}.items -> ${B_TARGET}.items`,
+      ].sort(),
     );
+    expect(await waitForPair([A, 'SECRET'], [A, 'SECRET'], 1_000)).toBe(3);
     expect(await waitForPair([A, 'items'], [A, 'items'], 1_000)).toBe(300);
     expect(await waitForPair([B, 'items'], [B_TARGET, 'items'], 1_000)).toBe(300);
   }, 60_000);
@@ -241,7 +256,11 @@ describe.sequential('two source schemas, a same-named table in each, one exclude
     }
     await source.query(`
       INSERT INTO ${q(A, 'secret')} VALUES (2, 'still secret');
-      UPDATE ${q(A, 'secret')} SET s = 'changed' WHERE id = 1;`);
+      UPDATE ${q(A, 'secret')} SET s = 'changed' WHERE id = 1;
+      INSERT INTO ${q(B, WEIRD)} VALUES (2);
+      INSERT INTO ${q(A, 'SECRET')} VALUES (4, 'd');
+      UPDATE ${q(A, 'SECRET')} SET s = 'changed' WHERE id = 1;`);
+    expect(await waitForPair([A, 'SECRET'], [A, 'SECRET'])).toBe(4);
     expect(await waitForPair([A, 'items'], [A, 'items'])).toBe(340 - 30);
     expect(await waitForPair([B, 'items'], [B_TARGET, 'items'])).toBe(340 - 30);
 
@@ -263,6 +282,7 @@ describe.sequential('two source schemas, a same-named table in each, one exclude
       report.tables.map((t) => [t.source, t.target, t.match]),
       verified.stderr,
     ).toEqual([
+      [`${A}.SECRET`, `${A}.SECRET`, true],
       [`${A}.items`, `${A}.items`, true],
       [`${B}.items`, `${B_TARGET}.items`, true],
       [`${B}.later`, `${B_TARGET}.later`, true],
@@ -270,18 +290,27 @@ describe.sequential('two source schemas, a same-named table in each, one exclude
     expect(verified.code).toBe(0);
 
     expect(await exists(target, A, 'secret')).toBe(false);
+    expect(await exists(target, B_TARGET, WEIRD)).toBe(false);
     const mine = await topics();
     expect(mine).toContain(`${prefix}.${A}.items`);
     expect(mine).toContain(`${prefix}.${B}.items`);
     expect(mine).toContain(`${prefix}.${B}.later`);
-    // Debezium never captured it: no topic, nothing consumed, nothing dead-lettered.
-    expect(mine.filter((t) => t.includes('secret') || t.endsWith('.dlq'))).toEqual([]);
+    expect(mine).toContain(`${prefix}.${A}.SECRET`);
+    // Debezium never captured them: no topic, nothing consumed, nothing dead-lettered.
+    expect(
+      mine.filter((t) => t.includes('secret') || t.includes('ird') || t.endsWith('.dlq')),
+    ).toEqual([]);
     const consumed = await target.query<{ topic: string }>(
       'SELECT DISTINCT topic FROM pgferry.offsets WHERE group_id = $1 ORDER BY topic',
       [groupId],
     );
     expect(consumed.rows.map((r) => r.topic).sort()).toEqual(
-      [`${prefix}.${A}.items`, `${prefix}.${B}.items`, `${prefix}.${B}.later`].sort(),
+      [
+        `${prefix}.${A}.SECRET`,
+        `${prefix}.${A}.items`,
+        `${prefix}.${B}.items`,
+        `${prefix}.${B}.later`,
+      ].sort(),
     );
 
     // status reads each topic back to its pair's target table.
@@ -289,6 +318,7 @@ describe.sequential('two source schemas, a same-named table in each, one exclude
     const seen = JSON.parse(status.stdout) as MigrationStatus;
     expect(seen.tables.map((t) => `${t.topic} -> ${t.table}`).sort()).toEqual(
       [
+        `${prefix}.${A}.SECRET -> ${A}.SECRET`,
         `${prefix}.${A}.items -> ${A}.items`,
         `${prefix}.${B}.items -> ${B_TARGET}.items`,
         `${prefix}.${B}.later -> ${B_TARGET}.later`,
@@ -314,7 +344,7 @@ describe.sequential('two source schemas, a same-named table in each, one exclude
       'report: skipped',
     ]);
     expect(result.ok).toBe(true);
-    expect(result.tables).toEqual([`${A}.items`, `${B}.items`, `${B}.later`]);
+    expect(result.tables).toEqual([`${A}.SECRET`, `${A}.items`, `${B}.items`, `${B}.later`]);
     const steps = result.gates.find((g) => g.gate === 'sequences')?.details as SequenceSyncStep[];
     expect(steps.map((step) => [step.table, step.targetSequence, step.setTo]).sort()).toEqual(
       [
