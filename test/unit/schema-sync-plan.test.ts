@@ -557,6 +557,35 @@ describe('TARGET_SCHEMA', () => {
   });
 });
 
+describe('SCHEMA_MAP', () => {
+  it('maps one schema as TARGET_SCHEMA does', () => {
+    const mapped = planSchemaSync(source, emptyCatalog(), { schemaMap: { public: 'app' } });
+    const single = planSchemaSync(source, emptyCatalog(), { targetSchema: 'app' });
+    expect(mapped.statements).toEqual(single.statements);
+    expect(
+      planSchemaSync(source, emptyCatalog(), { schemaMap: { other: 'x' } }).statements,
+    ).toEqual(planSchemaSync(source, emptyCatalog()).statements);
+  });
+
+  it('puts each source schema’s same-named table in its own target schema, in one plan', () => {
+    const two = emptyCatalog({
+      tables: [table('items', { schema: 'a' }), table('items', { schema: 'b' })],
+    });
+    expect(targetCatalogRequest(two, { schemaMap: { b: 'b_copy' } }).tables).toEqual([
+      { schema: 'a', name: 'items' },
+      { schema: 'b_copy', name: 'items' },
+    ]);
+    const sql = planSchemaSync(two, emptyCatalog(), { schemaMap: { b: 'b_copy' } }).statements.join(
+      '\n',
+    );
+    expect(sql).toContain('CREATE SCHEMA IF NOT EXISTS "a"');
+    expect(sql).toContain('CREATE SCHEMA IF NOT EXISTS "b_copy"');
+    expect(sql).toContain('CREATE TABLE "a"."items"');
+    expect(sql).toContain('CREATE TABLE "b_copy"."items"');
+    expect(sql).not.toContain('"b".');
+  });
+});
+
 describe('rewriteSchemaReferences', () => {
   const renames = new Map([
     ['public', 'app'],
