@@ -6,6 +6,7 @@ import {
   BOOKKEEPING_SCHEMA,
   copyTablesTable,
   hasBookkeepingTable,
+  keylessPositionsTable,
   tablesTable,
 } from './bookkeeping-schema.js';
 
@@ -45,14 +46,22 @@ export async function readTableProgress(client: pg.ClientBase): Promise<TablePro
 }
 
 /**
- * Empties the table's row positions (deleted rows included), so a fresh snapshot starts without
- * them. Nothing to do for a table the sink never registered. Runs in the caller's transaction.
+ * Empties the table's row positions (deleted rows included; a keyless table's last applied
+ * stream position), so a fresh snapshot starts without them. Nothing to do for a table the sink never registered. Runs in the caller's transaction.
  */
 export async function resetTablePositions(
   client: pg.ClientBase,
   schema: string,
   name: string,
 ): Promise<void> {
+  // A keyless table's stream order too: a new slot's changes must not be judged by the old one's.
+  if (await hasBookkeepingTable(client, 'keyless_positions')) {
+    await client.query(
+      `DELETE FROM ${keylessPositionsTable()} WHERE table_schema = $1 AND table_name = $2`,
+      [schema, name],
+    );
+  }
+  if (!(await hasBookkeepingTable(client, 'tables'))) return;
   const row = await client.query<{ position_table: string }>(
     `SELECT position_table FROM ${tablesTable()} WHERE table_schema = $1 AND table_name = $2`,
     [schema, name],
