@@ -120,6 +120,11 @@ export class NameMapping {
     return rewriteSchemaReferences(sql, this.targetCanon);
   }
 
+  /** A `schema.collation` name (quote_ident'ed): a collation of a mapped schema moves with it. */
+  collation(sql: string): string {
+    return rewriteSchemaReferences(sql, this.renames);
+  }
+
   /** An extension's (or other not created) type: moved only when its schema is a mapped one. */
   otherTypeName(n: QualifiedName): QualifiedName {
     return this.renames.has(n.schema) ? this.name(n) : n;

@@ -7,7 +7,12 @@
 import { quoteIdent, quoteLiteral } from '../../core/sql-identifier.js';
 import { keyOf, qualified, rewriteSchemaReferences } from './name-mapping.js';
 import type { QualifiedName, TableDefinition } from './schema-catalog-types.js';
-import type { TriggerDefinition, TriggerState, ViewDefinition } from './schema-object-types.js';
+import type {
+  CollationDefinition,
+  TriggerDefinition,
+  TriggerState,
+  ViewDefinition,
+} from './schema-object-types.js';
 import type { SchemaSyncDraft } from './schema-sync-draft.js';
 
 export const TRIGGER_DISABLED_REASON =
@@ -339,5 +344,45 @@ export function planTriggers(draft: SchemaSyncDraft, kept: TableDefinition[]): v
     disable(have, have.table, have.state, TRIGGER_FOUND_ENABLED_REASON);
     object.status = 'alter';
     object.actions.push('disable trigger (only on the target, enabled; cutover enables it)');
+  }
+}
+
+/** Collations of the selected schemas: created when missing, a different definition reported. */
+export function planCollations(draft: SchemaSyncDraft): void {
+  const source = draft.source.objects;
+  if (!source) return;
+  const target = new Map((draft.target.objects?.collations ?? []).map((c) => [keyOf(c), c]));
+  const describe = (c: CollationDefinition) =>
+    [
+      `provider = ${c.provider}`,
+      ...(c.provider === 'icu' && c.locale !== undefined
+        ? [`locale = ${quoteLiteral(c.locale)}`]
+        : []),
+      ...(c.provider === 'libc' && c.lcCollate !== undefined
+        ? [`lc_collate = ${quoteLiteral(c.lcCollate)}`]
+        : []),
+      ...(c.provider === 'libc' && c.lcCtype !== undefined
+        ? [`lc_ctype = ${quoteLiteral(c.lcCtype)}`]
+        : []),
+      ...(c.rules !== undefined ? [`rules = ${quoteLiteral(c.rules)}`] : []),
+      `deterministic = ${c.deterministic}`,
+    ].join(', ');
+  for (const c of source.collations) {
+    const to = draft.mapping.name(c);
+    const object = draft.addObject('collation', c, to);
+    const have = target.get(keyOf(to));
+    if (have) {
+      if (describe(have) !== describe(c)) {
+        draft.reportMismatch(
+          object,
+          `collation differs on the target: ${describe(have)} (not changed)`,
+        );
+      }
+      continue;
+    }
+    draft.ensureSchema(to.schema);
+    draft.statements.collations.push(`CREATE COLLATION ${qualified(to)} (${describe(c)})`);
+    object.status = 'create';
+    object.actions.push('create collation');
   }
 }

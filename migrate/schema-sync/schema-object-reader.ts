@@ -59,6 +59,7 @@ export async function readSchemaObjects(
       await readTriggers(client, schema, names, objects);
       await readPolicies(client, schema, names, objects);
       await readComments(client, schema, objects);
+      await readCollations(client, schema, objects);
     }
   } finally {
     await client.query("SELECT set_config('search_path', 'pg_catalog', true)");
@@ -355,6 +356,43 @@ async function readComments(client: pg.ClientBase, schema: string, objects: Sche
       name: c.name,
       ...(c.sub !== null ? { sub: c.sub } : {}),
       comment: c.comment,
+    });
+  }
+}
+
+async function readCollations(client: pg.ClientBase, schema: string, objects: SchemaObjects) {
+  // to_jsonb: the locale column is colliculocale on 15, colllocale from 17; icurules from 16.
+  const found = await client.query<{ name: string; c: Record<string, unknown> }>(
+    `SELECT c.collname AS name, to_jsonb(c) AS c
+       FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
+      WHERE n.nspname = $1 AND ${notExtensionMember('pg_collation', 'c')}
+      ORDER BY 1`,
+    [schema],
+  );
+  for (const { name, c } of found.rows) {
+    const text = (key: string) =>
+      typeof c[key] === 'string' && c[key] !== '' ? (c[key] as string) : undefined;
+    if (c.collprovider !== 'i' && c.collprovider !== 'c') {
+      objects.notCarried.push({
+        object: `${schema}.${name}`,
+        kind: 'collation',
+        reason: 'a collation of the default provider cannot be created: create it by hand',
+      });
+      continue;
+    }
+    const locale = text('colllocale') ?? text('colliculocale');
+    const lcCollate = text('collcollate');
+    const lcCtype = text('collctype');
+    const rules = text('collicurules');
+    objects.collations.push({
+      schema,
+      name,
+      provider: c.collprovider === 'i' ? 'icu' : 'libc',
+      deterministic: c.collisdeterministic !== false,
+      ...(locale !== undefined ? { locale } : {}),
+      ...(lcCollate !== undefined ? { lcCollate } : {}),
+      ...(lcCtype !== undefined ? { lcCtype } : {}),
+      ...(rules !== undefined ? { rules } : {}),
     });
   }
 }

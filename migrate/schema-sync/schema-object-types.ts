@@ -92,6 +92,18 @@ export interface CommentDefinition {
   comment: string;
 }
 
+/** A collation (CREATE COLLATION) of a selected schema. */
+export interface CollationDefinition extends QualifiedName {
+  provider: 'icu' | 'libc';
+  deterministic: boolean;
+  /** icu: the locale; libc: lc_collate and lc_ctype. */
+  locale?: string;
+  lcCollate?: string;
+  lcCtype?: string;
+  /** icu rules (PostgreSQL 16+). */
+  rules?: string;
+}
+
 /** What the catalog reader adds per schema read (source: the selected schemas; target: theirs). */
 export interface SchemaObjects {
   extensions: ExtensionDefinition[];
@@ -99,6 +111,7 @@ export interface SchemaObjects {
   views: ViewDefinition[];
   triggers: TriggerDefinition[];
   policies: PolicyDefinition[];
+  collations: CollationDefinition[];
   comments: CommentDefinition[];
   /** The tables read (the synced ones) whose row security is enabled or forced. */
   rowSecurity: RowSecurity[];
@@ -118,6 +131,7 @@ export const emptySchemaObjects = (): SchemaObjects => ({
   views: [],
   triggers: [],
   policies: [],
+  collations: [],
   comments: [],
   rowSecurity: [],
   roles: [],

@@ -17,6 +17,7 @@ import type { ObjectPlan, SchemaSyncOptions, SchemaSyncPlan } from './schema-syn
 export interface PhasedStatements {
   schemas: string[];
   extensions: string[];
+  collations: string[];
   types: string[];
   functions: string[];
   sequences: string[];
@@ -59,6 +60,7 @@ export class SchemaSyncDraft {
   readonly statements: PhasedStatements = {
     schemas: [],
     extensions: [],
+    collations: [],
     types: [],
     functions: [],
     sequences: [],
@@ -142,6 +144,7 @@ export class SchemaSyncDraft {
     const beforeData = [
       ...s.schemas,
       ...s.extensions,
+      ...s.collations,
       ...s.types,
       ...s.functions,
       ...s.sequences,

@@ -5,7 +5,13 @@ import { planComments } from './comment-plan.js';
 import { NameMapping } from './name-mapping.js';
 import { planPolicies } from './policy-plan.js';
 import type { CatalogRequest, SchemaCatalog } from './schema-catalog-types.js';
-import { planExtensions, planFunctions, planTriggers, planViews } from './schema-object-plan.js';
+import {
+  planCollations,
+  planExtensions,
+  planFunctions,
+  planTriggers,
+  planViews,
+} from './schema-object-plan.js';
 import { SchemaSyncDraft } from './schema-sync-draft.js';
 import type { SchemaSyncOptions, SchemaSyncPlan } from './schema-sync-types.js';
 import { planSequences } from './sequence-plan.js';
@@ -52,6 +58,7 @@ export function planSchemaSync(
   const kept = selectTables(draft, source.tables);
   const types = collectUsedTypes(source, kept);
   planExtensions(draft);
+  planCollations(draft);
   planEnums(draft, types.enums);
   planDomains(draft, types.domains);
   planComposites(draft, types.composites);

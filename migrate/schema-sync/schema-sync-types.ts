@@ -48,7 +48,8 @@ export type ObjectKind =
   | 'trigger'
   | 'policy'
   | 'composite'
-  | 'range';
+  | 'range'
+  | 'collation';
 
 export interface ObjectPlan {
   kind: ObjectKind;

@@ -53,7 +53,7 @@ function columnSql(
 ): string {
   const { mapping } = draft;
   const parts = [quoteIdent(c.name), mapping.typeSql(c.type)];
-  if (c.collation) parts.push(`COLLATE ${c.collation}`);
+  if (c.collation) parts.push(`COLLATE ${mapping.collation(c.collation)}`);
   if (c.generated !== undefined) {
     parts.push(`GENERATED ALWAYS AS (${mapping.expression(c.generated)}) STORED`);
   } else if (c.identity) {

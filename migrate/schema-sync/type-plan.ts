@@ -150,7 +150,7 @@ export function planDomains(draft: SchemaSyncDraft, domains: DomainDefinition[])
     }
     draft.ensureSchema(to.schema);
     const parts = [`CREATE DOMAIN ${qualified(to)} AS ${mapping.typeSql(d.baseType)}`];
-    if (d.collation) parts.push(`COLLATE ${d.collation}`);
+    if (d.collation) parts.push(`COLLATE ${mapping.collation(d.collation)}`);
     if (d.default !== undefined) parts.push(`DEFAULT ${mapping.expression(d.default)}`);
     if (d.notNull) parts.push('NOT NULL');
     for (const check of d.checks) {
@@ -170,7 +170,7 @@ export function planComposites(draft: SchemaSyncDraft, composites: CompositeDefi
     const to = mapping.name(c);
     const object = draft.addObject('composite', c, to);
     const attribute = (a: CompositeDefinition['attributes'][number], type: string) =>
-      `${quoteIdent(a.name)} ${type}${a.collation ? ` COLLATE ${a.collation}` : ''}`;
+      `${quoteIdent(a.name)} ${type}${a.collation ? ` COLLATE ${mapping.collation(a.collation)}` : ''}`;
     const have = target.get(keyOf(to));
     if (have) {
       const same =

@@ -70,6 +70,12 @@ async function describeSchema(client: pg.Client, schema: string) {
         WHERE n.nspname = $1 AND t.typtype IN ('c', 'r', 'e', 'd')
           AND (t.typtype <> 'c' OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
         ORDER BY 1`),
+      collations:
+        await q(`SELECT c.collname, c.collprovider, c.collisdeterministic, c.colliculocale,
+          (SELECT string_agg(a.attname, ',') FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid
+            WHERE a.attcollation = c.oid AND r.relname = 'items') AS used_by
+        FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
+        WHERE n.nspname = $1 ORDER BY 1`),
       comments: await q(`SELECT d.classoid::regclass::text AS catalog,
           COALESCE(c.relname, p.proname, tg.tgname, pol.polname) AS object, d.objsubid, d.description
         FROM pg_description d
@@ -121,6 +127,7 @@ beforeAll(async () => {
     CREATE EXTENSION hstore WITH SCHEMA ${SRC};
     CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN NEW.last_updated := clock_timestamp(); RETURN NEW; END $$;
+    CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
     CREATE TYPE dims AS (w numeric(6,2), h numeric(6,2), unit text COLLATE "C");
     CREATE TYPE price_band AS RANGE (subtype = float8, subtype_diff = float8mi);
     CREATE FUNCTION qty_ok(q integer) RETURNS boolean LANGUAGE sql IMMUTABLE RETURN q >= 0;
@@ -131,6 +138,7 @@ beforeAll(async () => {
       attrs hstore,
       size dims,
       band price_band,
+      code text COLLATE nocase,
       last_updated timestamptz NOT NULL DEFAULT now());
     CREATE TABLE not_synced (id integer PRIMARY KEY);
     CREATE FUNCTION item_count() RETURNS bigint LANGUAGE sql STABLE
@@ -245,6 +253,17 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
     );
     expect(got.policies).toHaveLength(2);
     expect(got.comments).toEqual(want.comments);
+    // The collation, and the column using it uses the target's.
+    expect(got.collations).toEqual(want.collations);
+    expect(got.collations).toEqual([
+      {
+        collname: 'nocase',
+        collprovider: 'i',
+        collisdeterministic: false,
+        colliculocale: 'und-u-ks-level2',
+        used_by: 'code',
+      },
+    ]);
     // Composite and range types, attribute by attribute.
     expect(got.types).toEqual(want.types);
     expect(got.types.map((t) => t.typname)).toEqual(['dims', 'price_band']);
@@ -313,6 +332,7 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
       'materialized-view': 1,
       trigger: 1,
       policy: 2,
+      collation: 1,
     });
     const statuses = (report.differences as { status: string; object: string }[]).map(
       (d) => `${d.status} ${d.object}`,

@@ -497,3 +497,45 @@ describe('composite and range types', () => {
     });
   });
 });
+
+describe('collations', () => {
+  const withCollation = catalog(
+    [
+      {
+        ...table('app', 'items'),
+        columns: [
+          { name: 'id', type: { sql: 'integer', array: false }, notNull: true },
+          {
+            name: 'code',
+            type: { sql: 'text', array: false },
+            notNull: false,
+            collation: 'app.nocase',
+          },
+        ],
+      },
+    ],
+    {
+      collations: [
+        {
+          schema: 'app',
+          name: 'nocase',
+          provider: 'icu',
+          deterministic: false,
+          locale: 'und-u-ks-level2',
+        },
+      ],
+    },
+  );
+
+  it('creates the collation before the types and tables, and the column uses the mapped one', () => {
+    const plan = planSchemaSync(withCollation, emptyTarget, options);
+    const before = plan.sections.beforeData;
+    const collation = before.indexOf(
+      `CREATE COLLATION "tgt"."nocase" (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`,
+    );
+    const created = before.findIndex((s) => s.startsWith('CREATE TABLE'));
+    expect(collation).toBeGreaterThan(-1);
+    expect(created).toBeGreaterThan(collation);
+    expect(before[created]).toContain('"code" text COLLATE "tgt".nocase');
+  });
+});
