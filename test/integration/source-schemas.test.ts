@@ -19,6 +19,7 @@ import { readConnectorDefinition } from '../../migrate/connector/connector-defin
 import type { CopyReport } from '../../migrate/copy/copy-command.js';
 import type { CutoverResult } from '../../migrate/cutover/cutover-result.js';
 import type { SequenceSyncStep } from '../../migrate/cutover/sequence-sync.js';
+import type { CheckResult, PreflightReport } from '../../migrate/preflight/preflight-check.js';
 import {
   findSchemasNotPublished,
   formatAddSchemasFix,
@@ -110,6 +111,15 @@ async function waitForPair(from: [string, string], to: [string, string], timeout
   }
 }
 
+/** One check of `pgferry preflight --json` with this file's settings. */
+async function preflightCheck(id: string): Promise<CheckResult> {
+  const result = await runPgferryCli(['preflight', '--json'], { ...env, LOG_LEVEL: 'silent' });
+  const report = JSON.parse(result.stdout) as PreflightReport;
+  const found = report.sections.flatMap((s) => s.checks).find((c) => c.id === id);
+  if (!found) throw new Error(`no check ${id} in ${result.stdout}`);
+  return found;
+}
+
 beforeAll(async () => {
   await source.connect();
   await target.connect();
@@ -183,9 +193,16 @@ describe.sequential('two source schemas, a same-named table in each, one exclude
     expect(fix).toBe(
       `ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLES IN SCHEMA ${quoteIdent(A)}`,
     );
+    const before = await preflightCheck('source.publication_schemas');
+    expect(before.status).toBe('fail');
+    expect(before.message).toContain(fix);
     await source.query(fix);
     expect(await findSchemasNotPublished(source, publication, [A, B])).toEqual([]);
-  });
+    expect(await preflightCheck('source.publication_schemas')).toMatchObject({
+      status: 'pass',
+      message: `${publication} publishes every source schema as a whole (${A}, ${B})`,
+    });
+  }, 60_000);
 
   it('connector apply takes the schemas and the excluded table from the settings', async () => {
     const definition = await readConnectorDefinition(
