@@ -1,25 +1,25 @@
 // pgbench through the real stack (issue 18, item 3 acceptance): pgbench's four tables, made by
 // `pgbench -i -s 1` and renamed so that they cannot collide with other tests; pgbench_history has
 // no primary key and gets REPLICA IDENTITY FULL, as a user would. The recommended load: schema-sync,
-// the connector with Debezium's snapshot for the keyless table only (--snapshot-keyless's config)
-// and a one-partition topic for it, `pgferry copy` for the keyed tables, `pgferry run`, while
+// `pgferry connector apply --snapshot-keyless` (Debezium's snapshot for the keyless table only, a
+// one-partition topic for it), `pgferry copy` for the keyed tables, `pgferry run`, while
 // pgbench's TPC-B-like transaction runs for ~10 s. The end: equal fingerprints and verify 0.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../core/connect-client.js';
-import {
-  readKeylessTables,
-  withKeylessSnapshot,
-  withKeylessTopicGroup,
-} from '../../migrate/connector/keyless-topics.js';
+import { readConnectorDefinition } from '../../migrate/connector/connector-definition.js';
+import { readKeylessTables } from '../../migrate/connector/keyless-topics.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
 import { loadStackEnv, repoPath } from '../support/stack-env.js';
 import { waitForEqual } from '../support/table-checksum.js';
-import { applyTestConnector, removeTestConnector } from '../support/test-connector.js';
+import { removeTestConnector } from '../support/test-connector.js';
 
 const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
 const stack = loadStackEnv();
@@ -92,9 +92,6 @@ beforeAll(async () => {
   }
   await source.query(`DROP SCHEMA ${scratch}`);
   await source.query(`ALTER TABLE ${HISTORY} REPLICA IDENTITY FULL`);
-  await source.query(
-    `GRANT SELECT ON ${ALL.join(', ')} TO ${stack.vars.SOURCE_DB_USER ?? 'pgferry_reader'}, debezium`,
-  );
   const { writeFile } = await import('node:fs/promises');
   await writeFile(scriptPath, SCRIPT);
   // History rows from before the connector: Debezium's snapshot of the keyless table loads them.
@@ -102,16 +99,52 @@ beforeAll(async () => {
 
   const synced = await runPgferryCli(['schema-sync', '--tables', ALL.join(',')], env);
   expect(synced.code, synced.stderr + synced.stdout).toBe(0);
+  // After schema-sync (which would carry grants to roles the target may not have): the copy's
+  // role and Debezium's read the tables.
+  await source.query(
+    `GRANT SELECT ON ${ALL.join(', ')} TO ${stack.vars.SOURCE_DB_USER ?? 'pgferry_reader'}, debezium`,
+  );
   const keyless = (await readKeylessTables(source)).filter((k) => k.name === HISTORY);
   expect(keyless).toEqual([{ schema: 'public', name: HISTORY, identity: 'f' }]);
-  await applyTestConnector(connect, {
-    name: connectorName,
-    topicPrefix: prefix,
-    slotName: slot,
-    tableIncludeList: ALL.map((name) => `public\\.${name}`).join(','),
-    configure: (config) =>
-      withKeylessSnapshot(withKeylessTopicGroup(config, keyless).config, keyless),
-  });
+  // `pgferry connector apply --snapshot-keyless`, as a user runs it (the stack's connector file
+  // with this run's prefix, slot and tables).
+  const definition = await readConnectorDefinition(repoPath('connect-config/debezium-source.json'));
+  const file = join(mkdtempSync(join(tmpdir(), 'pgferry-nopkb-')), 'connector.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      name: connectorName,
+      config: {
+        ...definition.config,
+        'topic.prefix': prefix,
+        'slot.name': slot,
+        'slot.drop.on.stop': 'true',
+        'table.include.list': ALL.map((name) => `public\\.${name}`).join(','),
+      },
+    }),
+  );
+  const applied = await runPgferryCli(
+    [
+      'connector',
+      'apply',
+      '--file',
+      file,
+      '--name',
+      connectorName,
+      '--snapshot-keyless',
+      '--timeout',
+      '150',
+    ],
+    env,
+  );
+  expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+  const stored = await connect.getConnectorConfig(connectorName);
+  expect(stored?.['snapshot.mode']).toBe('initial');
+  expect(stored?.['snapshot.include.collection.list']?.split(',')).toContain(`public\\.${HISTORY}`);
+  expect(stored?.['topic.creation.pgferrykeyless.include']?.split(',')).toContain(
+    `${prefix}\\.public\\.${HISTORY}`,
+  );
+  expect(stored?.['topic.creation.pgferrykeyless.partitions']).toBe('1');
 }, 300_000);
 
 afterAll(async () => {
