@@ -60,6 +60,7 @@ export async function readSchemaObjects(
       await readPolicies(client, schema, names, objects);
       await readComments(client, schema, objects);
       await readCollations(client, schema, objects);
+      await readGrants(client, schema, objects);
     }
   } finally {
     await client.query("SELECT set_config('search_path', 'pg_catalog', true)");
@@ -393,6 +394,45 @@ async function readCollations(client: pg.ClientBase, schema: string, objects: Sc
       ...(lcCollate !== undefined ? { lcCollate } : {}),
       ...(lcCtype !== undefined ? { lcCtype } : {}),
       ...(rules !== undefined ? { rules } : {}),
+    });
+  }
+}
+
+async function readGrants(client: pg.ClientBase, schema: string, objects: SchemaObjects) {
+  const found = await client.query<{
+    kind: string;
+    name: string;
+    sub: string | null;
+    owner: string;
+    privileges: { grantee: string; privilege: string; grantable: boolean }[] | null;
+  }>(
+    `WITH o AS (
+       SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, c.relname AS name,
+              NULL::text AS sub, c.relowner AS owner, c.relacl AS acl
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+       UNION ALL
+       SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, p.proname,
+              pg_get_function_identity_arguments(p.oid), p.proowner, p.proacl
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = $1 AND p.prokind IN ('f', 'p'))
+     SELECT o.kind, o.name, o.sub, pg_get_userbyid(o.owner) AS owner,
+            (SELECT json_agg(json_build_object(
+                      'grantee', CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
+                      'privilege', a.privilege_type, 'grantable', a.is_grantable)
+                    ORDER BY a.grantee, a.privilege_type)
+               FROM aclexplode(o.acl) a WHERE a.grantee <> o.owner) AS privileges
+       FROM o ORDER BY 1, 2, 3`,
+    [schema],
+  );
+  for (const g of found.rows) {
+    objects.grants.push({
+      kind: g.kind,
+      schema,
+      name: g.name,
+      ...(g.sub !== null ? { sub: g.sub } : {}),
+      owner: g.owner,
+      privileges: g.privileges ?? [],
     });
   }
 }

@@ -104,6 +104,19 @@ export interface CollationDefinition extends QualifiedName {
   rules?: string;
 }
 
+/** An object's owner and explicit privileges (aclexplode of its ACL; none when it has the defaults). */
+export interface GrantDefinition {
+  /** GRANT's object kind: TABLE (views and sequences too), SEQUENCE, FUNCTION, PROCEDURE. */
+  kind: string;
+  schema: string;
+  name: string;
+  /** A function's identity arguments. */
+  sub?: string;
+  owner: string;
+  /** Explicit privileges, the owner's own left out; PUBLIC as grantee `PUBLIC`. */
+  privileges: { grantee: string; privilege: string; grantable: boolean }[];
+}
+
 /** What the catalog reader adds per schema read (source: the selected schemas; target: theirs). */
 export interface SchemaObjects {
   extensions: ExtensionDefinition[];
@@ -111,6 +124,7 @@ export interface SchemaObjects {
   views: ViewDefinition[];
   triggers: TriggerDefinition[];
   policies: PolicyDefinition[];
+  grants: GrantDefinition[];
   collations: CollationDefinition[];
   comments: CommentDefinition[];
   /** The tables read (the synced ones) whose row security is enabled or forced. */
@@ -131,6 +145,7 @@ export const emptySchemaObjects = (): SchemaObjects => ({
   views: [],
   triggers: [],
   policies: [],
+  grants: [],
   collations: [],
   comments: [],
   rowSecurity: [],

@@ -35,6 +35,7 @@ interface SchemaSyncOptions {
   check?: boolean;
   json?: boolean;
   roleMap?: Record<string, string>;
+  grants?: boolean;
 }
 
 /** `--role-map a:b,c:d` -> { a: 'b', c: 'd' }. */
@@ -92,6 +93,10 @@ export const registerSchemaSyncCommand: RegisterCommand = (program, { env, io, s
       parseRoleMap,
     )
     .option(
+      '--grants',
+      "also grant the source's explicit privileges on the carried objects (roles mapped by --role-map; a role the target lacks is reported) and list ALTER ... OWNER TO the source's owners for cutover",
+    )
+    .option(
       '--check',
       "compare the target's catalog with the source's, object by object (missing, different, extra, waiting for cutover); change nothing; exit 3 on a difference",
     )
@@ -112,6 +117,7 @@ export const registerSchemaSyncCommand: RegisterCommand = (program, { env, io, s
         dryRun: options.dryRun === true || options.check === true,
         check: options.check === true,
         ...(options.roleMap ? { roleMap: options.roleMap } : {}),
+        ...(options.grants ? { grants: true } : {}),
       });
       if (result.comparison) {
         io.stdout(
@@ -174,6 +180,7 @@ export async function syncSchema(options: {
   /** Also compare the catalogs (`--check`); implies a dry run. */
   check?: boolean;
   roleMap?: Record<string, string>;
+  grants?: boolean;
 }): Promise<SchemaSyncResult> {
   const source = await connect(options.source, 'source');
   let sourceCatalog: Awaited<ReturnType<typeof readSchemaCatalog>>;
@@ -215,6 +222,7 @@ export async function syncSchema(options: {
         ...(options.deferUnique ? { deferUnique: true } : {}),
         ...(options.deferIndexes ? { deferIndexes: true } : {}),
         ...(options.roleMap ? { roleMap: options.roleMap } : {}),
+        ...(options.grants ? { grants: true } : {}),
       };
       const plan = planSchemaSync(sourceCatalog, targetCatalog, planOptions);
       if (options.check) {

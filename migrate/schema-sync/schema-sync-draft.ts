@@ -29,6 +29,7 @@ export interface PhasedStatements {
   policies: string[];
   triggers: string[];
   comments: string[];
+  grants: string[];
   indexes: string[];
 }
 
@@ -71,6 +72,7 @@ export class SchemaSyncDraft {
     policies: [],
     triggers: [],
     comments: [],
+    grants: [],
     indexes: [],
   };
   /** The search_path a phase's statements last set (schema-object-plan.ts). */
@@ -155,6 +157,7 @@ export class SchemaSyncDraft {
       ...s.policies,
       ...s.triggers,
       ...s.comments,
+      ...s.grants,
     ];
     this.plan.sections = { beforeData, indexes: [...s.indexes] };
     this.plan.statements = [...beforeData, ...s.indexes];

@@ -2,6 +2,7 @@
 // step by step (types, sequences, tables) in execution order, into DDL, mismatches, skipped tables
 // and what is left for cutover. Pure; the exported API of schema-sync's planning.
 import { planComments } from './comment-plan.js';
+import { planGrants } from './grant-plan.js';
 import { NameMapping } from './name-mapping.js';
 import { planPolicies } from './policy-plan.js';
 import type { CatalogRequest, SchemaCatalog } from './schema-catalog-types.js';
@@ -70,6 +71,7 @@ export function planSchemaSync(
   planPolicies(draft, kept);
   planTriggers(draft, kept);
   planComments(draft);
+  planGrants(draft);
   return draft.finish();
 }
 

@@ -31,6 +31,11 @@ export interface SchemaSyncOptions {
    * neither mapped nor on the target is reported, and what names it is not created.
    */
   roleMap?: Readonly<Record<string, string>>;
+  /**
+   * --grants: also carry the source's explicit privileges (GRANT) and list the owners for cutover
+   * (ALTER ... OWNER TO), roles mapped by roleMap; a role the target lacks is reported.
+   */
+  grants?: boolean;
 }
 
 export type ObjectStatus = 'create' | 'alter' | 'up-to-date' | 'mismatch' | 'skipped';
@@ -75,7 +80,7 @@ export interface SkippedTable {
 /** Left for cutover: shown (and commented out in --dry-run), never applied by schema-sync. */
 export interface DeferredChange {
   object: string;
-  kind: 'foreign-key' | 'identity-always' | 'unique' | 'row-security';
+  kind: 'foreign-key' | 'identity-always' | 'unique' | 'row-security' | 'owner';
   reason: string;
   statements: string[];
 }

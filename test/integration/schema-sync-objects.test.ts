@@ -28,7 +28,7 @@ const source = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
 const target = new pg.Client({ connectionString: stack.targetDatabaseUrl });
 
 function schemaSync(from: string, to: string, tables: string, ...args: string[]) {
-  return schemaSyncRoles(from, to, tables, '--role-map', `${READER}:pgferry`, ...args);
+  return schemaSyncRoles(from, to, tables, '--role-map', `${READER}:debezium`, ...args);
 }
 
 function schemaSyncRoles(from: string, to: string, tables: string, ...args: string[]) {
@@ -165,6 +165,9 @@ beforeAll(async () => {
     COMMENT ON MATERIALIZED VIEW item_totals IS 'refreshed at cutover';
     COMMENT ON TRIGGER items_touch ON items IS 'keeps last_updated';
     COMMENT ON POLICY everyone ON items IS 'no negative stock';
+    GRANT SELECT, UPDATE ON items TO ${READER};
+    GRANT SELECT ON big_items TO PUBLIC;
+    GRANT EXECUTE ON FUNCTION touch() TO ${READER} WITH GRANT OPTION;
     INSERT INTO items (id, name, qty) VALUES (1, 'a', 20);
     RESET search_path;`);
 }, 60_000);
@@ -195,7 +198,7 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
     expect(unmapped.stdout).not.toContain('CREATE POLICY "readers"');
     const mapped = await schemaSync(SRC, TGT, `${SRC}.items`, '--dry-run');
     expect(mapped.stdout).toContain(
-      `CREATE POLICY "readers" ON "${TGT}"."items" AS RESTRICTIVE FOR UPDATE TO "pgferry" USING (qty_ok(qty)) WITH CHECK ((name <> ''::text))`,
+      `CREATE POLICY "readers" ON "${TGT}"."items" AS RESTRICTIVE FOR UPDATE TO "debezium" USING (qty_ok(qty)) WITH CHECK ((name <> ''::text))`,
     );
     expect(mapped.stdout).toContain(`-- ALTER TABLE "${TGT}"."items" FORCE ROW LEVEL SECURITY;`);
   });
@@ -249,7 +252,7 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
     expect(got.constraints).toEqual(want.constraints);
     // The policies as the source has them, the role mapped; row security enabled, FORCE at cutover.
     expect(got.policies).toEqual(
-      want.policies.map((p) => (p.policyname === 'readers' ? { ...p, roles: '{pgferry}' } : p)),
+      want.policies.map((p) => (p.policyname === 'readers' ? { ...p, roles: '{debezium}' } : p)),
     );
     expect(got.policies).toHaveLength(2);
     expect(got.comments).toEqual(want.comments);
@@ -381,6 +384,44 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
     expect(sync.stdout).toMatch(/trigger .*by_hand: disable trigger \(only on the target/);
     expect(await triggerStates(target, TGT)).toEqual({ by_hand: 'D', items_touch: 'D' });
     expect(await findEnabledTargetTriggers(target, tables)).toEqual([]);
+  });
+
+  it('--grants: the source privileges with the role map, owners listed for cutover; a re-run grants nothing', async () => {
+    const acl = async (client: pg.Client, schema: string, role: string) =>
+      (
+        await client.query(
+          `SELECT o.name, a.privilege_type, a.is_grantable
+             FROM (SELECT relname AS name, relacl AS acl FROM pg_class
+                    WHERE relnamespace = to_regnamespace($1) AND relname IN ('items', 'big_items')
+                   UNION ALL SELECT proname, proacl FROM pg_proc
+                    WHERE pronamespace = to_regnamespace($1) AND proname = 'touch') o,
+                  aclexplode(o.acl) a
+            WHERE a.grantee = CASE WHEN $2 = 'PUBLIC' THEN 0 ELSE to_regrole($2)::oid END
+            ORDER BY 1, 2`,
+          [schema, role],
+        )
+      ).rows;
+    const sync = await schemaSync(SRC, TGT, `${SRC}.items`, '--grants');
+    expect(sync.stdout).toContain(`table ${SRC}.items -> ${TGT}.items: grant to debezium`);
+    expect(await acl(target, TGT, 'debezium')).toEqual(await acl(source, SRC, READER));
+    expect(await acl(target, TGT, 'PUBLIC')).toEqual(await acl(source, SRC, 'PUBLIC'));
+    expect((await acl(target, TGT, 'debezium')).length).toBe(3);
+    const again = await schemaSync(SRC, TGT, `${SRC}.items`, '--grants', '--json');
+    const json = JSON.parse(again.stdout);
+    expect(json.statements).toEqual([]);
+    // The owners are the source's at cutover, not before: pgferry's role owns what it replicates.
+    expect(json.deferred).toContainEqual(
+      expect.objectContaining({
+        kind: 'owner',
+        object: `${TGT}.items`,
+        statements: [`ALTER TABLE "${TGT}"."items" OWNER TO "postgres"`],
+      }),
+    );
+    // Without the role map the role is reported, not silently skipped.
+    const unmapped = await schemaSyncRoles(SRC, TGT, `${SRC}.items`, '--grants', '--dry-run');
+    expect(unmapped.stdout).toContain(
+      `grant ${TGT}.items to ${READER}: role ${READER} does not exist on the target: create it, or map it with --role-map`,
+    );
   });
 
   it('an extension the target cannot create: FAIL naming it, nothing applied', async () => {

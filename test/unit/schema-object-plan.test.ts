@@ -539,3 +539,50 @@ describe('collations', () => {
     expect(before[created]).toContain('"code" text COLLATE "tgt".nocase');
   });
 });
+
+describe('grants (--grants)', () => {
+  const withGrants = catalog([table('app', 'items')], {
+    grants: [
+      {
+        kind: 'TABLE',
+        schema: 'app',
+        name: 'items',
+        owner: 'app_owner',
+        privileges: [
+          { grantee: 'app_reader', privilege: 'SELECT', grantable: false },
+          { grantee: 'app_reader', privilege: 'UPDATE', grantable: false },
+          { grantee: 'replicator', privilege: 'SELECT', grantable: false },
+          { grantee: 'PUBLIC', privilege: 'SELECT', grantable: true },
+        ],
+      },
+    ],
+  });
+  const target = catalog([], { roles: ['pgferry', 'reader', 'owner'] }, { schemas: [] });
+
+  it('grants what the target lacks with the role map, reports missing roles, owners at cutover', () => {
+    const plan = planSchemaSync(withGrants, target, {
+      ...options,
+      grants: true,
+      roleMap: { app_reader: 'reader', app_owner: 'owner' },
+    });
+    expect(plan.sections.beforeData.filter((s) => s.startsWith('GRANT'))).toEqual([
+      'GRANT SELECT, UPDATE ON TABLE "tgt"."items" TO "reader"',
+      'GRANT SELECT ON TABLE "tgt"."items" TO PUBLIC WITH GRANT OPTION',
+    ]);
+    expect(plan.notCopied).toEqual([
+      expect.objectContaining({ kind: 'grant', object: 'tgt.items to replicator' }),
+    ]);
+    expect(plan.deferred).toContainEqual(
+      expect.objectContaining({
+        kind: 'owner',
+        statements: ['ALTER TABLE "tgt"."items" OWNER TO "owner"'],
+      }),
+    );
+  });
+
+  it('without --grants, no privileges are planned', () => {
+    const plan = planSchemaSync(withGrants, target, options);
+    expect(plan.statements.some((s) => s.startsWith('GRANT'))).toBe(false);
+    expect(plan.deferred).toEqual([]);
+  });
+});
