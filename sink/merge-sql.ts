@@ -72,18 +72,27 @@ export function mergeSql(
   const keyList = key.map(quoteIdent).join(', ');
   const statements = [
     // The truncate position is read inside the transaction: a truncate applied by this batch or
-    // another process counts.
-    `WITH won AS (INSERT INTO ${p} AS p (${keyList}, __pos, __deleted) SELECT ${keyList}, __pos, __op = 'd' FROM ${s} WHERE __pos > COALESCE((SELECT truncated_position FROM ${tablesTable()} WHERE table_schema = ${quoteLiteral(target.schema)} AND table_name = ${quoteLiteral(target.name)} FOR SHARE), 0) ON CONFLICT (${keyList}) DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted WHERE p.__pos < EXCLUDED.__pos RETURNING ${keyList}, __pos) ` +
+    // another process counts. At one position a delete and a write of the same key can only be
+    // the two halves of a key change between equal values (an unconstrained numeric key given
+    // another display scale: Debezium sends delete 1.50 + create 1.500, on two partitions, in
+    // either order): the write wins, or the row would be lost.
+    `WITH won AS (INSERT INTO ${p} AS p (${keyList}, __pos, __deleted) SELECT ${keyList}, __pos, __op = 'd' FROM ${s} WHERE __pos > COALESCE((SELECT truncated_position FROM ${tablesTable()} WHERE table_schema = ${quoteLiteral(target.schema)} AND table_name = ${quoteLiteral(target.name)} FOR SHARE), 0) ON CONFLICT (${keyList}) DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted WHERE p.__pos < EXCLUDED.__pos OR (p.__pos = EXCLUDED.__pos AND p.__deleted AND NOT EXCLUDED.__deleted) RETURNING ${keyList}, __pos) ` +
       `DELETE FROM ${s} AS s WHERE NOT EXISTS (SELECT 1 FROM won WHERE ${keyMatch('won', 's', key)} AND won.__pos = s.__pos)`,
     `DELETE FROM ${t} AS t USING ${s} AS s WHERE s.__op = 'd' AND ${keyMatch('t', 's', key)}`,
   ];
   const keySet = new Set(key);
+  // An unconstrained numeric key equals itself at any display scale (16.0 = 16.00), so a change
+  // that gives it another scale conflicts with the row and must rewrite the key's text too. No
+  // other key type is rewritten (an identity key GENERATED ALWAYS cannot be updated at all).
+  const scaledKeys = new Set(
+    stage.columns.filter((c) => keySet.has(c.name) && c.type === 'numeric').map((c) => c.name),
+  );
   for (const pattern of keepPatterns) {
     const keep = new Set(pattern === '' ? [] : pattern.split(',').map(Number));
     const cols = stage.columns.filter((_, i) => !keep.has(i)).map((c) => c.name);
     const colList = cols.map(quoteIdent).join(', ');
     const updates = cols
-      .filter((c) => !keySet.has(c))
+      .filter((c) => !keySet.has(c) || scaledKeys.has(c))
       .map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`);
     const onConflict = updates.length ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING';
     // The source's values win over identity columns: a GENERATED ALWAYS identity key (a target

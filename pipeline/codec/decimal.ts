@@ -92,6 +92,20 @@ export function checkNumericText(text: string): string {
   return text;
 }
 
+/**
+ * One text per numeric value, for telling rows apart: `16.0`, `16.00` and `16` are one primary
+ * key to PostgreSQL (numeric equality ignores the display scale), but three texts in string mode.
+ * Only for identity, never written: the row keeps the text it came with.
+ */
+export function numericIdentity(text: string): string {
+  if (!PLAIN_DECIMAL.test(text)) return text; // NaN, ±Infinity: one text each already
+  const negative = text.startsWith('-');
+  let digits = negative ? text.slice(1) : text;
+  if (digits.includes('.')) digits = digits.replace(/\.?0+$/, '');
+  digits = digits.replace(/^0+(?=\d)/, '');
+  return negative && digits !== '0' ? `-${digits}` : digits;
+}
+
 export function decodeDecimalBytes(bytes: Uint8Array, scale: number): string {
   return formatScaledDecimal(decodeUnscaledBytes(bytes), scale);
 }

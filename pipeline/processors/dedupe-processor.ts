@@ -6,7 +6,14 @@
 // A keyless table's changes (no primary key, REPLICA IDENTITY FULL) are never folded: each
 // applies by full-row match, in log order (the sink orders them by offset).
 
-import { type PgRow, type RowChange, tableKey, UNCHANGED_TOAST } from '../row-change.js';
+import { numericIdentity } from '../codec/decimal.js';
+import {
+  type PgRow,
+  type PgValue,
+  type RowChange,
+  tableKey,
+  UNCHANGED_TOAST,
+} from '../row-change.js';
 import type { Processor } from './processor.js';
 
 export function rowIdentity(change: RowChange): string {
@@ -14,7 +21,20 @@ export function rowIdentity(change: RowChange): string {
   if (change.schema.primaryKey.length === 0) {
     return `${tableKey(change.table)}\u0000@${change.origin.topic}\u0000${change.origin.partition}\u0000${change.origin.offset}`;
   }
-  return `${tableKey(change.table)}\u0000${JSON.stringify(change.schema.primaryKey.map((c) => change.key[c]))}`;
+  return `${tableKey(change.table)}\u0000${JSON.stringify(change.schema.primaryKey.map((c) => keyIdentity(change, c)))}`;
+}
+
+/**
+ * A key column's value as identity: a numeric's display scale is not part of its value
+ * (`decimal.handling.mode=string` sends 16.0 and 16.00 as they are), so a delete of key 16.0 and
+ * an insert of 16.00 are one row's changes, folded like any other: two staged changes of one key
+ * would make the merge's ON CONFLICT affect a row twice.
+ */
+function keyIdentity(change: RowChange, column: string): PgValue | undefined {
+  const value = change.key[column];
+  if (typeof value !== 'string') return value;
+  const type = change.schema.columns.find((c) => c.name === column)?.pgType;
+  return type !== undefined && /^numeric(\(|$)/.test(type) ? numericIdentity(value) : value;
 }
 
 /** True when `a` must win over `b` for the same row. */

@@ -16,6 +16,8 @@ const stack = loadStackEnv();
 const run = Date.now().toString(36);
 const prefix = `h5num_${run}`;
 const TABLE = `h5_num_${run}`;
+/** Keyed by an unconstrained numeric: 16.0 and 16.00 are one key, with two texts. */
+const KEYED = `h5_numkey_${run}`;
 const connectorName = `h5-num-${run}`;
 const slotName = `h5_num_${run}`;
 
@@ -72,6 +74,7 @@ describe.sequential('exact numerics through Debezium and pgferry', () => {
     await source.query(
       `CREATE TABLE ${TABLE} (id integer PRIMARY KEY, n numeric, n2 numeric(10,2), arr numeric[])`,
     );
+    await source.query(`CREATE TABLE ${KEYED} (id numeric PRIMARY KEY, note text)`);
     // Debezium's snapshot reads this one (JDBC), the others come from the WAL (pgoutput).
     await source.query(
       `INSERT INTO ${TABLE} VALUES (0, '16.0000000000000000', '12.30', '{1.50,2.000,NULL,-0.0000000001}')`,
@@ -80,7 +83,7 @@ describe.sequential('exact numerics through Debezium and pgferry', () => {
       name: connectorName,
       topicPrefix: prefix,
       slotName,
-      tableIncludeList: `public\\.${TABLE}`,
+      tableIncludeList: `public\\.${TABLE},public\\.${KEYED}`,
     });
     pgferry = await startPgferry({
       ...stack.vars,
@@ -99,7 +102,9 @@ describe.sequential('exact numerics through Debezium and pgferry', () => {
     }
     await removeTestConnector(stack.connectUrl, connectorName, source, slotName);
     for (const client of [source, target]) {
-      await client.query(`DROP TABLE IF EXISTS ${TABLE}`).catch(() => undefined);
+      for (const table of [TABLE, KEYED]) {
+        await client.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+      }
     }
     await source.end();
     await target.end();
@@ -146,6 +151,55 @@ describe.sequential('exact numerics through Debezium and pgferry', () => {
     expect(report.match).toBe(true);
     expect(report.tables.map((t) => [t.source, t.match, t.sourceRows, t.targetRows])).toEqual([
       [`public.${TABLE}`, true, expected.length, expected.length],
+    ]);
+  });
+
+  it('keeps a numeric key whose display scale changes (16.0 deleted, 16.00 inserted) as the source has it', async () => {
+    await source.query(`INSERT INTO ${KEYED} VALUES ('16.0', 'first'), ('1.50', 'kept')`);
+    const read = (client: pg.Client) =>
+      client
+        .query<{ r: string }>(`SELECT id::text || ' ' || note AS r FROM ${KEYED} ORDER BY id`)
+        .then((r) => r.rows.map((row) => row.r));
+    const waitFor = async (expected: string[]) => {
+      const deadline = Date.now() + 60_000;
+      let rows: string[] = [];
+      while (Date.now() < deadline) {
+        rows = await read(target).catch(() => []);
+        if (JSON.stringify(rows) === JSON.stringify(expected)) break;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(rows).toEqual(expected);
+    };
+    await waitFor(['1.50 kept', '16.0 first']);
+    await source.query('BEGIN');
+    await source.query(`DELETE FROM ${KEYED} WHERE id = '16.0'`);
+    await source.query(`INSERT INTO ${KEYED} VALUES ('16.00', 'second')`);
+    await source.query('COMMIT');
+    await source.query(`UPDATE ${KEYED} SET id = '1.500' WHERE id = '1.50'`);
+    const expected = await read(source);
+    expect(expected).toEqual(['1.500 kept', '16.00 second']);
+    await waitFor(expected);
+  });
+
+  it('Debezium sends a numeric[] holding NaN as NULL in string mode too: verify names the row', async () => {
+    await source.query(`INSERT INTO ${TABLE} (id, arr) VALUES (90, '{1.5,NaN}')`);
+    const deadline = Date.now() + 60_000;
+    let arrived = false;
+    while (!arrived && Date.now() < deadline) {
+      const r = await target.query(`SELECT arr FROM ${TABLE} WHERE id = 90`);
+      arrived = r.rowCount === 1;
+      if (arrived) expect(r.rows[0].arr).toBeNull();
+      else await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(arrived).toBe(true);
+    const verify = await runPgferryCli(
+      ['verify', '--tables', `public.${TABLE}`, '--json', '--recheck-attempts', '0'],
+      { ...stack.vars, LOG_LEVEL: 'silent' },
+    );
+    expect(verify.code).toBe(3);
+    const report = JSON.parse(verify.stdout) as VerifyReport;
+    expect(report.tables[0]?.differences).toEqual([
+      expect.objectContaining({ kind: 'changed', key: { id: '90' } }),
     ]);
   });
 });

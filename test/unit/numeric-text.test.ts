@@ -12,9 +12,15 @@ import {
   checkNumericText,
   NUMERIC_MAX_INTEGER_DIGITS,
   NUMERIC_MAX_SCALE,
+  numericIdentity,
 } from '../../pipeline/codec/decimal.js';
 import { MessageBoundsError } from '../../pipeline/codec/message-bounds-error.js';
 import { TextBudget } from '../../pipeline/codec/text-budget.js';
+import { createDedupeProcessor } from '../../pipeline/processors/dedupe-processor.js';
+import { Topology } from '../../pipeline/processors/topology.js';
+import { TopologyTestDriver } from '../../pipeline/processors/topology-test-driver.js';
+import type { RowChange } from '../../pipeline/row-change.js';
+import { mergeSql } from '../../sink/merge-sql.js';
 
 /** A string field as Debezium writes it with column.propagate.source.type (real shape). */
 const stringField = (sourceType: string, extra: Record<string, string> = {}): AvroJsonObject => ({
@@ -129,5 +135,90 @@ describe('column codecs of string-mode numerics', () => {
     const long = `0.${'1'.repeat(16_383)}`;
     for (let i = 0; i < 4; i += 1) expect(codec.toPg(long, budget)).toBe(long);
     expect(() => codec.toPg(long, budget)).toThrow(MessageBoundsError);
+  });
+});
+
+describe('numeric keys: one row whatever the display scale', () => {
+  it('gives every text of one numeric value one identity', () => {
+    expect(numericIdentity('16.0000000000000000')).toBe('16');
+    expect(numericIdentity('16.00')).toBe('16');
+    expect(numericIdentity('16')).toBe('16');
+    expect(numericIdentity('100')).toBe('100');
+    expect(numericIdentity('-0.00')).toBe('0');
+    expect(numericIdentity('0.000100')).toBe('0.0001');
+    expect(numericIdentity('-1.50')).toBe('-1.5');
+    expect(numericIdentity('007.10')).toBe('7.1');
+    expect(numericIdentity('NaN')).toBe('NaN');
+    expect(numericIdentity('-Infinity')).toBe('-Infinity');
+    expect(numericIdentity('1.05')).not.toBe(numericIdentity('1.5'));
+  });
+
+  const change = (key: string, op: 'c' | 'd', position: bigint, pgType: string): RowChange => ({
+    table: { schema: 'public', name: 'prices' },
+    op,
+    key: { id: key },
+    after: op === 'd' ? null : { id: key, note: 'second' },
+    position,
+    sourceTsMs: 0,
+    txId: null,
+    schema: { id: '1:2', columns: [{ name: 'id', pgType, nullable: false }], primaryKey: ['id'] },
+    origin: { topic: 'cdc.public.prices', partition: 0, offset: String(position) },
+  });
+
+  it('folds a delete of key 16.0 and an insert of 16.00 into the insert (one staged row)', async () => {
+    const driver = new TopologyTestDriver(
+      Topology.from<RowChange>().through(createDedupeProcessor()),
+    );
+    const { outputs } = await driver.pipe([
+      change('16.0', 'd', 10n, 'numeric'),
+      change('16.00', 'c', 11n, 'numeric'),
+    ]);
+    expect(outputs.map((c) => [c.op, c.key.id])).toEqual([['c', '16.00']]);
+  });
+
+  it('keeps text keys of other types apart', async () => {
+    const driver = new TopologyTestDriver(
+      Topology.from<RowChange>().through(createDedupeProcessor()),
+    );
+    const { outputs } = await driver.pipe([
+      change('16.0', 'd', 10n, 'text'),
+      change('16.00', 'c', 11n, 'text'),
+    ]);
+    expect(outputs).toHaveLength(2);
+  });
+});
+
+describe('merge of an unconstrained numeric key', () => {
+  const target = {
+    schema: 'public',
+    name: 'prices',
+    positionTable: 'pos_prices',
+    primaryKey: ['id'],
+  };
+  const upsertOf = (keyType: string) =>
+    mergeSql(
+      target,
+      {
+        name: 'stage',
+        columns: [
+          { name: 'id', type: keyType },
+          { name: 'note', type: 'text' },
+        ],
+      },
+      [''],
+    ).at(-1);
+
+  it('rewrites the key text on conflict (16.0 -> 16.00 is the same row, with a new scale)', () => {
+    expect(upsertOf('numeric')).toMatch(
+      /ON CONFLICT \("id"\) DO UPDATE SET "id" = EXCLUDED\."id", "note" = EXCLUDED\."note"$/,
+    );
+  });
+
+  it('leaves other keys alone, numeric(p,s) included (its scale is fixed)', () => {
+    for (const type of ['integer', 'numeric(12,2)', 'text']) {
+      expect(upsertOf(type)).toMatch(
+        /ON CONFLICT \("id"\) DO UPDATE SET "note" = EXCLUDED\."note"$/,
+      );
+    }
   });
 });
