@@ -124,10 +124,22 @@ export function planExtensions(draft: SchemaSyncDraft): void {
 const functionKey = (f: QualifiedName & { identity: string }): string =>
   `${keyOf(f)}\u0000${f.identity}`;
 
-export function planFunctions(draft: SchemaSyncDraft): void {
+/** The kept tables, and the views schema-sync can create over them (by source name). */
+function carriedRelations(draft: SchemaSyncDraft, kept: TableDefinition[]) {
+  const tables = new Set(kept.map(keyOf));
+  const views = new Set<string>();
+  const readable = (n: QualifiedName) => tables.has(keyOf(n)) || views.has(keyOf(n));
+  for (const v of orderViews(draft.source.objects?.views ?? [])) {
+    if (v.uses.every(readable)) views.add(keyOf(v));
+  }
+  return { tables, views };
+}
+
+export function planFunctions(draft: SchemaSyncDraft, kept: TableDefinition[]): void {
   const source = draft.source.objects;
   if (!source) return;
   const { mapping } = draft;
+  const carried = carriedRelations(draft, kept);
   const target = new Map(
     (draft.target.objects?.functions ?? []).map((f) => [
       functionKey({ ...f, identity: comparable(draft, f.identity) }),
@@ -143,6 +155,21 @@ export function planFunctions(draft: SchemaSyncDraft): void {
       { schema: f.schema, name: `${f.name}(${f.identity})` },
       { schema: to.schema, name: `${f.name}(${identity})` },
     );
+    // A SQL-standard body is checked when created: what it reads must be there.
+    const missing = (f.uses ?? []).filter(
+      (u) => !carried.tables.has(keyOf(u)) && !carried.views.has(keyOf(u)),
+    );
+    if (missing.length > 0) {
+      const what = missing.map((u) => `${u.schema}.${u.name}`).join(', ');
+      object.status = 'skipped';
+      object.notes.push(`not created: its body reads ${what}`);
+      draft.plan.notCopied.push({
+        object: object.source,
+        kind: f.kind,
+        reason: `its body reads ${what}, which schema-sync does not create`,
+      });
+      continue;
+    }
     const want = mapFunctionDefinition(mapping.renames, f.definition);
     const have = target.get(functionKey({ ...to, identity: comparable(draft, identity) }));
     if (have) {
@@ -157,9 +184,11 @@ export function planFunctions(draft: SchemaSyncDraft): void {
       first = false;
     }
     draft.ensureSchema(to.schema);
-    const phase = f.readsRelations
-      ? draft.statements.functionsAfterTables
-      : draft.statements.functions;
+    const phase = (f.uses ?? []).some((u) => carried.views.has(keyOf(u)))
+      ? draft.statements.functionsAfterViews
+      : f.readsRelations
+        ? draft.statements.functionsAfterTables
+        : draft.statements.functions;
     pushInSchema(draft, phase, to.schema, [
       `CREATE ${f.kind.toUpperCase()} ${qualified(to)}${want}`,
     ]);

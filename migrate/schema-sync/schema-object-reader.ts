@@ -119,12 +119,18 @@ async function readFunctions(client: pg.ClientBase, schema: string, objects: Sch
     definition: string | null;
     qualified: string;
     reads_relations: boolean;
+    uses: QualifiedName[] | null;
   }>(
     `SELECT p.proname AS name, p.prokind, pg_get_function_identity_arguments(p.oid) AS identity,
             CASE WHEN p.prokind IN ('f', 'p') THEN pg_get_functiondef(p.oid) END AS definition,
             quote_ident(n.nspname) || '.' || quote_ident(p.proname) AS qualified,
             EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
-                      AND d.objid = p.oid AND d.refclassid = 'pg_class'::regclass) AS reads_relations
+                      AND d.objid = p.oid AND d.refclassid = 'pg_class'::regclass) AS reads_relations,
+            (SELECT json_agg(DISTINCT jsonb_build_object('schema', rn.nspname, 'name', rc.relname))
+               FROM pg_depend d JOIN pg_class rc ON rc.oid = d.refobjid
+               JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+              WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                AND d.refclassid = 'pg_class'::regclass) AS uses
        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
       WHERE n.nspname = $1 AND ${notExtensionMember('pg_proc', 'p')}
         -- A range type's constructors come with the type (an internal dependency).
@@ -160,6 +166,7 @@ async function readFunctions(client: pg.ClientBase, schema: string, objects: Sch
       identity: f.identity,
       definition,
       readsRelations: f.reads_relations,
+      ...(f.uses ? { uses: f.uses } : {}),
     });
   }
 }

@@ -33,6 +33,8 @@ export interface FunctionDefinition extends QualifiedName {
    * checks may call them).
    */
   readsRelations: boolean;
+  /** The tables and views such a body reads. */
+  uses?: QualifiedName[];
 }
 
 export interface ViewDefinition extends QualifiedName {

@@ -26,6 +26,8 @@ export interface PhasedStatements {
   /** Functions whose SQL-standard bodies read tables: after them, before the views. */
   functionsAfterTables: string[];
   views: string[];
+  /** Functions whose SQL-standard bodies read views. */
+  functionsAfterViews: string[];
   policies: string[];
   triggers: string[];
   comments: string[];
@@ -69,6 +71,7 @@ export class SchemaSyncDraft {
     owners: [],
     functionsAfterTables: [],
     views: [],
+    functionsAfterViews: [],
     policies: [],
     triggers: [],
     comments: [],
@@ -154,6 +157,7 @@ export class SchemaSyncDraft {
       ...s.owners,
       ...s.functionsAfterTables,
       ...s.views,
+      ...s.functionsAfterViews,
       ...s.policies,
       ...s.triggers,
       ...s.comments,

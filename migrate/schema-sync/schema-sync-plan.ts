@@ -64,7 +64,7 @@ export function planSchemaSync(
   planDomains(draft, types.domains);
   planComposites(draft, types.composites);
   planRanges(draft, types.ranges);
-  planFunctions(draft);
+  planFunctions(draft, kept);
   const identitySequences = planSequences(draft, source.sequences, kept);
   for (const table of kept) planTable(draft, table, identitySequences);
   planViews(draft, kept);

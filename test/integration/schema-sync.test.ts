@@ -203,8 +203,9 @@ describe.sequential('pgferry schema-sync', () => {
     expect(result.stdout).toContain(
       `CREATE TABLE "public"."${FRESH}" (\n  "id" integer NOT NULL,\n  "note" text,\n  CONSTRAINT "${FRESH}_pkey" PRIMARY KEY (id)\n);`,
     );
-    expect(result.stdout).toContain(
-      'dry run: 1 statement(s) would be applied, nothing was changed',
+    // (The schema is public: other files' functions and views there may be planned too.)
+    expect(result.stdout).toMatch(
+      /dry run: \d+ statement\(s\) would be applied, nothing was changed/,
     );
     expect(await targetHas(FRESH)).toBe(false);
   });

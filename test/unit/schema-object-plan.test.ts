@@ -65,6 +65,7 @@ const itemCount = {
   definition:
     '()\n RETURNS bigint\n LANGUAGE sql\nBEGIN ATOMIC\n SELECT count(*) AS count FROM items;\nEND',
   readsRelations: true,
+  uses: [{ schema: 'app', name: 'items' }],
 };
 const trigger = {
   table: { schema: 'app', name: 'items' },
@@ -584,5 +585,31 @@ describe('grants (--grants)', () => {
     const plan = planSchemaSync(withGrants, target, options);
     expect(plan.statements.some((s) => s.startsWith('GRANT'))).toBe(false);
     expect(plan.deferred).toEqual([]);
+  });
+});
+
+describe('SQL-standard bodies that read relations', () => {
+  const reading = (name: string, rel: string) => ({
+    ...itemCount,
+    name,
+    definition: `()\n RETURNS bigint\n LANGUAGE sql\nBEGIN ATOMIC\n SELECT count(*) AS count FROM ${rel};\nEND`,
+    uses: [{ schema: 'app', name: rel }],
+  });
+  const withBodies = catalog([table('app', 'items')], {
+    functions: [reading('of_view', 'big_items'), reading('of_other', 'elsewhere')],
+    views: [view('big_items', ['items'])],
+  });
+
+  it('one reading a view comes after the views; one reading a table not synced is left out', () => {
+    const plan = planSchemaSync(withBodies, emptyTarget, options);
+    const before = plan.sections.beforeData;
+    const fn = before.findIndex((s) => s.startsWith('CREATE FUNCTION "tgt"."of_view"'));
+    expect(fn).toBeGreaterThan(
+      before.findIndex((s) => s.startsWith('CREATE VIEW "tgt"."big_items"')),
+    );
+    expect(before.some((s) => s.includes('"of_other"'))).toBe(false);
+    expect(plan.notCopied).toEqual([
+      expect.objectContaining({ kind: 'function', object: 'app.of_other()' }),
+    ]);
   });
 });
