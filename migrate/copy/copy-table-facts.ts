@@ -1,5 +1,6 @@
 // What `pgferry copy` needs to know of one table on each side: the columns it copies (by name,
-// in source order, generated ones left out), the primary key it splits on, whether both sides can
+// in source order, generated ones left out), the key it splits on (the primary key, else the
+// REPLICA IDENTITY USING INDEX index, which the stream keys the table by too), whether both sides can
 // speak binary COPY for it, and the source's size estimate. Read from the catalogs, never assumed.
 import type pg from 'pg';
 import { qualifiedName } from '../../core/sql-identifier.js';
@@ -52,7 +53,9 @@ async function readColumns(
             a.atttypid::int AS type_oid, a.attgenerated <> '' AS generated,
             (SELECT k.ord FROM pg_index i
                CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-              WHERE i.indrelid = a.attrelid AND i.indisprimary AND k.attnum = a.attnum)::int AS key_position
+              WHERE i.indrelid = a.attrelid AND k.attnum = a.attnum
+                AND (i.indisprimary OR (i.indisreplident AND NOT EXISTS (
+                      SELECT 1 FROM pg_index p WHERE p.indrelid = a.attrelid AND p.indisprimary))))::int AS key_position
        FROM pg_attribute a
       WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
       ORDER BY a.attnum`,
@@ -129,7 +132,7 @@ export function planCopyShape(
   const name = `${source.table.schema}.${source.table.name}`;
   if (source.key.length === 0) {
     return {
-      problem: `${name} has no primary key: pgferry copy cannot load it exactly (a change committed between the slot's start and the copy's snapshot is streamed again over the copied rows and, with no key to match, would duplicate a row). Load it with Debezium's snapshot instead: \`pgferry connector apply --snapshot-keyless\` (snapshot.mode=initial for the tables without a key only), and leave it out of the copy (--tables, or TABLES_EXCLUDE for the copy)`,
+      problem: `${name} has no primary key (nor REPLICA IDENTITY USING INDEX): pgferry copy cannot load it exactly (a change committed between the slot's start and the copy's snapshot is streamed again over the copied rows and, with no key to match, would duplicate a row). Load it with Debezium's snapshot instead: \`pgferry connector apply --snapshot-keyless\` (snapshot.mode=initial for the tables without a key only), and leave it out of the copy (--tables, or TABLES_EXCLUDE for the copy)`,
     };
   }
   const missing = source.columns.filter((c) => !target.columns.has(c.name)).map((c) => c.name);

@@ -2,7 +2,8 @@
 // with duplicate rows and NULLs applies by full-row match (one row per event, two identical rows
 // and one delete leave one), through a single-partition topic that `connector apply`'s keyless
 // topic group creates; a REPLICA IDENTITY USING INDEX table is keyed by its index (Debezium puts
-// the index columns in the Kafka key) onto a target with the same unique index; a table with
+// the index columns in the Kafka key) onto a target with the same unique index, its older rows
+// loaded by `pgferry copy` split on that index; a table with
 // neither stops by name. A SIGKILLed run resumes without applying anything twice, changes
 // Debezium sends again are skipped by their stream order, a replayed batch is skipped whole, and
 // `pgferry verify` compares keyless tables as multisets.
@@ -85,6 +86,8 @@ beforeAll(async () => {
     CREATE UNIQUE INDEX ${IDX}_u ON public.${IDX} (code, id);
     ALTER TABLE public.${IDX} REPLICA IDENTITY USING INDEX ${IDX}_u;
     CREATE TABLE public.${NONE} (id int, note text);
+    INSERT INTO public.${IDX} SELECT g, 'old', 'copied ' || g FROM generate_series(1001, 1500) g;
+    GRANT SELECT ON public.${IDX} TO ${stack.vars.SOURCE_DB_USER ?? 'pgferry_reader'};
   `);
   // The USING INDEX table's target as schema-sync makes it: the unique index, no primary key.
   await target.query(`
@@ -102,6 +105,12 @@ beforeAll(async () => {
     snapshotMode: 'no_data',
     configure: (config) => withKeylessTopicGroup(config, keyless).config,
   });
+  // The USING INDEX table's rows before the slot: `pgferry copy` splits it on its identity index.
+  const copied = await runPgferryCli(
+    ['copy', '--tables', `public.${IDX}`, '--chunk-rows', '200', '--progress', 'off'],
+    env,
+  );
+  expect(copied.code, copied.stderr + copied.stdout).toBe(0);
   pgferry = await startPgferry(env);
 }, 240_000);
 
@@ -138,7 +147,7 @@ describe('tables without a primary key', () => {
       `INSERT INTO public.${IDX} VALUES (1, 'a', 'one'), (2, 'a', 'two'), (1, 'b', NULL)`,
       `UPDATE public.${IDX} SET v = 'one changed' WHERE id = 1 AND code = 'a'`,
       // The identity index's columns change: Debezium sends delete + create.
-      `UPDATE public.${IDX} SET code = 'c' WHERE id = 2`,
+      `UPDATE public.${IDX} SET code = 'c' WHERE id = 2 AND code = 'a'`,
       `DELETE FROM public.${IDX} WHERE id = 1 AND code = 'b'`,
     );
     const equal = await waitForEqual(
@@ -148,7 +157,7 @@ describe('tables without a primary key', () => {
       90_000,
     );
     expect(equal.get(`public.${FULL}`)?.rows).toBe(5);
-    expect(equal.get(`public.${IDX}`)?.rows).toBe(2);
+    expect(equal.get(`public.${IDX}`)?.rows).toBe(502);
     const twins = await target.query(
       `SELECT b, c::text, count(*)::int AS n FROM public.${FULL} WHERE a IN (1, 4) GROUP BY 1, 2 ORDER BY 1, 2`,
     );
@@ -194,7 +203,7 @@ describe('tables without a primary key', () => {
     expect(report.tables.map((t) => [t.source, t.match, t.sourceRows]).sort()).toEqual(
       [
         [`public.${FULL}`, true, 5],
-        [`public.${IDX}`, true, 2],
+        [`public.${IDX}`, true, 502],
       ].sort(),
     );
     // One more copy of a row on the target only: the same distinct rows, not the same multiset.
