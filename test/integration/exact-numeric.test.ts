@@ -3,6 +3,7 @@
 // Every value must read back on the target as the very text the source shows (`::text`: display
 // scale, NaN and ±Infinity included), in a table pgferry creates itself and in a numeric column
 // added later, and `pgferry verify` must find the tables equal.
+import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../core/connect-client.js';
@@ -101,6 +102,16 @@ describe.sequential('exact numerics through Debezium and pgferry', () => {
       await pgferry.exited.catch(() => undefined);
     }
     await removeTestConnector(stack.connectUrl, connectorName, source, slotName);
+    // Its topics and consumer group too: nothing of this file stays in Kafka.
+    const admin = new Kafka({
+      brokers: [stack.kafkaBootstrap],
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    await admin.connect();
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
+    await admin.deleteTopics({ topics }).catch(() => undefined);
+    await admin.deleteGroups([`pgferry-h5num-${run}`]).catch(() => undefined);
+    await admin.disconnect();
     for (const client of [source, target]) {
       for (const table of [TABLE, KEYED]) {
         await client.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
