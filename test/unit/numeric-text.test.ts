@@ -14,6 +14,7 @@ import {
   NUMERIC_MAX_SCALE,
   numericIdentity,
 } from '../../pipeline/codec/decimal.js';
+import { readEnvelopeSchema } from '../../pipeline/codec/envelope-schema.js';
 import { MessageBoundsError } from '../../pipeline/codec/message-bounds-error.js';
 import { TextBudget } from '../../pipeline/codec/text-budget.js';
 import { createDedupeProcessor } from '../../pipeline/processors/dedupe-processor.js';
@@ -21,6 +22,7 @@ import { Topology } from '../../pipeline/processors/topology.js';
 import { TopologyTestDriver } from '../../pipeline/processors/topology-test-driver.js';
 import type { RowChange } from '../../pipeline/row-change.js';
 import { mergeSql } from '../../sink/merge-sql.js';
+import { type FixtureTopic, loadMessages, loadSchema } from '../support/debezium-fixtures.js';
 
 /** A string field as Debezium writes it with column.propagate.source.type (real shape). */
 const stringField = (sourceType: string, extra: Record<string, string> = {}): AvroJsonObject => ({
@@ -220,5 +222,28 @@ describe('merge of an unconstrained numeric key', () => {
         /ON CONFLICT \("id"\) DO UPDATE SET "note" = EXCLUDED\."note"$/,
       );
     }
+  });
+});
+
+describe('switching a connector from precise to string', () => {
+  const columnsOf = (topic: FixtureTopic) => {
+    const { schemaIds } = loadMessages(topic);
+    const schema = readEnvelopeSchema(
+      { key: schemaIds.key, value: schemaIds.value as number },
+      loadSchema(topic, 'key'),
+      loadSchema(topic, 'value'),
+    );
+    return new Map(schema.table.columns.map((c) => [c.name, c.pgType]));
+  };
+
+  it('gives every numeric column the same PostgreSQL type in both modes', () => {
+    // The same numeric columns, captured by the real connector in each mode.
+    const precise = columnsOf('cdc.fixture_precise.varnum');
+    const text = columnsOf('cdc.public.fixture_varnum');
+    for (const column of ['id', 'amount', 'ratio', 'fixed']) {
+      expect(text.get(column), column).toBe(precise.get(column));
+    }
+    expect(text.get('fixed')).toBe('numeric(38,10)');
+    expect(text.get('amount')).toBe('numeric');
   });
 });
