@@ -16,7 +16,11 @@ import { isChunkDone, markChunkCopied, markCopyFailed } from '../../sink/bookkee
 import type { MigrationTable } from '../migration-tables.js';
 import { type ChunkCopySpec, pipeChunk } from './copy-chunks.js';
 import type { CopyTableWork, PendingChunk } from './copy-plan.js';
-import { COPY_SESSION_SETTINGS, type CopySnapshot } from './copy-snapshot.js';
+import {
+  COPY_SESSION_SETTINGS,
+  COPY_SOURCE_SESSION_SETTINGS,
+  type CopySnapshot,
+} from './copy-snapshot.js';
 
 export interface CopyEvents {
   /** Bytes just moved for a table (uncommitted: the live rate). */
@@ -236,7 +240,7 @@ class WorkerSessions {
   async open(): Promise<{ source: pg.Client; target: pg.Client }> {
     if (!this.source) {
       const source = await connectPg(this.sourceSettings, `pgferry-copy-${this.n}`);
-      await source.query(COPY_SESSION_SETTINGS);
+      await source.query(COPY_SOURCE_SESSION_SETTINGS);
       this.source = source;
     }
     if (!this.target) {

@@ -76,6 +76,13 @@ export async function waitForSlot(
 export const COPY_SESSION_SETTINGS =
   "SET DateStyle = ISO, YMD; SET IntervalStyle = postgres; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET bytea_output = hex";
 
+/**
+ * The source sessions also read with row_security = off: a table whose row-level security
+ * policies would filter the reading role then fails with an error (42501) instead of copying
+ * only the rows the policies let through, as pg_dump does.
+ */
+export const COPY_SOURCE_SESSION_SETTINGS = `${COPY_SESSION_SETTINGS}; SET row_security = off`;
+
 export class CopySnapshot {
   private session: pg.Client | undefined;
   private id: string | undefined;
@@ -119,7 +126,7 @@ export class CopySnapshot {
   private async take(): Promise<string> {
     const session = await connectPg(this.settings, 'pgferry-copy-snapshot');
     try {
-      await session.query(COPY_SESSION_SETTINGS);
+      await session.query(COPY_SOURCE_SESSION_SETTINGS);
       // The slot first: a snapshot is only safe once the slot's stream covers what follows it.
       await readSlot(session, this.slot);
       await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');

@@ -2,7 +2,11 @@
 // replication slot with a consistent point (the copy's snapshot must follow it), and SELECT on
 // every captured table for SOURCE_DB_USER, the role copy (and verify) read as. Exporting and
 // importing the snapshot (pg_export_snapshot, SET TRANSACTION SNAPSHOT) needs no privilege.
+
+import type pg from 'pg';
 import { PgferryError } from '../../core/errors.js';
+import { quoteIdent } from '../../core/sql-identifier.js';
+import { formatTableName, type MigrationTable } from '../migration-tables.js';
 import {
   type CheckVerdict,
   fail,
@@ -11,7 +15,7 @@ import {
   type SourceFacts,
   warn,
 } from './preflight-check.js';
-import { requireCapturedTables } from './source-facts.js';
+import { requireCapturedTables, toTableArrays } from './source-facts.js';
 import { findUnreadableTables, grantSelectFix } from './source-role-checks.js';
 
 export interface CopySlotReading {
@@ -92,7 +96,39 @@ export async function checkCopyRole(facts: SourceFacts): Promise<CheckVerdict> {
       unreadable.map((t) => grantSelectFix(t, user)),
     );
   }
+  const filtered = await findRowSecurityFilteredTables(facts.client, user, tables);
+  if (filtered.length > 0) {
+    return fail(
+      `${user} (SOURCE_DB_USER) is subject to row-level security on ${filtered.length} captured table(s): copy and verify would see only the rows its policies allow (they run with row_security = off, so they stop with an error instead of copying a subset): ALTER ROLE ${quoteIdent(user)} BYPASSRLS (as a superuser), or read as the tables' owner`,
+      filtered.map((t) => formatTableName(t)),
+    );
+  }
   return pass(
     `${user} (SOURCE_DB_USER) has SELECT on all ${tables.length} captured table(s); the copy's snapshot (pg_export_snapshot, SET TRANSACTION SNAPSHOT) needs no privilege`,
   );
+}
+
+/**
+ * Captured tables with row-level security enabled that `user` would be filtered by: not a
+ * superuser, not BYPASSRLS, not the owner (an owner is filtered only under FORCE ROW LEVEL
+ * SECURITY). Logical decoding is not filtered, so the stream would carry every row while the copy
+ * and verify saw only some.
+ */
+export async function findRowSecurityFilteredTables(
+  client: pg.ClientBase,
+  user: string,
+  tables: readonly MigrationTable[],
+): Promise<MigrationTable[]> {
+  const result = await client.query<{ schema: string; name: string }>(
+    `SELECT t.schema, t.name
+       FROM unnest($2::text[], $3::text[]) AS t(schema, name)
+       JOIN pg_namespace n ON n.nspname = t.schema
+       JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.name
+       JOIN pg_roles r ON r.rolname = $1
+      WHERE c.relrowsecurity AND NOT r.rolsuper AND NOT r.rolbypassrls
+        AND (c.relforcerowsecurity OR NOT pg_has_role(r.oid, c.relowner, 'USAGE'))
+      ORDER BY 1, 2`,
+    [user, ...toTableArrays(tables)],
+  );
+  return result.rows;
 }

@@ -17,6 +17,9 @@ SELECT format('ALTER ROLE %I WITH LOGIN REPLICATION PASSWORD %L', :'dbz_user', :
 SELECT format('CREATE ROLE %I LOGIN', :'rd_user')
   WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'rd_user') \gexec
 SELECT format('ALTER ROLE %I WITH LOGIN NOREPLICATION PASSWORD %L', :'rd_user', :'rd_pw') \gexec
+-- Row-level security must not filter what is read: pgferry copy, verify and Debezium's own
+-- snapshot read every row (the WAL the stream comes from is never filtered).
+SELECT format('ALTER ROLE %I WITH BYPASSRLS', r) FROM unnest(ARRAY[:'dbz_user', :'rd_user']) AS r \gexec
 -- Debezium reads the captured schema (snapshot) and streams it; pgferry's reader only reads.
 SELECT format('GRANT CONNECT ON DATABASE %I TO %I, %I', :'db', :'dbz_user', :'rd_user') \gexec
 SELECT format('GRANT USAGE ON SCHEMA %I TO %I, %I', name, :'dbz_user', :'rd_user') FROM pgferry_source_schemas \gexec
