@@ -51,6 +51,8 @@ export async function writeSampleAppRound(
   const n = round;
   await source.query('BEGIN');
   try {
+    // As the application's sessions do: its functions and procedures name tables unqualified.
+    await source.query(`SET LOCAL search_path = ${s}, public`);
     await source.query(`INSERT INTO ${s}.language (name) VALUES ($1)`, [`Lang ${n}`]);
     await source.query(`UPDATE ${s}.language SET name = $1 WHERE language_id = 1 + $2 % 6`, [
       `English ${n}`,
