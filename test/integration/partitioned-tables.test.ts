@@ -1,5 +1,5 @@
 // Partitioned tables end to end on the real stack, replicated through their root
-// (publish_via_partition_root): a range-partitioned table with a hash-sub-partitioned partition and
+// (publish_via_partition_root), in a schema with its own publication: a range-partitioned table with a hash-sub-partitioned partition and
 // a default partition, a list-partitioned table, and a list-partitioned table the target partitions
 // by hash of another key column (left as it is: the target routes rows itself). preflight checks the publication's setting;
 // schema-sync creates the partitioning; pgferry copy copies through the roots; pgferry run applies
@@ -14,19 +14,25 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../core/connect-client.js';
+import { applyConnector } from '../../migrate/connector/connector-apply.js';
+import { readConnectorDefinition } from '../../migrate/connector/connector-definition.js';
 import type { CopyReport } from '../../migrate/copy/copy-command.js';
 import type { PreflightReport } from '../../migrate/preflight/preflight-check.js';
 import { readSchemaCatalog } from '../../migrate/schema-sync/schema-catalog.js';
 import type { VerifyReport } from '../../migrate/verify/table-verify.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
-import { loadStackEnv } from '../support/stack-env.js';
+import { loadStackEnv, repoPath } from '../support/stack-env.js';
 import { waitForEqual } from '../support/table-checksum.js';
-import { applyTestConnector, removeTestConnector } from '../support/test-connector.js';
+import { removeTestConnector } from '../support/test-connector.js';
 
 const stack = loadStackEnv();
 const run = Date.now().toString(36);
 const prefix = `part_${run}`;
+/** A schema and publication of this file's own: other files' objects in public never meet it. */
+const SCHEMA = `part_s_${run}`;
+const PUBLICATION = `part_pub_${run}`;
+const inSchema = (table: string) => `${SCHEMA}.${table}`;
 const slot = `pgferry_part_${run}`;
 const connectorName = `pgferry-part-${run}`;
 const EVENTS = `part_ev_${run}`;
@@ -34,10 +40,10 @@ const REGIONS = `part_rg_${run}`;
 /** LIST-partitioned on the source, HASH-partitioned (by another key column) on the target. */
 const REHASHED = `part_rh_${run}`;
 const ROOTS = [EVENTS, REGIONS, REHASHED];
+const ROOT_LIST = ROOTS.map(inSchema).join(',');
 const ATTACHED = `${EVENTS}_2032`;
 const NEW_PARTITION = `${REGIONS}_jp`;
 const LATER = `${EVENTS}_2040`;
-const PUBLICATION = stack.vars.DEBEZIUM_PUBLICATION_NAME ?? 'pgferry_publication';
 const OFF_PUBLICATION = `part_off_${run}`;
 /** A second connector, Debezium's own snapshot of the root (snapshot.mode=initial). */
 const SNAP_PREFIX = `partsnap_${run}`;
@@ -49,7 +55,9 @@ const env: Record<string, string> = {
   ...stack.vars,
   SOURCE_SLOT_NAME: slot,
   CONNECTOR_NAME: connectorName,
-  KAFKA_TOPIC_PATTERN: `^${prefix}\\.public\\..*`,
+  SOURCE_SCHEMAS: SCHEMA,
+  SOURCE_PUBLICATION: PUBLICATION,
+  KAFKA_TOPIC_PATTERN: `^${prefix}\\.${SCHEMA}\\..*`,
   KAFKA_GROUP_ID: `pgferry-part-${run}`,
   COPY_METRICS_PORT: '0',
   BATCH_SIZE: '200',
@@ -62,6 +70,32 @@ const source = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
 const target = new pg.Client({ connectionString: stack.targetDatabaseUrl });
 const connect = new ConnectClient({ baseUrl: stack.connectUrl });
 let pgferry: PgferryProcess | undefined;
+
+/** A connector of this file's own: the project's file with its publication, slot and filters. */
+async function applyOwnConnector(options: {
+  name: string;
+  topicPrefix: string;
+  slotName: string;
+  tables: string[];
+  snapshotMode: string;
+}): Promise<void> {
+  const definition = await readConnectorDefinition(repoPath('connect-config/debezium-source.json'));
+  await applyConnector({
+    client: connect,
+    name: options.name,
+    timeoutMs: 180_000,
+    config: {
+      ...definition.config,
+      'topic.prefix': options.topicPrefix,
+      'slot.name': options.slotName,
+      'slot.drop.on.stop': 'true',
+      'publication.name': PUBLICATION,
+      'schema.include.list': SCHEMA,
+      'table.include.list': options.tables.map(inSchema).join(','),
+      'snapshot.mode': options.snapshotMode,
+    },
+  });
+}
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
@@ -92,7 +126,7 @@ async function verify(tables: string[]) {
       'verify',
       '--json',
       '--tables',
-      tables.join(','),
+      tables.map(inSchema).join(','),
       '--recheck-attempts',
       '0',
       '--max-keys',
@@ -107,7 +141,7 @@ const equalTables = () =>
   waitForEqual(
     stack.sourceDatabaseUrl,
     stack.targetDatabaseUrl,
-    ROOTS.map((name) => ({ name, orderBy: ORDER_BY })),
+    ROOTS.map((name) => ({ name: inSchema(name), orderBy: ORDER_BY })),
     120_000,
   );
 
@@ -115,8 +149,9 @@ beforeAll(async () => {
   await source.connect();
   await target.connect();
   const reader = stack.vars.SOURCE_DB_USER ?? 'pgferry_reader';
-  // The stack's publication is shared: this setting is what the bootstrap gives a fresh stack.
-  await source.query(`ALTER PUBLICATION ${PUBLICATION} SET (publish_via_partition_root = true)`);
+  const owner = stack.vars.TARGET_DB_USER ?? 'pgferry';
+  await source.query(`CREATE SCHEMA ${SCHEMA}; SET search_path = ${SCHEMA}`);
+  await target.query(`CREATE SCHEMA ${SCHEMA} AUTHORIZATION ${owner}; SET search_path = ${SCHEMA}`);
   await source.query(`
     CREATE TABLE ${EVENTS} (id int NOT NULL, at date NOT NULL, kind text NOT NULL, note text,
       PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
@@ -140,11 +175,14 @@ beforeAll(async () => {
     CREATE TABLE ${REHASHED}_de PARTITION OF ${REHASHED} FOR VALUES IN ('de');
     CREATE TABLE ${REHASHED}_rest PARTITION OF ${REHASHED} DEFAULT;
     INSERT INTO ${REHASHED} SELECT g, (ARRAY['de', 'us'])[1 + g % 2], 'v' || g FROM generate_series(1, 200) g;
-    GRANT SELECT ON ${ROOTS.join(', ')} TO ${reader};
+    GRANT USAGE ON SCHEMA ${SCHEMA} TO debezium, ${reader};
+    GRANT SELECT ON ALL TABLES IN SCHEMA ${SCHEMA} TO debezium, ${reader};
+    ALTER DEFAULT PRIVILEGES IN SCHEMA ${SCHEMA} GRANT SELECT ON TABLES TO debezium, ${reader};
+    CREATE PUBLICATION ${PUBLICATION} FOR TABLES IN SCHEMA ${SCHEMA}
+      WITH (publish_via_partition_root = true);
     ANALYZE ${EVENTS}, ${REGIONS}, ${REHASHED};
   `);
   // The target's own partitioning of that table, made by hand and handed to pgferry's role.
-  const owner = stack.vars.TARGET_DB_USER ?? 'pgferry';
   await target.query(`
     CREATE TABLE ${REHASHED} (id int NOT NULL, region text NOT NULL, v text,
       PRIMARY KEY (id, region)) PARTITION BY HASH (id);
@@ -168,18 +206,38 @@ afterAll(async () => {
   );
   if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
   await admin.disconnect().catch(() => undefined);
-  await source.query(`DROP PUBLICATION IF EXISTS ${OFF_PUBLICATION}`).catch(() => undefined);
-  for (const table of [...ROOTS, ATTACHED, NEW_PARTITION, LATER]) {
-    await source.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
-    await target.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+  for (const publication of [OFF_PUBLICATION, PUBLICATION]) {
+    await source.query(`DROP PUBLICATION IF EXISTS ${publication}`).catch(() => undefined);
   }
+  await source.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`).catch(() => undefined);
+  await target.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`).catch(() => undefined);
+  // pgferry's bookkeeping of these tables: copy state, row positions, the group's offsets.
   for (const sql of [
-    'DELETE FROM pgferry.copy_chunks WHERE table_name = ANY($1)',
-    'DELETE FROM pgferry.copy_tables WHERE table_name = ANY($1)',
-    'DELETE FROM pgferry.tables WHERE table_name = ANY($1)',
+    'DELETE FROM pgferry.copy_chunks WHERE table_schema = $1',
+    'DELETE FROM pgferry.copy_tables WHERE table_schema = $1',
   ]) {
-    await target.query(sql, [ROOTS]).catch(() => undefined);
+    await target.query(sql, [SCHEMA]).catch(() => undefined);
   }
+  const positions = await target
+    .query<{ position_table: string }>(
+      'DELETE FROM pgferry.tables WHERE table_schema = $1 RETURNING position_table',
+      [SCHEMA],
+    )
+    .catch(() => ({ rows: [] as { position_table: string }[] }));
+  // Also those no row names any more (copy --restart forgets a table's stream state).
+  const orphans = await target
+    .query<{ position_table: string }>(
+      `SELECT c.relname AS position_table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'pgferry' AND c.relkind = 'r' AND starts_with(c.relname, $1)`,
+      [`pos_${SCHEMA}__`],
+    )
+    .catch(() => ({ rows: [] as { position_table: string }[] }));
+  for (const { position_table } of [...positions.rows, ...orphans.rows]) {
+    await target.query(`DROP TABLE IF EXISTS pgferry."${position_table.replace(/"/g, '""')}"`);
+  }
+  await target
+    .query('DELETE FROM pgferry.offsets WHERE group_id = $1', [env.KAFKA_GROUP_ID])
+    .catch(() => undefined);
   await source.end();
   await target.end();
 }, 60_000);
@@ -190,7 +248,7 @@ describe.sequential('partitioned tables, replicated through their root', () => {
       `CREATE PUBLICATION ${OFF_PUBLICATION} FOR TABLE ${ROOTS.join(', ')} WITH (publish_via_partition_root = false)`,
     );
     const check = async (publication: string) => {
-      const result = await runPgferryCli(['preflight', '--json', '--tables', ROOTS.join(',')], {
+      const result = await runPgferryCli(['preflight', '--json', '--tables', ROOT_LIST], {
         ...env,
         LOG_LEVEL: 'silent',
         SOURCE_PUBLICATION: publication,
@@ -203,7 +261,7 @@ describe.sequential('partitioned tables, replicated through their root', () => {
     expect(off?.message).toContain(
       `ALTER PUBLICATION "${OFF_PUBLICATION}" SET (publish_via_partition_root = true)`,
     );
-    expect(off?.details).toEqual(ROOTS.map((r) => `public.${r}`).sort());
+    expect(off?.details).toEqual(ROOTS.map(inSchema).sort());
     await source.query(
       `ALTER PUBLICATION ${OFF_PUBLICATION} SET (publish_via_partition_root = true)`,
     );
@@ -212,11 +270,11 @@ describe.sequential('partitioned tables, replicated through their root', () => {
   }, 60_000);
 
   it('schema-sync creates the partitioning, shows it in --dry-run, and is idempotent', async () => {
-    const dry = await runPgferryCli(['schema-sync', '--dry-run', '--tables', ROOTS.join(',')], env);
+    const dry = await runPgferryCli(['schema-sync', '--dry-run', '--tables', ROOT_LIST], env);
     expect(dry.code, dry.stderr + dry.stdout).toBe(0);
-    expect(dry.stdout).toContain(`PARTITION OF "public"."${EVENTS}_2025" FOR VALUES WITH`);
-    expect(dry.stdout).toContain(`CREATE TABLE "public"."${EVENTS}_other" PARTITION OF`);
-    const synced = await runPgferryCli(['schema-sync', '--tables', ROOTS.join(',')], env);
+    expect(dry.stdout).toContain(`PARTITION OF "${SCHEMA}"."${EVENTS}_2025" FOR VALUES WITH`);
+    expect(dry.stdout).toContain(`CREATE TABLE "${SCHEMA}"."${EVENTS}_other" PARTITION OF`);
+    const synced = await runPgferryCli(['schema-sync', '--tables', ROOT_LIST], env);
     expect(synced.code, synced.stderr + synced.stdout).toBe(0);
     // A target partitioned another way is left as it is, with a note.
     expect(synced.stdout).toContain(
@@ -250,7 +308,7 @@ describe.sequential('partitioned tables, replicated through their root', () => {
       [EVENTS],
     );
     expect(indexed.rows[0]?.n).toBe(4);
-    const again = await runPgferryCli(['schema-sync', '--tables', ROOTS.join(',')], env);
+    const again = await runPgferryCli(['schema-sync', '--tables', ROOT_LIST], env);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('target schema is up to date');
 
@@ -261,7 +319,7 @@ describe.sequential('partitioned tables, replicated through their root', () => {
       try {
         await client.query(settings);
         const read = await readSchemaCatalog(client, {
-          tables: [{ schema: 'public', name: EVENTS }],
+          tables: [{ schema: SCHEMA, name: EVENTS }],
         });
         const after = await client.query<{ ds: string }>('SHOW DateStyle');
         expect(after.rows[0]?.ds, 'the session keeps its own DateStyle').not.toBe('ISO, YMD');
@@ -283,15 +341,15 @@ describe.sequential('partitioned tables, replicated through their root', () => {
   }, 60_000);
 
   it('copies through the roots, then streams inserts, updates, deletes and partition-key moves', async () => {
-    await applyTestConnector(connect, {
+    await applyOwnConnector({
       name: connectorName,
       topicPrefix: prefix,
       slotName: slot,
-      tableIncludeList: ROOTS.map((name) => `public.${name}`).join(','),
+      tables: ROOTS,
       snapshotMode: 'no_data',
     });
     // The connector names the roots: captured through them (their partitions left out).
-    const preflight = await runPgferryCli(['preflight', '--json', '--tables', ROOTS.join(',')], {
+    const preflight = await runPgferryCli(['preflight', '--json', '--tables', ROOT_LIST], {
       ...env,
       LOG_LEVEL: 'silent',
     });
@@ -299,9 +357,9 @@ describe.sequential('partitioned tables, replicated through their root', () => {
       .flatMap((x) => x.checks)
       .find((c) => c.id === 'source.partition_capture');
     expect(capture?.status, capture?.message).toBe('pass');
-    expect(capture?.details).toEqual(ROOTS.map((r) => `public.${r}`).sort());
+    expect(capture?.details).toEqual(ROOTS.map(inSchema).sort());
     // A publication still to be made: the statement preflight gives publishes via the roots.
-    const missing = await runPgferryCli(['preflight', '--json', '--tables', ROOTS.join(',')], {
+    const missing = await runPgferryCli(['preflight', '--json', '--tables', ROOT_LIST], {
       ...env,
       LOG_LEVEL: 'silent',
       SOURCE_PUBLICATION: `part_missing_${run}`,
@@ -314,18 +372,18 @@ describe.sequential('partitioned tables, replicated through their root', () => {
       /CREATE PUBLICATION "part_missing_\w+" FOR TABLE .* WITH \(publish_via_partition_root = true\)$/,
     );
     const copied = await runPgferryCli(
-      ['copy', '--json', '--progress', 'off', '--chunk-rows', '100', '--tables', ROOTS.join(',')],
+      ['copy', '--json', '--progress', 'off', '--chunk-rows', '100', '--tables', ROOT_LIST],
       env,
     );
     expect(copied.code, copied.stderr).toBe(0);
     const report = JSON.parse(copied.stdout) as CopyReport;
-    expect(report.tables.find((t) => t.table === `public.${EVENTS}`)).toMatchObject({
+    expect(report.tables.find((t) => t.table === inSchema(EVENTS))).toMatchObject({
       state: 'done',
       rows: 600,
     });
     // Estimated from the leaves (the root itself holds nothing), so the 600 rows came in chunks.
     expect(
-      report.tables.find((t) => t.table === `public.${EVENTS}`)?.chunksCopiedNow,
+      report.tables.find((t) => t.table === inSchema(EVENTS))?.chunksCopiedNow,
     ).toBeGreaterThan(1);
     // COPY into the root routed each row to the target's own partition.
     expect(await placement(target, EVENTS)).toEqual(await placement(source, EVENTS));
@@ -363,14 +421,14 @@ describe.sequential('partitioned tables, replicated through their root', () => {
     await admin.connect();
     // Table topics only (the connector also writes logical decoding messages other tests emit).
     const topics = (await admin.listTopics())
-      .filter((t) => t.startsWith(`${prefix}.public.`))
+      .filter((t) => t.startsWith(`${prefix}.${SCHEMA}.`))
       .sort();
     await admin.disconnect();
-    expect(topics).toEqual(ROOTS.map((r) => `${prefix}.public.${r}`).sort());
+    expect(topics).toEqual(ROOTS.map((r) => `${prefix}.${SCHEMA}.${r}`).sort());
     const verified = await verify(ROOTS);
     expect(verified.code, verified.result.stdout).toBe(0);
     expect(verified.report.tables.map((t) => [t.source, t.sourceRows === t.targetRows])).toEqual(
-      ROOTS.map((r) => [`public.${r}`, true]),
+      ROOTS.map((r) => [inSchema(r), true]),
     );
   }, 240_000);
 
@@ -431,17 +489,17 @@ describe.sequential('partitioned tables, replicated through their root', () => {
 
     // The remedy the runbook gives: the partition on the target (before rows of its range reach
     // the target's default partition), then the table copied afresh.
-    const synced = await runPgferryCli(['schema-sync', '--tables', ROOTS.join(',')], env);
+    const synced = await runPgferryCli(['schema-sync', '--tables', ROOT_LIST], env);
     expect(synced.code, synced.stdout).toBe(0);
-    expect(synced.stdout).toContain(`create partition public.${ATTACHED}`);
-    expect(synced.stdout).toContain(`create partition public.${NEW_PARTITION}`);
+    expect(synced.stdout).toContain(`create partition ${inSchema(ATTACHED)}`);
+    expect(synced.stdout).toContain(`create partition ${inSchema(NEW_PARTITION)}`);
     const moved = await target.query<{ part: string }>(
       `SELECT tableoid::regclass::text AS part FROM ${EVENTS} WHERE id = 4001`,
     );
     expect(moved.rows).toEqual([{ part: LATER }]);
     await stopPgferry();
     const recopied = await runPgferryCli(
-      ['copy', '--restart', '--yes', '--progress', 'off', '--tables', ROOTS.join(',')],
+      ['copy', '--restart', '--yes', '--progress', 'off', '--tables', ROOT_LIST],
       env,
     );
     expect(recopied.code, recopied.stderr).toBe(0);
@@ -453,11 +511,11 @@ describe.sequential('partitioned tables, replicated through their root', () => {
     expect(await placement(target, EVENTS)).toEqual(await placement(source, EVENTS));
   }, 240_000);
   it("Debezium's own snapshot (snapshot.mode=initial) reads a partitioned table through its root, onto the root's topic only", async () => {
-    await applyTestConnector(connect, {
+    await applyOwnConnector({
       name: SNAP_CONNECTOR,
       topicPrefix: SNAP_PREFIX,
       slotName: SNAP_SLOT,
-      tableIncludeList: `public.${EVENTS}`,
+      tables: [EVENTS],
       snapshotMode: 'initial',
     });
     const rows = (await source.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${EVENTS}`))
@@ -466,7 +524,7 @@ describe.sequential('partitioned tables, replicated through their root', () => {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      const topic = `${SNAP_PREFIX}.public.${EVENTS}`;
+      const topic = `${SNAP_PREFIX}.${SCHEMA}.${EVENTS}`;
       const count = async () =>
         (await admin.fetchTopicOffsets(topic).catch(() => [])).reduce(
           (n, p) => n + Number(p.high),
@@ -475,7 +533,7 @@ describe.sequential('partitioned tables, replicated through their root', () => {
       await waitFor('the snapshot of the root', async () => (await count()) >= (rows ?? 1), 90_000);
       expect(await count()).toBe(rows);
       const topics = (await admin.listTopics()).filter((t) =>
-        t.startsWith(`${SNAP_PREFIX}.public.`),
+        t.startsWith(`${SNAP_PREFIX}.${SCHEMA}.`),
       );
       expect(topics).toEqual([topic]);
     } finally {
