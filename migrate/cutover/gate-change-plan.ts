@@ -15,6 +15,7 @@ import {
   describeTable,
 } from '../destructive-plan.js';
 import { type MigrationTable, resolveMigrationTables } from '../migration-tables.js';
+import { planCutoverObjects } from './cutover-objects.js';
 import { readTableSequences } from './sequence-sync.js';
 
 interface Database {
@@ -34,6 +35,8 @@ export interface GateChangeFacts {
   tables: readonly string[];
   /** Every sequence those tables draw from on the new side, with the column that uses it. */
   sequences: readonly { sequence: string; column: string }[];
+  /** Cutover: the triggers schema-sync left disabled and the materialized views to refresh. */
+  objects?: { triggers: readonly string[]; materializedViews: readonly string[] };
   reportDir: string;
 }
 
@@ -52,6 +55,20 @@ export function buildGateChangePlan(facts: GateChangeFacts): DestructivePlan {
             ? facts.sequences.map((s) => `${s.sequence} (${s.column})`)
             : ['no sequence: the tables use none'],
       },
+      ...(facts.objects &&
+      facts.objects.triggers.length + facts.objects.materializedViews.length > 0
+        ? [
+            {
+              action:
+                'gate 4: enable the triggers schema-sync left disabled (as the source has them) and refresh the materialized views, in one transaction',
+              where: to,
+              objects: [
+                ...facts.objects.triggers.map((t) => `trigger ${t}`),
+                ...facts.objects.materializedViews.map((v) => `materialized view ${v}`),
+              ],
+            },
+          ]
+        : []),
       {
         action: 'gate 5: write the report',
         where: `directory ${facts.reportDir}`,
@@ -90,6 +107,8 @@ export async function readGateChangePlan(
     const target = await connectPg(config.target, `pgferry-${options.direction}`);
     try {
       const sequences = await readTableSequences(target, targets);
+      const objects =
+        options.direction === 'cutover' ? await planCutoverObjects(target, targets) : undefined;
       return buildGateChangePlan({
         direction: options.direction,
         from: sourceSettings,
@@ -99,6 +118,17 @@ export async function readGateChangePlan(
           sequence: describeTable(s.sequence),
           column: `${describeTable(s.table)}.${describeIdentifier(s.column)}`,
         })),
+        ...(objects
+          ? {
+              objects: {
+                triggers: objects.triggers.map(
+                  (t) =>
+                    `${describeTable({ schema: t.schema, name: t.table })} ${describeIdentifier(t.trigger)}`,
+                ),
+                materializedViews: objects.materializedViews.map(describeTable),
+              },
+            }
+          : {}),
         reportDir: options.reportDir,
       });
     } finally {
