@@ -277,6 +277,19 @@ export function planViews(draft: SchemaSyncDraft, kept: TableDefinition[]): void
       object.status = 'create';
       object.actions.push(`create ${kind.replace('-', ' ')}`);
     }
+    // Its indexes (REFRESH ... CONCURRENTLY needs a unique one), with the other indexes.
+    const haveIndexes = new Map((have?.indexes ?? []).map((i) => [i.name, i.definition]));
+    for (const index of v.indexes ?? []) {
+      const want = mapText(draft, index.definition);
+      const existing = haveIndexes.get(index.name);
+      if (existing === undefined) {
+        pushInSchema(draft, draft.statements.indexes, to.schema, [want]);
+        object.actions.push(`create index ${index.name}`);
+        if (object.status === 'up-to-date') object.status = 'alter';
+      } else if (!sameText(draft, existing, want)) {
+        draft.reportMismatch(object, `index ${index.name} differs on the target (not changed)`);
+      }
+    }
     if (v.materialized && !(have?.populated ?? false)) {
       draft.plan.atCutover.push({
         kind: 'refresh-materialized-view',

@@ -192,9 +192,15 @@ async function readViews(client: pg.ClientBase, schema: string, objects: SchemaO
     options: string[] | null;
     populated: boolean;
     uses: { schema: string; name: string }[] | null;
+    indexes: { name: string; definition: string }[] | null;
   }>(
     `SELECT c.relname AS name, c.relkind, pg_get_viewdef(c.oid) AS query, c.reloptions AS options,
             c.relispopulated AS populated,
+            (SELECT json_agg(json_build_object('name', ic.relname,
+                                               'definition', pg_get_indexdef(i.indexrelid, 0, true))
+                             ORDER BY ic.relname)
+               FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+              WHERE i.indrelid = c.oid) AS indexes,
             (SELECT json_agg(DISTINCT jsonb_build_object('schema', rn.nspname, 'name', rc.relname))
                FROM pg_rewrite r
                JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
@@ -216,6 +222,7 @@ async function readViews(client: pg.ClientBase, schema: string, objects: SchemaO
       options: v.options ?? [],
       uses: v.uses ?? [],
       populated: v.populated,
+      ...(v.indexes ? { indexes: v.indexes } : {}),
     });
   }
 }

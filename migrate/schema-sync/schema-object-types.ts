@@ -47,6 +47,8 @@ export interface ViewDefinition extends QualifiedName {
   uses: QualifiedName[];
   /** A materialized view's contents are current (the target's: refreshed since created). */
   populated: boolean;
+  /** A materialized view's indexes: pg_get_indexdef(oid, 0, true), the view unqualified. */
+  indexes?: { name: string; definition: string }[];
 }
 
 /** tgenabled: O fires in origin/local sessions, A always, R only in replica sessions, D never. */

@@ -54,6 +54,9 @@ async function describeSchema(client: pg.Client, schema: string) {
         WHERE n.nspname = $1 AND p.prokind IN ('f', 'p')
           AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.objid = p.oid AND x.deptype IN ('e', 'i'))
         ORDER BY 1, 3`),
+      viewIndexes: await q(`SELECT ic.relname, pg_get_indexdef(i.indexrelid, 0, true) AS def
+        FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'm'`),
       views: await q(`SELECT c.relname, c.relkind, pg_get_viewdef(c.oid) AS def
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND c.relkind IN ('v', 'm') ORDER BY 1`),
@@ -153,6 +156,7 @@ beforeAll(async () => {
       SELECT id, name, attrs -> 'colour' AS colour FROM items WHERE qty > 10;
     CREATE VIEW big_names AS SELECT name FROM big_items;
     CREATE MATERIALIZED VIEW item_totals AS SELECT count(*) AS n, sum(qty) AS total FROM items;
+    CREATE UNIQUE INDEX item_totals_n ON item_totals (n);
     CREATE VIEW orphan AS SELECT id FROM not_synced;
     ALTER TABLE items ENABLE ROW LEVEL SECURITY;
     ALTER TABLE items FORCE ROW LEVEL SECURITY;
@@ -250,6 +254,13 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
     // The view left out reads a table that is not synced; everything else is the same.
     expect(got.views).toEqual(want.views.filter((v) => v.relname !== 'orphan'));
     // The function reading a table that is not synced is left out, like the view.
+    expect(got.viewIndexes).toEqual(want.viewIndexes);
+    expect(got.viewIndexes).toEqual([
+      {
+        relname: 'item_totals_n',
+        def: 'CREATE UNIQUE INDEX item_totals_n ON item_totals USING btree (n)',
+      },
+    ]);
     expect(got.functions).toEqual(want.functions.filter((f) => f.proname !== 'orphan_count'));
     expect(got.triggers).toEqual(want.triggers);
     expect(got.constraints).toEqual(want.constraints);

@@ -613,3 +613,40 @@ describe('SQL-standard bodies that read relations', () => {
     ]);
   });
 });
+
+describe('materialized view indexes', () => {
+  const withIndex = catalog([table('app', 'items')], {
+    views: [
+      {
+        ...view('totals', ['items'], true),
+        indexes: [
+          {
+            name: 'totals_id',
+            definition: 'CREATE UNIQUE INDEX totals_id ON totals USING btree (id)',
+          },
+        ],
+      },
+    ],
+  });
+
+  it('are created in the indexes section, in the target schema; present ones are left alone', () => {
+    const plan = planSchemaSync(withIndex, emptyTarget, options);
+    expect(plan.sections.indexes).toEqual([
+      'SET LOCAL search_path TO "tgt"',
+      'CREATE UNIQUE INDEX totals_id ON totals USING btree (id)',
+    ]);
+    const target = catalog(
+      [table('tgt', 'items')],
+      {
+        views: withIndex.objects?.views.map((v) => ({
+          ...v,
+          schema: 'tgt',
+          uses: [],
+          populated: false,
+        })),
+      },
+      { schemas: ['tgt'] },
+    );
+    expect(planSchemaSync(withIndex, target, options).statements).toEqual([]);
+  });
+});
