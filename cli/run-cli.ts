@@ -59,6 +59,7 @@ import {
   type ProgressMode,
   readProgressMode,
 } from '../ops/progress/progress-mode.js';
+import { TableSelection } from '../pipeline/routing/table-selection.js';
 import { checkConfig, formatConfigTable } from './config-check.js';
 import { maskCliIo } from './masked-io.js';
 import { openRunOutput, runPipeline } from './run-pipeline.js';
@@ -231,6 +232,7 @@ export async function runCli(
         const keyless = await keylessTopicGroupFor(
           definition.config,
           config.source,
+          TableSelection.fromSettings(config.mapping),
           options.snapshotKeyless === true,
         );
         definition.config = keyless.config;
@@ -360,12 +362,14 @@ function readPackageVersion(): string {
 }
 
 /**
- * The connector config with the single-partition topic group for the source's keyless tables
- * (migrate/connector/keyless-topics.ts); unchanged, with a note, without SOURCE_DB_*.
+ * The connector config with the single-partition topic group for the selected source tables
+ * without a key (migrate/connector/keyless-topics.ts), and with --snapshot-keyless Debezium's
+ * snapshot for them only; unchanged, with a note, without SOURCE_DB_*.
  */
 async function keylessTopicGroupFor(
   config: ConnectorConfig,
   source: PostgresSettings | undefined,
+  selection: TableSelection,
   snapshotKeyless: boolean,
 ): Promise<{ config: ConnectorConfig; note?: string }> {
   if (source === undefined) {
@@ -384,7 +388,10 @@ async function keylessTopicGroupFor(
   }
   const client = await connectPg(source, 'pgferry-connector-apply');
   try {
-    const tables = await readKeylessTables(client);
+    // The migration's tables only (SOURCE_SCHEMAS, TABLES_INCLUDE / TABLES_EXCLUDE).
+    const tables = (await readKeylessTables(client)).filter(
+      (t) => selection.exclusionOf(t) === undefined,
+    );
     const grouped = withKeylessTopicGroup(config, tables);
     return snapshotKeyless
       ? { ...grouped, config: withKeylessSnapshot(grouped.config, tables) }
