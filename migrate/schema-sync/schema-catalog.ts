@@ -59,15 +59,6 @@ async function readObjects(client: pg.ClientBase, request: CatalogRequest): Prom
     for (const [oid, owner] of found.ownedBy) ownedBy.set(oid, owner);
   }
 
-  const typeRefs = new Map<string, QualifiedName>();
-  for (const t of request.types ?? []) typeRefs.set(catalogKeyOf(t), t);
-  if (request.followDependencies) {
-    for (const table of tables)
-      for (const c of table.columns)
-        if (c.type.user) typeRefs.set(catalogKeyOf(c.type.user), c.type.user);
-  }
-  const types = await readCatalogTypes(client, [...typeRefs.values()], request.followDependencies);
-
   const sequences = await readCatalogSequences(client, [...sequenceOids], request.sequences ?? []);
   for (const s of sequences) {
     const owner = ownedBy.get(s.regclassText);
@@ -76,12 +67,26 @@ async function readObjects(client: pg.ClientBase, request: CatalogRequest): Prom
   const objectSchemas =
     request.objectSchemas ??
     (request.followDependencies ? [...new Set(request.tables.map((t) => t.schema))] : undefined);
-  if (objectSchemas === undefined) return { schemas, tables, ...types, sequences };
-  const objects = await readSchemaObjects(
-    client,
-    objectSchemas,
-    tables,
-    request.availableExtensions ? { availableExtensions: true } : {},
-  );
-  return { schemas, tables, ...types, sequences, objects };
+  const objects =
+    objectSchemas === undefined
+      ? undefined
+      : await readSchemaObjects(
+          client,
+          objectSchemas,
+          tables,
+          request.availableExtensions ? { availableExtensions: true } : {},
+        );
+
+  const typeRefs = new Map<string, QualifiedName>();
+  for (const t of request.types ?? []) typeRefs.set(catalogKeyOf(t), t);
+  if (request.followDependencies) {
+    for (const table of tables)
+      for (const c of table.columns)
+        if (c.type.user) typeRefs.set(catalogKeyOf(c.type.user), c.type.user);
+    // The types functions take or return: CREATE FUNCTION needs them.
+    for (const f of objects?.functions ?? [])
+      for (const t of f.types ?? []) typeRefs.set(catalogKeyOf(t), t);
+  }
+  const types = await readCatalogTypes(client, [...typeRefs.values()], request.followDependencies);
+  return { schemas, tables, ...types, sequences, ...(objects ? { objects } : {}) };
 }

@@ -120,6 +120,7 @@ async function readFunctions(client: pg.ClientBase, schema: string, objects: Sch
     qualified: string;
     reads_relations: boolean;
     uses: QualifiedName[] | null;
+    types: QualifiedName[] | null;
   }>(
     `SELECT p.proname AS name, p.prokind, pg_get_function_identity_arguments(p.oid) AS identity,
             CASE WHEN p.prokind IN ('f', 'p') THEN pg_get_functiondef(p.oid) END AS definition,
@@ -130,7 +131,15 @@ async function readFunctions(client: pg.ClientBase, schema: string, objects: Sch
                FROM pg_depend d JOIN pg_class rc ON rc.oid = d.refobjid
                JOIN pg_namespace rn ON rn.oid = rc.relnamespace
               WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
-                AND d.refclassid = 'pg_class'::regclass) AS uses
+                AND d.refclassid = 'pg_class'::regclass) AS uses,
+            (SELECT json_agg(DISTINCT jsonb_build_object('schema', bn.nspname, 'name', bt.typname))
+               FROM pg_depend d JOIN pg_type t ON t.oid = d.refobjid
+               JOIN pg_type bt ON bt.oid = CASE WHEN t.typcategory = 'A' AND t.typelem <> 0
+                                                THEN t.typelem ELSE t.oid END
+               JOIN pg_namespace bn ON bn.oid = bt.typnamespace
+              WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                AND d.refclassid = 'pg_type'::regclass
+                AND bn.nspname NOT IN ('pg_catalog', 'information_schema')) AS types
        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
       WHERE n.nspname = $1 AND ${notExtensionMember('pg_proc', 'p')}
         -- A range type's constructors come with the type (an internal dependency).
@@ -167,6 +176,7 @@ async function readFunctions(client: pg.ClientBase, schema: string, objects: Sch
       definition,
       readsRelations: f.reads_relations,
       ...(f.uses ? { uses: f.uses } : {}),
+      ...(f.types ? { types: f.types } : {}),
     });
   }
 }

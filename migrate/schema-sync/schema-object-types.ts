@@ -35,6 +35,8 @@ export interface FunctionDefinition extends QualifiedName {
   readsRelations: boolean;
   /** The tables and views such a body reads. */
   uses?: QualifiedName[];
+  /** User types its arguments and result use (element types of arrays): created before it. */
+  types?: QualifiedName[];
 }
 
 export interface ViewDefinition extends QualifiedName {

@@ -57,7 +57,11 @@ export function planSchemaSync(
 ): SchemaSyncPlan {
   const draft = new SchemaSyncDraft(source, target, options);
   const kept = selectTables(draft, source.tables);
-  const types = collectUsedTypes(source, kept);
+  const types = collectUsedTypes(
+    source,
+    kept,
+    (source.objects?.functions ?? []).flatMap((f) => f.types ?? []),
+  );
   planExtensions(draft);
   planCollations(draft);
   planEnums(draft, types.enums);

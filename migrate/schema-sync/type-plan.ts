@@ -7,6 +7,7 @@ import type {
   CompositeDefinition,
   DomainDefinition,
   EnumDefinition,
+  QualifiedName,
   RangeDefinition,
   SchemaCatalog,
   TableDefinition,
@@ -23,7 +24,12 @@ export interface UsedTypes {
 }
 
 /** The source's enums and domains that the tables' columns use (domains pull in their base types). */
-export function collectUsedTypes(source: SchemaCatalog, tables: TableDefinition[]): UsedTypes {
+export function collectUsedTypes(
+  source: SchemaCatalog,
+  tables: TableDefinition[],
+  /** Types used elsewhere (functions' arguments and results). */
+  also: readonly QualifiedName[] = [],
+): UsedTypes {
   const enums = new Map(source.enums.map((e) => [keyOf(e), e]));
   const domains = new Map(source.domains.map((d) => [keyOf(d), d]));
   const composites = new Map((source.composites ?? []).map((c) => [keyOf(c), c]));
@@ -54,6 +60,19 @@ export function collectUsedTypes(source: SchemaCatalog, tables: TableDefinition[
     }
   };
   for (const table of tables) for (const c of table.columns) useType(c.type);
+  for (const t of also) {
+    // Resolve the kind from the source's definitions (a name alone: look it up).
+    const kind = enums.has(keyOf(t))
+      ? 'enum'
+      : domains.has(keyOf(t))
+        ? 'domain'
+        : composites.has(keyOf(t))
+          ? 'composite'
+          : ranges.has(keyOf(t))
+            ? 'range'
+            : undefined;
+    if (kind) useType({ sql: `${t.schema}.${t.name}`, user: { ...t, kind }, array: false });
+  }
   return used;
 }
 

@@ -133,6 +133,9 @@ beforeAll(async () => {
     CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
     CREATE TYPE dims AS (w numeric(6,2), h numeric(6,2), unit text COLLATE "C");
     CREATE TYPE price_band AS RANGE (subtype = float8, subtype_diff = float8mi);
+    CREATE TYPE stock_level AS ENUM ('low', 'high');
+    CREATE FUNCTION level_of(q integer) RETURNS stock_level LANGUAGE sql IMMUTABLE
+      RETURN CASE WHEN q > 10 THEN 'high'::stock_level ELSE 'low'::stock_level END;
     CREATE FUNCTION qty_ok(q integer) RETURNS boolean LANGUAGE sql IMMUTABLE RETURN q >= 0;
     CREATE TABLE items (
       id integer PRIMARY KEY,
@@ -283,7 +286,8 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
     ]);
     // Composite and range types, attribute by attribute.
     expect(got.types).toEqual(want.types);
-    expect(got.types.map((t) => t.typname)).toEqual(['dims', 'price_band']);
+    // stock_level only a function uses: created for it.
+    expect(got.types.map((t) => t.typname)).toEqual(['dims', 'price_band', 'stock_level']);
     expect(got.comments).toHaveLength(8);
     const rls = await target.query(
       'SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = to_regclass($1)',
@@ -291,7 +295,7 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
     );
     expect(rls.rows[0]).toEqual({ relrowsecurity: true, relforcerowsecurity: false });
     expect(got.functions.map((f) => f.proname).sort()).toEqual(
-      ['bump', 'item_count', 'qty_ok', 'touch'].sort(),
+      ['bump', 'item_count', 'level_of', 'qty_ok', 'touch'].sort(),
     );
     const ext = await target.query(
       `SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
@@ -342,7 +346,7 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
     expect(report.match).toBe(true);
     expect(report.compared).toMatchObject({
       extension: 1,
-      function: 4,
+      function: 5,
       procedure: 1,
       table: 1,
       view: 3,
