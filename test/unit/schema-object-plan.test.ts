@@ -650,3 +650,32 @@ describe('materialized view indexes', () => {
     expect(planSchemaSync(withIndex, target, options).statements).toEqual([]);
   });
 });
+
+describe('several schemas (SCHEMA_MAP)', () => {
+  it('a view in one schema reading a table of another names the other target schema', () => {
+    const two = catalog([table('a', 'items'), table('b', 'prices')], {
+      views: [
+        {
+          schema: 'a',
+          name: 'priced',
+          materialized: false,
+          // Read with search_path = a: b's table comes out qualified.
+          query: ' SELECT i.id FROM items i JOIN b.prices p ON p.id = i.id',
+          options: [],
+          uses: [
+            { schema: 'a', name: 'items' },
+            { schema: 'b', name: 'prices' },
+          ],
+          populated: true,
+        },
+      ],
+    });
+    const plan = planSchemaSync(two, catalog([], {}, { schemas: [] }), {
+      schemaMap: { a: 'a2', b: 'b2' },
+    });
+    const before = plan.sections.beforeData;
+    const at = before.findIndex((s) => s.startsWith('CREATE VIEW "a2"."priced"'));
+    expect(before[at]).toContain('JOIN "b2".prices p');
+    expect(before[at - 1]).toBe('SET LOCAL search_path TO "a2"');
+  });
+});
