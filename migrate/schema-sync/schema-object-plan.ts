@@ -428,3 +428,40 @@ export function planCollations(draft: SchemaSyncDraft): void {
     object.actions.push('create collation');
   }
 }
+
+/**
+ * Triggers on the carried views (INSTEAD OF ...): created as the source has them — replication
+ * writes tables, never views, so they need not wait for cutover.
+ */
+export function planViewTriggers(draft: SchemaSyncDraft): void {
+  const source = draft.source.objects;
+  if (!source) return;
+  const { mapping } = draft;
+  const carried = new Set(
+    draft.plan.objects
+      .filter((o) => o.kind === 'view' && o.status !== 'skipped')
+      .map((o) => o.target),
+  );
+  const target = new Map((draft.target.objects?.viewTriggers ?? []).map((t) => [triggerKey(t), t]));
+  for (const t of source.viewTriggers) {
+    const toView = mapping.name(t.table);
+    if (!carried.has(`${toView.schema}.${toView.name}`)) continue;
+    const object = draft.addObject(
+      'trigger',
+      { schema: t.table.schema, name: `${t.table.name} ${t.name}` },
+      { schema: toView.schema, name: `${toView.name} ${t.name}` },
+    );
+    const want = mapText(draft, t.definition);
+    const have = target.get(triggerKey({ table: toView, name: t.name }));
+    if (have) {
+      if (!sameText(draft, have.definition, want)) {
+        draft.reportMismatch(object, 'trigger definition differs on the target (not changed)');
+      }
+      continue;
+    }
+    if (t.state === 'D') object.notes.push('disabled on the source, created enabled');
+    pushInSchema(draft, draft.statements.triggers, toView.schema, [want]);
+    object.status = 'create';
+    object.actions.push('create trigger');
+  }
+}

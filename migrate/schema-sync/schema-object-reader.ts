@@ -57,6 +57,7 @@ export async function readSchemaObjects(
       for (const t of schemaTables.rows) objects.tables.push({ schema, name: t.name });
       const names = tables.filter((t) => t.schema === schema).map((t) => t.name);
       await readTriggers(client, schema, names, objects);
+      await readViewTriggers(client, schema, objects);
       await readPolicies(client, schema, names, objects);
       await readComments(client, schema, objects);
       await readCollations(client, schema, objects);
@@ -457,6 +458,32 @@ async function readGrants(client: pg.ClientBase, schema: string, objects: Schema
       ...(g.sub !== null ? { sub: g.sub } : {}),
       owner: g.owner,
       privileges: g.privileges ?? [],
+    });
+  }
+}
+
+async function readViewTriggers(client: pg.ClientBase, schema: string, objects: SchemaObjects) {
+  const found = await client.query<{
+    table: string;
+    name: string;
+    definition: string;
+    state: TriggerState;
+  }>(
+    `SELECT c.relname AS table, t.tgname AS name, pg_get_triggerdef(t.oid, true) AS definition,
+            t.tgenabled AS state
+       FROM pg_trigger t
+       JOIN pg_class c ON c.oid = t.tgrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind = 'v' AND NOT t.tgisinternal
+      ORDER BY c.relname, t.tgname`,
+    [schema],
+  );
+  for (const t of found.rows) {
+    objects.viewTriggers.push({
+      table: { schema, name: t.table },
+      name: t.name,
+      definition: t.definition,
+      state: t.state,
     });
   }
 }

@@ -129,6 +129,8 @@ export interface SchemaObjects {
   functions: FunctionDefinition[];
   views: ViewDefinition[];
   triggers: TriggerDefinition[];
+  /** INSTEAD OF (and other) triggers on the schema's views: replication never writes a view. */
+  viewTriggers: TriggerDefinition[];
   policies: PolicyDefinition[];
   grants: GrantDefinition[];
   collations: CollationDefinition[];
@@ -150,6 +152,7 @@ export const emptySchemaObjects = (): SchemaObjects => ({
   functions: [],
   views: [],
   triggers: [],
+  viewTriggers: [],
   policies: [],
   grants: [],
   collations: [],

@@ -12,6 +12,7 @@ import {
   planFunctions,
   planTriggers,
   planViews,
+  planViewTriggers,
 } from './schema-object-plan.js';
 import { SchemaSyncDraft } from './schema-sync-draft.js';
 import type { SchemaSyncOptions, SchemaSyncPlan } from './schema-sync-types.js';
@@ -74,6 +75,7 @@ export function planSchemaSync(
   planViews(draft, kept);
   planPolicies(draft, kept);
   planTriggers(draft, kept);
+  planViewTriggers(draft);
   planComments(draft);
   planGrants(draft);
   return draft.finish();

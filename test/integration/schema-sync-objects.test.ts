@@ -60,7 +60,8 @@ async function describeSchema(client: pg.Client, schema: string) {
       views: await q(`SELECT c.relname, c.relkind, pg_get_viewdef(c.oid) AS def
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND c.relkind IN ('v', 'm') ORDER BY 1`),
-      triggers: await q(`SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid, true) AS def
+      triggers:
+        await q(`SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid, true) AS def, c.relkind
         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND NOT t.tgisinternal ORDER BY 1, 2`),
       types: await q(`SELECT t.typname, t.typtype,
@@ -158,6 +159,10 @@ beforeAll(async () => {
     CREATE VIEW big_items WITH (security_barrier = true) AS
       SELECT id, name, attrs -> 'colour' AS colour FROM items WHERE qty > 10;
     CREATE VIEW big_names AS SELECT name FROM big_items;
+    CREATE FUNCTION rename_big() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN UPDATE items SET name = NEW.name WHERE name = OLD.name; RETURN NEW; END $$;
+    CREATE TRIGGER big_names_update INSTEAD OF UPDATE ON big_names
+      FOR EACH ROW EXECUTE FUNCTION rename_big();
     CREATE MATERIALIZED VIEW item_totals AS SELECT count(*) AS n, sum(qty) AS total FROM items;
     CREATE UNIQUE INDEX item_totals_n ON item_totals (n);
     CREATE VIEW orphan AS SELECT id FROM not_synced;
@@ -295,7 +300,7 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
     );
     expect(rls.rows[0]).toEqual({ relrowsecurity: true, relforcerowsecurity: false });
     expect(got.functions.map((f) => f.proname).sort()).toEqual(
-      ['bump', 'item_count', 'level_of', 'qty_ok', 'touch'].sort(),
+      ['bump', 'item_count', 'level_of', 'qty_ok', 'rename_big', 'touch'].sort(),
     );
     const ext = await target.query(
       `SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
@@ -303,7 +308,8 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
     );
     expect(ext.rows[0]?.nspname).toBe(TGT);
     // Disabled until cutover, and recorded for it; the materialized view is empty until then.
-    expect(await triggerStates(target, TGT)).toEqual({ items_touch: 'D' });
+    // The view's INSTEAD OF trigger is live at once: replication never writes a view.
+    expect(await triggerStates(target, TGT)).toEqual({ big_names_update: 'O', items_touch: 'D' });
     const recorded = await target.query(
       'SELECT trigger_name, state, enabled_at FROM pgferry.cutover_triggers WHERE table_schema = $1',
       [TGT],
@@ -346,12 +352,12 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
     expect(report.match).toBe(true);
     expect(report.compared).toMatchObject({
       extension: 1,
-      function: 5,
+      function: 6,
       procedure: 1,
       table: 1,
       view: 3,
       'materialized-view': 1,
-      trigger: 1,
+      trigger: 2,
       policy: 2,
       collation: 1,
     });
@@ -401,7 +407,11 @@ describe.sequential('pgferry schema-sync: the whole schema', () => {
     expect(sync.code, sync.stdout).toBe(0);
     expect(sync.stdout).toMatch(/trigger .*items_touch: disable trigger/);
     expect(sync.stdout).toMatch(/trigger .*by_hand: disable trigger \(only on the target/);
-    expect(await triggerStates(target, TGT)).toEqual({ by_hand: 'D', items_touch: 'D' });
+    expect(await triggerStates(target, TGT)).toEqual({
+      big_names_update: 'O',
+      by_hand: 'D',
+      items_touch: 'D',
+    });
     expect(await findEnabledTargetTriggers(target, tables)).toEqual([]);
   });
 

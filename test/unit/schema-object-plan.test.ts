@@ -679,3 +679,23 @@ describe('several schemas (SCHEMA_MAP)', () => {
     expect(before[at - 1]).toBe('SET LOCAL search_path TO "a2"');
   });
 });
+
+describe('triggers on views', () => {
+  it('are created enabled on a carried view (replication never writes a view), not on one left out', () => {
+    const withViewTriggers = catalog([table('app', 'items')], {
+      views: [view('big_items', ['items']), view('orphan', ['elsewhere'])],
+      viewTriggers: ['big_items', 'orphan'].map((v) => ({
+        table: { schema: 'app', name: v },
+        name: `${v}_upd`,
+        definition: `CREATE TRIGGER ${v}_upd INSTEAD OF UPDATE ON ${v} FOR EACH ROW EXECUTE FUNCTION f()`,
+        state: 'O' as const,
+      })),
+    });
+    const plan = planSchemaSync(withViewTriggers, emptyTarget, options);
+    const triggers = plan.statements.filter((s) => s.includes('TRIGGER'));
+    expect(triggers).toEqual([
+      'CREATE TRIGGER big_items_upd INSTEAD OF UPDATE ON big_items FOR EACH ROW EXECUTE FUNCTION f()',
+    ]);
+    expect(plan.atCutover).toEqual([]);
+  });
+});
