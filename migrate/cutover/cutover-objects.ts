@@ -33,7 +33,10 @@ export async function planCutoverObjects(
   const views = await target.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c
        JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'm' AND n.nspname = ANY($1::text[]) ORDER BY c.oid`,
+      WHERE c.relkind = 'm' AND n.nspname = ANY($1::text[])
+        -- Only an owner may refresh it: the ones schema-sync created are this role's.
+        AND pg_has_role(current_user, c.relowner, 'MEMBER')
+      ORDER BY c.oid`,
     [schemas],
   );
   return { triggers, materializedViews: views.rows };

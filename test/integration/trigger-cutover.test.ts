@@ -100,6 +100,7 @@ beforeAll(async () => {
     CREATE TRIGGER touch BEFORE INSERT OR UPDATE ON ${src}
       FOR EACH ROW EXECUTE FUNCTION ${quoteIdent(SRC)}.touch();
     INSERT INTO ${src} (id, name) SELECT g, 'row ' || g FROM generate_series(1, 50) g;
+    CREATE MATERIALIZED VIEW ${quoteIdent(SRC)}.item_count AS SELECT count(*) AS n FROM ${src};
     CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLES IN SCHEMA ${quoteIdent(SRC)};`);
   // Distinct, old values: any trigger firing on the target would show at once.
   await source.query(`ALTER TABLE ${src} DISABLE TRIGGER touch`);
@@ -180,6 +181,9 @@ describe.sequential('a last_updated trigger through replication and cutover', ()
       `trigger ${SRC}.items touch -> ${TGT}.items touch: create trigger (disabled until cutover)`,
     );
     expect(await triggerState()).toBe('D');
+    await expect(target.query(`SELECT n FROM ${quoteIdent(TGT)}.item_count`)).rejects.toThrow(
+      /has not been populated/,
+    );
 
     const copied = await runPgferryCli(['copy'], env);
     expect(copied.code, copied.stdout + copied.stderr).toBe(0);
@@ -219,7 +223,12 @@ describe.sequential('a last_updated trigger through replication and cutover', ()
     const result = JSON.parse(cutover.stdout) as CutoverResult;
     expect(cutover.code, JSON.stringify(result.gates, null, 2)).toBe(0);
     const sequences = result.gates.find((g) => g.gate === 'sequences');
-    expect(sequences?.summary).toContain(`enabled 1 trigger(s) (${TGT}.items touch)`);
+    expect(sequences?.summary).toContain(
+      `enabled 1 trigger(s) (${TGT}.items touch), refreshed 1 materialized view(s)`,
+    );
+    // Created WITH NO DATA by schema-sync, refreshed from the final rows.
+    const counted = await target.query(`SELECT n FROM ${quoteIdent(TGT)}.item_count`);
+    expect(counted.rows).toEqual([{ n: String(70 - 7) }]);
     expect(await triggerState()).toBe('O');
 
     const [before] = await rows(target, `${tgt} WHERE id = 1`);
@@ -242,7 +251,12 @@ describe.sequential('a last_updated trigger through replication and cutover', ()
     const report = JSON.parse(check.stdout);
     expect(check.code, check.stdout).toBe(0);
     expect(report.match).toBe(true);
-    expect(report.compared).toMatchObject({ function: 1, table: 1, trigger: 1 });
+    expect(report.compared).toMatchObject({
+      function: 1,
+      table: 1,
+      trigger: 1,
+      'materialized-view': 1,
+    });
     expect(report.differences).toEqual([]);
   }, 120_000);
 });
