@@ -346,6 +346,17 @@ export function planTriggers(draft: SchemaSyncDraft, kept: TableDefinition[]): v
     );
     const want = mapText(draft, t.definition);
     const have = target.get(key);
+    if (!have && t.foreignFunction !== undefined) {
+      // CREATE TRIGGER would fail the whole transaction if the target lacks the function.
+      object.status = 'skipped';
+      object.notes.push(`not created: it executes ${t.foreignFunction}`);
+      draft.plan.notCopied.push({
+        object: object.source,
+        kind: 'trigger',
+        reason: `it executes ${t.foreignFunction}, in a schema schema-sync does not carry: sync that schema too (SOURCE_SCHEMAS), or create the trigger on the target by hand, disabled until cutover`,
+      });
+      continue;
+    }
     if (!have) {
       pushInSchema(draft, draft.statements.triggers, toTable.schema, [want]);
       disable(t, toTable, t.state, TRIGGER_DISABLED_REASON);

@@ -56,7 +56,7 @@ export async function readSchemaObjects(
       );
       for (const t of schemaTables.rows) objects.tables.push({ schema, name: t.name });
       const names = tables.filter((t) => t.schema === schema).map((t) => t.name);
-      await readTriggers(client, schema, names, objects);
+      await readTriggers(client, schema, names, objects, schemas);
       await readViewTriggers(client, schema, objects);
       await readPolicies(client, schema, names, objects);
       await readComments(client, schema, objects);
@@ -243,6 +243,8 @@ async function readTriggers(
   schema: string,
   tables: string[],
   objects: SchemaObjects,
+  /** The schemas read: a trigger function elsewhere is not carried. */
+  schemas: readonly string[],
 ) {
   if (tables.length === 0) return;
   // Clones on partitions (tgparentid) come with their parent's trigger.
@@ -251,16 +253,23 @@ async function readTriggers(
     name: string;
     definition: string;
     state: TriggerState;
+    foreign_function: string | null;
   }>(
     `SELECT c.relname AS table, t.tgname AS name, pg_get_triggerdef(t.oid, true) AS definition,
-            t.tgenabled AS state
+            t.tgenabled AS state,
+            CASE WHEN fn.nspname <> ALL($3::text[]) AND fn.nspname <> 'pg_catalog'
+                  AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_proc'::regclass
+                                    AND x.objid = f.oid AND x.deptype = 'e')
+                 THEN fn.nspname || '.' || f.proname END AS foreign_function
        FROM pg_trigger t
        JOIN pg_class c ON c.oid = t.tgrelid
        JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_proc f ON f.oid = t.tgfoid
+       JOIN pg_namespace fn ON fn.oid = f.pronamespace
       WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND NOT t.tgisinternal
         AND t.tgparentid = 0
       ORDER BY c.relname, t.tgname`,
-    [schema, tables],
+    [schema, tables, schemas],
   );
   for (const t of found.rows) {
     objects.triggers.push({
@@ -268,6 +277,7 @@ async function readTriggers(
       name: t.name,
       definition: t.definition,
       state: t.state,
+      ...(t.foreign_function !== null ? { foreignFunction: t.foreign_function } : {}),
     });
   }
 }

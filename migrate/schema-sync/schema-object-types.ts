@@ -63,6 +63,11 @@ export interface TriggerDefinition {
   /** pg_get_triggerdef(oid, true): the table and function unqualified when in its schema. */
   definition: string;
   state: TriggerState;
+  /**
+   * The function it executes when schema-sync does not carry it (another schema, not an
+   * extension's): `schema.name`, for the plan to say why the trigger is left out.
+   */
+  foreignFunction?: string;
 }
 
 /** A row-level security policy (pg_policy); expressions unqualified in the table's schema. */

@@ -699,3 +699,24 @@ describe('triggers on views', () => {
     expect(plan.atCutover).toEqual([]);
   });
 });
+
+describe('a trigger whose function is in a schema not carried', () => {
+  it('is left out and listed (CREATE TRIGGER would fail the transaction)', () => {
+    const foreign = catalog([table('app', 'items')], {
+      triggers: [
+        {
+          ...trigger,
+          definition:
+            'CREATE TRIGGER items_touch BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION audit.log()',
+          foreignFunction: 'audit.log',
+        },
+      ],
+    });
+    const plan = planSchemaSync(foreign, emptyTarget, options);
+    expect(plan.statements.some((s) => s.includes('TRIGGER'))).toBe(false);
+    expect(plan.notCopied).toEqual([
+      expect.objectContaining({ kind: 'trigger', object: 'app.items items_touch' }),
+    ]);
+    expect(plan.atCutover).toEqual([]);
+  });
+});
