@@ -53,6 +53,20 @@ export class TargetTableCache {
     ref: TableRef,
     changes: readonly RowChange[],
   ): Promise<TargetTable | undefined> {
+    const target = await this.prepare(client, ref, changes);
+    // Every batch of a keyless table (truncates too), not only its first: a topic may gain
+    // partitions, and the sticky partitioner may keep to one for a while.
+    if (target !== undefined && target.primaryKey.length === 0) {
+      requireSinglePartition(tableKey(ref), changes);
+    }
+    return target;
+  }
+
+  private async prepare(
+    client: pg.Client,
+    ref: TableRef,
+    changes: readonly RowChange[],
+  ): Promise<TargetTable | undefined> {
     const name = tableKey(ref);
     // The routing refuses such events already; the sink, the bookkeeping's only writer, holds too.
     if (ref.schema === BOOKKEEPING_SCHEMA) {

@@ -1,8 +1,12 @@
-// The SQL of a keyless table's apply: an update or delete touches exactly one row equal to the
-// event's before row (NULL by IS NULL, values as parameters cast to the target's types), and
-// dedupe keeps every change of such a table. The statements also run against a real PostgreSQL
-// in test/integration/keyless-tables.test.ts.
+// Tables without a primary key, the pure parts: the apply SQL (an update or delete touches one
+// row equal to the event's before row: NULL by IS NULL, values as parameters cast to the target's
+// types), dedupe keeping every change, the stream order that skips Debezium's replays, the sink's
+// refusals, connector apply's topic group and snapshot list, verify's multiset SQL. The
+// statements also run against the real stack in test/integration/keyless-tables.test.ts.
+import type pg from 'pg';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { TableStoppedError } from '../../core/errors.js';
 import {
   KEYLESS_TOPIC_GROUP,
   withKeylessSnapshot,
@@ -25,6 +29,7 @@ import {
   keylessTruncateSql,
   keylessUpdateSql,
 } from '../../sink/keyless-sql.js';
+import { TargetTableCache } from '../../sink/target-table-cache.js';
 
 const target: KeylessTarget = {
   schema: 'public',
@@ -233,5 +238,58 @@ describe('the stream order of a keyless table (Debezium replays skipped)', () =>
     expect(commitPositionOf({})).toBe(0n);
     expect(() => commitPositionOf({ sequence: '["x"]' })).toThrow(/does not hold LSNs/);
     expect(() => commitPositionOf({ sequence: 'nope' })).toThrow(/not JSON/);
+  });
+});
+
+describe('the sink refuses a keyless table it cannot apply in order', () => {
+  const log = pino({ level: 'silent' });
+  const noClient = {} as pg.Client; // the refusals come before any SQL
+  const keylessInsert = (partition: number): RowChange => ({
+    table: { schema: 'public', name: 'h' },
+    op: 'c',
+    key: {},
+    after: { v: '1' },
+    position: 1n,
+    sourceTsMs: 0,
+    txId: null,
+    schema: { id: 'none:1', columns: [], primaryKey: [] },
+    origin: { topic: 'cdc.public.h', partition, offset: '0' },
+  });
+  const ref = { schema: 'public', name: 'h' };
+
+  it('stops it by name when the source is not REPLICA IDENTITY FULL, naming the fix', async () => {
+    const cache = new TargetTableCache(log, undefined, async () => 'd');
+    const refused = cache.targetFor(noClient, ref, [keylessInsert(0)]);
+    await expect(refused).rejects.toBeInstanceOf(TableStoppedError);
+    await expect(refused).rejects.toThrow(
+      "table public.h has no primary key and REPLICA IDENTITY DEFAULT: pgferry applies a table without a key by full-row match, which needs the source's whole old rows. Give it a primary key, or ALTER TABLE public.h REPLICA IDENTITY FULL on the source",
+    );
+  });
+
+  it('checks every batch, not only the first of a table (a cached target, a later stray change)', async () => {
+    const cache = new TargetTableCache(log, undefined, async () => 'f');
+    const prepared = {
+      ref,
+      columns: new Map(),
+      primaryKey: [],
+      positionTable: 'p',
+      truncatedPosition: 0n,
+    };
+    // The target as already prepared (the catalog part is tested on the stack).
+    Object.assign(cache, { prepare: async () => prepared });
+    await expect(cache.targetFor(noClient, ref, [keylessInsert(0)])).resolves.toBe(prepared);
+    const truncate = { ...keylessInsert(1), op: 't' as const, after: null };
+    await expect(cache.targetFor(noClient, ref, [truncate])).rejects.toThrow(
+      /a change arrived on partition 1/,
+    );
+  });
+
+  it('stops it when a change arrives on a partition other than 0 (its topic has several)', async () => {
+    const cache = new TargetTableCache(log, undefined, async () => 'f');
+    const refused = cache.targetFor(noClient, ref, [keylessInsert(0), keylessInsert(2)]);
+    await expect(refused).rejects.toBeInstanceOf(TableStoppedError);
+    await expect(refused).rejects.toThrow(
+      /has more than one partition \(a change arrived on partition 2\).*one-partition topic/,
+    );
   });
 });
