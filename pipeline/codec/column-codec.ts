@@ -1,7 +1,7 @@
 // Converts Debezium column values (as avsc decodes them) into exact PostgreSQL text input: builds
 // one codec per column from the field's Avro JSON, picking the conversion of its type (temporal-,
 // decimal-, bits-, primitive-codec), and handles NULL and unchanged TOAST placeholders.
-import { SchemaIncompatibleError } from '../../core/errors.js';
+import { PoisonMessageError, SchemaIncompatibleError } from '../../core/errors.js';
 import { type PgValue, UNCHANGED_TOAST } from '../row-change.js';
 import {
   type AvroJson,
@@ -79,6 +79,34 @@ function textConversion(semantic: string | undefined): Conversion | undefined {
 }
 
 /**
+ * A column of a type Debezium has no converter for (a user-defined composite or range type, ...)
+ * arrives, with `include.unknown.datatypes=true`, as `bytes` holding PostgreSQL's own text form
+ * of the value (pgoutput sends text): written as that text, the target parses it with the same
+ * type. Only a propagated source type other than BYTEA says so; plain bytes stay bytea.
+ */
+function isUnknownTypeText(sourceType: string | undefined): boolean {
+  return sourceType !== undefined && sourceType.toUpperCase() !== 'BYTEA';
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+function unknownTypeTextConversion(): Conversion {
+  return {
+    pgType: 'text',
+    convert: (v) => {
+      try {
+        return UTF8.decode(v as Buffer);
+      } catch (error) {
+        throw new PoisonMessageError(
+          'a value of a type Debezium passes as its text form is not valid UTF-8',
+          { cause: error },
+        );
+      }
+    },
+  };
+}
+
+/**
  * `sourceType`: Debezium's propagated source column type, when the schema carries it; it is what
  * tells numeric text (`decimal.handling.mode=string`) from text. An array's is the array type's
  * (`_NUMERIC`): its elements carry no parameters of their own.
@@ -99,6 +127,14 @@ function semanticConversion(
     bitsConversion(semantic, params) ??
     textConversion(semantic);
   if (known) return known;
+  // Plain bytes (no semantic name, no logical type) of a non-bytea source column.
+  if (
+    base === 'bytes' &&
+    semantic === undefined &&
+    type.logicalType === undefined &&
+    isUnknownTypeText(sourceType)
+  )
+    return unknownTypeTextConversion();
   if (type.type === 'array') {
     const items = unwrapNullable(type.items ?? 'null', named);
     return arrayConversion(

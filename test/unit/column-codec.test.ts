@@ -1,7 +1,7 @@
 // Column codecs: Debezium values (as avsc decodes them) -> PostgreSQL text input. Expected texts
 // were checked with PostgreSQL 15 (`SELECT '<text>'::<type>`) where the form is not obvious.
 import { describe, expect, it } from 'vitest';
-import { SchemaIncompatibleError } from '../../core/errors.js';
+import { PoisonMessageError, SchemaIncompatibleError } from '../../core/errors.js';
 import {
   type AvroJson,
   type AvroJsonObject,
@@ -472,6 +472,36 @@ describe('PostgreSQL types for DDL', () => {
     );
     expect(() => createColumnCodec('io.debezium.data.Nope', new Map())).toThrow(
       SchemaIncompatibleError,
+    );
+  });
+});
+
+describe('types Debezium passes as their text form (include.unknown.datatypes)', () => {
+  const bytesOf = (sourceType: string): AvroJsonObject => ({
+    type: 'bytes',
+    'connect.parameters': { '__debezium.source.column.type': sourceType },
+  });
+
+  it('writes a composite or user-defined range value as the text PostgreSQL sent', () => {
+    // As captured from Debezium 3.6.1 with include.unknown.datatypes=true (pgoutput's text form).
+    const composite = codecOf(bytesOf('POSTAL_ADDRESS'));
+    expect(composite.toPg(Buffer.from('("Main, ""st""",X)'))).toBe('("Main, ""st""",X)');
+    expect(codecOf(bytesOf('PRICE_BAND')).toPg(Buffer.from('[1.5,3)'))).toBe('[1.5,3)');
+    expect(composite.pgType).toBe('"postal_address"');
+  });
+
+  it('keeps bytea as bytea, and Bits and Avro decimals as before', () => {
+    expect(codecOf(bytesOf('BYTEA')).toPg(Buffer.from('ab'))).toBe('\\x6162');
+    expect(codecOf('bytes').toPg(Buffer.from('ab'))).toBe('\\x6162');
+    const bits = (params: Record<string, string>) =>
+      codecOf(semantic('io.debezium.data.Bits', 'bytes', { length: '3', ...params }));
+    const value = Buffer.from([5]);
+    expect(bits({ '__debezium.source.column.type': 'BIT' }).toPg(value)).toBe(bits({}).toPg(value));
+  });
+
+  it('dead-letters a value that is not valid UTF-8 instead of writing garbage', () => {
+    expect(() => codecOf(bytesOf('POSTAL_ADDRESS')).toPg(Buffer.from([0xff, 0xfe]))).toThrow(
+      PoisonMessageError,
     );
   });
 });
