@@ -137,6 +137,9 @@ async function copyOneChunk(
     upper: chunk.upper,
   };
   let firstFailure: number | undefined;
+  // What an attempt moved once it reached its target COMMIT: if that COMMIT landed and the
+  // connection (or the source's) died after it, the retry finds the chunk done and reports it.
+  let committing: { rows: number; bytes: number; tableDone: boolean; started: number } | undefined;
   for (let attempt = 1; ; attempt++) {
     await faultPoint('copy-chunk');
     const started = performance.now();
@@ -145,7 +148,19 @@ async function copyOneChunk(
       snapshotId = await snapshot.current();
       const { source, target } = await sessions.open();
       // An earlier attempt's COMMIT may have landed before its connection died: done is done.
-      if (attempt > 1 && (await isChunkDone(target, table.target, chunk.chunk))) return undefined;
+      if (attempt > 1 && (await isChunkDone(target, table.target, chunk.chunk))) {
+        if (!committing) return undefined;
+        options.events.chunkDone?.({
+          table: table.name,
+          chunk: chunk.chunk,
+          rows: committing.rows,
+          bytes: committing.bytes,
+          seconds: (performance.now() - committing.started) / 1000,
+          tableDone: committing.tableDone,
+        });
+        return committing.tableDone;
+      }
+      committing = undefined;
       await source.query(
         `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '${snapshotId.replace(/'/g, '')}'`,
       );
@@ -159,8 +174,11 @@ async function copyOneChunk(
         bytes: moved.bytes,
         copyRun: options.copyRun,
       });
-      await target.query('COMMIT');
+      // The source's read-only transaction ends first: a source lost now fails the attempt
+      // before anything is committed on the target.
       await source.query('COMMIT');
+      committing = { rows: moved.rows, bytes: moved.bytes, tableDone, started };
+      await target.query('COMMIT');
       options.events.chunkDone?.({
         table: table.name,
         chunk: chunk.chunk,
