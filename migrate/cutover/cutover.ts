@@ -206,7 +206,7 @@ export async function runCutover(
               target as pg.Client,
               pairs.map((p) => p.target),
             )
-          : { triggers: [], materializedViews: [] };
+          : { statements: [], triggers: [], materializedViews: [] };
       const objectsText = `; ${describeCutoverObjects(objects, false)}`;
       const problems = sequenceSteps.filter((s) => s.problem !== undefined);
       const changes = sequenceSteps.filter((s) => s.setTo !== null);

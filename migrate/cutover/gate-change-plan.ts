@@ -36,7 +36,12 @@ export interface GateChangeFacts {
   /** Every sequence those tables draw from on the new side, with the column that uses it. */
   sequences: readonly { sequence: string; column: string }[];
   /** Cutover: the triggers schema-sync left disabled and the materialized views to refresh. */
-  objects?: { triggers: readonly string[]; materializedViews: readonly string[] };
+  objects?: {
+    /** Deferred changes schema-sync recorded: `<object> (<kind>)`. */
+    deferred?: readonly string[];
+    triggers: readonly string[];
+    materializedViews: readonly string[];
+  };
   reportDir: string;
 }
 
@@ -56,13 +61,17 @@ export function buildGateChangePlan(facts: GateChangeFacts): DestructivePlan {
             : ['no sequence: the tables use none'],
       },
       ...(facts.objects &&
-      facts.objects.triggers.length + facts.objects.materializedViews.length > 0
+      (facts.objects.deferred?.length ?? 0) +
+        facts.objects.triggers.length +
+        facts.objects.materializedViews.length >
+        0
         ? [
             {
               action:
-                'gate 4: enable the triggers schema-sync left disabled (as the source has them) and refresh the materialized views, in one transaction',
+                'gate 4: apply what schema-sync deferred to cutover (foreign keys added and validated, GENERATED ALWAYS, FORCE ROW LEVEL SECURITY), enable the triggers it left disabled (as the source has them) and refresh the materialized views, in one transaction',
               where: to,
               objects: [
+                ...(facts.objects.deferred ?? []),
                 ...facts.objects.triggers.map((t) => `trigger ${t}`),
                 ...facts.objects.materializedViews.map((v) => `materialized view ${v}`),
               ],
@@ -121,6 +130,7 @@ export async function readGateChangePlan(
         ...(objects
           ? {
               objects: {
+                deferred: objects.statements.map((s) => `${s.kind} ${s.object}`),
                 triggers: objects.triggers.map(
                   (t) =>
                     `${describeTable({ schema: t.schema, name: t.table })} ${describeIdentifier(t.trigger)}`,

@@ -27,7 +27,10 @@ export function deferUnique(
 }
 
 /** Foreign keys and GENERATED ALWAYS the target table lacks. */
-export function planCutover(draft: SchemaSyncDraft, { table, existing, object, sql }: TableDraft) {
+export function planCutover(
+  draft: SchemaSyncDraft,
+  { table, existing, object, sql, target }: TableDraft,
+) {
   const { mapping, plan } = draft;
   const targetFkNames = new Set(existing?.foreignKeys.map((k) => k.name) ?? []);
   for (const fk of table.foreignKeys) {
@@ -37,6 +40,7 @@ export function planCutover(draft: SchemaSyncDraft, { table, existing, object, s
       object: `${object.target} ${fk.name}`,
       kind: 'foreign-key',
       reason: FOREIGN_KEY_REASON,
+      table: target,
       statements: [
         `ALTER TABLE ${sql} ADD CONSTRAINT ${quoteIdent(fk.name)} ${def}${/\bNOT VALID$/.test(def) ? '' : ' NOT VALID'}`,
         `ALTER TABLE ${sql} VALIDATE CONSTRAINT ${quoteIdent(fk.name)}`,
@@ -50,6 +54,7 @@ export function planCutover(draft: SchemaSyncDraft, { table, existing, object, s
       object: `${object.target}.${c.name}`,
       kind: 'identity-always',
       reason: IDENTITY_REASON,
+      table: target,
       statements: [`ALTER TABLE ${sql} ALTER COLUMN ${quoteIdent(c.name)} SET GENERATED ALWAYS`],
     });
   }

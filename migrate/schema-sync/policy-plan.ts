@@ -66,6 +66,7 @@ export function planPolicies(draft: SchemaSyncDraft, kept: TableDefinition[]): v
         object: `${to.schema}.${to.name}`,
         kind: 'row-security',
         reason: FORCE_REASON,
+        table: to,
         statements: [`ALTER TABLE ${qualified(to)} FORCE ROW LEVEL SECURITY`],
       });
     }

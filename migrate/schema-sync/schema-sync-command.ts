@@ -5,6 +5,7 @@ import { PgferryError } from '../../core/errors.js';
 import { connectPg } from '../../core/pg-connection.js';
 import type { TableSelectionSettings } from '../../pipeline/routing/table-selection.js';
 import { DDL_LOCK_KEY, ensureBookkeeping } from '../../sink/bookkeeping/bookkeeping-schema.js';
+import { recordCutoverStatements } from '../../sink/bookkeeping/cutover-statements.js';
 import {
   readCutoverTriggers,
   recordCutoverTriggers,
@@ -26,6 +27,17 @@ import {
 import { readSchemaCatalog } from './schema-catalog.js';
 import { isUpToDate, planSchemaSync, targetCatalogRequest } from './schema-sync-plan.js';
 import type { ObjectPlan, SchemaSyncPlan } from './schema-sync-types.js';
+
+/**
+ * What cutover's gate 4 applies itself (recorded in pgferry.cutover_statements): foreign keys,
+ * GENERATED ALWAYS and FORCE ROW LEVEL SECURITY. Owners and --defer-unique indexes (built
+ * CONCURRENTLY, outside a transaction) stay listed for the operator.
+ */
+const CUTOVER_APPLIES: ReadonlySet<string> = new Set([
+  'foreign-key',
+  'identity-always',
+  'row-security',
+]);
 
 interface SchemaSyncOptions {
   tables?: MigrationTable[];
@@ -257,6 +269,22 @@ export async function syncSchema(options: {
             : [],
         ),
       );
+      await recordCutoverStatements(
+        target,
+        plan.deferred.flatMap((d) =>
+          d.table && CUTOVER_APPLIES.has(d.kind)
+            ? [
+                {
+                  schema: d.table.schema,
+                  table: d.table.name,
+                  object: d.object,
+                  kind: d.kind,
+                  statements: d.statements,
+                },
+              ]
+            : [],
+        ),
+      );
       await target.query('COMMIT');
       return { plan, applied: true, dryRun: false };
     } catch (error) {
@@ -318,7 +346,9 @@ function formatPlanLines(plan: SchemaSyncPlan): string[] {
     for (const note of o.notes) lines.push(`  note: ${note}`);
   }
   if (plan.deferred.length > 0) {
-    lines.push('deferred: create at cutover (not applied by schema-sync):');
+    lines.push(
+      'deferred: left for cutover (not applied by schema-sync; pgferry cutover applies the foreign keys, GENERATED ALWAYS and FORCE ROW LEVEL SECURITY in gate 4):',
+    );
     for (const d of plan.deferred) {
       lines.push(`  ${d.kind} ${d.object}: ${d.reason}`);
     }

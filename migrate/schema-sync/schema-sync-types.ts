@@ -1,5 +1,6 @@
 // The shape of a schema-sync plan: the options it is made with and what it returns (DDL, objects,
 // mismatches, skipped tables, what is left for cutover). Types only, shared by every planning step.
+import type { QualifiedName } from './schema-catalog-types.js';
 
 export interface SchemaSyncOptions {
   /** TARGET_SCHEMA: every table (and the types and sequences it uses) goes into this schema. */
@@ -77,12 +78,17 @@ export interface SkippedTable {
   reason: string;
 }
 
-/** Left for cutover: shown (and commented out in --dry-run), never applied by schema-sync. */
+/**
+ * Left for cutover: shown (and commented out in --dry-run), never applied by schema-sync. The
+ * ones with `table` are recorded (pgferry.cutover_statements) and applied by cutover's gate 4.
+ */
 export interface DeferredChange {
   object: string;
   kind: 'foreign-key' | 'identity-always' | 'unique' | 'row-security' | 'owner';
   reason: string;
   statements: string[];
+  /** The target table the statements change, when cutover applies them itself. */
+  table?: QualifiedName;
 }
 
 /** An index left for `pgferry copy` to build after its table's rows (--defer-indexes). */

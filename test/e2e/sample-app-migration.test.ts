@@ -5,14 +5,12 @@
 // schema of its own, through the real stack: preflight -> schema-sync -> connector (no_data) ->
 // copy -> run under a write load touching every table -> verify equal -> cutover -> the target's
 // catalog matches the source's, and the target's triggers are live again.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quoteIdent } from '../../core/sql-identifier.js';
-import { readConnectorDefinition } from '../../migrate/connector/connector-definition.js';
 import type { CopyReport } from '../../migrate/copy/copy-command.js';
 import type { CutoverResult } from '../../migrate/cutover/cutover-result.js';
 import type { PreflightReport } from '../../migrate/preflight/preflight-check.js';
@@ -22,9 +20,14 @@ import { runPgferryCli } from '../support/cli-run.js';
 import { stopProcess } from '../support/fault-harness.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
 import { loadSampleApp, SAMPLE_APP_TABLES, writeSampleAppRound } from '../support/sample-app.js';
-import { loadStackEnv, repoPath } from '../support/stack-env.js';
+import { loadStackEnv } from '../support/stack-env.js';
 import { tableFingerprint } from '../support/table-checksum.js';
-import { removeTestConnector } from '../support/test-connector.js';
+import {
+  deleteTestTopics,
+  removeMigrationBookkeeping,
+  removeTestConnector,
+  writeTestConnectorFile,
+} from '../support/test-connector.js';
 
 const stack = loadStackEnv();
 const run = Date.now().toString(36);
@@ -123,37 +126,8 @@ afterAll(async () => {
   await source.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(publication)}`).catch(() => {});
   await source.query(`DROP SCHEMA IF EXISTS ${quoteIdent(APP)} CASCADE`).catch(() => {});
   await target.query(`DROP SCHEMA IF EXISTS ${quoteIdent(APP)} CASCADE`).catch(() => {});
-  await target
-    .query('DELETE FROM pgferry.offsets WHERE group_id = $1', [groupId])
-    .catch(() => undefined);
-  const positions = await target
-    .query<{ position_table: string }>(
-      'DELETE FROM pgferry.tables WHERE table_schema = $1 RETURNING position_table',
-      [APP],
-    )
-    .catch(() => ({ rows: [] }));
-  for (const { position_table } of positions.rows) {
-    await target.query(`DROP TABLE IF EXISTS pgferry.${quoteIdent(position_table)}`);
-  }
-  for (const statement of [
-    'DELETE FROM pgferry.copy_tables WHERE table_schema = $1',
-    'DELETE FROM pgferry.cutover_triggers WHERE table_schema = $1',
-  ]) {
-    await target.query(statement, [APP]).catch(() => undefined);
-  }
-  const kafka = new Kafka({
-    brokers: [stack.kafkaBootstrap],
-    clientId: 'pgferry-app',
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
-    if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-  }
+  await removeMigrationBookkeeping(target, groupId, [APP]);
+  await deleteTestTopics(stack.kafkaBootstrap, prefix);
   await source.end();
   await target.end();
 }, 120_000);
@@ -182,23 +156,12 @@ describe.sequential('a whole application schema migrates', () => {
   }, 120_000);
 
   it('connector (no_data) and preflight: no check fails', async () => {
-    const definition = await readConnectorDefinition(
-      repoPath('connect-config/debezium-source.json'),
-    );
-    const file = join(mkdtempSync(join(tmpdir(), 'pgferry-app-')), 'connector.json');
-    writeFileSync(
-      file,
-      JSON.stringify({
-        name: connectorName,
-        config: {
-          ...definition.config,
-          'topic.prefix': prefix,
-          'slot.name': slot,
-          'publication.name': publication,
-          'slot.drop.on.stop': 'true',
-        },
-      }),
-    );
+    const file = await writeTestConnectorFile({
+      name: connectorName,
+      topicPrefix: prefix,
+      slotName: slot,
+      config: { 'publication.name': publication },
+    });
     const applied = await runPgferryCli(
       ['connector', 'apply', '--file', file, '--snapshot-mode', 'no_data', '--timeout', '150'],
       env,
@@ -275,12 +238,13 @@ describe.sequential('a whole application schema migrates', () => {
       ['missing', 'different', 'extra'].includes(d.status),
     );
     expect(left, JSON.stringify(comparison.differences, null, 1)).toEqual([]);
-    expect(
-      comparison.differences.filter(
-        (d) =>
-          d.status === 'at-cutover' && (d.kind === 'trigger' || d.kind === 'materialized-view'),
-      ),
-    ).toEqual([]);
+    // Nothing waits any more: triggers enabled, the view refreshed, the foreign keys added.
+    expect(comparison.differences.filter((d) => d.status === 'at-cutover')).toEqual([]);
+    const foreignKeys = `SELECT conrelid::regclass::text AS t, conname, convalidated
+      FROM pg_constraint WHERE contype = 'f' AND connamespace = $1::regnamespace ORDER BY 1, 2`;
+    const sourceKeys = (await source.query(foreignKeys, [APP])).rows;
+    expect(sourceKeys.length).toBeGreaterThan(5);
+    expect((await target.query(foreignKeys, [APP])).rows).toEqual(sourceKeys);
 
     // The materialized view has the source's rows.
     const mv = `SELECT count(*)::int AS n, sum(rentals)::int AS rentals FROM ${q('rental_by_customer')}`;

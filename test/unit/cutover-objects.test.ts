@@ -37,3 +37,27 @@ describe('buildGateChangePlan with schema objects', () => {
     ]);
   });
 });
+
+describe('buildGateChangePlan with deferred changes', () => {
+  it('names each foreign key and column change gate 4 applies, before the triggers', () => {
+    const plan = buildGateChangePlan({
+      direction: 'cutover',
+      from: { host: 's', port: 5432, database: 'old' },
+      to: { host: 't', port: 5433, database: 'new' },
+      tables: ['app.items'],
+      sequences: [],
+      objects: {
+        deferred: ['foreign-key app.items items_owner_fkey', 'identity-always app.items.id'],
+        triggers: ['app.items touch'],
+        materializedViews: [],
+      },
+      reportDir: 'r',
+    });
+    expect(plan.steps[1]?.action).toContain('foreign keys added and validated');
+    expect(plan.steps[1]?.objects).toEqual([
+      'foreign-key app.items items_owner_fkey',
+      'identity-always app.items.id',
+      'trigger app.items touch',
+    ]);
+  });
+});
