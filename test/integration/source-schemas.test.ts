@@ -1,21 +1,8 @@
-// Several source schemas and one table selection (issue 18, item 4) on the real stack: two source
-// schemas, each with a table `items`, one mapped to another target schema (SCHEMA_MAP), and an
-// excluded table `secret` (its upper-case twin `SECRET` is replicated: Debezium's lists are made
-// case-sensitive), and an excluded odd name `we"ird.name`. A publication of its own covers the schemas (preflight's check names
-// the missing one and its ALTER PUBLICATION fix), `pgferry connector apply` writes the
-// connector's schema.include.list and table.exclude.list from the settings, then schema-sync,
-// copy and run move both schemas, a table created later in a selected schema is captured without
-// restarting anything, and verify finds both pairs equal. The excluded table is never created,
-// written, or even given a topic.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../core/connect-client.js';
 import { quoteIdent } from '../../core/sql-identifier.js';
-import { readConnectorDefinition } from '../../migrate/connector/connector-definition.js';
 import type { CopyReport } from '../../migrate/copy/copy-command.js';
 import type { CutoverResult } from '../../migrate/cutover/cutover-result.js';
 import type { SequenceSyncStep } from '../../migrate/cutover/sequence-sync.js';
@@ -29,8 +16,13 @@ import type { VerifyReport } from '../../migrate/verify/table-verify.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import { stopProcess } from '../support/fault-harness.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
-import { loadStackEnv, repoPath } from '../support/stack-env.js';
-import { removeTestConnector } from '../support/test-connector.js';
+import { loadStackEnv } from '../support/stack-env.js';
+import {
+  deleteTestTopics,
+  removeMigrationBookkeeping,
+  removeTestConnector,
+  writeTestConnectorFile,
+} from '../support/test-connector.js';
 
 const stack = loadStackEnv();
 const run = Date.now().toString(36);
@@ -157,31 +149,8 @@ afterAll(async () => {
   for (const schema of [A, B, B_TARGET]) {
     await target.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`).catch(() => {});
   }
-  await target
-    .query('DELETE FROM pgferry.offsets WHERE group_id = $1', [groupId])
-    .catch(() => undefined);
-  // pgferry's bookkeeping of this file's target tables: row positions and the copy's plan.
-  const targets = [A, B_TARGET];
-  const positions = await target
-    .query<{ position_table: string }>(
-      'DELETE FROM pgferry.tables WHERE table_schema = ANY($1) RETURNING position_table',
-      [targets],
-    )
-    .catch(() => ({ rows: [] }));
-  for (const { position_table } of positions.rows) {
-    await target.query(`DROP TABLE IF EXISTS pgferry.${quoteIdent(position_table)}`);
-  }
-  await target
-    .query('DELETE FROM pgferry.copy_tables WHERE table_schema = ANY($1)', [targets])
-    .catch(() => undefined);
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
-    if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-  }
+  await removeMigrationBookkeeping(target, groupId, [A, B_TARGET]);
+  await deleteTestTopics(stack.kafkaBootstrap, prefix);
   await source.end();
   await target.end();
 }, 90_000);
@@ -205,23 +174,12 @@ describe.sequential('two source schemas, a same-named table in each, one exclude
   }, 60_000);
 
   it('connector apply takes the schemas and the excluded table from the settings', async () => {
-    const definition = await readConnectorDefinition(
-      repoPath('connect-config/debezium-source.json'),
-    );
-    const file = join(mkdtempSync(join(tmpdir(), 'pgferry-h4-')), 'connector.json');
-    writeFileSync(
-      file,
-      JSON.stringify({
-        name: connectorName,
-        config: {
-          ...definition.config,
-          'topic.prefix': prefix,
-          'slot.name': slot,
-          'publication.name': publication,
-          'slot.drop.on.stop': 'true',
-        },
-      }),
-    );
+    const file = await writeTestConnectorFile({
+      name: connectorName,
+      topicPrefix: prefix,
+      slotName: slot,
+      config: { 'publication.name': publication },
+    });
     const applied = await runPgferryCli(
       ['connector', 'apply', '--file', file, '--snapshot-mode', 'no_data', '--timeout', '150'],
       env,

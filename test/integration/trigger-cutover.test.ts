@@ -3,20 +3,23 @@
 // copy and `pgferry run` (connector, Kafka, sink) bring rows whose last_updated the source's
 // trigger set, and the target keeps those values exactly; cutover enables the trigger, and a write
 // on the target then fires it. A schema-sync run after cutover leaves it enabled.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quoteIdent } from '../../core/sql-identifier.js';
-import { readConnectorDefinition } from '../../migrate/connector/connector-definition.js';
 import type { CutoverResult } from '../../migrate/cutover/cutover-result.js';
 import { runPgferryCli } from '../support/cli-run.js';
 import { stopProcess } from '../support/fault-harness.js';
 import { type PgferryProcess, startPgferry } from '../support/pgferry-process.js';
-import { loadStackEnv, repoPath } from '../support/stack-env.js';
-import { removeTestConnector } from '../support/test-connector.js';
+import { loadStackEnv } from '../support/stack-env.js';
+import {
+  deleteTestTopics,
+  removeMigrationBookkeeping,
+  removeTestConnector,
+  writeTestConnectorFile,
+} from '../support/test-connector.js';
 
 const stack = loadStackEnv();
 const run = Date.now().toString(36);
@@ -116,59 +119,20 @@ afterAll(async () => {
   await source.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(publication)}`).catch(() => {});
   await source.query(`DROP SCHEMA IF EXISTS ${quoteIdent(SRC)} CASCADE`).catch(() => {});
   await target.query(`DROP SCHEMA IF EXISTS ${quoteIdent(TGT)} CASCADE`).catch(() => {});
-  await target
-    .query('DELETE FROM pgferry.offsets WHERE group_id = $1', [groupId])
-    .catch(() => undefined);
-  const positions = await target
-    .query<{ position_table: string }>(
-      'DELETE FROM pgferry.tables WHERE table_schema = $1 RETURNING position_table',
-      [TGT],
-    )
-    .catch(() => ({ rows: [] }));
-  for (const { position_table } of positions.rows) {
-    await target.query(`DROP TABLE IF EXISTS pgferry.${quoteIdent(position_table)}`);
-  }
-  for (const table of ['copy_tables', 'cutover_triggers']) {
-    await target
-      .query(`DELETE FROM pgferry.${table} WHERE table_schema = $1`, [TGT])
-      .catch(() => undefined);
-  }
-  const kafka = new Kafka({
-    brokers: [stack.kafkaBootstrap],
-    clientId: 'h2',
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
-    if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-  }
+  await removeMigrationBookkeeping(target, groupId, [TGT]);
+  await deleteTestTopics(stack.kafkaBootstrap, prefix);
   await source.end();
   await target.end();
 }, 90_000);
 
 describe.sequential('a last_updated trigger through replication and cutover', () => {
   it('schema-sync creates the trigger disabled; copy and run keep the source values exactly', async () => {
-    const definition = await readConnectorDefinition(
-      repoPath('connect-config/debezium-source.json'),
-    );
-    const file = join(reportDir, 'connector.json');
-    writeFileSync(
-      file,
-      JSON.stringify({
-        name: connectorName,
-        config: {
-          ...definition.config,
-          'topic.prefix': prefix,
-          'slot.name': slot,
-          'publication.name': publication,
-          'slot.drop.on.stop': 'true',
-        },
-      }),
-    );
+    const file = await writeTestConnectorFile({
+      name: connectorName,
+      topicPrefix: prefix,
+      slotName: slot,
+      config: { 'publication.name': publication },
+    });
     const applied = await runPgferryCli(
       ['connector', 'apply', '--file', file, '--snapshot-mode', 'no_data', '--timeout', '150'],
       env,

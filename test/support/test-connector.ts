@@ -1,7 +1,12 @@
 // A Debezium connector of a test's own: the project's connector file with its own topic prefix,
 // slot (dropped when the connector stops) and tables, so tests never share offsets or slots.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
 import type pg from 'pg';
 import type { ConnectClient, ConnectorConfig } from '../../core/connect-client.js';
+import { quoteIdent } from '../../core/sql-identifier.js';
 import { applyConnector } from '../../migrate/connector/connector-apply.js';
 import { readConnectorDefinition } from '../../migrate/connector/connector-definition.js';
 import { repoPath } from './stack-env.js';
@@ -62,4 +67,80 @@ export async function removeTestConnector(
       [slotName],
     )
     .catch(() => undefined);
+}
+
+/**
+ * Writes the project's connector file (connect-config/debezium-source.json) with a test's own
+ * name, topic prefix, slot (dropped when the connector stops) and other overrides, for the tests
+ * that register it the user's way, `pgferry connector apply --file`. Returns the file's path.
+ */
+export async function writeTestConnectorFile(options: {
+  name: string;
+  topicPrefix: string;
+  slotName: string;
+  /** Other settings, e.g. `publication.name` or `table.include.list`. */
+  config?: ConnectorConfig;
+}): Promise<string> {
+  const definition = await readConnectorDefinition(repoPath('connect-config/debezium-source.json'));
+  const file = join(mkdtempSync(join(tmpdir(), 'pgferry-connector-')), 'connector.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      name: options.name,
+      config: {
+        ...definition.config,
+        'topic.prefix': options.topicPrefix,
+        'slot.name': options.slotName,
+        'slot.drop.on.stop': 'true',
+        ...options.config,
+      },
+    }),
+  );
+  return file;
+}
+
+/**
+ * Forgets what pgferry kept on the target for a test's migration: its consumer group's offsets,
+ * and the row positions (with their position tables), copy plans and cutover triggers of its
+ * target schemas. The target schemas themselves are the test's to drop.
+ */
+export async function removeMigrationBookkeeping(
+  target: pg.ClientBase,
+  groupId: string,
+  targetSchemas: readonly string[],
+): Promise<void> {
+  await target
+    .query('DELETE FROM pgferry.offsets WHERE group_id = $1', [groupId])
+    .catch(() => undefined);
+  const positions = await target
+    .query<{ position_table: string }>(
+      'DELETE FROM pgferry.tables WHERE table_schema = ANY($1) RETURNING position_table',
+      [targetSchemas],
+    )
+    .catch(() => ({ rows: [] }));
+  for (const { position_table } of positions.rows) {
+    await target.query(`DROP TABLE IF EXISTS pgferry.${quoteIdent(position_table)}`);
+  }
+  for (const table of ['copy_tables', 'cutover_triggers']) {
+    await target
+      .query(`DELETE FROM pgferry.${table} WHERE table_schema = ANY($1)`, [targetSchemas])
+      .catch(() => undefined);
+  }
+}
+
+/** Deletes the topics under a test's own topic prefix (`<prefix>.`). */
+export async function deleteTestTopics(kafkaBootstrap: string, prefix: string): Promise<void> {
+  const kafka = new Kafka({
+    brokers: [kafkaBootstrap],
+    clientId: 'pgferry-test-cleanup',
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
+    if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+  }
 }
