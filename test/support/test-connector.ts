@@ -30,21 +30,38 @@ export async function applyTestConnector(
     configure?: (config: ConnectorConfig) => ConnectorConfig;
   },
 ): Promise<void> {
-  const definition = await readConnectorDefinition(repoPath('connect-config/debezium-source.json'));
   const configure = options.configure ?? ((config: ConnectorConfig) => config);
   await applyConnector({
     client: connect,
     name: options.name,
     timeoutMs: 180_000,
-    config: configure({
-      ...definition.config,
-      'topic.prefix': options.topicPrefix,
-      'slot.name': options.slotName,
-      'slot.drop.on.stop': String(options.slotDropOnStop ?? true),
-      'table.include.list': options.tableIncludeList,
-      ...(options.snapshotMode === undefined ? {} : { 'snapshot.mode': options.snapshotMode }),
-    }),
+    config: configure(
+      await testConnectorConfig({
+        ...options,
+        config: {
+          'slot.drop.on.stop': String(options.slotDropOnStop ?? true),
+          'table.include.list': options.tableIncludeList,
+          ...(options.snapshotMode === undefined ? {} : { 'snapshot.mode': options.snapshotMode }),
+        },
+      }),
+    ),
   });
+}
+
+/** The project's connector file's config with a test's own topic prefix and slot (dropped on stop). */
+async function testConnectorConfig(options: {
+  topicPrefix: string;
+  slotName: string;
+  config?: ConnectorConfig;
+}): Promise<ConnectorConfig> {
+  const definition = await readConnectorDefinition(repoPath('connect-config/debezium-source.json'));
+  return {
+    ...definition.config,
+    'topic.prefix': options.topicPrefix,
+    'slot.name': options.slotName,
+    'slot.drop.on.stop': 'true',
+    ...options.config,
+  };
 }
 
 /**
@@ -81,20 +98,10 @@ export async function writeTestConnectorFile(options: {
   /** Other settings, e.g. `publication.name` or `table.include.list`. */
   config?: ConnectorConfig;
 }): Promise<string> {
-  const definition = await readConnectorDefinition(repoPath('connect-config/debezium-source.json'));
   const file = join(mkdtempSync(join(tmpdir(), 'pgferry-connector-')), 'connector.json');
   writeFileSync(
     file,
-    JSON.stringify({
-      name: options.name,
-      config: {
-        ...definition.config,
-        'topic.prefix': options.topicPrefix,
-        'slot.name': options.slotName,
-        'slot.drop.on.stop': 'true',
-        ...options.config,
-      },
-    }),
+    JSON.stringify({ name: options.name, config: await testConnectorConfig(options) }),
   );
   return file;
 }
