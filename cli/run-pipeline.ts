@@ -152,6 +152,7 @@ export async function runPipeline(
     log,
     onSchemaChange: (table, kind) => metrics.schemaChanges.inc({ table, kind }),
     mapTable: (t) => routing.targetOf(t),
+    concurrency: config.batch.applyConcurrency,
     ...(sourceSettings ? { replicaIdentityOf: (t) => readReplicaIdentity(sourceSettings, t) } : {}),
   });
   const kafka = createKafka(config.kafka, log);
@@ -175,6 +176,7 @@ export async function runPipeline(
           excludeTopic: createTopicExclusion({ map: routing, dlqTopic, log }),
           maxRows: config.batch.maxRows,
           maxBytes: config.batch.maxBytes,
+          concurrency: config.batch.applyConcurrency,
           topicRefreshMs: config.consumer.topicRefreshSeconds * 1000,
           pollTimeoutMs: Math.round(config.consumer.pollTimeoutSeconds * 1000),
           log,

@@ -14,6 +14,7 @@ import type {
   StagedBatch,
 } from '../pipeline/ports.js';
 import { type RowChange, type TableRef, tableKey } from '../pipeline/row-change.js';
+import { type ApplySession, ApplySessionPool } from './apply-session-pool.js';
 import {
   advanceOffsetsSql,
   beginAndLockOffsetsSql,
@@ -23,7 +24,6 @@ import {
 import { ensureBookkeeping } from './bookkeeping/bookkeeping-schema.js';
 import { readStoredOffsets } from './bookkeeping/offset-rows.js';
 import { type ApplyTimings, applyTableChanges } from './table-apply.js';
-import { TargetConnection } from './target-connection.js';
 import { recordTruncateOnly, type SchemaChangeListener, type TargetTable } from './target-table.js';
 import { type ReplicaIdentityLookup, TargetTableCache } from './target-table-cache.js';
 
@@ -36,6 +36,8 @@ export interface PostgresSinkOptions {
   onSchemaChange?: SchemaChangeListener;
   /** The source's replica identity of a table, to refuse keyless tables that are not FULL. */
   replicaIdentityOf?: ReplicaIdentityLookup;
+  /** Batches staged at once, each on its own target session (APPLY_CONCURRENCY); default 1. */
+  concurrency?: number;
 }
 
 /** A committed batch as `writeBatch` reports it. */
@@ -45,17 +47,15 @@ export interface SinkResult extends CommitResult {
 }
 
 export class PostgresSink implements ChangeSink, OffsetStore {
-  private readonly connection: TargetConnection;
+  private readonly sessions: ApplySessionPool;
   private readonly targets: TargetTableCache;
-  private readonly stagingTables = new Set<string>();
   private readonly mapTable: (source: TableRef) => TableRef;
+  /** Target tables are prepared (DDL) one batch at a time, whichever session it runs on. */
+  private preparing: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: PostgresSinkOptions) {
     this.mapTable = options.mapTable ?? ((t) => t);
-    // Session state goes with the session: staging tables are temporary.
-    this.connection = new TargetConnection(options.settings, options.log, () =>
-      this.stagingTables.clear(),
-    );
+    this.sessions = new ApplySessionPool(options.concurrency ?? 1, options.settings, options.log);
     this.targets = new TargetTableCache(
       options.log,
       options.onSchemaChange,
@@ -65,22 +65,27 @@ export class PostgresSink implements ChangeSink, OffsetStore {
 
   /** True while the sink holds a live target connection (dropped on connection errors). */
   get isConnected(): boolean {
-    return this.connection.isConnected;
+    return this.sessions.isConnected;
+  }
+
+  /** Batches that may be staged at once (APPLY_CONCURRENCY). */
+  get concurrency(): number {
+    return this.sessions.size;
   }
 
   async start(): Promise<void> {
-    await this.connection.session();
+    await this.sessions.start();
   }
 
   async stop(): Promise<void> {
-    await this.connection.close();
+    await this.sessions.close();
   }
 
   /** Offsets the target holds for a topic (partition -> next offset), to seek on assignment. */
   async storedOffsets(groupId: string, topic: string): Promise<Map<number, string>> {
     // Its own short connection: this runs on rebalance, possibly while a batch transaction is
     // open on the sink's connection, and must not interleave with it.
-    const client = await this.connection.connect('pgferry-offsets');
+    const client = await this.sessions.connect('pgferry-offsets');
     try {
       await ensureBookkeeping(client);
       return await readStoredOffsets(client, groupId, topic);
@@ -90,21 +95,31 @@ export class PostgresSink implements ChangeSink, OffsetStore {
   }
 
   async stage(batch: ChangeBatch, options: { deadLetters: number }): Promise<StagedBatch> {
-    const client = await this.connection.session();
+    const session = await this.sessions.acquire();
+    try {
+      return await this.stageOn(session, batch, options);
+    } catch (error) {
+      this.sessions.release(session);
+      throw error;
+    }
+  }
+
+  /** Stages on `session`, which the returned batch releases when it commits or aborts. */
+  private async stageOn(
+    session: ApplySession,
+    batch: ChangeBatch,
+    options: { deadLetters: number },
+  ): Promise<StagedBatch> {
+    const { connection } = session;
+    let client: pg.Client;
+    try {
+      client = await connection.session();
+    } catch (error) {
+      throw connection.classify(error);
+    }
     const timings: ApplyTimings = { copy: 0, merge: 0, commit: 0 };
     const byTable = groupByTable(batch.changes);
-    const targets = new Map<string, TargetTable | undefined>();
-    try {
-      // DDL first, each in its own short transaction (creating or evolving target tables).
-      for (const [k, group] of byTable) {
-        targets.set(
-          k,
-          await this.targets.targetFor(client, this.mapTable(group.source), group.changes),
-        );
-      }
-    } catch (error) {
-      throw this.connection.classify(error);
-    }
+    const targets = await this.prepareTargets(session, client, byTable);
     try {
       const opened = (await client.query(
         beginAndLockOffsetsSql(batch),
@@ -112,13 +127,14 @@ export class PostgresSink implements ChangeSink, OffsetStore {
       const storedNext = BigInt(opened[1]?.rows[0]?.next_offset ?? '0');
       if (storedNext >= BigInt(batch.nextOffset)) {
         await client.query('COMMIT');
+        this.sessions.release(session);
         return alreadyApplied(timings);
       }
       const rejected: RejectedChange[] = [];
       const ctx = {
         client,
         log: this.options.log,
-        stagingTables: this.stagingTables,
+        stagingTables: session.stagingTables,
         timings,
         rejected,
       };
@@ -137,7 +153,7 @@ export class PostgresSink implements ChangeSink, OffsetStore {
         }
         tables.push({ table: k, ...(await applyTableChanges(ctx, target, fresh)) });
         applied += fresh.length;
-        bookkeeping.push(tableProgressSql(target.ref, fresh));
+        bookkeeping.push(tableProgressSql(target.ref, batch, fresh));
       }
       bookkeeping.push(advanceOffsetsSql(batch));
       // Dead letters to produce: the bookkeeping first, so that its failure (a lock wait, a
@@ -146,11 +162,45 @@ export class PostgresSink implements ChangeSink, OffsetStore {
       const settledEarly = rejected.length > 0 || options.deadLetters > 0;
       if (settledEarly) await client.query(bookkeeping.join(';\n'));
       const finish = settledEarly ? 'COMMIT' : `${bookkeeping.join(';\n')};\nCOMMIT`;
-      return this.openBatch(client, finish, { applied, tables, timingsMs: timings }, rejected);
+      return this.openBatch(
+        session,
+        client,
+        finish,
+        { applied, tables, timingsMs: timings },
+        rejected,
+      );
     } catch (error) {
-      await this.rollback(client);
-      throw this.connection.classify(error);
+      await rollback(session, client);
+      throw connection.classify(error);
     }
+  }
+
+  /**
+   * The target table of each table in the batch, DDL first, each in its own short transaction
+   * (creating or evolving target tables). One batch at a time: two sessions preparing the same
+   * new table would both create it.
+   */
+  private prepareTargets(
+    session: ApplySession,
+    client: pg.Client,
+    byTable: Map<string, { source: TableRef; changes: RowChange[] }>,
+  ): Promise<Map<string, TargetTable | undefined>> {
+    const prepared = this.preparing.then(async () => {
+      const targets = new Map<string, TargetTable | undefined>();
+      try {
+        for (const [k, group] of byTable) {
+          targets.set(
+            k,
+            await this.targets.targetFor(client, this.mapTable(group.source), group.changes),
+          );
+        }
+      } catch (error) {
+        throw session.connection.classify(error);
+      }
+      return targets;
+    });
+    this.preparing = prepared.catch(() => undefined);
+    return prepared;
   }
 
   /**
@@ -178,6 +228,7 @@ export class PostgresSink implements ChangeSink, OffsetStore {
   }
 
   private openBatch(
+    session: ApplySession,
     client: pg.Client,
     finish: string,
     result: CommitResult,
@@ -198,24 +249,30 @@ export class PostgresSink implements ChangeSink, OffsetStore {
           // An error in a bookkeeping update ends the query before COMMIT: roll back.
           await client.query(finish);
         } catch (error) {
-          await this.rollback(client);
-          throw this.connection.classify(error);
+          await rollback(session, client);
+          throw session.connection.classify(error);
+        } finally {
+          this.sessions.release(session);
         }
         result.timingsMs.commit += performance.now() - commitStart;
         return result;
       },
       abort: async () => {
         settle();
-        await this.rollback(client);
+        try {
+          await rollback(session, client);
+        } finally {
+          this.sessions.release(session);
+        }
       },
     };
   }
+}
 
-  private async rollback(client: pg.Client): Promise<void> {
-    await client.query('ROLLBACK').catch(() => undefined);
-    // Staging tables created in this transaction are gone with it: create them again.
-    this.stagingTables.clear();
-  }
+async function rollback(session: ApplySession, client: pg.Client): Promise<void> {
+  await client.query('ROLLBACK').catch(() => undefined);
+  // Staging tables created in this transaction are gone with it: create them again.
+  session.stagingTables.clear();
 }
 
 function groupByTable(

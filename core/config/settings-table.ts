@@ -1,5 +1,6 @@
 // The settings table: every setting of pgferry once, keyed by env var name, with where its value
 // goes in the typed config (`key`). PgferryConfig and loadConfig are both derived from it.
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { LOG_LEVELS } from '../logger.js';
 import { defineReverseSettings, defineSourceDbSettings } from './migration-settings.js';
@@ -20,6 +21,14 @@ import {
   parseTopicName,
 } from './setting-parsers.js';
 import { defineTableRoutingSettings } from './table-routing-settings.js';
+
+/**
+ * APPLY_CONCURRENCY's default: one partition per core, at least 2 (one commits while another
+ * copies even on one core), at most 8 target connections.
+ */
+function defaultApplyConcurrency(): number {
+  return Math.min(8, Math.max(2, availableParallelism()));
+}
 
 /**
  * Every setting, in the order `pgferry config check` lists them. A setting's `key` alone decides
@@ -327,6 +336,15 @@ export const SETTINGS = {
       default: String(16 * 1024 * 1024),
     },
     parseInteger(1024, 1024 * 1024 * 1024),
+  ),
+  APPLY_CONCURRENCY: defineSetting(
+    {
+      key: 'batch.applyConcurrency',
+      description:
+        'Partitions applied at once, each on its own target connection (a pool of this many sessions); the offsets row per partition and the position guard keep it exact. Default: the number of cores, at least 2 (the commit of one partition overlaps the COPY of another).',
+      default: String(defaultApplyConcurrency()),
+    },
+    parseInteger(1, 64),
   ),
   CONSUMER_POLL_TIMEOUT: defineSetting(
     {

@@ -28,6 +28,17 @@ export function fetchBytes(maxBatchBytes: number): number {
   return Math.max(1024 * 1024, Math.floor(maxBatchBytes / 4));
 }
 
+/**
+ * Bytes per partition in one fetch: the fetch's bytes shared among the partitions applied at once
+ * (at least 1 MiB). Kafka fills a response partition by partition: with each partition allowed
+ * the whole fetch, the first one fills it and the others wait for the next fetch, so partitions
+ * would be applied one after another whatever APPLY_CONCURRENCY says.
+ */
+export function fetchBytesPerPartition(maxBatchBytes: number, concurrency: number): number {
+  const fetch = fetchBytes(maxBatchBytes);
+  return Math.min(fetch, Math.max(1024 * 1024, Math.floor(fetch / Math.max(1, concurrency))));
+}
+
 export function cutIntoChunks(
   topic: string,
   partition: number,

@@ -19,7 +19,12 @@ import {
   type ChunkHandler,
   type OffsetStore,
 } from '../ports.js';
-import { cutIntoChunks, fetchBytes, nextOffsetAfter } from './fetch-chunks.js';
+import {
+  cutIntoChunks,
+  fetchBytes,
+  fetchBytesPerPartition,
+  nextOffsetAfter,
+} from './fetch-chunks.js';
 import { KafkaCommitQueue } from './kafka-commit-queue.js';
 import type { KafkaRecord } from './kafka-record.js';
 
@@ -38,6 +43,11 @@ export interface KafkaSourceOptions {
   topicRefreshMs: number;
   /** How long a fetch waits for more records before returning a partial chunk. */
   pollTimeoutMs: number;
+  /**
+   * Partitions handed to the handler at once (APPLY_CONCURRENCY): each one's chunks stay in
+   * order, chunks of different partitions are applied concurrently. Default 1.
+   */
+  concurrency?: number;
   log: Logger;
   /** Where the target's applied offsets are read, to seek on partition assignment. */
   offsets: OffsetStore;
@@ -51,8 +61,8 @@ export class KafkaSource<P> implements ChangeSource {
   private restarting: Promise<void> | undefined;
   private joined = false;
   private paused = false;
-  /** The chunk being handed to the sink and committed; pause() waits for it. */
-  private inFlight: Promise<unknown> | undefined;
+  /** The chunks being handed to the sink and committed (one per partition); pause() waits. */
+  private readonly inFlight = new Set<Promise<unknown>>();
   /** The seek to the target's offsets after the last join, which fetched batches wait for. */
   private seeking: Promise<void> | undefined;
   /** Kafka offset commits, sent in the background after the target's. */
@@ -79,7 +89,7 @@ export class KafkaSource<P> implements ChangeSource {
 
   /** True while a chunk is being applied and committed. */
   get isBusy(): boolean {
-    return this.inFlight !== undefined;
+    return this.inFlight.size > 0;
   }
 
   get isJoined(): boolean {
@@ -106,7 +116,7 @@ export class KafkaSource<P> implements ChangeSource {
     }
     const restarting = this.restarting?.catch(() => undefined);
     // Bounded only when no batch is in flight: a batch being written is always let finish.
-    if (this.inFlight) await restarting;
+    if (this.inFlight.size > 0) await restarting;
     else await Promise.race([restarting, new Promise((r) => setTimeout(r, 5_000).unref())]);
     await this.stopConsumer();
   }
@@ -126,7 +136,9 @@ export class KafkaSource<P> implements ChangeSource {
     if (this.subscribed.length > 0) {
       this.consumer?.pause(this.subscribed.map((topic) => ({ topic })));
     }
-    while (this.inFlight !== undefined) await this.inFlight.catch(() => undefined);
+    while (this.inFlight.size > 0) {
+      await Promise.all([...this.inFlight].map((work) => work.catch(() => undefined)));
+    }
     // "Offsets in Kafka stay where the last commit put them": that commit has landed.
     await this.commits.settled();
   }
@@ -206,7 +218,10 @@ export class KafkaSource<P> implements ChangeSource {
     const consumer = this.options.kafka.consumer({
       groupId: this.options.groupId,
       maxBytes: fetchBytes(this.options.maxBytes),
-      maxBytesPerPartition: fetchBytes(this.options.maxBytes),
+      maxBytesPerPartition: fetchBytesPerPartition(
+        this.options.maxBytes,
+        this.options.concurrency ?? 1,
+      ),
       maxWaitTimeInMs: this.options.pollTimeoutMs,
       sessionTimeout: 30_000,
       rebalanceTimeout: 60_000,
@@ -258,7 +273,7 @@ export class KafkaSource<P> implements ChangeSource {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      partitionsConsumedConcurrently: this.options.concurrency ?? 1,
       eachBatch: (payload) => this.consumeBatch(consumer, payload),
     });
     // kafkajs accepts pause only once run() set the group up; consumeBatch refuses anything a
@@ -340,11 +355,11 @@ export class KafkaSource<P> implements ChangeSource {
       const prepared = next;
       next = proceed() ? prepare(chunks[i + 1]) : undefined;
       const work = this.applyChunk(consumer, payload, records, isActive, prepared);
-      this.inFlight = work;
+      this.inFlight.add(work);
       try {
         if (!(await work)) break;
       } finally {
-        this.inFlight = undefined;
+        this.inFlight.delete(work);
       }
     }
     // Kafka's committed offsets settle before the next fetch (and before a rejoin, which kafkajs

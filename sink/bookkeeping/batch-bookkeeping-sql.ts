@@ -4,7 +4,7 @@
 import { quoteLiteral } from '../../core/sql-identifier.js';
 import type { ChangeBatch } from '../../pipeline/ports.js';
 import type { RowChange, TableRef } from '../../pipeline/row-change.js';
-import { offsetsTable, tablesTable } from './bookkeeping-schema.js';
+import { offsetsTable, tableProgressTable } from './bookkeeping-schema.js';
 
 /** An integer spliced into SQL text: refused unless it is one (never a string from outside). */
 export function safeInteger(value: number): string {
@@ -27,13 +27,35 @@ export function beginAndLockOffsetsSql(batch: ChangeBatch): string {
   return `BEGIN; INSERT INTO ${offsetsTable()} AS o (group_id, topic, partition, next_offset) VALUES (${values}, 0) ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = o.next_offset RETURNING next_offset`;
 }
 
-/** A table's progress after this batch's changes to it. */
-export function tableProgressSql(target: TableRef, changes: readonly RowChange[]): string {
+/**
+ * A table's progress after this batch's changes to it, in the row of the batch's partition (no
+ * other batch writes it meanwhile: a partition's batches apply one after another).
+ */
+export function tableProgressSql(
+  target: TableRef,
+  batch: Pick<ChangeBatch, 'topic' | 'partition'>,
+  changes: readonly RowChange[],
+): string {
   const maxTs = Math.trunc(changes.reduce((m, c) => Math.max(m, c.sourceTsMs), 0)) || 0;
-  return `UPDATE ${tablesTable()} SET last_position = GREATEST(COALESCE(last_position, 0), ${highestPosition(changes).toString()}),
-               last_source_ts = GREATEST(last_source_ts, to_timestamp(${safeInteger(maxTs)}::double precision / 1000)),
-               last_applied_at = now(), changes_applied = changes_applied + ${changes.length}
-             WHERE table_schema = ${quoteLiteral(target.schema)} AND table_name = ${quoteLiteral(target.name)}`;
+  const sourceTs =
+    maxTs > 0 ? `to_timestamp(${safeInteger(maxTs)}::double precision / 1000)` : 'NULL';
+  const values = [
+    quoteLiteral(target.schema),
+    quoteLiteral(target.name),
+    quoteLiteral(batch.topic),
+    safeInteger(batch.partition),
+    highestPosition(changes).toString(),
+    sourceTs,
+    'now()',
+    safeInteger(changes.length),
+  ].join(', ');
+  return `INSERT INTO ${tableProgressTable()} AS p (table_schema, table_name, topic, partition, last_position, last_source_ts, last_applied_at, changes_applied)
+             VALUES (${values})
+             ON CONFLICT (table_schema, table_name, topic, partition) DO UPDATE SET
+               last_position = GREATEST(p.last_position, EXCLUDED.last_position),
+               last_source_ts = GREATEST(p.last_source_ts, EXCLUDED.last_source_ts),
+               last_applied_at = EXCLUDED.last_applied_at,
+               changes_applied = p.changes_applied + EXCLUDED.changes_applied`;
 }
 
 /** The partition's next offset, never moved backwards. */

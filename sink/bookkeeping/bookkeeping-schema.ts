@@ -1,5 +1,5 @@
 // The `pgferry` schema in the target: its creation and the names of its tables (offsets, tables,
-// slot_losses, keyless_positions, copy_tables, copy_chunks, deferred_indexes, one pos_<table> per
+// table_progress, slot_losses, keyless_positions, copy_tables, copy_chunks, deferred_indexes, one pos_<table> per
 // replicated table with a key). Only sink/ builds SQL against it.
 import type pg from 'pg';
 import { qualifiedName, quoteIdent } from '../../core/sql-identifier.js';
@@ -33,6 +33,20 @@ export async function ensureBookkeeping(client: pg.ClientBase): Promise<void> {
       last_applied_at timestamptz,
       changes_applied bigint NOT NULL DEFAULT 0,
       PRIMARY KEY (table_schema, table_name))`);
+    // A table's progress per partition: batches of one table's partitions commit concurrently
+    // (APPLY_CONCURRENCY), and one row per table updated by each would make them wait for each
+    // other, or deadlock against the merge's FOR SHARE lock on the table's row in \`tables\`.
+    // readTableProgress adds these up (with \`tables\`' own counters, from before this table).
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.table_progress (
+      table_schema text NOT NULL,
+      table_name text NOT NULL,
+      topic text NOT NULL,
+      partition integer NOT NULL,
+      last_position bigint NOT NULL,
+      last_source_ts timestamptz,
+      last_applied_at timestamptz NOT NULL,
+      changes_applied bigint NOT NULL,
+      PRIMARY KEY (table_schema, table_name, topic, partition))`);
     // A keyless table's last applied streamed change, (commit LSN, LSN): keyless-apply.ts.
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.keyless_positions (
       table_schema text NOT NULL,
@@ -103,6 +117,7 @@ async function createCopyBookkeeping(client: pg.ClientBase): Promise<void> {
 
 export const offsetsTable = (): string => qualifiedName(BOOKKEEPING_SCHEMA, 'offsets');
 export const tablesTable = (): string => qualifiedName(BOOKKEEPING_SCHEMA, 'tables');
+export const tableProgressTable = (): string => qualifiedName(BOOKKEEPING_SCHEMA, 'table_progress');
 /**
  * Source replication slots seen to disappear by `pgferry run`: the target missed whatever was
  * written while the slot was gone, even if a slot of that name exists again. Only

@@ -7,6 +7,7 @@ import {
   copyTablesTable,
   hasBookkeepingTable,
   keylessPositionsTable,
+  tableProgressTable,
   tablesTable,
 } from './bookkeeping-schema.js';
 
@@ -21,8 +22,17 @@ export interface TableProgressRow {
   sourceAgeSeconds: number | null;
 }
 
-/** Every replicated table's progress, by schema and name. */
+/**
+ * Every replicated table's progress, by schema and name: its partitions' rows in table_progress
+ * added up, with what \`tables\` itself counted before progress was kept per partition.
+ */
 export async function readTableProgress(client: pg.ClientBase): Promise<TableProgressRow[]> {
+  // A target whose sink has not run since table_progress came has only the old counters.
+  const perPartition = (await hasBookkeepingTable(client, 'table_progress'))
+    ? `(SELECT table_schema, table_name, sum(changes_applied) AS changes_applied,
+               max(last_source_ts) AS last_source_ts, max(last_applied_at) AS last_applied_at
+          FROM ${tableProgressTable()} GROUP BY table_schema, table_name)`
+    : '(SELECT NULL::text AS table_schema, NULL::text AS table_name, 0::numeric AS changes_applied, NULL::timestamptz AS last_source_ts, NULL::timestamptz AS last_applied_at WHERE false)';
   const result = await client.query<{
     table_schema: string;
     table_name: string;
@@ -32,8 +42,14 @@ export async function readTableProgress(client: pg.ClientBase): Promise<TablePro
     lag: number | null;
   }>(
     `SELECT table_schema, table_name, changes_applied, last_source_ts, last_applied_at,
-              EXTRACT(EPOCH FROM (now() - last_source_ts))::float8 AS lag
-         FROM ${tablesTable()} ORDER BY table_schema, table_name`,
+            EXTRACT(EPOCH FROM (now() - last_source_ts))::float8 AS lag
+       FROM (SELECT t.table_schema, t.table_name,
+                    t.changes_applied + COALESCE(p.changes_applied, 0) AS changes_applied,
+                    GREATEST(t.last_source_ts, p.last_source_ts) AS last_source_ts,
+                    GREATEST(t.last_applied_at, p.last_applied_at) AS last_applied_at
+               FROM ${tablesTable()} t
+               LEFT JOIN ${perPartition} p USING (table_schema, table_name)) progress
+      ORDER BY table_schema, table_name`,
   );
   return result.rows.map((r) => ({
     schema: r.table_schema,
@@ -96,6 +112,12 @@ export async function forgetTable(
   name: string,
 ): Promise<void> {
   await resetTablePositions(client, schema, name);
+  if (await hasBookkeepingTable(client, 'table_progress')) {
+    await client.query(
+      `DELETE FROM ${tableProgressTable()} WHERE table_schema = $1 AND table_name = $2`,
+      [schema, name],
+    );
+  }
   if (!(await hasBookkeepingTable(client, 'tables'))) return;
   await client.query(`DELETE FROM ${tablesTable()} WHERE table_schema = $1 AND table_name = $2`, [
     schema,

@@ -169,8 +169,10 @@ async function registration(
   t: TestTable,
 ): Promise<{ position_table: string; truncated_position: string; changes_applied: string }> {
   const result = await admin.query(
-    `SELECT position_table, truncated_position::text, changes_applied::text
-       FROM pgferry.tables WHERE table_schema = $1 AND table_name = $2`,
+    `SELECT position_table, truncated_position::text,
+            (t.changes_applied + COALESCE((SELECT sum(p.changes_applied) FROM pgferry.table_progress p
+              WHERE p.table_schema = t.table_schema AND p.table_name = t.table_name), 0))::text AS changes_applied
+       FROM pgferry.tables t WHERE table_schema = $1 AND table_name = $2`,
     [t.ref.schema, t.ref.name],
   );
   return result.rows[0];

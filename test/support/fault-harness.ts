@@ -222,7 +222,7 @@ export class FaultScenario {
     }
   }
 
-  /** Samples pgferry.offsets and pgferry.tables.last_position: neither may ever go down. */
+  /** Samples pgferry.offsets and each partition's last_position of a table: neither may go down. */
   private startWatch(): void {
     const tick = async () => {
       try {
@@ -237,8 +237,8 @@ export class FaultScenario {
           [this.groupId],
         );
         const positions = await this.watchClient.query<{ k: string; v: string }>(
-          `SELECT 'position ' || table_name AS k, last_position::text AS v FROM pgferry.tables
-            WHERE table_name = ANY($1) AND last_position IS NOT NULL`,
+          `SELECT 'position ' || table_name || '/' || topic || '/' || partition AS k, last_position::text AS v
+             FROM pgferry.table_progress WHERE table_name = ANY($1)`,
           [this.tables.map((t) => t.name)],
         );
         for (const row of [...offsets.rows, ...positions.rows]) this.observe(row.k, BigInt(row.v));

@@ -128,7 +128,7 @@ export async function removeMigrationBookkeeping(
   for (const { position_table } of positions.rows) {
     await target.query(`DROP TABLE IF EXISTS pgferry.${quoteIdent(position_table)}`);
   }
-  for (const table of ['copy_tables', 'cutover_triggers']) {
+  for (const table of ['copy_tables', 'cutover_triggers', 'table_progress']) {
     await target
       .query(`DELETE FROM pgferry.${table} WHERE table_schema = ANY($1)`, [targetSchemas])
       .catch(() => undefined);

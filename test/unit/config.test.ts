@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   describeConfig,
@@ -70,6 +71,7 @@ const FULL_ENV = {
   CONNECTOR_CONFIG_FILE: 'x.json',
   BATCH_SIZE: '500',
   BATCH_MAX_BYTES: '2048',
+  APPLY_CONCURRENCY: '3',
   CONSUMER_POLL_TIMEOUT: '0.25',
   DLQ_TOPIC: 'my.dlq',
   TARGET_SCHEMA: 'migrated',
@@ -174,7 +176,11 @@ describe('loadConfig defaults', () => {
       connectorConfigFile: 'connect-config/debezium-source.json',
       tls: {},
     });
-    expect(config.batch).toEqual({ maxRows: 1000, maxBytes: 16 * 1024 * 1024 });
+    expect(config.batch).toEqual({
+      maxRows: 1000,
+      maxBytes: 16 * 1024 * 1024,
+      applyConcurrency: Math.min(8, Math.max(2, availableParallelism())),
+    });
     expect(config.consumer.pollTimeoutSeconds).toBe(1);
     expect(config.dlq.topic).toBeUndefined();
     expect(config.metrics).toEqual({ host: '127.0.0.1', port: 9464, copyPort: 9465 });
@@ -229,6 +235,7 @@ describe('loadConfig defaults', () => {
       sslKey: '/source-client.key',
     });
     expect(config.consumer.pollTimeoutSeconds).toBe(0.25);
+    expect(config.batch).toEqual({ maxRows: 500, maxBytes: 2048, applyConcurrency: 3 });
     expect(config.log.level).toBe('debug');
   });
 });
@@ -354,6 +361,7 @@ describe('loadConfig validation', () => {
       TARGET_DB_PORT: '70000',
       TARGET_DB_SSLMODE: 'strict',
       BATCH_SIZE: '0',
+      APPLY_CONCURRENCY: '0',
       CONSUMER_POLL_TIMEOUT: '-1',
       CONNECT_URL: 'ftp://connect',
       DLQ_TOPIC: 'bad topic',
@@ -367,12 +375,13 @@ describe('loadConfig validation', () => {
       'TARGET_DB_SSLMODE',
       'CONNECT_URL',
       'BATCH_SIZE',
+      'APPLY_CONCURRENCY',
       'CONSUMER_POLL_TIMEOUT',
       'DLQ_TOPIC',
       'LOG_LEVEL',
     ]);
     expect(error.retriable).toBe(false);
-    expect(error.message).toMatch(/^Invalid pgferry configuration \(10 problems\):\n/);
+    expect(error.message).toMatch(/^Invalid pgferry configuration \(11 problems\):\n/);
     expect(error.message).toContain(
       "  - TARGET_DB_PORT: got '70000'; expected an integer from 1 to 65535",
     );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { heapLimitAdvice, recommendedHeapMb } from '../../core/heap-limit.js';
-import { fetchBytes } from '../../pipeline/source/fetch-chunks.js';
+import { fetchBytes, fetchBytesPerPartition } from '../../pipeline/source/fetch-chunks.js';
 
 const MiB = 1024 * 1024;
 
@@ -29,5 +29,15 @@ describe('fetchBytes', () => {
     expect(fetchBytes(16 * 1024 * 1024)).toBe(4 * 1024 * 1024);
     expect(fetchBytes(64 * 1024 * 1024)).toBe(16 * 1024 * 1024);
     expect(fetchBytes(1024 * 1024)).toBe(1024 * 1024);
+  });
+});
+
+describe('fetchBytesPerPartition', () => {
+  it('shares the fetch among the partitions applied at once, at least 1 MiB each', () => {
+    const MiB = 1024 * 1024;
+    expect(fetchBytesPerPartition(16 * MiB, 1)).toBe(4 * MiB);
+    expect(fetchBytesPerPartition(16 * MiB, 2)).toBe(2 * MiB);
+    expect(fetchBytesPerPartition(16 * MiB, 8)).toBe(MiB);
+    expect(fetchBytesPerPartition(MiB, 4)).toBe(MiB);
   });
 });
