@@ -72,6 +72,7 @@ export class ChunkStep {
           topic: chunk.topic,
           partition: chunk.partition,
           nextOffset: nextOffsetAfter(chunk.records),
+          firstOffset: (chunk.records[0] as KafkaRecord).offset,
           changes: processed.outputs,
         },
         { deadLetters: poison.length },

@@ -59,6 +59,11 @@ export interface ChangeBatch {
   partition: number;
   /** Offset after the last record of the chunk: stored as the partition's next offset. */
   nextOffset: string;
+  /**
+   * Offset of the chunk's first record, when known: a target whose stored offset is not past it
+   * has none of the batch, and its changes need no one-by-one offset filter.
+   */
+  firstOffset?: string;
   changes: RowChange[];
 }
 

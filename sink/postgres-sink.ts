@@ -142,7 +142,11 @@ export class PostgresSink implements ChangeSink, OffsetStore {
       const bookkeeping: string[] = [];
       let applied = 0;
       for (const [k, group] of byTable) {
-        const fresh = group.changes.filter((c) => BigInt(c.origin.offset) >= storedNext);
+        // A replayed chunk whose first part the target has already: only the rest applies.
+        const fresh =
+          batch.firstOffset !== undefined && BigInt(batch.firstOffset) >= storedNext
+            ? group.changes
+            : group.changes.filter((c) => BigInt(c.origin.offset) >= storedNext);
         if (fresh.length === 0) continue;
         const target = targets.get(k);
         if (!target) {
@@ -279,6 +283,14 @@ function groupByTable(
   changes: readonly RowChange[],
 ): Map<string, { source: TableRef; changes: RowChange[] }> {
   const byTable = new Map<string, { source: TableRef; changes: RowChange[] }>();
+  const first = changes[0];
+  if (first === undefined) return byTable;
+  // A topic names one table: a batch is nearly always one table's, kept as it is.
+  const { schema, name } = first.table;
+  if (changes.every((c) => c.table.name === name && c.table.schema === schema)) {
+    byTable.set(tableKey(first.table), { source: first.table, changes: changes as RowChange[] });
+    return byTable;
+  }
   for (const change of changes) {
     const k = tableKey(change.table);
     let group = byTable.get(k);

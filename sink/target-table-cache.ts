@@ -77,9 +77,7 @@ export class TargetTableCache {
     }
     // Every schema version in the batch must fit the target (older versions are subsets).
     // Truncate events carry no key schema: they only need the table as it is.
-    const versions = new Map(
-      changes.filter((c) => c.op !== 't').map((c) => [c.schema.id, c.schema]),
-    );
+    const versions = schemaVersionsOf(changes);
     let target = this.tables.get(name);
     if (versions.size === 0) {
       if (target) return target;
@@ -111,6 +109,19 @@ export class TargetTableCache {
     if (!target) throw new TableStoppedError(name, `no schema for ${name}`);
     return target;
   }
+}
+
+/** The schema versions of a batch's row changes (truncates carry none), by schema id. */
+function schemaVersionsOf(changes: readonly RowChange[]): Map<string, RowChange['schema']> {
+  const versions = new Map<string, RowChange['schema']>();
+  let last: RowChange['schema'] | undefined;
+  for (const c of changes) {
+    // Consecutive changes mostly share one schema object: one map write per run of them.
+    if (c.op === 't' || c.schema === last) continue;
+    last = c.schema;
+    if (!versions.has(c.schema.id)) versions.set(c.schema.id, c.schema);
+  }
+  return versions;
 }
 
 /**
