@@ -1,6 +1,7 @@
 // A chain of processors from a source record type to the sink's record type. `processBatch`
-// drives one batch through it record by record, so a record that fails (poison) is reported with
-// the source record it came from, while retriable errors abort the batch for a retry.
+// drives one batch through it a slice of records at a time, keeping for every item the source
+// record it came from, so a record that fails (poison) is reported with that record, while
+// retriable errors abort the batch for a retry.
 import { PgferryError } from '../../core/errors.js';
 import type { Processor, ProcessorContext } from './processor.js';
 
@@ -18,7 +19,7 @@ export interface BatchResult<S, O> {
 }
 
 /** Records processed between two turns of the event loop. */
-const YIELD_EVERY = 100;
+const SLICE = 100;
 
 // biome-ignore lint/suspicious/noExplicitAny: a chain of processors of varying types
 type AnyProcessor = Processor<any, any>;
@@ -47,70 +48,134 @@ export class Topology<S, O> {
   }
 
   async processBatch(records: readonly S[], ctx: ProcessorContext): Promise<BatchResult<S, O>> {
-    const outputs: O[] = [];
-    const failures: RecordFailure<S>[] = [];
-    const timings = new Array<number>(this.processors.length).fill(0);
+    const run: BatchRun<S, O> = {
+      records,
+      ctx,
+      outputs: [],
+      failures: [],
+      failed: undefined,
+      timings: new Array<number>(this.processors.length).fill(0),
+      lanes: [newLane(), newLane()],
+    };
     // A previous attempt may have failed before its flush (a retriable error): start clean.
     for (const p of this.processors) p.reset?.();
-    for (let r = 0; r < records.length; r++) {
+    // A slice of records goes through one stage at a time: a stage is timed once per slice, not
+    // per record, and what passes between stages sits in two reused lanes, not arrays per record.
+    for (let start = 0; start < records.length; start += SLICE) {
       // Let I/O in: the next batch is processed while the previous one is written, and the
       // writer's round trips must not wait for a whole batch of decoding.
-      if (r > 0 && r % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
-      const source = records[r] as S;
-      await this.push(source, [source], 0, ctx, outputs, failures, timings);
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+      const end = Math.min(records.length, start + SLICE);
+      const lane = run.lanes[0];
+      lane.size = 0;
+      for (let r = start; r < end; r++) put(lane, records[r], r);
+      await this.runStages(run, lane, 0);
     }
     // Flush in chain order: what a processor releases still passes through those after it.
     for (let i = 0; i < this.processors.length; i++) {
       const processor = this.processors[i] as AnyProcessor;
       if (!processor.flush) continue;
       const flushStart = performance.now();
-      const released = await processor.flush(ctx);
-      timings[i] = (timings[i] ?? 0) + (performance.now() - flushStart);
-      for (const item of released) {
-        // Records released by a flush no longer map to one source record: a failure after this
-        // point is not attributable, so it aborts the batch rather than blaming a bystander.
-        await this.push(undefined as S, [item], i + 1, ctx, outputs, undefined, timings);
-      }
+      const released = await processor.flush(run.ctx);
+      run.timings[i] = (run.timings[i] ?? 0) + (performance.now() - flushStart);
+      if (released.length === 0) continue;
+      // Records released by a flush no longer map to one source record: a failure after this
+      // point is not attributable, so it aborts the batch rather than blaming a bystander.
+      const lane = run.lanes[0];
+      lane.size = 0;
+      for (const item of released) put(lane, item, UNATTRIBUTED);
+      await this.runStages(run, lane, i + 1);
     }
     const timingsMs: Record<string, number> = {};
     this.processors.forEach((p, i) => {
-      timingsMs[p.name] = (timingsMs[p.name] ?? 0) + (timings[i] ?? 0);
+      timingsMs[p.name] = (timingsMs[p.name] ?? 0) + (run.timings[i] ?? 0);
     });
-    return { outputs, failures, timingsMs };
+    // In source order, as when each record went through the whole chain before the next.
+    if (run.failures.length > 1) run.failures.sort((a, b) => a.index - b.index);
+    const failures = run.failures.map(({ source, processor, error }) => ({
+      source,
+      processor,
+      error,
+    }));
+    return { outputs: run.outputs, failures, timingsMs };
   }
 
-  private async push(
-    source: S,
-    items: unknown[],
-    from: number,
-    ctx: ProcessorContext,
-    outputs: O[],
-    failures: RecordFailure<S>[] | undefined,
-    timings: number[],
-  ): Promise<void> {
-    let current = items;
-    for (let i = from; i < this.processors.length && current.length > 0; i++) {
+  /**
+   * Runs what `input` holds through the processors from `from` on, one stage over all of it at a
+   * time, and appends what comes out of the last one to the outputs. A record whose item fails
+   * (poison) is dropped with every item it produced, here and after.
+   */
+  private async runStages(run: BatchRun<S, O>, input: Lane, from: number): Promise<void> {
+    let current = input;
+    for (let i = from; i < this.processors.length && current.size > 0; i++) {
       const processor = this.processors[i] as AnyProcessor;
-      const next: unknown[] = [];
+      const next = current === run.lanes[0] ? run.lanes[1] : run.lanes[0];
+      next.size = 0;
       const started = performance.now();
-      for (const item of current) {
+      for (let k = 0; k < current.size; k++) {
+        const index = current.sources[k] as number;
+        if (run.failed?.has(index)) continue;
         try {
           // Most processors answer synchronously: an await per record and stage adds up.
-          const produced = processor.process(item, ctx);
+          const produced = processor.process(current.items[k], run.ctx);
           const list = produced instanceof Promise ? await produced : produced;
-          for (const out of list) next.push(out);
+          for (let o = 0; o < list.length; o++) put(next, list[o], index);
         } catch (error) {
-          timings[i] = (timings[i] ?? 0) + (performance.now() - started);
-          if (failures && error instanceof PgferryError && !error.retriable) {
-            failures.push({ source, processor: processor.name, error });
-            return;
+          if (index !== UNATTRIBUTED && error instanceof PgferryError && !error.retriable) {
+            run.failures.push({
+              index,
+              source: run.records[index] as S,
+              processor: processor.name,
+              error,
+            });
+            run.failed ??= new Set();
+            run.failed.add(index);
+            continue;
           }
+          run.timings[i] = (run.timings[i] ?? 0) + (performance.now() - started);
           throw error;
         }
       }
-      timings[i] = (timings[i] ?? 0) + (performance.now() - started);
+      run.timings[i] = (run.timings[i] ?? 0) + (performance.now() - started);
+      // Drop what the last lane still references: its items belong to records already passed on.
+      current.items.fill(undefined, 0, current.size);
+      current.size = 0;
       current = next;
     }
-    for (const out of current as O[]) outputs.push(out);
+    for (let k = 0; k < current.size; k++) {
+      if (!run.failed?.has(current.sources[k] as number)) run.outputs.push(current.items[k] as O);
+    }
+    current.items.fill(undefined, 0, current.size);
+    current.size = 0;
   }
+}
+
+/** Items between two stages, each with the index of the source record it came from. */
+interface Lane {
+  items: unknown[];
+  sources: number[];
+  size: number;
+}
+
+/** The source index of an item a flush released. */
+const UNATTRIBUTED = -1;
+
+const newLane = (): Lane => ({ items: [], sources: [], size: 0 });
+
+function put(lane: Lane, item: unknown, source: number): void {
+  lane.items[lane.size] = item;
+  lane.sources[lane.size] = source;
+  lane.size += 1;
+}
+
+/** One batch's state while it goes through the chain. */
+interface BatchRun<S, O> {
+  records: readonly S[];
+  ctx: ProcessorContext;
+  outputs: O[];
+  failures: (RecordFailure<S> & { index: number })[];
+  /** Indexes of the source records that failed (absent until one does). */
+  failed: Set<number> | undefined;
+  timings: number[];
+  lanes: [Lane, Lane];
 }

@@ -183,6 +183,36 @@ describe('dedupe', () => {
     expect(update.after?.body).toBe(UNCHANGED_TOAST); // the input record is not changed
   });
 
+  it('names the records it folded, never the winner, even when TOAST made the winner a copy', async () => {
+    const insert = change({ op: 'c', position: 10n, offset: '4', after: { id: '1', body: 'A' } });
+    const update = change({
+      position: 20n,
+      offset: '9',
+      after: { id: '1', body: UNCHANGED_TOAST },
+    });
+    const { outputs } = await newDriver().pipe([update, insert]);
+    expect(outputs[0]?.after).toEqual({ id: '1', body: 'A' });
+    expect(outputs[0]?.origin).toBe(update.origin);
+    // A rejected winner dead-letters its own record once, and the insert with it.
+    expect(outputs[0]?.folded).toEqual([insert.origin]);
+  });
+
+  it('breaks a position tie by offsets past 2^53 exactly', async () => {
+    const early = change({ position: 50n, offset: '9007199254740993', after: { id: '1', v: 'a' } });
+    const late = change({ position: 50n, offset: '9007199254740994', after: { id: '1', v: 'b' } });
+    const later = change({
+      position: 50n,
+      offset: '10000000000000000000',
+      after: { id: '1', v: 'c' },
+    });
+    for (const order of [
+      [late, later, early],
+      [later, early, late],
+    ]) {
+      expect((await newDriver().pipe(order)).outputs.map(withoutFolded)).toEqual([later]);
+    }
+  });
+
   it('takes the newest value a dropped change set, and none across a delete', async () => {
     const u1 = change({ position: 10n, offset: '0', after: { id: '1', body: 'old', n: '1' } });
     const u2 = change({

@@ -193,6 +193,67 @@ describe('Topology via TopologyTestDriver', () => {
     );
   });
 
+  it('times each processor over the batch, flush included, and lets I/O in between slices', async () => {
+    const busy = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until) {
+        // spin: the time this processor takes
+      }
+    };
+    const slow = step('slow', (i) => {
+      busy(0.5);
+      return [i];
+    });
+    const holder = holdUntilFlush('hold');
+    const topology = Topology.from<Item>()
+      .through(step('fast'))
+      .through(slow)
+      .through({
+        ...holder,
+        flush: () => {
+          busy(20);
+          return holder.flush?.({ log: createLogger('silent') }) ?? [];
+        },
+      });
+    let turns = 0;
+    const ticking = setInterval(() => {
+      turns += 1;
+    }, 0);
+    const records = Array.from({ length: 350 }, (_, i) => item(i));
+    const { outputs, timingsMs } = await new TopologyTestDriver(topology).pipe(records);
+    clearInterval(ticking);
+    expect(outputs).toHaveLength(350);
+    expect(Object.keys(timingsMs).sort()).toEqual(['fast', 'hold', 'slow']);
+    expect(timingsMs.slow).toBeGreaterThanOrEqual(175);
+    expect(timingsMs.hold).toBeGreaterThanOrEqual(20);
+    expect(timingsMs.fast).toBeLessThan(timingsMs.slow as number);
+    // Timers ran while the batch was processed (it yields between slices of 100 records).
+    expect(turns).toBeGreaterThanOrEqual(2);
+  });
+
+  it('reports failures in source order whatever processor each failed at', async () => {
+    const topology = Topology.from<Item>()
+      .through(
+        step('first', (i) => {
+          if (i.id === 5) throw new PoisonMessageError('first refuses 5');
+          return [i];
+        }),
+      )
+      .through(
+        step('second', (i) => {
+          if (i.id === 2) throw new PoisonMessageError('second refuses 2');
+          return [i];
+        }),
+      );
+    const records = Array.from({ length: 8 }, (_, i) => item(i));
+    const { outputs, failures } = await new TopologyTestDriver(topology).pipe(records);
+    expect(outputs.map((o) => o.id)).toEqual([0, 1, 3, 4, 6, 7]);
+    expect(failures.map((f) => [f.source, f.processor])).toEqual([
+      [records[2], 'second'],
+      [records[5], 'first'],
+    ]);
+  });
+
   it('initialises the processors once, before the first batch, and closes them', async () => {
     const calls: string[] = [];
     const processor: Processor<Item, Item> = {
