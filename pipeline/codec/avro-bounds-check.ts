@@ -13,112 +13,41 @@
 // - the value ends exactly at the end of the body.
 // Compiled once per schema into closures (like avsc's own readers), cached by avsc Type.
 import type avro from 'avsc';
+import { BodyCursor, MAX_NESTING } from './avro-body-cursor.js';
 import { MessageBoundsError } from './message-bounds-error.js';
 
-/** Records, arrays and maps inside each other: a Debezium event nests about 4 deep. */
-export const MAX_NESTING = 64;
-
-/** Position in the body being checked, and what the message may still spend. */
-class BodyCursor {
-  pos = 0;
-  /** Array items and map entries the rest of the message may still hold: one per byte in all. */
-  itemsLeft: number;
-  depth = 0;
-
-  constructor(readonly bytes: Uint8Array) {
-    this.itemsLeft = bytes.length;
-  }
-
-  get left(): number {
-    return this.bytes.length - this.pos;
-  }
-
-  fail(what: string, at = this.pos): never {
-    throw new MessageBoundsError(`${what} (at byte ${at} of ${this.bytes.length})`);
-  }
-
-  skip(length: number, what: string): void {
-    if (length > this.left) this.fail(`${what} of ${length} bytes, only ${this.left} left`);
-    this.pos += length;
-  }
-
-  /**
-   * A zigzag varint as a Number: exact up to 2^53, and beyond that still far more than any body
-   * holds, which is all a length or count is compared with. `maxBytes`: 5 for int, 10 for long.
-   */
-  readVarint(maxBytes: 5 | 10, what: string): number {
-    const start = this.pos;
-    const first = this.bytes[start];
-    if (first !== undefined && first < 0x80) {
-      // One byte: lengths, counts, indexes and most ints of a Debezium event.
-      this.pos++;
-      return first & 1 ? -(first + 1) / 2 : first / 2;
-    }
-    let raw = 0;
-    let scale = 1;
-    for (let i = 0; ; i++) {
-      if (this.pos >= this.bytes.length) this.fail(`${what} runs past the end`, start);
-      const byte = this.bytes[this.pos++] as number;
-      raw += (byte & 0x7f) * scale;
-      if ((byte & 0x80) === 0) {
-        // The last byte of a long carries only bit 63; of an int, only bits 28..31.
-        if (i === maxBytes - 1 && byte > (maxBytes === 5 ? 0x0f : 0x01)) break;
-        return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
-      }
-      if (i === maxBytes - 1) break;
-      scale *= 128;
-    }
-    return this.fail(`${what} is not a valid ${maxBytes === 5 ? 'int' : 'long'} varint`, start);
-  }
-
-  /** A string or bytes length: never negative, never more than the bytes left. */
-  readLength(what: string): number {
-    const at = this.pos;
-    const length = this.readVarint(10, `${what} length`);
-    if (length < 0 || length > this.left) {
-      this.fail(`${what} length ${length}, only ${this.left} bytes left`, at);
-    }
-    return length;
-  }
-
-  /** Takes `count` items of at least `minBytes` each from what the message can still hold. */
-  takeItems(count: number, minBytes: number, what: string, at: number): void {
-    if (count * minBytes > this.left) {
-      this.fail(`${what} block of ${count} items, only ${this.left} bytes left`, at);
-    }
-    this.itemsLeft -= count;
-    if (this.itemsLeft < 0) {
-      this.fail(`${what} block of ${count} items: more items than the message has bytes`, at);
-    }
-  }
-
-  enter(): void {
-    if (++this.depth > MAX_NESTING) this.fail(`nested deeper than ${MAX_NESTING} levels`);
-  }
-
-  leave(): void {
-    this.depth--;
-  }
-}
+export { MAX_NESTING };
 
 /** How to check one type: `walk` moves the cursor past one value; `minBytes` is its least size. */
-interface Walker {
+export interface Walker {
   walk(cursor: BodyCursor): unknown;
   minBytes: number;
+  /** A record's walks of its fields, in order (for a reader that walks some fields itself). */
+  fields?: readonly Walker[];
+  /** A union's walks of its branches, by index. */
+  branches?: readonly Walker[];
 }
 
 const walkers = new WeakMap<avro.Type, Walker>();
 
-/** Checks `body` (the Avro part of a message) against `type`; throws MessageBoundsError. */
-export function checkAvroBounds(type: avro.Type, body: Uint8Array): void {
+/** The walk of `type` (compiled once per avsc Type): checks one value and moves past it. */
+export function boundsWalkerOf(type: avro.Type): Walker {
   let walker = walkers.get(type);
   if (!walker) {
     walker = compileWalker(type, new Map());
     walkers.set(type, walker);
   }
-  const cursor = new BodyCursor(body);
-  walker.walk(cursor);
-  if (cursor.left > 0) cursor.fail(`${cursor.left} bytes of trailing data`);
+  return walker;
+}
+
+/**
+ * Checks the Avro body of a message (`bytes` from `start`: 0 for a bare body, 5 past a Confluent
+ * header) against `type`; throws MessageBoundsError.
+ */
+export function checkAvroBounds(type: avro.Type, bytes: Uint8Array, start = 0): void {
+  const cursor = new BodyCursor(bytes, start);
+  boundsWalkerOf(type).walk(cursor);
+  cursor.end();
 }
 
 const fixedSize = (minBytes: number, what: string): Walker => ({
@@ -158,7 +87,7 @@ function compileWalker(type: avro.Type, named: Map<avro.Type, Walker>): Walker {
     case 'enum': {
       const symbols = (type as avro.types.EnumType).symbols.length;
       const what = `enum ${type.name} index`;
-      return { minBytes: 1, walk: (c) => readIndex(c, symbols, what) };
+      return { minBytes: 1, walk: (c) => c.readIndex(symbols, what) };
     }
     case 'union:unwrapped':
     case 'union:wrapped':
@@ -187,19 +116,12 @@ function compileWalker(type: avro.Type, named: Map<avro.Type, Walker>): Walker {
   }
 }
 
-/** A union or enum index: one of `count`. */
-function readIndex(c: BodyCursor, count: number, what: string): number {
-  const at = c.pos;
-  const index = c.readVarint(10, what);
-  if (index < 0 || index >= count) c.fail(`${what} ${index} is not one of ${count}`, at);
-  return index;
-}
-
 function compileUnion(types: readonly avro.Type[], named: Map<avro.Type, Walker>): Walker {
   const branches = types.map((t) => compileWalker(t, named));
   return {
     minBytes: 1 + Math.min(...branches.map((b) => b.minBytes)),
-    walk: (c) => (branches[readIndex(c, branches.length, 'union index')] as Walker).walk(c),
+    walk: (c) => (branches[c.readIndex(branches.length, 'union index')] as Walker).walk(c),
+    branches,
   };
 }
 
@@ -210,6 +132,7 @@ function compileRecord(type: avro.types.RecordType, named: Map<avro.Type, Walker
   named.set(type, walker);
   const fields = type.fields.map((f) => compileWalker(f.type, named));
   walker.minBytes = fields.reduce((sum, f) => sum + f.minBytes, 0);
+  walker.fields = fields;
   walker.walk = (c) => {
     c.enter();
     for (const field of fields) field.walk(c);

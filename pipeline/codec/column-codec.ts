@@ -35,6 +35,11 @@ export interface ColumnCodec {
    * `budget`, the message's, when given.
    */
   toPg(value: unknown, budget?: TextBudget): PgValue;
+  /**
+   * Whether `toPg` takes an Avro long (its own or its array elements') as a safe-integer number
+   * as well as a BigInt, with the same result; if not, longs must come as avsc gives them.
+   */
+  longsAsNumbers: boolean;
 }
 
 const isPlaceholder = (value: unknown): boolean =>
@@ -59,6 +64,7 @@ function quoteArrayElement(text: string): string {
 function arrayConversion(element: Conversion): Conversion {
   return {
     pgType: `${element.pgType}[]`,
+    ...(element.longsAsNumbers ? { longsAsNumbers: true } : {}),
     convert: (v, budget) => {
       // Checked element by element: an array of small values may expand far beyond its bytes.
       let length = 2;
@@ -161,6 +167,7 @@ export function createColumnCodec(fieldType: AvroJson, named: NamedTypes): Colum
   return {
     pgType,
     nullable,
+    longsAsNumbers: conversion.longsAsNumbers === true,
     toPg(value: unknown, budget?: TextBudget): PgValue {
       if (value === null || value === undefined) return null;
       if (isPlaceholder(value)) return UNCHANGED_TOAST;

@@ -9,6 +9,11 @@ export interface Conversion {
   pgType: string;
   /** `budget`: what the message may still convert to, for values made of many (arrays). */
   convert(value: unknown, budget?: TextBudget): string;
+  /**
+   * Set when `convert` gives the same text for an Avro long passed as a safe-integer number as
+   * for the same long as a BigInt (avsc's form): the compiled decoder then builds no BigInt.
+   */
+  longsAsNumbers?: true;
 }
 
 /** avsc decodes longs as numbers or bigints (by size); both are exact integers. */
@@ -33,7 +38,11 @@ export function primitiveConversion(type: string): Conversion {
     case 'int':
       return { pgType: 'integer', convert: (v) => String(v) };
     case 'long':
-      return { pgType: 'bigint', convert: (v) => toBigInt(v).toString() };
+      return {
+        pgType: 'bigint',
+        convert: (v) => (Number.isSafeInteger(v) ? String(v) : toBigInt(v).toString()),
+        longsAsNumbers: true,
+      };
     case 'float':
       return { pgType: 'real', convert: (v) => formatFloat(v as number) };
     case 'double':

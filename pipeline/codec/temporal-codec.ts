@@ -58,8 +58,22 @@ function formatDate(epochDays: number): string {
   return bc ? `${date} BC` : date;
 }
 
-/** Microseconds since midnight -> HH:MM:SS.ffffff (24:00:00 allowed, as PostgreSQL allows). */
-function formatTimeOfDayMicros(micros: bigint): string {
+/**
+ * Microseconds since midnight -> HH:MM:SS.ffffff (24:00:00 allowed, as PostgreSQL allows). A
+ * safe-integer number takes the same steps in exact double arithmetic (integer remainders and
+ * divisions of exact multiples), without a BigInt.
+ */
+function formatTimeOfDayMicros(micros: bigint | number): string {
+  if (typeof micros === 'number') {
+    const fraction = micros % 1_000_000;
+    const totalSeconds = (micros - fraction) / 1_000_000;
+    const s = totalSeconds % 60;
+    const totalMinutes = (totalSeconds - s) / 60;
+    const m = totalMinutes % 60;
+    const h = (totalMinutes - m) / 60;
+    const base = `${pad(h, 2)}:${pad(m, 2)}:${pad(s, 2)}`;
+    return fraction === 0 ? base : `${base}.${pad(fraction, 6)}`;
+  }
   const totalSeconds = micros / 1_000_000n;
   const fraction = micros % 1_000_000n;
   const h = totalSeconds / 3600n;
@@ -74,8 +88,18 @@ const floorDiv = (a: bigint, b: bigint): bigint => {
   return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
 };
 
+const MICROS_PER_DAY = 86_400_000_000;
+
 /** Microseconds since the epoch (no zone) -> `YYYY-MM-DD HH:MM:SS.ffffff[ BC]`. */
-function formatTimestampMicros(micros: bigint): string {
+function formatTimestampMicros(micros: bigint | number): string {
+  if (typeof micros === 'number') {
+    // Safe integers only: the infinities lie beyond 2^53. Floor division by exact remainders.
+    const rest = micros % MICROS_PER_DAY;
+    const days = (micros - rest) / MICROS_PER_DAY - (rest < 0 ? 1 : 0);
+    const { date, bc } = formatCivilDate(days);
+    const time = formatTimeOfDayMicros(rest < 0 ? rest + MICROS_PER_DAY : rest);
+    return bc ? `${date} ${time} BC` : `${date} ${time}`;
+  }
   if (micros === TIMESTAMP_POSITIVE_INFINITY_MICROS) return 'infinity';
   if (micros === TIMESTAMP_NEGATIVE_INFINITY_MICROS) return '-infinity';
   const days = floorDiv(micros, 86_400_000_000n);
@@ -85,12 +109,40 @@ function formatTimestampMicros(micros: bigint): string {
 }
 
 /**
+ * An Avro long (or int) as an exact integer: the number itself when it is a safe integer,
+ * times `factor` while that stays safe; otherwise a BigInt (toBigInt refuses what is no integer).
+ */
+function exactInteger(value: unknown, factor = 1): number | bigint {
+  if (Number.isSafeInteger(value) && Math.abs(value as number) <= MAX_SAFE / factor) {
+    return (value as number) * factor;
+  }
+  return toBigInt(value) * BigInt(factor);
+}
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/** Integer division rounding toward minus infinity (floor), exact for both forms. */
+function floorDivExact(value: number | bigint, divisor: number): number | bigint {
+  if (typeof value === 'bigint') return floorDiv(value, BigInt(divisor));
+  const rest = value % divisor;
+  return (value - rest) / divisor - (rest < 0 ? 1 : 0);
+}
+
+/** Integer division rounding toward zero (BigInt's), exact for both forms. */
+function truncDivExact(value: number | bigint, divisor: number): number | bigint {
+  if (typeof value === 'bigint') return value / BigInt(divisor);
+  return (value - (value % divisor)) / divisor;
+}
+
+/**
  * Debezium's ZonedTimestamp is ISO-8601 with astronomical years: 1 BC is `0000-...`, 44 BC is
  * `-0043-...`, and years past 9999 are signed (`+10000-...`). PostgreSQL rejects all three
  * ("date/time field value out of range", "time zone displacement out of range") but reads the
  * unsigned year with a trailing ` BC`.
  */
 function formatZonedTimestamp(text: string): string {
+  // The usual case first, without a regular expression: a four-digit year from 0001 on, as is.
+  if (isPlainYear(text)) return text;
   // At most 9 digits, as java.time writes: a longer year is no date, and BigInt of a long digit
   // string read from a message is slow.
   const dated = /^([+-]?)(\d{4,9})(-.*)$/.exec(text);
@@ -99,6 +151,21 @@ function formatZonedTimestamp(text: string): string {
   const year = sign === '-' ? -BigInt(digits) : BigInt(digits);
   if (year > 0n) return sign === '+' ? `${digits}${rest}` : text;
   return `${pad(1n - year, 4)}${rest} BC`;
+}
+
+const DIGIT_0 = 48;
+const DIGIT_9 = 57;
+
+/** `YYYY-...` with four digits and a year above 0 (what formatZonedTimestamp keeps as it is). */
+function isPlainYear(text: string): boolean {
+  if (text.charCodeAt(4) !== 45) return false; // '-'
+  let year = 0;
+  for (let i = 0; i < 4; i++) {
+    const c = text.charCodeAt(i);
+    if (c < DIGIT_0 || c > DIGIT_9) return false;
+    year = year * 10 + (c - DIGIT_0);
+  }
+  return year > 0;
 }
 
 /** The conversion of a Connect/Debezium temporal type (by `connect.name`), or undefined. */
@@ -111,33 +178,39 @@ export function temporalConversion(semantic: string | undefined): Conversion | u
     case 'org.apache.kafka.connect.data.Time':
       return {
         pgType: 'time without time zone',
-        convert: (v) => formatTimeOfDayMicros(toBigInt(v) * 1000n),
+        convert: (v) => formatTimeOfDayMicros(exactInteger(v, 1000)),
+        longsAsNumbers: true,
       };
     case 'io.debezium.time.MicroTime':
       return {
         pgType: 'time without time zone',
-        convert: (v) => formatTimeOfDayMicros(toBigInt(v)),
+        convert: (v) => formatTimeOfDayMicros(exactInteger(v)),
+        longsAsNumbers: true,
       };
     case 'io.debezium.time.NanoTime':
       return {
         pgType: 'time without time zone',
-        convert: (v) => formatTimeOfDayMicros(toBigInt(v) / 1000n),
+        convert: (v) => formatTimeOfDayMicros(truncDivExact(exactInteger(v), 1000)),
+        longsAsNumbers: true,
       };
     case 'io.debezium.time.Timestamp':
     case 'org.apache.kafka.connect.data.Timestamp':
       return {
         pgType: 'timestamp without time zone',
-        convert: (v) => formatTimestampMicros(toBigInt(v) * 1000n),
+        convert: (v) => formatTimestampMicros(exactInteger(v, 1000)),
+        longsAsNumbers: true,
       };
     case 'io.debezium.time.MicroTimestamp':
       return {
         pgType: 'timestamp without time zone',
-        convert: (v) => formatTimestampMicros(toBigInt(v)),
+        convert: (v) => formatTimestampMicros(exactInteger(v)),
+        longsAsNumbers: true,
       };
     case 'io.debezium.time.NanoTimestamp':
       return {
         pgType: 'timestamp without time zone',
-        convert: (v) => formatTimestampMicros(floorDiv(toBigInt(v), 1000n)),
+        convert: (v) => formatTimestampMicros(floorDivExact(exactInteger(v), 1000)),
+        longsAsNumbers: true,
       };
     case 'io.debezium.time.ZonedTimestamp':
       // ISO-8601 with offset (e.g. 2026-01-02T03:04:05.123456Z): PostgreSQL reads it as is.
@@ -151,7 +224,11 @@ export function temporalConversion(semantic: string | undefined): Conversion | u
       // interval.handling.mode=string: ISO-8601 duration, PostgreSQL's interval input takes it.
       return { pgType: 'interval', convert: (v) => v as string };
     case 'io.debezium.time.MicroDuration':
-      return { pgType: 'interval', convert: (v) => `${toBigInt(v)} microseconds` };
+      return {
+        pgType: 'interval',
+        convert: (v) => `${exactInteger(v)} microseconds`,
+        longsAsNumbers: true,
+      };
     default:
       return undefined;
   }
