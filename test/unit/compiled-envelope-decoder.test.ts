@@ -137,10 +137,8 @@ describe('which value schemas compile', () => {
   /** fixture_types' envelope with one field's type replaced (or the field removed). */
   const changed = (name: string, type?: AvroJson, inSource = false) => {
     const copy = structuredClone(real);
-    const fields = inSource
-      ? (copy.fields.find((f) => f.name === 'source')?.type as { fields: typeof copy.fields })
-          .fields
-      : copy.fields;
+    const source = copy.fields.find((f) => f.name === 'source') as { type: AvroJson };
+    const fields = inSource ? (source.type as { fields: typeof copy.fields }).fields : copy.fields;
     const at = fields.findIndex((f) => f.name === name);
     if (type === undefined) fields.splice(at, 1);
     else fields[at] = { name, type }; // without its default, which may not fit the new type
