@@ -3,11 +3,11 @@
 // and unless kept, its target databases, source tables (and the copy phase's schema), topics and
 // consumer groups. Runs at the end of every run and when a run is interrupted.
 import pg from 'pg';
+import { quoteIdent } from '../core/sql-identifier.js';
 import type { StackEnv } from '../test/support/stack-env.js';
 import { dropSourceDataset } from './copy-dataset.js';
 import { createBenchKafka } from './kafka-topics.js';
 import { PACED_TABLE } from './paced-workload.js';
-import { BENCH_TABLES } from './source-workload.js';
 
 async function withClient(url: string, work: (client: pg.Client) => Promise<void>): Promise<void> {
   const client = new pg.Client({ connectionString: url });
@@ -32,10 +32,10 @@ export async function cleanupBenchRun(
   stack: StackEnv,
   runId: string,
   keepData: boolean,
-  /** The run measured another run's topic: the source tables are that run's (its expected result). */
-  keepSourceTables = false,
   /** The run made no topic (BENCH_PHASES=copy): the topic phases' source tables are not its own. */
   madeTopic = true,
+  /** The run wrote the paced table (its name is not the run's: another run's may be in use). */
+  ranPaced = madeTopic,
 ): Promise<void> {
   const connectors = (await fetch(`${stack.connectUrl}/connectors`)
     .then((r) => r.json())
@@ -62,13 +62,19 @@ export async function cleanupBenchRun(
         .catch(() => undefined);
     }
   }).catch(() => undefined);
+  // The run's own source tables are named after it (`<run id><mix code>_<table>`); a reused
+  // topic's tables are another run's and stay (they are that topic's expected result).
   if (madeTopic)
     await withClient(stack.sourceDatabaseUrl, async (client) => {
-      const tables = keepSourceTables
-        ? [PACED_TABLE]
-        : [...BENCH_TABLES.map((t) => t.name), PACED_TABLE];
-      for (const name of tables) {
-        await client.query(`DROP TABLE IF EXISTS public.${name}`);
+      const own = await client.query<{ tablename: string }>(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND starts_with(tablename, $1)",
+        [runId],
+      );
+      for (const name of [
+        ...own.rows.map((r) => r.tablename),
+        ...(ranPaced ? [PACED_TABLE] : []),
+      ]) {
+        await client.query(`DROP TABLE IF EXISTS public.${quoteIdent(name)}`);
       }
     }).catch(() => undefined);
   const admin = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench-cleanup').admin();

@@ -1,6 +1,8 @@
 // The benchmark's result: one JSON document (also written to bench/results/<date>.json) and a
 // short Markdown summary. A phase whose target checksum differs from the source reports no
 // throughput, only why it failed.
+
+import type { TopicProfile } from './bench-topic.js';
 import { type CopyBenchResult, renderCopyMarkdown } from './copy-report.js';
 import type { MachineInfo } from './machine-info.js';
 import type { PacedResult } from './paced-lag.js';
@@ -22,32 +24,54 @@ export interface BenchResult {
   date: string;
   runId: string;
   machine: MachineInfo;
-  settings: { events: number; batchSize: number; eventsPerTransaction: number; seed: number };
-  workload: Omit<WorkloadCounts, 'messagesByTable'> & {
-    messages: number;
-    captureSeconds: number;
-    finalRows: Record<string, number>;
+  settings: {
+    events: number;
+    batchSize: number;
+    eventsPerTransaction: number;
+    seed: number;
+    /** Runs of the headline pair (BENCH_REPEAT) and of every other phase (BENCH_REPEAT_OTHERS). */
+    repeat: number;
+    repeatOthers: number;
+    /** pgferry's default APPLY_CONCURRENCY here: the drain's and the apply floor's. */
+    applyConcurrency: number;
+    /** The bench Connect worker's -Xmx (BENCH_CONNECT_HEAP). */
+    connectHeap: string;
+    jdbcConfigs: string[];
+    mixEvents: number;
   };
+  workload: WorkloadFigures;
   expected: Fingerprints;
   phases: {
     clientCeiling: PhaseFigures;
-    floor: PhaseFigures;
+    /** COPY + merge of the final rows in key order, all inserts: the COPY-only figure. */
+    finalRowsCopyFloor: PhaseFigures;
+    /** pgferry's sink alone on the drain's row changes and chunks: what the apply must do. */
+    applyFloor: PhaseFigures;
     /** pgferry's topology and sink in this process, timed apart (for profiling). */
     sinkReplay: PhaseFigures;
     pgferry: PhaseFigures;
+    /** The best configuration of the sweep, repeated. */
     jdbcSink: PhaseFigures;
+    /** Every swept JDBC sink configuration, by name. */
+    jdbcSweep: Record<string, PhaseFigures>;
     /** The drain of another build (BENCH_BASELINE_BIN) on the same topic: before/after. */
     baseline?: PhaseFigures;
+    /** The drain per APPLY_CONCURRENCY value (BENCH_APPLY_CONCURRENCY). */
+    pgferryConcurrency?: Record<string, PhaseFigures>;
     /** BENCH_SCALE_OUT=N: N pgferry processes in one group, and the JDBC sink with N tasks. */
     pgferryScaled?: PhaseFigures;
     jdbcScaled?: PhaseFigures;
   };
   /** Live replication at steady source rates; null when skipped (BENCH_PACED=0). */
   paced: (PacedResult & { secondsPerRate: number }) | null;
+  /** The other workload mixes (BENCH_MIXES), by name. */
+  mixes: Record<string, MixResult>;
   /** pgferry's events/s over the other's (= the other's seconds / pgferry's seconds). */
   ratios: {
     pgferryOverJdbcSink: number | null;
-    pgferryOverFloor: number | null;
+    pgferryOverJdbcDefault: number | null;
+    pgferryOverApplyFloor: number | null;
+    pgferryOverFinalRowsCopyFloor: number | null;
     pgferryOverClientCeiling: number | null;
     pgferryOverSinkReplay: number | null;
     pgferryOverBaseline?: number | null;
@@ -56,6 +80,26 @@ export interface BenchResult {
   notes: string[];
   /** The copy phase (BENCH_PHASES with copy). */
   copy?: CopyBenchResult;
+}
+
+/** What a topic holds: the op mix, partitions per topic, per table the ops and row widths. */
+export type WorkloadFigures = Omit<WorkloadCounts, 'messagesByTable'> & {
+  mix: string;
+  messages: number;
+  captureSeconds: number;
+  finalRows: Record<string, number>;
+  partitionsPerTopic: Record<string, number>;
+  tables?: TopicProfile;
+};
+
+/** A workload mix beside the standard one: pgferry's drain against the best JDBC config. */
+export interface MixResult {
+  description: string;
+  ok: boolean;
+  error?: string;
+  workload?: WorkloadFigures;
+  phases?: { pgferry: PhaseFigures; jdbcSink: PhaseFigures };
+  ratios?: { pgferryOverJdbcSink: number | null };
 }
 
 /** The document of a run of the copy phase alone (BENCH_PHASES=copy): no topic. */
@@ -96,73 +140,93 @@ export function renderCopyOnlyMarkdown(result: CopyOnlyResult): string {
   ].join('\n');
 }
 
+/** events/s with the min-max of its runs when repeated. */
+function rate(f: PhaseFigures): string {
+  const spread = (f.spread as Record<string, { min: number; max: number }> | undefined)
+    ?.eventsPerSecond;
+  return spread
+    ? `${cell(f.eventsPerSecond)} (${cell(spread.min)}–${cell(spread.max)}, ${cell(f.repetitions)} runs)`
+    : cell(f.eventsPerSecond);
+}
+
+const PHASE_HEADER = [
+  '| phase | events/s | seconds | pgferry CPU s / M events | Connect worker CPU s / M events | target PG CPU s / M events | peak RSS MiB | machine busy % | checksum |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---|',
+];
+
+function phaseRow(name: string, f: PhaseFigures): string {
+  return f.ok
+    ? `| ${name} | ${rate(f)} | ${cell(f.seconds)} | ${cell(f.pgferryCpuSecondsPerMillionEvents)} | ${cell(f.connectWorkerCpuSecondsPerMillionEvents)} | ${cell(f.targetCpuSecondsPerMillionEvents)} | ${cell(f.peakRssMiB ?? f.workerPeakRssMiB)} | ${cell(f.machineBusyPercent)} | ok |`
+    : `| ${name} | — | — | — | — | — | — | ${cell(f.machineBusyPercent)} | FAILED: ${String(f.error ?? '').slice(0, 160)} |`;
+}
+
+function workloadLine(w: WorkloadFigures, events: number): string {
+  const widths = w.tables
+    ? Object.entries(w.tables).length > 4
+      ? `; ${Object.keys(w.tables).length} tables, ${cell(Object.values(w.tables)[0]?.partitions)} partitions each, ~${cell(Math.round(Object.values(w.tables).reduce((n, t) => n + t.avgValueBytes, 0) / Object.keys(w.tables).length))} value bytes a message`
+      : `; per table: ${Object.entries(w.tables)
+          .map(
+            ([t, p]) =>
+              `${t} ${p.partitions} partitions, ${cell(p.avgValueBytes)} value bytes a message`,
+          )
+          .join(', ')}`
+    : '';
+  return `Topic (${w.mix}): ${cell(events)} change events (${cell(w.creates)} creates, ${cell(w.updates)} updates, ${cell(w.deletes)} deletes; ${cell(w.messages)} messages with tombstones)${widths}.`;
+}
+
 export function renderMarkdown(result: BenchResult): string {
   const m = result.machine;
-  const w = result.workload;
   const p = result.phases;
-  const row = (name: string, f: PhaseFigures, cpu: unknown, rss: unknown) =>
-    f.ok
-      ? `| ${name} | ${cell(f.eventsPerSecond)} | ${cell(f.seconds)} | ${cell(cpu)} | ${cell(f.targetCpuSecondsPerMillionEvents)} | ${cell(rss)} | ${cell(f.machineBusyPercent)} | ok |`
-      : `| ${name} | — | — | — | — | — | ${cell(f.machineBusyPercent)} | FAILED: ${String(f.error ?? '').slice(0, 160)} |`;
+  const r = result.ratios;
+  const best = typeof p.jdbcSink.config === 'string' ? p.jdbcSink.config : undefined;
   return [
     `## pgferry benchmark ${result.date} (${result.runId})`,
     '',
     machineLine(m),
-    `Topic: ${cell(result.settings.events)} change events (${cell(w.creates)} creates, ${cell(w.updates)} updates, ${cell(w.deletes)} deletes; ${cell(w.messages)} messages with tombstones), final rows ${Object.entries(
-      w.finalRows,
+    `${workloadLine(result.workload, result.settings.events)} Final rows ${Object.entries(
+      result.workload.finalRows,
     )
       .map(([t, n]) => `${t} ${cell(n)}`)
-      .join(', ')}; batch size ${result.settings.batchSize}.`,
+      .join(
+        ', ',
+      )}; batch size ${result.settings.batchSize}; pgferry's APPLY_CONCURRENCY ${result.settings.applyConcurrency}; Connect worker -Xmx${result.settings.connectHeap}.`,
     '',
-    '| phase | events/s | seconds | CPU s / M events | target PG CPU s / M events | peak RSS MiB | machine busy % | checksum |',
-    '|---|---:|---:|---:|---:|---:|---:|---|',
-    row(
-      'client ceiling (kafkajs + Avro decode)',
-      p.clientCeiling,
-      p.clientCeiling.cpuSecondsPerMillionEvents,
-      undefined,
+    ...PHASE_HEADER,
+    phaseRow('client ceiling (kafkajs + Avro decode)', p.clientCeiling),
+    phaseRow(
+      'final-rows COPY floor (COPY + merge of the final rows, inserts)',
+      p.finalRowsCopyFloor,
     ),
-    row('floor (COPY + merge of the final rows)', p.floor, undefined, undefined),
-    row('pgferry sink only (replay: COPY + merge + offsets)', p.sinkReplay, undefined, undefined),
-    row('pgferry drain', p.pgferry, p.pgferry.cpuSecondsPerMillionEvents, p.pgferry.peakRssMiB),
-    ...(p.baseline
-      ? [
-          row(
-            'pgferry drain, baseline build',
-            p.baseline,
-            p.baseline.cpuSecondsPerMillionEvents,
-            p.baseline.peakRssMiB,
-          ),
-        ]
-      : []),
-    row(
-      'Debezium JDBC sink',
-      p.jdbcSink,
-      p.jdbcSink.cpuSecondsPerMillionEvents,
-      p.jdbcSink.workerPeakRssMiB,
+    phaseRow(
+      `apply floor (pgferry's sink alone on the drain's changes, concurrency ${cell(p.applyFloor.applyConcurrency)})`,
+      p.applyFloor,
+    ),
+    phaseRow('pgferry sink replay (sink seconds)', p.sinkReplay),
+    phaseRow('**pgferry drain**', p.pgferry),
+    ...(p.baseline ? [phaseRow('pgferry drain, baseline build', p.baseline)] : []),
+    phaseRow(`**Debezium JDBC sink, best: ${best ?? '—'}**`, p.jdbcSink),
+    ...Object.entries(p.jdbcSweep).map(([name, f]) => phaseRow(`JDBC sink sweep: ${name}`, f)),
+    ...Object.entries(p.pgferryConcurrency ?? {}).map(([n, f]) =>
+      phaseRow(`pgferry drain, APPLY_CONCURRENCY=${n}`, f),
     ),
     ...(p.pgferryScaled
       ? [
-          row(
-            `pgferry drain, ${String(p.pgferryScaled.processes ?? '')} processes in one group (RSS: the largest)`,
+          phaseRow(
+            `pgferry drain, ${String(p.pgferryScaled.processes ?? '')} processes in one group`,
             p.pgferryScaled,
-            p.pgferryScaled.cpuSecondsPerMillionEvents,
-            p.pgferryScaled.peakRssMiB,
           ),
         ]
       : []),
     ...(p.jdbcScaled
       ? [
-          row(
+          phaseRow(
             `Debezium JDBC sink, tasks.max=${String(p.jdbcScaled.tasks ?? '')}`,
             p.jdbcScaled,
-            p.jdbcScaled.cpuSecondsPerMillionEvents,
-            p.jdbcScaled.workerPeakRssMiB,
           ),
         ]
       : []),
     '',
-    `Ratios: pgferry / JDBC sink ${cell(result.ratios.pgferryOverJdbcSink)}, pgferry / floor ${cell(result.ratios.pgferryOverFloor)}, pgferry / client ceiling ${cell(result.ratios.pgferryOverClientCeiling)}, pgferry / its sink alone ${cell(result.ratios.pgferryOverSinkReplay)}${result.ratios.pgferryOverBaseline === undefined ? '' : `, pgferry / baseline build ${cell(result.ratios.pgferryOverBaseline)}`}${result.ratios.scaledPgferryOverScaledJdbcSink === undefined ? '' : `, scaled out: pgferry / JDBC sink ${cell(result.ratios.scaledPgferryOverScaledJdbcSink)}`}.`,
+    `Ratios: pgferry / best JDBC sink ${cell(r.pgferryOverJdbcSink)}, pgferry / JDBC default ${cell(r.pgferryOverJdbcDefault)}, pgferry / apply floor ${cell(r.pgferryOverApplyFloor)}, pgferry / final-rows COPY floor ${cell(r.pgferryOverFinalRowsCopyFloor)}, pgferry / client ceiling ${cell(r.pgferryOverClientCeiling)}, pgferry / its sink replay ${cell(r.pgferryOverSinkReplay)}${r.pgferryOverBaseline === undefined ? '' : `, pgferry / baseline build ${cell(r.pgferryOverBaseline)}`}${r.scaledPgferryOverScaledJdbcSink === undefined ? '' : `, scaled out: pgferry / JDBC sink ${cell(r.scaledPgferryOverScaledJdbcSink)}`}.`,
     ...(p.sinkReplay.ok
       ? [
           `Replay in one process: topology (decode + transform + dedupe) ${cell(p.sinkReplay.topologySeconds)} s = ${cell(p.sinkReplay.topologyEventsPerSecond)} events/s, sink ${cell(p.sinkReplay.seconds)} s (${Object.entries(
@@ -172,16 +236,41 @@ export function renderMarkdown(result: BenchResult): string {
             .join(', ')}), wall ${cell(p.sinkReplay.wallSeconds)} s.`,
         ]
       : []),
-    ...(p.floor.ok
-      ? [
-          `Floor: ${cell(p.floor.rows)} final rows at ${cell(p.floor.rowsPerSecond)} rows/s (events/s above = the topic's events / the floor's seconds).`,
-        ]
-      : []),
+    ...renderMixes(result.mixes),
     ...renderPaced(result.paced),
     ...result.notes.map((n) => `- ${n}`),
     ...(result.copy ? renderCopyMarkdown(result.copy) : []),
     '',
   ].join('\n');
+}
+
+function renderMixes(mixes: BenchResult['mixes']): string[] {
+  const entries = Object.entries(mixes);
+  if (entries.length === 0) return [];
+  return [
+    '',
+    'Workload mixes (pgferry drain against the best JDBC configuration of the standard mix):',
+    '',
+    ...PHASE_HEADER,
+    ...entries.flatMap(([name, mix]) =>
+      mix.ok && mix.phases
+        ? [
+            phaseRow(`${name}: pgferry drain`, mix.phases.pgferry),
+            phaseRow(`${name}: JDBC sink`, mix.phases.jdbcSink),
+          ]
+        : [
+            `| ${name} | — | — | — | — | — | — | — | FAILED: ${String(mix.error ?? '').slice(0, 160)} |`,
+          ],
+    ),
+    '',
+    ...entries.flatMap(([name, mix]) =>
+      mix.workload
+        ? [
+            `- ${name}: ${mix.description}. ${workloadLine(mix.workload, mix.workload.creates + mix.workload.updates + mix.workload.deletes)} pgferry / JDBC sink ${cell(mix.ratios?.pgferryOverJdbcSink)}.`,
+          ]
+        : [],
+    ),
+  ];
 }
 
 function renderPaced(paced: BenchResult['paced']): string[] {

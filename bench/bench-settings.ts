@@ -1,12 +1,26 @@
 // The benchmark's settings, read once from the environment (BENCH_*) and the local stack's env.
 import { loadStackEnv, type StackEnv } from '../test/support/stack-env.js';
 import { type CopyBenchSettings, readCopyBenchSettings } from './copy-settings.js';
+import { type JdbcSinkConfig, readJdbcConfigs } from './jdbc-sink-config.js';
+import { type MixName, readMixes } from './workload-mix.js';
 
 export interface BenchSettings {
   /** Source change events (creates + updates + deletes) the workload writes. */
   events: number;
-  /** pgferry's BATCH_SIZE; the floor's rows per COPY + merge and the JDBC sink's batch.size. */
+  /** pgferry's BATCH_SIZE; the floors' rows per batch and the default JDBC sink's batch.size. */
   batchSize: number;
+  /** Runs of the headline pair (pgferry's drain, the best JDBC sink config): median, min, max. */
+  repeat: number;
+  /** Runs of every other phase (floors, ceiling, replay, sweep configs, curve, mixes). */
+  repeatOthers: number;
+  /** The JDBC sink configurations swept on the standard mix (BENCH_JDBC_CONFIGS). */
+  jdbcConfigs: JdbcSinkConfig[];
+  /** The workload mixes (BENCH_MIXES): standard always, the others beside it. */
+  mixes: MixName[];
+  /** Events of each mix other than standard (scaled per mix: wide-toast writes a quarter). */
+  mixEvents: number;
+  /** APPLY_CONCURRENCY values of the concurrency curve (BENCH_APPLY_CONCURRENCY); empty: none. */
+  applyConcurrencies: number[];
   /** Events per source transaction. */
   eventsPerTransaction: number;
   seed: number;
@@ -92,11 +106,30 @@ function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   return value;
 }
 
+/** BENCH_APPLY_CONCURRENCY: positive integers, comma-separated; `0` or `off` for none. */
+export function readConcurrencies(raw: string | undefined): number[] {
+  if (raw === undefined || raw.trim() === '') return [1, 2, 4];
+  if (raw.trim() === '0' || raw.trim() === 'off') return [];
+  return raw.split(',').map((v) => {
+    const n = Number(v.trim());
+    if (!Number.isInteger(n) || n <= 0 || n > 64)
+      throw new Error('BENCH_APPLY_CONCURRENCY: integers from 1 to 64, comma-separated, or 0');
+    return n;
+  });
+}
+
 export function readBenchSettings(env: NodeJS.ProcessEnv): BenchSettings {
+  const batchSize = readInteger(env, 'BENCH_BATCH_SIZE', 1000);
   const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 12);
   return {
     events: readInteger(env, 'BENCH_EVENTS', 1_000_000),
-    batchSize: readInteger(env, 'BENCH_BATCH_SIZE', 1000),
+    batchSize,
+    repeat: readInteger(env, 'BENCH_REPEAT', 3),
+    repeatOthers: readInteger(env, 'BENCH_REPEAT_OTHERS', 1),
+    jdbcConfigs: readJdbcConfigs(env.BENCH_JDBC_CONFIGS, batchSize),
+    mixes: readMixes(env.BENCH_MIXES),
+    mixEvents: readInteger(env, 'BENCH_MIX_EVENTS', 200_000),
+    applyConcurrencies: readConcurrencies(env.BENCH_APPLY_CONCURRENCY),
     eventsPerTransaction: readInteger(env, 'BENCH_EVENTS_PER_TX', 500),
     seed: readInteger(env, 'BENCH_SEED', 42),
     runId: env.BENCH_RUN_ID ?? `b${stamp}${Math.floor(Math.random() * 1000)}`,

@@ -9,13 +9,19 @@ import type { BenchSettings } from './bench-settings.js';
 import { createBenchKafka, readTopicEnds, sumEnds } from './kafka-topics.js';
 import {
   BENCH_TABLES,
+  type BenchTable,
   createSourceTables,
   runSourceWorkload,
   type WorkloadCounts,
 } from './source-workload.js';
+import type { MixName, WorkloadMix } from './workload-mix.js';
 
 export interface BenchTopic {
+  /** The workload mix it was made from (a topic kept before mixes existed: standard). */
+  mix: MixName;
   prefix: string;
+  /** The source tables (the expected result), one topic each. */
+  tables: BenchTable[];
   topics: string[];
   workload: WorkloadCounts;
   /** Seconds from the workload's start until the last event was in Kafka. */
@@ -23,6 +29,31 @@ export interface BenchTopic {
   messages: number;
   /** End offset per topic and partition. */
   ends: Map<string, Map<number, bigint>>;
+  /** Partitions, messages and bytes per table, read from the topic (untimed). */
+  profile?: TopicProfile;
+}
+
+export interface TableProfile {
+  partitions: number;
+  /** Change messages (tombstones not counted). */
+  messages: number;
+  tombstones: number;
+  avgKeyBytes: number;
+  /** Average Avro value bytes of a change message: the row width as it travels. */
+  avgValueBytes: number;
+}
+
+/** Per table name (topic-profile.ts reads it). */
+export type TopicProfile = Record<string, TableProfile>;
+
+/** The change events (creates + updates + deletes; tombstones not counted) a topic holds. */
+export const topicEvents = (topic: BenchTopic): number =>
+  topic.workload.creates + topic.workload.updates + topic.workload.deletes;
+
+/** The topic name pattern a pgferry of the bench consumes: exactly the topic's topics. */
+export function topicPattern(topic: BenchTopic): string {
+  const names = topic.tables.map((t) => t.name.replace(/[^A-Za-z0-9_]/g, (c) => `\\${c}`));
+  return `^${topic.prefix}\\.public\\.(?:${names.join('|')})$`;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -42,32 +73,39 @@ async function connectorTaskFailed(connectUrl: string, name: string): Promise<st
 export async function produceBenchTopic(
   settings: BenchSettings,
   log: (line: string) => void,
+  /** The mix; its tables are named after the topic prefix (`<run id><mix code>`). */
+  mix: WorkloadMix,
+  events: number,
 ): Promise<BenchTopic> {
   const { stack } = settings;
-  const prefix = settings.runId;
-  const connectorName = `${settings.runId}-source`;
+  const prefix = `${settings.runId}${mix.code}`;
+  const tables = [...mix.tables];
+  const connectorName = `${prefix}-source`;
   const connector = {
     name: connectorName,
     topicPrefix: prefix,
-    slotName: `${settings.runId}_slot`,
-    tableIncludeList: BENCH_TABLES.map((t) => `public.${t.name}`).join(','),
+    slotName: `${prefix}_slot`,
+    tableIncludeList: tables.map((t) => `public.${t.name}`).join(','),
   };
-  const topics = BENCH_TABLES.map((t) => `${prefix}.public.${t.name}`);
-  await createSourceTables(stack.sourceDatabaseUrl);
+  const topics = tables.map((t) => `${prefix}.public.${t.name}`);
+  await createSourceTables(stack.sourceDatabaseUrl, tables);
   const db = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
   await db.connect();
   const kafka = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench');
   try {
     await applyBenchConnector(stack.connectUrl, db, connector);
     await sleep(3000);
-    log(`workload: ${settings.events} events on ${BENCH_TABLES.map((t) => t.name).join(', ')}`);
+    log(
+      `workload ${mix.name}: ${events} events on ${tables.length > 3 ? `${tables.length} tables` : tables.map((t) => t.name).join(', ')}`,
+    );
     const started = performance.now();
     const workload = await runSourceWorkload(
       stack.sourceDatabaseUrl,
       {
-        events: settings.events,
+        events,
         eventsPerTransaction: settings.eventsPerTransaction,
         seed: settings.seed,
+        spec: mix,
       },
       (done) => log(`  ${done} events written`),
     );
@@ -79,7 +117,7 @@ export async function produceBenchTopic(
     let lastProgress = Date.now();
     let lastCount = -1n;
     for (;;) {
-      const behind = BENCH_TABLES.filter(
+      const behind = tables.filter(
         (t) => sumEnds(ends, `${prefix}.public.${t.name}`) < BigInt(expected[t.name] ?? 0),
       );
       if (behind.length === 0) break;
@@ -104,20 +142,21 @@ export async function produceBenchTopic(
       }
       if (Date.now() - lastLog > 15_000) {
         lastLog = Date.now();
-        log(`  in Kafka: ${topics.map((t) => `${t} ${sumEnds(ends, t)}`).join(', ')}`);
+        const total = topics.reduce((n, t) => n + sumEnds(ends, t), 0n);
+        log(`  in Kafka: ${total} of ${Object.values(expected).reduce((n, m) => n + m, 0)}`);
       }
       await sleep(500);
       ends = await readTopicEnds(kafka, topics);
     }
     const captureSeconds = (performance.now() - started) / 1000;
-    for (const t of BENCH_TABLES) {
+    for (const t of tables) {
       const have = sumEnds(ends, `${prefix}.public.${t.name}`);
       if (have !== BigInt(expected[t.name] ?? 0)) {
         throw new Error(`topic of ${t.name} holds ${have} messages, expected ${expected[t.name]}`);
       }
     }
     const messages = topics.reduce((n, t) => n + Number(sumEnds(ends, t)), 0);
-    return { prefix, topics, workload, captureSeconds, messages, ends };
+    return { mix: mix.name, prefix, tables, topics, workload, captureSeconds, messages, ends };
   } finally {
     await removeBenchConnector(stack.connectUrl, db, connector);
     await db.end();
@@ -146,8 +185,13 @@ export function loadBenchTopic(runId: string): BenchTopic {
   const file = topicFile(runId);
   if (!existsSync(file))
     throw new Error(`BENCH_TOPIC=${runId}: no ${file} (run with BENCH_KEEP=1 first)`);
-  const raw = JSON.parse(readFileSync(file, 'utf8')) as Omit<BenchTopic, 'ends'> & {
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as Omit<
+    BenchTopic,
+    'ends' | 'mix' | 'tables'
+  > & {
     ends: Record<string, Record<string, string>>;
+    mix?: MixName;
+    tables?: BenchTable[];
   };
   const ends = new Map(
     Object.entries(raw.ends).map(([t, parts]) => [
@@ -155,5 +199,6 @@ export function loadBenchTopic(runId: string): BenchTopic {
       new Map(Object.entries(parts).map(([p, o]) => [Number(p), BigInt(o)])),
     ]),
   );
-  return { ...raw, ends };
+  // Kept before mixes: the standard mix on the tables of that time.
+  return { ...raw, mix: raw.mix ?? 'standard', tables: raw.tables ?? [...BENCH_TABLES], ends };
 }

@@ -1,9 +1,16 @@
-// Debezium JDBC sink: the same topic into a fresh target database through the bench's own Connect
-// worker, in upsert mode with deletes, its batch size matched to pgferry's; done when the
-// connector's consumer group has committed the topic ends. Rows/s and the worker's memory.
+// Debezium JDBC sink: the same topic into a fresh target database (the same DDL) through the
+// bench's own Connect worker, in upsert mode with deletes, in one of the swept configurations
+// (jdbc-sink-config.ts); done when the connector's consumer group has committed the topic ends.
+// Events/s, the worker's CPU and memory, the target backends' CPU.
 import type { BenchSettings } from './bench-settings.js';
 import type { BenchTopic } from './bench-topic.js';
 import type { ConnectWorker } from './connect-worker.js';
+import {
+  type JdbcSinkConfig,
+  jdbcConfigSettings,
+  jdbcTransforms,
+  jdbcUrlParameters,
+} from './jdbc-sink-config.js';
 import { createBenchKafka, reachedEnds, readGroupOffsets } from './kafka-topics.js';
 import { type ProcessStats, readProcessStats, sampleProcess } from './process-stats.js';
 import { readTargetBackendCpu } from './target-backend-cpu.js';
@@ -33,15 +40,20 @@ export async function runJdbcSink(
   topic: BenchTopic,
   worker: ConnectWorker,
   log: (line: string) => void,
-  /** tasks.max (scale-out: the partitions are shared out among the tasks). */
-  tasks = 1,
+  options: {
+    config: JdbcSinkConfig;
+    /** Names the phase's database and connector (`<run id>_<label>`): unique in the run. */
+    label: string;
+    /** tasks.max (scale-out: the partitions are shared out among the tasks). */
+    tasks?: number;
+  },
 ): Promise<JdbcSinkResult> {
   const { stack } = settings;
-  const suffix = tasks > 1 ? `x${tasks}` : '';
-  const database = `${settings.runId}_jdbc${suffix}`;
-  const targetUrl = await createTargetDatabase(stack, database);
+  const { config: sinkConfig, label, tasks = 1 } = options;
+  const database = `${settings.runId}_${label}`;
+  const targetUrl = await createTargetDatabase(stack, database, topic.tables);
   const role = targetRole(stack);
-  const connector = `${settings.runId}-jdbc${suffix}`;
+  const connector = `${settings.runId}-${label}`;
   const registry = new URL(stack.schemaRegistryUrl);
   registry.pathname = '/apis/registry/v2';
   const converter = (side: 'key' | 'value') => ({
@@ -56,21 +68,16 @@ export async function runJdbcSink(
     'connector.class': 'io.debezium.connector.jdbc.JdbcSinkConnector',
     'tasks.max': String(tasks),
     topics: topic.topics.join(','),
-    'connection.url': `jdbc:postgresql://${target.hostname}:${target.port}/${database}`,
+    'connection.url': `jdbc:postgresql://${target.hostname}:${target.port}/${database}${jdbcUrlParameters(sinkConfig)}`,
     'connection.username': role.name,
     'connection.password': role.password,
     'insert.mode': 'upsert',
     'delete.enabled': 'true',
     'primary.key.mode': 'record_key',
     'schema.evolution': 'none',
-    'batch.size': String(settings.batchSize),
-    'consumer.override.max.poll.records': String(settings.batchSize),
     'consumer.override.auto.offset.reset': 'earliest',
-    // <prefix>.public.<table> -> <table> (in the database's public schema).
-    transforms: 'route',
-    'transforms.route.type': 'org.apache.kafka.connect.transforms.RegexRouter',
-    'transforms.route.regex': '[^.]+\\.public\\.(.+)',
-    'transforms.route.replacement': '$1',
+    ...jdbcConfigSettings(sinkConfig),
+    ...jdbcTransforms(sinkConfig),
     ...converter('key'),
     ...converter('value'),
   };
@@ -85,8 +92,11 @@ export async function runJdbcSink(
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ name: connector, config }),
   });
-  if (!created.ok)
-    throw new Error(`JDBC sink connector refused: ${created.status} ${await created.text()}`);
+  if (!created.ok) {
+    // The refusal may quote the config it was sent: never the password.
+    const reason = (await created.text()).replaceAll(role.password || '\u0000', '***');
+    throw new Error(`JDBC sink connector refused: ${created.status} ${reason.slice(0, 500)}`);
+  }
   try {
     const deadline = Date.now() + settings.drainTimeoutMs;
     let lastLog = Date.now();
@@ -107,7 +117,11 @@ export async function runJdbcSink(
       const failed = status.tasks?.find((t) => t.state === 'FAILED');
       if (failed)
         throw new Error(
-          `JDBC sink task failed: ${failed.trace?.split('\n').slice(0, 3).join(' ')}`,
+          `JDBC sink task failed: ${failed.trace
+            ?.split('\n')
+            .slice(0, 3)
+            .join(' ')
+            .replaceAll(role.password || '\u0000', '***')}`,
         );
       if (Date.now() > deadline) throw new Error('JDBC sink did not drain the topic in time');
       if (Date.now() - lastLog > 15_000) {

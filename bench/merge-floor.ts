@@ -1,7 +1,8 @@
-// Floor (the physical limit of pgferry's apply path): the final rows, read from the source ahead
-// of time, COPYed into a staging table and merged with the identical statements pgferry runs
-// (sink/merge-sql.ts, rows encoded by sink/copy-text.ts), one transaction per batch of the same
-// size; Kafka, decoding and transforming removed. Only COPY + merge + COMMIT is timed.
+// The final-rows COPY floor (kept beside the apply floor, apply-floor.ts): the final rows, read from
+// the source ahead of time, COPYed into a staging table and merged with the identical statements
+// pgferry runs (sink/merge-sql.ts, rows encoded by sink/copy-text.ts), one transaction per batch of
+// the same size, in key order, all inserts; no intermediate versions, updates, deletes, offsets
+// row or bookkeeping. Only COPY + merge + COMMIT is timed.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
@@ -19,7 +20,7 @@ import {
 } from '../sink/merge-sql.js';
 import { loadTargetTable } from '../sink/target-table.js';
 import type { BenchSettings } from './bench-settings.js';
-import { BENCH_TABLES } from './source-workload.js';
+import type { BenchTable } from './source-workload.js';
 import { readTargetBackendCpu } from './target-backend-cpu.js';
 import { createTargetDatabase } from './target-database.js';
 
@@ -32,16 +33,21 @@ export interface FloorResult {
   seconds: number;
   copySeconds: number;
   mergeSeconds: number;
+  /** This process's CPU in the timed parts (streaming the COPY lines, the driver). */
+  cpuSeconds: number;
   /** CPU seconds of the target backend (the whole phase, reading pages in between included). */
   targetCpuSeconds: number;
 }
 
 const rawText = { getTypeParser: () => (value: string) => value };
 
-export async function runMergeFloor(settings: BenchSettings): Promise<FloorResult> {
+export async function runMergeFloor(
+  settings: BenchSettings,
+  tables: readonly BenchTable[],
+): Promise<FloorResult> {
   const { stack } = settings;
   const database = `${settings.runId}_floor`;
-  const targetUrl = await createTargetDatabase(stack, database);
+  const targetUrl = await createTargetDatabase(stack, database, tables);
   const source = new pg.Client({ connectionString: stack.sourceDatabaseUrl });
   const target = new pg.Client({ connectionString: targetUrl });
   await source.connect();
@@ -54,12 +60,13 @@ export async function runMergeFloor(settings: BenchSettings): Promise<FloorResul
     seconds: 0,
     copySeconds: 0,
     mergeSeconds: 0,
+    cpuSeconds: 0,
     targetCpuSeconds: 0,
   };
   try {
     await ensureBookkeeping(target);
     let position = 0n;
-    for (const table of BENCH_TABLES) {
+    for (const table of tables) {
       const loaded = await loadTargetTable(
         target,
         { schema: 'public', name: table.name },
@@ -73,7 +80,7 @@ export async function runMergeFloor(settings: BenchSettings): Promise<FloorResul
         primaryKey: loaded.primaryKey,
       };
       const stage: StagingTable = {
-        name: `pgferry_stage_floor_${table.name}`,
+        name: `pgferry_stage_floor_${tables.indexOf(table)}`,
         columns: [...loaded.columns.values()].map((c) => ({ name: c.name, type: c.type })),
       };
       await target.query(createStagingTableSql(stage));
@@ -84,7 +91,7 @@ export async function runMergeFloor(settings: BenchSettings): Promise<FloorResul
       for (;;) {
         // Untimed: reading the final rows (as PostgreSQL text) and encoding the COPY lines.
         const page: pg.QueryResult<Record<string, string | null>> = await source.query({
-          text: `SELECT ${columnList} FROM public.${table.name} ${after === null ? '' : `WHERE ${key} > $2`} ORDER BY ${key} LIMIT $1`,
+          text: `SELECT ${columnList} FROM public.${quoteIdent(table.name)} ${after === null ? '' : `WHERE ${key} > $2`} ORDER BY ${key} LIMIT $1`,
           values: after === null ? [settings.batchSize] : [settings.batchSize, after],
           types: rawText,
         });
@@ -101,6 +108,7 @@ export async function runMergeFloor(settings: BenchSettings): Promise<FloorResul
         after = page.rows.at(-1)?.[table.orderBy] ?? null;
         // Timed: the apply path.
         const t0 = performance.now();
+        const cpu = process.cpuUsage();
         await target.query('BEGIN');
         await pipeline(
           Readable.from(inChunks(lines)),
@@ -110,6 +118,8 @@ export async function runMergeFloor(settings: BenchSettings): Promise<FloorResul
         await target.query(statements);
         await target.query('COMMIT');
         const t2 = performance.now();
+        const used = process.cpuUsage(cpu);
+        result.cpuSeconds += (used.user + used.system) / 1e6;
         result.copySeconds += (t1 - t0) / 1000;
         result.mergeSeconds += (t2 - t1) / 1000;
         result.rows += page.rows.length;

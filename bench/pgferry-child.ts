@@ -29,6 +29,8 @@ export async function startPgferryChild(
     bin?: string;
     /** CONNECTOR_NAME (default: the topic phases' connector, `<run id>-source`). */
     connectorName?: string;
+    /** More pgferry settings (e.g. APPLY_CONCURRENCY). */
+    env?: Record<string, string>;
   },
 ): Promise<PgferryChild> {
   const port = await freePort();
@@ -49,6 +51,7 @@ export async function startPgferryChild(
     PROGRESS_LOG_SECONDS: '3600',
     KAFKAJS_NO_PARTITIONER_WARNING: '1',
     NODE_OPTIONS: settings.pgferryNodeOptions,
+    ...options.env,
   });
   mkdirSync(repoPath('.stack/logs'), { recursive: true });
   const logFile = repoPath(`.stack/logs/bench-${options.name}-${settings.runId}.log`);

@@ -3,7 +3,7 @@
 // (pgferry.offsets, written in the same transaction as the rows) reach the topic ends.
 import pg from 'pg';
 import type { BenchSettings } from './bench-settings.js';
-import type { BenchTopic } from './bench-topic.js';
+import { type BenchTopic, topicPattern } from './bench-topic.js';
 import { createBenchKafka, reachedEnds, readGroupOffsets } from './kafka-topics.js';
 import { type PgferryChild, startPgferryChild } from './pgferry-child.js';
 import { type ProcessStats, sampleProcess } from './process-stats.js';
@@ -62,19 +62,27 @@ function furthest(
   return result;
 }
 
+export interface DrainOptions {
+  /** Names the phase's database, group and log (`<run id>_<label>`): unique in the run. */
+  label: string;
+  /** Another build's bin/pgferry.js (the baseline phase). */
+  bin?: string;
+  /** pgferry processes in the one consumer group (scale-out: the partitions are shared out). */
+  processes?: number;
+  /** APPLY_CONCURRENCY of the children; unset: pgferry's default. */
+  applyConcurrency?: number;
+}
+
 export async function runPgferryDrain(
   settings: BenchSettings,
   topic: BenchTopic,
   log: (line: string) => void,
-  /** Another build's bin/pgferry.js (the baseline phase), under names of its own. */
-  baselineBin?: string,
-  /** pgferry processes in the one consumer group (scale-out: the partitions are shared out). */
-  processes = 1,
+  options: DrainOptions,
 ): Promise<DrainResult> {
   const { stack } = settings;
-  const name = `${baselineBin ? 'baseline' : 'pgferry'}${processes > 1 ? `x${processes}` : ''}`;
+  const { label: name, bin: baselineBin, processes = 1 } = options;
   const database = `${settings.runId}_${name}`;
-  const targetUrl = await createTargetDatabase(stack, database);
+  const targetUrl = await createTargetDatabase(stack, database, topic.tables);
   const groupId = `${settings.runId}-${name}`;
   const db = new pg.Client({ connectionString: targetUrl });
   await db.connect();
@@ -88,8 +96,12 @@ export async function runPgferryDrain(
       name: processes > 1 ? `${name}-${i + 1}` : name,
       database,
       groupId,
-      topicPattern: `^${topic.prefix}\\.public\\.bench_(narrow|wide)$`,
+      topicPattern: topicPattern(topic),
+      connectorName: `${topic.prefix}-source`,
       ...(baselineBin ? { bin: baselineBin } : {}),
+      ...(options.applyConcurrency === undefined
+        ? {}
+        : { env: { APPLY_CONCURRENCY: String(options.applyConcurrency) } }),
     }).then((child) => {
       children.push(child);
       return child;

@@ -1,16 +1,19 @@
-// `npm run bench`: makes one Debezium Avro topic from a source workload, then measures on it, one
-// after the other, the client ceiling, the floor, the pgferry drain and the Debezium JDBC sink;
+// `npm run bench`: makes a Debezium Avro topic from the standard source workload, then measures on
+// it, one after the other, the client ceiling, the two floors, the sink replay, the Debezium JDBC
+// sink in each swept configuration, the headline pair (pgferry's drain and the best JDBC
+// configuration, repeated and interleaved), the concurrency curve and paced mode; then each other
+// workload mix on a topic of its own (pgferry and the best JDBC configuration);
 // with BENCH_PHASES=copy (alone or with others), `pgferry copy` against its alternatives
 // (bench/copy-bench.ts); checks every target against the source; prints JSON and a Markdown
 // summary and writes bench/results/<date>.json. Not part of CI. Settings: see bench/README.md.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { repoPath } from '../test/support/stack-env.js';
+import { DEFAULT_APPLY_CONCURRENCY } from './apply-floor.js';
 import { cleanupBenchRun } from './bench-cleanup.js';
 import {
   type BenchResult,
   type CopyOnlyResult,
-  mebibytes,
+  type MixResult,
   type PhaseFigures,
   ratio,
   renderCopyOnlyMarkdown,
@@ -30,82 +33,151 @@ import {
   saveBenchTopic,
 } from './bench-topic.js';
 import { stopChildren } from './child-processes.js';
-import { runClientCeiling } from './client-ceiling.js';
-import { fetchJdbcSinkPlugin, startConnectWorker } from './connect-worker.js';
 import { runCopyPhase } from './copy-bench.js';
 import type { CopyBenchResult } from './copy-report.js';
-import { runJdbcSink } from './jdbc-sink-run.js';
+import type { JdbcSinkConfig } from './jdbc-sink-config.js';
 import { type MachineInfo, readMachineInfo } from './machine-info.js';
-import { runMergeFloor } from './merge-floor.js';
 import { type PacedResult, runPacedMode } from './paced-lag.js';
-import { runPgferryDrain } from './pgferry-drain.js';
-import { machineBusyPercent, readMachineCpu } from './process-stats.js';
+import { PhaseRunner } from './phase-runner.js';
+import { summarizeRuns } from './repeated-phase.js';
 import { round } from './round.js';
-import { runSinkReplay } from './sink-replay.js';
 import { StackWatch } from './stack-watch.js';
-import { compareFingerprints, type Fingerprints, fingerprintTables } from './target-database.js';
+import { type Fingerprints, fingerprintTables } from './target-database.js';
+import { SERVICES, TopicPhases } from './topic-phases.js';
+import { profileTopic } from './topic-profile.js';
+import { buildWorkloadMix, type MixName, type WorkloadMix } from './workload-mix.js';
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
 /**
- * Runs a phase; an error becomes a failed phase (the others still run). A phase during which a
- * stack service it uses went down or restarted (other sessions' fault tests) is run again once,
- * with names of its own (`<run id>r2`); if disturbed again, it reports no figures.
+ * A topic of `mix` (made again once under new names if the connector failed meanwhile), its
+ * profile read from Kafka; kept for BENCH_TOPIC when BENCH_KEEP=1.
  */
-async function phase(
-  name: string,
-  context: { settings: BenchSettings; watch: StackWatch; services: readonly string[] },
-  run: (settings: BenchSettings) => Promise<PhaseFigures>,
-): Promise<PhaseFigures> {
-  for (let attempt = 1; ; attempt++) {
-    log(`${name}${attempt > 1 ? ` (attempt ${attempt})` : ''}...`);
-    const settings =
-      attempt === 1
-        ? context.settings
-        : { ...context.settings, runId: `${context.settings.runId}r${attempt}` };
-    if (!(await context.watch.settle(context.services))) {
-      log(`${name}: the stack is still disturbed after 180 s; running anyway`);
-    }
-    const from = Date.now();
-    const cpuBefore = readMachineCpu();
-    let figures: PhaseFigures;
+async function makeTopic(
+  settings: BenchSettings,
+  watch: StackWatch,
+  mix: WorkloadMix,
+  events: number,
+  notes: string[],
+): Promise<BenchTopic> {
+  const services = ['kafka', 'registry', 'connect', 'pg-source'];
+  const from = Date.now();
+  let topic: BenchTopic | undefined;
+  for (let attempt = 1; !topic; attempt++) {
+    const s = attempt === 1 ? settings : { ...settings, runId: `${settings.runId}t${attempt}` };
+    await watch.settle(services);
     try {
-      figures = await run(settings);
-    } catch (error) {
-      figures = { ok: false, error: (error as Error).message };
-    }
-    // How busy the whole machine was (the stack, the phase, and anything else running on it).
-    figures.machineBusyPercent = machineBusyPercent(cpuBefore, readMachineCpu());
-    figures.loadAverage1m = Math.round((loadavg()[0] ?? 0) * 100) / 100;
-    const disturbed = context.watch.between(from, Date.now(), context.services);
-    if (disturbed.length === 0) {
-      log(
-        `${name}: ${figures.ok ? `${figures.eventsPerSecond} events/s` : `FAILED ${figures.error}`}`,
+      topic = await produceBenchTopic(
+        s,
+        log,
+        buildWorkloadMix(mix.name, `${s.runId}${mix.code}`),
+        events,
       );
-      return figures;
-    }
-    log(`${name}: the stack was disturbed during the phase: ${disturbed.join('; ')}`);
-    if (attempt >= 2) {
-      return {
-        ok: false,
-        error: `the stack was disturbed during the phase (${disturbed.join('; ')}): figures withheld`,
-        withheld: figures,
-      };
+    } catch (error) {
+      if (!(error instanceof SpoiledTopicError) || attempt >= 2) throw error;
+      log(`${error.message}: making the topic again under new names`);
     }
   }
+  const disturbed = watch.between(from, Date.now(), services);
+  if (disturbed.length > 0) {
+    notes.push(
+      `The stack was disturbed while the ${mix.name} topic was made (${disturbed.join('; ')}); its content was checked complete.`,
+    );
+  }
+  log(
+    `topic ${topic.prefix} ready: ${topic.messages} messages, captured in ${topic.captureSeconds.toFixed(1)} s`,
+  );
+  topic.profile = await profileTopic(settings, topic);
+  saveBenchTopic(topic.prefix, topic);
+  return topic;
 }
 
-/** The checksum gate: a target that differs from the source gets no throughput figures. */
-async function checked(
-  expected: Fingerprints,
-  targetUrl: string,
-  figures: PhaseFigures,
-): Promise<PhaseFigures> {
-  const diffs = compareFingerprints(expected, await fingerprintTables(targetUrl));
-  return diffs.length === 0
-    ? { ...figures, checksum: 'equal' }
-    : { ok: false, error: `target checksum differs from the source: ${diffs.join('; ')}` };
+/** The workload figures of a topic: op mix, partitions and row widths per table. */
+function describeWorkload(topic: BenchTopic, expected: Fingerprints): BenchResult['workload'] {
+  return {
+    mix: topic.mix,
+    creates: topic.workload.creates,
+    updates: topic.workload.updates,
+    deletes: topic.workload.deletes,
+    transactions: topic.workload.transactions,
+    seconds: round(topic.workload.seconds, 2),
+    messages: topic.messages,
+    captureSeconds: round(topic.captureSeconds, 2),
+    finalRows: Object.fromEntries(Object.entries(expected).map(([k, v]) => [k, v.rows])),
+    partitionsPerTopic: Object.fromEntries([...topic.ends].map(([t, parts]) => [t, parts.size])),
+    ...(topic.workload.opsByTable ? { opsByTable: topic.workload.opsByTable } : {}),
+    ...(topic.profile ? { tables: topic.profile } : {}),
+  };
 }
+
+/** The sweep's best configuration: the highest events/s among those that passed. */
+function bestJdbcConfig(
+  sweep: Record<string, PhaseFigures>,
+  configs: readonly JdbcSinkConfig[],
+): JdbcSinkConfig | undefined {
+  let best: JdbcSinkConfig | undefined;
+  for (const config of configs) {
+    const f = sweep[config.name];
+    if (!f?.ok || f.eventsPerSecond === undefined) continue;
+    if (!best || f.eventsPerSecond > (sweep[best.name]?.eventsPerSecond ?? 0)) best = config;
+  }
+  return best;
+}
+
+const jdbcLabel = (config: JdbcSinkConfig, mixCode = '') =>
+  `jdbc${mixCode}_${config.name.replace(/-/g, '')}`;
+
+/** A mix beside the standard one: its own topic, pgferry's drain and the best JDBC config. */
+async function measureMix(
+  settings: BenchSettings,
+  watch: StackWatch,
+  runner: PhaseRunner,
+  name: MixName,
+  best: JdbcSinkConfig | undefined,
+  notes: string[],
+): Promise<MixResult> {
+  const mix = buildWorkloadMix(name, settings.runId);
+  const events = Math.max(1000, Math.round(settings.mixEvents * mix.eventScale));
+  const wanted = (p: BenchPhase) => settings.phases.has(p);
+  let topic: BenchTopic;
+  try {
+    topic = await makeTopic(settings, watch, mix, events, notes);
+  } catch (error) {
+    log(`mix ${name}: FAILED to make its topic: ${(error as Error).message}`);
+    return { description: mix.description, ok: false, error: (error as Error).message };
+  }
+  const expected = await fingerprintTables(settings.stack.sourceDatabaseUrl, topic.tables);
+  const phases = new TopicPhases(runner, topic, expected, log);
+  const pgferry = wanted('pgferry')
+    ? await runner.repeated(
+        `${name}: pgferry drain`,
+        settings.repeatOthers,
+        SERVICES.apply,
+        phases.drain({ label: `pgferry${mix.code}` }),
+      )
+    : SKIPPED;
+  const jdbcSink =
+    best && wanted('jdbc') && !settings.skipJdbcSink
+      ? await runner.repeated(
+          `${name}: Debezium JDBC sink, ${best.name}`,
+          settings.repeatOthers,
+          SERVICES.apply,
+          phases.jdbc(best, jdbcLabel(best, mix.code)),
+        )
+      : {
+          ok: false,
+          error: best ? 'skipped' : 'no JDBC sink configuration passed on the standard mix',
+        };
+  return {
+    description: mix.description,
+    ok: true,
+    workload: describeWorkload(topic, expected),
+    phases: { pgferry, jdbcSink },
+    ratios: { pgferryOverJdbcSink: ratio(pgferry, jdbcSink) },
+  };
+}
+
+const SKIPPED: PhaseFigures = { ok: false, error: 'skipped (BENCH_PHASES)' };
 
 /** The phases on the bench topic (the change stream): makes the topic, measures, checks. */
 async function measureTopic(
@@ -115,183 +187,138 @@ async function measureTopic(
 ): Promise<BenchResult> {
   const { stack } = settings;
   log(`run ${settings.runId}: ${settings.events} events, batch size ${settings.batchSize}`);
-  let topic: BenchTopic | undefined;
   const notes: string[] = [];
-  const topicFrom = Date.now();
+  let topic: BenchTopic;
   if (settings.reuseTopic) {
     topic = loadBenchTopic(settings.reuseTopic);
     log(`measuring the topic of run ${settings.reuseTopic} again (BENCH_TOPIC)`);
     notes.push(`The topic was made by run ${settings.reuseTopic} (BENCH_TOPIC).`);
-  }
-  for (let attempt = 1; !topic; attempt++) {
-    const s = attempt === 1 ? settings : { ...settings, runId: `${settings.runId}t${attempt}` };
-    await watch.settle(['kafka', 'registry', 'connect', 'pg-source']);
-    try {
-      topic = await produceBenchTopic(s, log);
-      saveBenchTopic(s.runId, topic);
-    } catch (error) {
-      if (!(error instanceof SpoiledTopicError) || attempt >= 2) throw error;
-      log(`${error.message}: making the topic again under new names`);
-    }
+    topic.profile ??= await profileTopic(settings, topic);
+  } else {
+    topic = await makeTopic(
+      settings,
+      watch,
+      buildWorkloadMix('standard', settings.runId),
+      settings.events,
+      notes,
+    );
   }
   const t = topic;
-  const topicDisturbed = watch.between(topicFrom, Date.now(), [
-    'kafka',
-    'registry',
-    'connect',
-    'pg-source',
-  ]);
-  if (topicDisturbed.length > 0) {
-    notes.push(
-      `The stack was disturbed while the topic was made (${topicDisturbed.join('; ')}); its content was checked complete.`,
-    );
-  }
-  const events = t.workload.creates + t.workload.updates + t.workload.deletes;
-  log(`topic ready: ${t.messages} messages, captured in ${t.captureSeconds.toFixed(1)} s`);
-  const expected = await fingerprintTables(stack.sourceDatabaseUrl);
-  const perSecond = (seconds: number) => round(events / seconds, 0);
-  const cpuPerMillion = (cpu: number | undefined) =>
-    cpu === undefined ? undefined : round((cpu * 1e6) / events, 1);
-
-  const uses = (...services: string[]) => ({ settings, watch, services });
-  /**
-   * Seconds and events/s of a drain; from the first committed batch on, the rate once started
-   * and joined (approximate: the first batch's events are counted, its time is not).
-   */
-  const rateFigures = (seconds: number, firstCommitSeconds: number | undefined) => ({
-    seconds: round(seconds, 2),
-    eventsPerSecond: perSecond(seconds),
-    firstCommitSeconds: firstCommitSeconds === undefined ? undefined : round(firstCommitSeconds, 2),
-    steadyEventsPerSecond:
-      firstCommitSeconds === undefined ? undefined : perSecond(seconds - firstCommitSeconds),
-  });
-  const skipped: PhaseFigures = { ok: false, error: 'skipped (BENCH_PHASES)' };
+  const expected = await fingerprintTables(stack.sourceDatabaseUrl, t.tables);
+  const runner = new PhaseRunner(settings, watch, log);
+  const phases = new TopicPhases(runner, t, expected, log);
+  const others = settings.repeatOthers;
   const wanted = (name: BenchPhase) => settings.phases.has(name);
-  const clientCeiling = !wanted('ceiling')
-    ? skipped
-    : await phase('client ceiling', uses('kafka', 'registry'), async (s) => {
-        const r = await runClientCeiling(s, t);
-        if (r.events !== events)
-          return { ok: false, error: `decoded ${r.events} events, expected ${events}` };
-        return {
-          ok: true,
-          seconds: round(r.seconds, 2),
-          eventsPerSecond: perSecond(r.seconds),
-          messages: r.messages,
-          cpuSecondsPerMillionEvents: cpuPerMillion(r.cpuSeconds),
-        };
-      });
 
-  const floor = !wanted('floor')
-    ? skipped
-    : await phase('floor', uses('pg-source', 'pg-target'), async (s) => {
-        const r = await runMergeFloor(s);
-        return checked(expected, r.targetUrl, {
-          ok: true,
-          seconds: round(r.seconds, 2),
-          eventsPerSecond: perSecond(r.seconds),
-          rows: r.rows,
-          rowsPerSecond: round(r.rows / r.seconds, 0),
-          batches: r.batches,
-          copySeconds: round(r.copySeconds, 2),
-          mergeSeconds: round(r.mergeSeconds, 2),
-          targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
-        });
-      });
+  const clientCeiling = wanted('ceiling')
+    ? await runner.repeated('client ceiling', others, SERVICES.kafka, phases.ceiling)
+    : SKIPPED;
+  const finalRowsCopyFloor = wanted('floor')
+    ? await runner.repeated('final-rows COPY floor', others, SERVICES.target, phases.finalRowsFloor)
+    : SKIPPED;
+  const applyFloor = wanted('floor')
+    ? await runner.repeated(
+        `apply floor (APPLY_CONCURRENCY ${DEFAULT_APPLY_CONCURRENCY})`,
+        others,
+        SERVICES.apply,
+        phases.applyFloor,
+      )
+    : SKIPPED;
+  const sinkReplay = wanted('replay')
+    ? await runner.repeated('pgferry sink replay', others, SERVICES.apply, phases.sinkReplay)
+    : SKIPPED;
 
-  const sinkReplay = !wanted('replay')
-    ? skipped
-    : await phase('pgferry sink replay', uses('kafka', 'registry', 'pg-target'), async (s) => {
-        const r = await runSinkReplay(s, t);
-        const perStage = (seconds: Record<string, number>) =>
-          Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, round(v, 2)]));
-        return checked(expected, r.targetUrl, {
-          ok: true,
-          seconds: round(r.sinkSeconds, 2),
-          eventsPerSecond: perSecond(r.sinkSeconds),
-          sinkStageSeconds: perStage(r.sinkStageSeconds),
-          topologySeconds: round(r.topologySeconds, 2),
-          topologyEventsPerSecond: perSecond(r.topologySeconds),
-          topologyStageSeconds: perStage(r.stageSeconds),
-          wallSeconds: round(r.wallSeconds, 2),
-          wallEventsPerSecond: perSecond(r.wallSeconds),
-          chunks: r.chunks,
-          changesWritten: r.changesWritten,
-          targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
-        });
-      });
+  // The sweep: every JDBC configuration once (BENCH_REPEAT_OTHERS); the best is the opponent.
+  const runJdbc = wanted('jdbc') && !settings.skipJdbcSink;
+  const jdbcSweep: Record<string, PhaseFigures> = {};
+  if (runJdbc) {
+    for (const config of settings.jdbcConfigs) {
+      jdbcSweep[config.name] = await runner.repeated(
+        `Debezium JDBC sink, ${config.name}`,
+        others,
+        SERVICES.apply,
+        phases.jdbc(config, jdbcLabel(config)),
+      );
+    }
+  }
+  const best = runJdbc ? bestJdbcConfig(jdbcSweep, settings.jdbcConfigs) : undefined;
 
-  const drain = (baselineBin?: string, processes = 1) =>
-    phase(
-      baselineBin
-        ? 'pgferry baseline drain'
-        : processes > 1
-          ? `pgferry drain, ${processes} processes`
-          : 'pgferry drain',
-      uses('kafka', 'registry', 'pg-target'),
-      async (s) => {
-        const r = await runPgferryDrain(s, t, log, baselineBin, processes);
-        return checked(expected, r.targetUrl, {
-          ok: true,
-          ...rateFigures(r.seconds, r.firstCommitSeconds),
-          startupSeconds: round(r.startupSeconds, 2),
-          cpuSeconds: round(r.stats?.cpuSeconds ?? Number.NaN, 2),
-          cpuSecondsPerMillionEvents: cpuPerMillion(r.stats?.cpuSeconds),
-          peakRssMiB: mebibytes(r.stats?.peakRssBytes),
-          nodeOptions: s.pgferryNodeOptions,
-          targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
-          log: r.logFile,
-          ...(baselineBin ? { bin: baselineBin } : {}),
-          ...(processes > 1 ? { processes } : {}),
-        });
-      },
-    );
-
-  const pgferry = wanted('pgferry') ? await drain() : skipped;
-  const baseline =
-    settings.baselineBin && wanted('pgferry') ? await drain(settings.baselineBin) : undefined;
-  const pgferryScaled =
-    settings.scaleOut > 1 && wanted('pgferry')
-      ? await drain(undefined, settings.scaleOut)
-      : undefined;
-
-  const jdbc = (tasks = 1) =>
-    phase(
-      tasks > 1 ? `Debezium JDBC sink, tasks.max=${tasks}` : 'Debezium JDBC sink',
-      uses('kafka', 'registry', 'pg-target'),
-      async (s) => {
-        const pluginPath = fetchJdbcSinkPlugin();
-        log('starting the bench Connect worker');
-        const worker = await startConnectWorker(s, pluginPath);
-        try {
-          const r = await runJdbcSink(s, t, worker, log, tasks);
-          return checked(expected, r.targetUrl, {
-            ok: true,
-            ...rateFigures(r.seconds, r.firstCommitSeconds),
-            connectorVersion: r.version,
-            cpuSeconds: round(r.cpuSeconds, 2),
-            cpuSecondsPerMillionEvents: cpuPerMillion(r.cpuSeconds),
-            workerRssMiB: mebibytes(r.stats?.rssBytes),
-            targetCpuSecondsPerMillionEvents: cpuPerMillion(r.targetCpuSeconds),
-            workerPeakRssMiB: mebibytes(r.stats?.peakRssBytes),
-            workerIdleRssMiB: mebibytes(r.idleRssBytes),
-            workerHeapMax: settings.connectHeap,
-            ...(tasks > 1 ? { tasks } : {}),
-            log: worker.logFile,
-          });
-        } finally {
-          await worker.stop();
-        }
-      },
-    );
+  // The headline pair, interleaved (pgferry, JDBC, pgferry, ...) so that a slow stretch of the
+  // shared machine weighs on both; the sweep's run of the best config is its first repetition.
+  const pgferryRuns: PhaseFigures[] = [];
+  const jdbcRuns: PhaseFigures[] =
+    best && jdbcSweep[best.name]?.runs === undefined ? [jdbcSweep[best.name] as PhaseFigures] : [];
+  for (let i = 1; i <= settings.repeat; i++) {
+    if (wanted('pgferry')) {
+      pgferryRuns.push(
+        await runner.phase(
+          `pgferry drain (run ${i} of ${settings.repeat})`,
+          SERVICES.apply,
+          phases.drain({ label: 'pgferry' }),
+          runner.runIdOf(i),
+        ),
+      );
+    }
+    if (best && jdbcRuns.length < settings.repeat) {
+      jdbcRuns.push(
+        await runner.phase(
+          `Debezium JDBC sink, ${best.name} (run ${jdbcRuns.length + 1} of ${settings.repeat})`,
+          SERVICES.apply,
+          phases.jdbc(best, jdbcLabel(best)),
+          runner.runIdOf(jdbcRuns.length + 1),
+        ),
+      );
+    }
+  }
+  const pgferry = pgferryRuns.length > 0 ? summarizeRuns(pgferryRuns) : SKIPPED;
   const jdbcSink = settings.skipJdbcSink
     ? { ok: false, error: 'skipped (BENCH_SKIP_JDBC=1)' }
-    : wanted('jdbc')
-      ? await jdbc()
-      : skipped;
+    : !wanted('jdbc')
+      ? SKIPPED
+      : best
+        ? { ...summarizeRuns(jdbcRuns), config: best.name }
+        : { ok: false, error: 'no JDBC sink configuration passed' };
+  const jdbcDefault = jdbcSweep.default ?? SKIPPED;
+
+  const baseline =
+    settings.baselineBin && wanted('pgferry')
+      ? await runner.repeated(
+          'pgferry baseline drain',
+          settings.repeat,
+          SERVICES.apply,
+          phases.drain({ label: 'baseline', bin: settings.baselineBin }),
+        )
+      : undefined;
+
+  // The concurrency curve: the same drain with APPLY_CONCURRENCY=n in the child's environment.
+  let pgferryConcurrency: Record<string, PhaseFigures> | undefined;
+  if (wanted('pgferry') && settings.applyConcurrencies.length > 0) {
+    pgferryConcurrency = {};
+    for (const n of settings.applyConcurrencies) {
+      pgferryConcurrency[String(n)] = await runner.repeated(
+        `pgferry drain, APPLY_CONCURRENCY=${n}`,
+        others,
+        SERVICES.apply,
+        phases.drain({ label: `pgferryc${n}`, applyConcurrency: n }),
+      );
+    }
+  }
+
+  const pgferryScaled =
+    settings.scaleOut > 1 && wanted('pgferry')
+      ? await runner.phase(
+          `pgferry drain, ${settings.scaleOut} processes`,
+          SERVICES.apply,
+          phases.drain({ label: `pgferryx${settings.scaleOut}`, processes: settings.scaleOut }),
+        )
+      : undefined;
   const jdbcScaled =
-    settings.scaleOut > 1 && !settings.skipJdbcSink && wanted('jdbc')
-      ? await jdbc(settings.scaleOut)
+    settings.scaleOut > 1 && best
+      ? await runner.phase(
+          `Debezium JDBC sink, ${best.name}, tasks.max=${settings.scaleOut}`,
+          SERVICES.apply,
+          phases.jdbc(best, `${jdbcLabel(best)}x${settings.scaleOut}`, settings.scaleOut),
+        )
       : undefined;
 
   let paced: BenchResult['paced'] = null;
@@ -324,50 +351,64 @@ async function measureTopic(
     paced = { ...r, secondsPerRate: settings.pacedSeconds };
   }
 
+  const mixes: Record<string, MixResult> = {};
+  for (const name of settings.mixes) {
+    if (name === 'standard') continue;
+    mixes[name] = await measureMix(settings, watch, runner, name, best, notes);
+  }
+
   notes.push(
-    "events/s = the topic's change events (creates + updates + deletes; tombstones not counted) / the phase's seconds; pgferry's seconds run from spawning the process (startup and group join included) to its stored offsets reaching the topic ends; the JDBC sink's from creating the connector to its committed offsets reaching the ends.",
+    "events/s = the topic's change events (creates + updates + deletes; tombstones not counted) / the phase's seconds; pgferry's seconds run from spawning the process (startup and group join included) to its stored offsets reaching the topic ends; the JDBC sink's from creating the connector to its committed offsets reaching the ends; the floors' are their timed applies only.",
   );
-  if (machine.debeziumSource !== (jdbcSink.connectorVersion ?? machine.debeziumSource)) {
+  if (settings.repeat > 1) {
+    notes.push(
+      `The headline pair ran ${settings.repeat} times, interleaved: events/s is the median, spread.eventsPerSecond the median, min and max; the other figures are the median run's. The best JDBC configuration's first run is its sweep run (chosen as the best of the sweep: if anything, that favours the JDBC sink).`,
+    );
+  }
+  if (jdbcSink.connectorVersion && machine.debeziumSource !== jdbcSink.connectorVersion) {
     notes.push(
       `JDBC sink ${String(jdbcSink.connectorVersion)} (Maven Central has no debezium-connector-jdbc ${machine.debeziumSource}).`,
     );
   }
-  const result: BenchResult = {
+  return {
     date: new Date().toISOString(),
     runId: settings.runId,
     machine,
     settings: {
       // The topic's events (a reused topic was made with its own BENCH_EVENTS).
-      events,
+      events: phases.events,
       batchSize: settings.batchSize,
       eventsPerTransaction: settings.eventsPerTransaction,
       seed: settings.seed,
+      repeat: settings.repeat,
+      repeatOthers: settings.repeatOthers,
+      applyConcurrency: DEFAULT_APPLY_CONCURRENCY,
+      connectHeap: settings.connectHeap,
+      jdbcConfigs: settings.jdbcConfigs.map((c) => c.name),
+      mixEvents: settings.mixEvents,
     },
-    workload: {
-      creates: t.workload.creates,
-      updates: t.workload.updates,
-      deletes: t.workload.deletes,
-      transactions: t.workload.transactions,
-      seconds: round(t.workload.seconds, 2),
-      messages: t.messages,
-      captureSeconds: round(t.captureSeconds, 2),
-      finalRows: Object.fromEntries(Object.entries(expected).map(([k, v]) => [k, v.rows])),
-    },
+    workload: describeWorkload(t, expected),
     expected,
     phases: {
       clientCeiling,
-      floor,
+      finalRowsCopyFloor,
+      applyFloor,
       sinkReplay,
       pgferry,
       jdbcSink,
+      jdbcSweep,
       ...(baseline ? { baseline } : {}),
+      ...(pgferryConcurrency ? { pgferryConcurrency } : {}),
       ...(pgferryScaled ? { pgferryScaled } : {}),
       ...(jdbcScaled ? { jdbcScaled } : {}),
     },
     paced,
+    mixes,
     ratios: {
       pgferryOverJdbcSink: ratio(pgferry, jdbcSink),
-      pgferryOverFloor: ratio(pgferry, floor),
+      pgferryOverJdbcDefault: ratio(pgferry, jdbcDefault),
+      pgferryOverApplyFloor: ratio(pgferry, applyFloor),
+      pgferryOverFinalRowsCopyFloor: ratio(pgferry, finalRowsCopyFloor),
       pgferryOverClientCeiling: ratio(pgferry, clientCeiling),
       pgferryOverSinkReplay: ratio(pgferry, sinkReplay),
       ...(baseline ? { pgferryOverBaseline: ratio(pgferry, baseline) } : {}),
@@ -377,7 +418,6 @@ async function measureTopic(
     },
     notes,
   };
-  return result;
 }
 
 /** Any phase on the bench topic asked for (BENCH_PHASES=copy alone makes none). */
@@ -426,8 +466,8 @@ async function main(): Promise<void> {
       stack,
       settings.runId,
       settings.keep,
-      settings.reuseTopic !== undefined,
       makesTopic(settings),
+      settings.pacedRates.length > 0,
     );
   }
 }
@@ -445,8 +485,8 @@ function cleanUpOnSignal(signal: NodeJS.Signals): void {
     settings.stack,
     settings.runId,
     settings.keep,
-    settings.reuseTopic !== undefined,
     makesTopic(settings),
+    settings.pacedRates.length > 0,
   ).finally(() => process.exit(130));
 }
 process.once('SIGINT', cleanUpOnSignal);

@@ -4,14 +4,10 @@
 // sink/postgres-sink.ts writes it (COPY + merge + offsets, one transaction). The sink's seconds
 // alone give pgferry's apply rate with Kafka and decoding removed; the topology's, the client
 // side's cost. For the profiling half of issue 8, not a figure the issue asks for.
-import { buildTopology } from '../cli/run-pipeline.js';
-import { createLogger } from '../core/logger.js';
-import { RegistrySchemaLookup } from '../pipeline/codec/schema-lookup.js';
-import { TopicTableMap } from '../pipeline/routing/topic-table-map.js';
 import { type KafkaRecord, recordSize } from '../pipeline/source/kafka-record.js';
-import { PostgresSink } from '../sink/postgres-sink.js';
 import type { BenchSettings } from './bench-settings.js';
 import type { BenchTopic } from './bench-topic.js';
+import { assertNothingRejected, createInProcessPipeline } from './in-process-pipeline.js';
 import {
   BENCH_FETCH_BYTES,
   benchRecord,
@@ -20,7 +16,7 @@ import {
   endTracker,
 } from './kafka-topics.js';
 import { readTargetBackendCpu } from './target-backend-cpu.js';
-import { createTargetDatabase, targetRole } from './target-database.js';
+import { createTargetDatabase } from './target-database.js';
 
 export interface SinkReplayResult {
   database: string;
@@ -44,25 +40,8 @@ export async function runSinkReplay(
 ): Promise<SinkReplayResult> {
   const { stack } = settings;
   const database = `${settings.runId}_replay`;
-  const targetUrl = await createTargetDatabase(stack, database);
-  const log = createLogger('silent');
-  const role = targetRole(stack);
-  const target = new URL(stack.targetDatabaseUrl);
-  const sink = new PostgresSink({
-    settings: {
-      host: target.hostname,
-      port: Number(target.port),
-      database,
-      user: role.name,
-      password: role.password,
-      sslMode: 'disable',
-    },
-    log,
-  });
-  // The bench's own connector prefix; no position guard (it reads the source, not the sink).
-  const topology = buildTopology(new RegistrySchemaLookup({ url: stack.schemaRegistryUrl }), {
-    map: new TopicTableMap({ prefix: topic.prefix, from: 'KAFKA_TOPIC_PREFIX' }, undefined),
-  });
+  const targetUrl = await createTargetDatabase(stack, database, topic.tables);
+  const { sink, prepareChunk } = createInProcessPipeline(settings, topic, database);
   const groupId = `${settings.runId}-replay`;
   const kafka = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench-replay');
   const consumer = createBenchConsumer(kafka, groupId);
@@ -81,29 +60,13 @@ export async function runSinkReplay(
   };
   const writeChunk = async (records: KafkaRecord[]) => {
     const t0 = performance.now();
-    const processed = await topology.processBatch(records, { log });
+    const { batch, stageMs } = await prepareChunk(groupId, records);
     const t1 = performance.now();
-    if (processed.failures.length > 0) {
-      throw new Error(
-        `topology rejected ${processed.failures.length} records: ${processed.failures[0]?.error.message}`,
-      );
-    }
-    const last = records.at(-1) as KafkaRecord;
-    const written = await sink.writeBatch({
-      groupId,
-      topic: last.topic,
-      partition: last.partition,
-      nextOffset: (BigInt(last.offset) + 1n).toString(),
-      changes: processed.outputs,
-    });
+    const written = await sink.writeBatch(batch);
     const t2 = performance.now();
-    if (written.rejected.length > 0) {
-      throw new Error(
-        `sink rejected ${written.rejected.length} rows: ${written.rejected[0]?.error.message}`,
-      );
-    }
+    assertNothingRejected(written);
     result.topologySeconds += (t1 - t0) / 1000;
-    for (const [stage, ms] of Object.entries(processed.timingsMs))
+    for (const [stage, ms] of Object.entries(stageMs))
       result.stageSeconds[stage] = (result.stageSeconds[stage] ?? 0) + ms / 1000;
     result.sinkSeconds += (t2 - t1) / 1000;
     result.sinkStageSeconds.copy += written.timingsMs.copy / 1000;

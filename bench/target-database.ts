@@ -2,9 +2,10 @@
 // the bench tables created as on the source), so the phases never share rows, offsets or
 // bookkeeping; and the checksum every phase must pass.
 import pg from 'pg';
+import { quoteIdent } from '../core/sql-identifier.js';
 import type { StackEnv } from '../test/support/stack-env.js';
 import { type TableFingerprint, tableFingerprint } from '../test/support/table-checksum.js';
-import { BENCH_TABLES, createTableSql } from './source-workload.js';
+import { createTableSql } from './source-workload.js';
 
 export function databaseUrl(
   baseUrl: string,
@@ -30,7 +31,7 @@ export function targetRole(stack: StackEnv): { name: string; password: string } 
 export async function createTargetDatabase(
   stack: StackEnv,
   database: string,
-  tables: readonly { name: string; ddl: string }[] = BENCH_TABLES,
+  tables: readonly { name: string; ddl: string }[],
 ): Promise<string> {
   const admin = new pg.Client({ connectionString: stack.targetDatabaseUrl });
   await admin.connect();
@@ -52,22 +53,39 @@ export async function createTargetDatabase(
   return url;
 }
 
+/** Drops a phase's target database once it is checked (a run makes dozens; unless BENCH_KEEP). */
+export async function dropTargetDatabase(stack: StackEnv, database: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: stack.targetDatabaseUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
 export type Fingerprints = Record<string, TableFingerprint>;
 
-export async function fingerprintTables(url: string): Promise<Fingerprints> {
+export async function fingerprintTables(
+  url: string,
+  tables: readonly { name: string; orderBy: string }[],
+): Promise<Fingerprints> {
   const result: Fingerprints = {};
-  for (const t of BENCH_TABLES)
-    result[t.name] = await tableFingerprint(url, `public.${t.name}`, t.orderBy);
+  for (const t of tables)
+    result[t.name] = await tableFingerprint(
+      url,
+      `public.${quoteIdent(t.name)}`,
+      quoteIdent(t.orderBy),
+    );
   return result;
 }
 
 /** Empty when equal; otherwise one line per table that differs. */
 export function compareFingerprints(expected: Fingerprints, actual: Fingerprints): string[] {
-  return BENCH_TABLES.flatMap((t) => {
-    const e = expected[t.name];
-    const a = actual[t.name];
-    return e && a && e.rows === a.rows && e.md5 === a.md5
+  return Object.entries(expected).flatMap(([name, e]) => {
+    const a = actual[name];
+    return a && e.rows === a.rows && e.md5 === a.md5
       ? []
-      : [`${t.name}: expected ${e?.rows} rows ${e?.md5}, got ${a?.rows} rows ${a?.md5}`];
+      : [`${name}: expected ${e.rows} rows ${e.md5}, got ${a?.rows} rows ${a?.md5}`];
   });
 }
