@@ -3,8 +3,17 @@
 // filtered: the delete event before them carries the change. The text a message converts to is
 // bounded by its size (TextBudget), and whatever a codec throws on odd input is that record's
 // fault: it is dead-lettered (poisonUntypedErrors), never a reason to stop the topic.
+// An event the compiled decoder read (decoded.reading) is converted from its bytes: only the row
+// transform needs (the key message's key, `after`; a keyless table's `before` too) is read, by the
+// compiled row reader of its schema pair; an avsc envelope takes the same steps on its values.
 
 import { PoisonMessageError, SchemaIncompatibleError } from '../../core/errors.js';
+import {
+  compiledEnvelopeDecoderOf,
+  type EnvelopeReading,
+  readSequence,
+} from '../codec/compiled-envelope-decoder.js';
+import { type CompiledRowReader, compileRowReader } from '../codec/compiled-row-reader.js';
 import {
   type EnvelopeColumn,
   type EnvelopeSchema,
@@ -40,41 +49,45 @@ function convertRow(
 const messageBytes = (decoded: DecodedRecord): number =>
   (decoded.record.key?.length ?? 0) + (decoded.record.value?.length ?? 0);
 
+/** A keyless change's rows, whichever way they were decoded: `null` = the event has none. */
+interface KeylessRows<R> {
+  before: R | null;
+  after: R | null;
+  convert(row: R, budget: TextBudget): PgRow;
+  sequence(): unknown;
+}
+
 /**
  * A change of a table without a key (no primary key, REPLICA IDENTITY FULL): an update or delete
  * names its row by the full `before` row, which only REPLICA IDENTITY FULL sends; without it the
  * table stops with the fix. (The sink checks the source's identity and the single partition.)
  */
-function keylessChange(
+function keylessChange<R>(
   base: Omit<RowChange, 'key' | 'after'>,
-  value: Record<string, unknown>,
-  envelope: EnvelopeSchema,
+  rows: KeylessRows<R>,
   decoded: DecodedRecord,
 ): RowChange {
   const table = `${base.table.schema}.${base.table.name}`;
   const budget = new TextBudget(messageBytes(decoded));
   if (base.op === 'r') {
-    if (!value.after) throw new PoisonMessageError('op r event without `after`');
-    const after = convertRow(envelope.rowColumns, value.after as Record<string, unknown>, budget);
-    return { ...base, key: {}, after };
+    if (!rows.after) throw new PoisonMessageError('op r event without `after`');
+    return { ...base, key: {}, after: rows.convert(rows.after, budget) };
   }
-  const streamed = { ...base, commitPosition: commitPositionOf(value.source as Source) };
+  const streamed = { ...base, commitPosition: commitPositionOf({ sequence: rows.sequence() }) };
   if (base.op === 'c') {
-    if (!value.after) throw new PoisonMessageError('op c event without `after`');
-    const after = convertRow(envelope.rowColumns, value.after as Record<string, unknown>, budget);
-    return { ...streamed, key: {}, after };
+    if (!rows.after) throw new PoisonMessageError('op c event without `after`');
+    return { ...streamed, key: {}, after: rows.convert(rows.after, budget) };
   }
-  if (!value.before) {
+  if (!rows.before) {
     throw new SchemaIncompatibleError(
       `table ${table} has no primary key and its op ${base.op} event carries no \`before\` row: pgferry applies a keyless table's updates and deletes by full-row match, which needs ALTER TABLE ${table} REPLICA IDENTITY FULL on the source (or give it a primary key)`,
       { table },
     );
   }
-  const before = convertRow(envelope.rowColumns, value.before as Record<string, unknown>, budget);
+  const before = rows.convert(rows.before, budget);
   if (base.op === 'd') return { ...streamed, key: {}, after: null, before };
-  if (!value.after) throw new PoisonMessageError(`op ${base.op} event without \`after\``);
-  const after = convertRow(envelope.rowColumns, value.after as Record<string, unknown>, budget);
-  return { ...streamed, key: {}, after, before };
+  if (!rows.after) throw new PoisonMessageError(`op ${base.op} event without \`after\``);
+  return { ...streamed, key: {}, after: rows.convert(rows.after, budget), before };
 }
 
 /**
@@ -97,87 +110,214 @@ export function commitPositionOf(source: Source): bigint {
   return BigInt(first);
 }
 
-export function createTransformProcessor(): Processor<DecodedRecord, RowChange> {
-  const schemas = new Map<string, EnvelopeSchema>();
+/** A schema pair's envelope schema and, once a compiled reading needs it, its row reader. */
+interface SchemaPair {
+  envelope: EnvelopeSchema;
+  /** undefined: not compiled yet; null: the avsc types do not fit it (avsc decodes the bytes). */
+  rows: CompiledRowReader | null | undefined;
+}
 
-  const envelopeSchemaOf = (decoded: DecodedRecord): EnvelopeSchema => {
+const originOf = (decoded: DecodedRecord) => ({
+  topic: decoded.record.topic,
+  partition: decoded.record.partition,
+  offset: decoded.record.offset,
+});
+
+export function createTransformProcessor(): Processor<DecodedRecord, RowChange> {
+  const pairs = new Map<string, SchemaPair>();
+  /** The pair of the last event: consecutive events mostly share it, without a lookup key. */
+  let last: { key: unknown; value: unknown; pair: SchemaPair } | undefined;
+
+  const schemaPairOf = (decoded: DecodedRecord): SchemaPair => {
     const valueSchema = decoded.valueSchema;
     if (!valueSchema) throw new PoisonMessageError('change event without a value schema');
+    if (last?.value === valueSchema && last.key === decoded.keySchema) return last.pair;
     const id = `${decoded.keySchema?.id ?? 'none'}:${valueSchema.id}`;
-    let schema = schemas.get(id);
-    if (!schema) {
-      schema = readEnvelopeSchema(
+    let pair = pairs.get(id);
+    if (!pair) {
+      const envelope = readEnvelopeSchema(
         { key: decoded.keySchema?.id ?? null, value: valueSchema.id },
         decoded.keySchema?.json ?? null,
         valueSchema.json,
       );
-      schemas.set(id, schema);
+      pair = { envelope, rows: undefined };
+      pairs.set(id, pair);
     }
-    return schema;
+    last = { key: decoded.keySchema, value: valueSchema, pair };
+    return pair;
+  };
+
+  const rowReaderOf = (pair: SchemaPair, decoded: DecodedRecord): CompiledRowReader | null => {
+    if (pair.rows === undefined) {
+      const rowType = decoded.valueSchema
+        ? compiledEnvelopeDecoderOf(decoded.valueSchema.type)?.rowType
+        : undefined;
+      pair.rows = rowType
+        ? (compileRowReader(pair.envelope, rowType, decoded.keySchema?.type ?? null) ?? null)
+        : null;
+    }
+    return pair.rows;
+  };
+
+  /** An avsc envelope: the values of its key, `before` and `after` records converted. */
+  const convertEnvelope = (decoded: DecodedRecord, value: Record<string, unknown>): RowChange[] => {
+    if (!('op' in value) || !('source' in value)) {
+      // Valid Avro, but someone else's record: a topic that is not a Debezium topic.
+      throw new PoisonMessageError(
+        `not a Debezium change event: the value has no ${'op' in value ? 'source' : 'op'} field (a Debezium envelope has before, after, source, op; fields here: ${Object.keys(value).slice(0, 8).join(', ')})`,
+      );
+    }
+    const op = value.op as ChangeOp;
+    if (!OPS.has(op)) throw new PoisonMessageError(`unknown Debezium op ${String(value.op)}`);
+    const source = (value.source ?? {}) as Source;
+    if (typeof source.schema !== 'string' || typeof source.table !== 'string') {
+      throw new PoisonMessageError('change event without source.schema/source.table');
+    }
+    if (typeof source.lsn !== 'bigint')
+      throw new PoisonMessageError('change event without source.lsn');
+    const envelope = schemaPairOf(decoded).envelope;
+    const base = {
+      table: { schema: source.schema, name: source.table },
+      op,
+      position: source.lsn,
+      sourceTsMs:
+        typeof source.ts_ms === 'bigint' ? Number(source.ts_ms) : Number(source.ts_ms ?? 0),
+      txId: source.txId === null || source.txId === undefined ? null : String(source.txId),
+      schema: envelope.table,
+      origin: originOf(decoded),
+    };
+    if (op === 't') {
+      // A keyless table's truncate is ordered with its streamed changes (see keylessChange).
+      const commitPosition = commitPositionOf(source);
+      return [{ ...base, key: {}, after: null, commitPosition }];
+    }
+
+    if (envelope.keyColumns.length === 0) {
+      const rows: KeylessRows<Record<string, unknown>> = {
+        before: (value.before as Record<string, unknown> | null) ?? null,
+        after: (value.after as Record<string, unknown> | null) ?? null,
+        convert: (row, budget) => convertRow(envelope.rowColumns, row, budget),
+        sequence: () => source.sequence,
+      };
+      return [keylessChange(base, rows, decoded)];
+    }
+    const rowRecord = (op === 'd' ? value.before : value.after) as Record<string, unknown> | null;
+    const keyRecord = decoded.key ?? rowRecord;
+    if (!keyRecord) throw new PoisonMessageError(`op ${op} event without key and row`);
+    const budget = new TextBudget(messageBytes(decoded));
+    const key: Record<string, string> = {};
+    for (const c of envelope.keyColumns) {
+      const v = c.codec.toPg(keyRecord[c.field], budget);
+      if (v === null || v === UNCHANGED_TOAST) {
+        throw new PoisonMessageError(`primary-key column ${c.column} is null in the event`);
+      }
+      key[c.column] = v;
+    }
+    if (op === 'd') return [{ ...base, key, after: null }];
+    if (!value.after) throw new PoisonMessageError(`op ${op} event without \`after\``);
+    return [
+      {
+        ...base,
+        key,
+        after: convertRow(envelope.rowColumns, value.after as Record<string, unknown>, budget),
+      },
+    ];
+  };
+
+  /**
+   * A compiled reading: the same steps and checks as convertEnvelope, in the same order, with the
+   * key and rows read from the checked bytes.
+   */
+  const convertReading = (decoded: DecodedRecord, reading: EnvelopeReading): RowChange[] => {
+    const op = reading.op as ChangeOp;
+    if (!OPS.has(op)) throw new PoisonMessageError(`unknown Debezium op ${String(op)}`);
+    const source = reading.source;
+    const { schema, table, lsn, ts_ms: tsMs, txId } = source;
+    if (typeof schema !== 'string' || typeof table !== 'string') {
+      throw new PoisonMessageError('change event without source.schema/source.table');
+    }
+    if (lsn === null || lsn === undefined) {
+      throw new PoisonMessageError('change event without source.lsn');
+    }
+    const pair = schemaPairOf(decoded);
+    const rows = rowReaderOf(pair, decoded);
+    if (rows === null) return convertEnvelope(...materialize(decoded, reading));
+    const envelope = pair.envelope;
+    // The position's one BigInt.
+    const position = typeof lsn === 'bigint' ? lsn : BigInt(lsn);
+    const sourceTsMs = typeof tsMs === 'bigint' ? Number(tsMs) : Number(tsMs ?? 0);
+    const txText = txId === null || txId === undefined ? null : String(txId);
+    const tableRef = { schema, name: table };
+    if (op === 't' || envelope.keyColumns.length === 0) {
+      const base = {
+        table: tableRef,
+        op,
+        position,
+        sourceTsMs,
+        txId: txText,
+        schema: envelope.table,
+        origin: originOf(decoded),
+      };
+      if (op === 't') {
+        const commitPosition = commitPositionOf({ sequence: readSequence(reading) });
+        return [{ ...base, key: {}, after: null, commitPosition }];
+      }
+      const keyless: KeylessRows<number> = {
+        before: reading.beforeAt < 0 ? null : reading.beforeAt,
+        after: reading.afterAt < 0 ? null : reading.afterAt,
+        convert: (at, budget) => rows.readRow(reading.valueBytes, at, budget),
+        sequence: () => readSequence(reading),
+      };
+      return [keylessChange(base, keyless, decoded)];
+    }
+    // The key comes from the key message (decode checked it whenever the pair has key columns).
+    const keyBytes = reading.keyBytes;
+    if (!keyBytes) throw new PoisonMessageError(`op ${op} event without key and row`);
+    const budget = new TextBudget(messageBytes(decoded));
+    const key = rows.readKey(keyBytes, reading.keyAt, budget);
+    let after: PgRow | null = null;
+    if (op !== 'd') {
+      if (reading.afterAt < 0) throw new PoisonMessageError(`op ${op} event without \`after\``);
+      after = rows.readRow(reading.valueBytes, reading.afterAt, budget);
+    }
+    return [
+      {
+        table: tableRef,
+        op,
+        position,
+        sourceTsMs,
+        txId: txText,
+        schema: envelope.table,
+        origin: originOf(decoded),
+        key,
+        after,
+      },
+    ];
   };
 
   return poisonUntypedErrors<DecodedRecord, RowChange>('the change event does not convert', {
     name: 'transform',
     process(decoded) {
+      if (decoded.reading) return convertReading(decoded, decoded.reading);
       const value = decoded.value;
       if (value === null) return []; // tombstone
-      if (!('op' in value) || !('source' in value)) {
-        // Valid Avro, but someone else's record: a topic that is not a Debezium topic.
-        throw new PoisonMessageError(
-          `not a Debezium change event: the value has no ${'op' in value ? 'source' : 'op'} field (a Debezium envelope has before, after, source, op; fields here: ${Object.keys(value).slice(0, 8).join(', ')})`,
-        );
-      }
-      const op = value.op as ChangeOp;
-      if (!OPS.has(op)) throw new PoisonMessageError(`unknown Debezium op ${String(value.op)}`);
-      const source = (value.source ?? {}) as Source;
-      if (typeof source.schema !== 'string' || typeof source.table !== 'string') {
-        throw new PoisonMessageError('change event without source.schema/source.table');
-      }
-      if (typeof source.lsn !== 'bigint')
-        throw new PoisonMessageError('change event without source.lsn');
-      const envelope = envelopeSchemaOf(decoded);
-      const base = {
-        table: { schema: source.schema, name: source.table },
-        op,
-        position: source.lsn,
-        sourceTsMs:
-          typeof source.ts_ms === 'bigint' ? Number(source.ts_ms) : Number(source.ts_ms ?? 0),
-        txId: source.txId === null || source.txId === undefined ? null : String(source.txId),
-        schema: envelope.table,
-        origin: {
-          topic: decoded.record.topic,
-          partition: decoded.record.partition,
-          offset: decoded.record.offset,
-        },
-      };
-      if (op === 't') {
-        // A keyless table's truncate is ordered with its streamed changes (see keylessChange).
-        const commitPosition = commitPositionOf(source);
-        return [{ ...base, key: {}, after: null, commitPosition }];
-      }
-
-      if (envelope.keyColumns.length === 0) return [keylessChange(base, value, envelope, decoded)];
-      const rowRecord = (op === 'd' ? value.before : value.after) as Record<string, unknown> | null;
-      const keyRecord = decoded.key ?? rowRecord;
-      if (!keyRecord) throw new PoisonMessageError(`op ${op} event without key and row`);
-      const budget = new TextBudget(messageBytes(decoded));
-      const key: Record<string, string> = {};
-      for (const c of envelope.keyColumns) {
-        const v = c.codec.toPg(keyRecord[c.field], budget);
-        if (v === null || v === UNCHANGED_TOAST) {
-          throw new PoisonMessageError(`primary-key column ${c.column} is null in the event`);
-        }
-        key[c.column] = v;
-      }
-      if (op === 'd') return [{ ...base, key, after: null }];
-      if (!value.after) throw new PoisonMessageError(`op ${op} event without \`after\``);
-      return [
-        {
-          ...base,
-          key,
-          after: convertRow(envelope.rowColumns, value.after as Record<string, unknown>, budget),
-        },
-      ];
+      return convertEnvelope(decoded, value);
     },
   });
+}
+
+/** avsc's key and envelope of a compiled reading (its bytes are checked: they decode). */
+function materialize(
+  decoded: DecodedRecord,
+  reading: EnvelopeReading,
+): [DecodedRecord, Record<string, unknown>] {
+  const keyType = decoded.keySchema?.type;
+  const keyBytes = reading.keyBytes;
+  const key = keyBytes && keyType ? keyType.fromBuffer(keyBytes.subarray(reading.keyAt)) : null;
+  const valueType = (decoded.valueSchema as NonNullable<DecodedRecord['valueSchema']>).type;
+  const value = valueType.fromBuffer(reading.valueBytes.subarray(reading.bodyAt)) as Record<
+    string,
+    unknown
+  >;
+  return [{ ...decoded, key: key as Record<string, unknown> | null, value }, value];
 }
