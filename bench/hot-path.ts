@@ -85,6 +85,8 @@ function readOptions(argv: string[]): Options {
 
 interface CachedRecords {
   topicRun: string;
+  /** The --events it was read for (the partitions' shares are rounded: records may differ by a few). */
+  requested: number;
   records: KafkaRecord[];
   schemas: Map<number, AvroJson>;
   subjects: Map<number, string[]>;
@@ -98,6 +100,7 @@ function writeCache(cache: CachedRecords): void {
   const header = Buffer.from(
     JSON.stringify({
       topicRun: cache.topicRun,
+      requested: cache.requested,
       count: cache.records.length,
       topics,
       schemas: Object.fromEntries(cache.schemas),
@@ -141,6 +144,7 @@ function readCache(): CachedRecords | undefined {
   at += 4;
   const header = JSON.parse(bytes.subarray(at, at + headerLength).toString()) as {
     topicRun: string;
+    requested: number;
     count: number;
     topics: string[];
     schemas: Record<string, AvroJson>;
@@ -169,6 +173,7 @@ function readCache(): CachedRecords | undefined {
   }
   return {
     topicRun: header.topicRun,
+    requested: header.requested,
     records,
     schemas: new Map(Object.entries(header.schemas).map(([id, json]) => [Number(id), json])),
     subjects: new Map(Object.entries(header.subjects).map(([id, s]) => [Number(id), s])),
@@ -247,7 +252,7 @@ async function readFromKafka(topicRun: string, count: number): Promise<CachedRec
       subjects.set(id, [...((await registry.subjectsOf(id)) ?? [])]);
     }
   }
-  return { topicRun, records, schemas, subjects };
+  return { topicRun, requested: count, records, schemas, subjects };
 }
 
 /** The registry as the cache holds it: schemas and their subjects, all resolved without I/O. */
@@ -485,7 +490,7 @@ async function main(): Promise<void> {
   const options = readOptions(process.argv.slice(2));
   const machine = await readMachine();
   let cache = readCache();
-  if (!cache || cache.topicRun !== options.topicRun || cache.records.length !== options.records) {
+  if (!cache || cache.topicRun !== options.topicRun || cache.requested !== options.records) {
     console.error(`hot-path: reading ${options.records} records of bench run ${options.topicRun}`);
     cache = await readFromKafka(options.topicRun, options.records);
     writeCache(cache);
