@@ -12,7 +12,7 @@ import { classifyPgError } from '../core/pg-errors.js';
 import type { RejectedChange } from '../pipeline/ports.js';
 import { type RowChange, tableKey, UNCHANGED_TOAST } from '../pipeline/row-change.js';
 import { highestPosition } from './bookkeeping/batch-bookkeeping-sql.js';
-import { encodeCopyRow, inChunks } from './copy-text.js';
+import { COPY_NULL, escapeCopyText, inChunks } from './copy-text.js';
 import { applyKeylessChanges } from './keyless-apply.js';
 import {
   copyIntoStagingSql,
@@ -108,9 +108,17 @@ export async function applyTableChanges(
  */
 function stagingTableFor(target: TargetTable, rows: readonly RowChange[]): StagingTable {
   const carried = new Set<string>(target.primaryKey);
-  for (const c of rows)
+  // Rows share a handful of schema versions: each is read once, not once per row.
+  const schemas = new Set<RowChange['schema']>();
+  let last: RowChange['schema'] | undefined;
+  for (const c of rows) {
+    if (c.schema === last) continue;
+    last = c.schema;
+    if (schemas.has(c.schema)) continue;
+    schemas.add(c.schema);
     for (const col of c.schema.columns)
       if (target.columns.get(col.name)?.generated === false) carried.add(col.name);
+  }
   const columns = [...carried].map((name) => ({
     name,
     type: target.columns.get(name)?.type ?? 'text',
@@ -163,43 +171,54 @@ async function stageAndMerge(
  * The COPY lines of the staged rows: op, position, the pattern of columns to leave untouched
  * (unchanged TOAST values, columns a schema version does not carry), then the column values.
  * Collects the patterns of upserts into `keepPatterns` (one merge statement per pattern).
+ * Each line is written straight from the change (no array of values per row), and which stage
+ * columns a schema version carries is worked out once per version.
  */
-function* copyLinesOf(
+export function* copyLinesOf(
   stage: StagingTable,
   primaryKey: readonly string[],
   rows: readonly RowChange[],
   keepPatterns: Set<string>,
 ): Generator<string> {
   const keySet = new Set(primaryKey);
-  const isKey = stage.columns.map((col) => keySet.has(col.name));
-  // The columns a schema version carries, computed once per version rather than per row.
-  const carriedBy = new Map<RowChange['schema'], Set<string>>();
-  const width = stage.columns.length;
+  const names = stage.columns.map((col) => col.name);
+  const isKey = names.map((name) => keySet.has(name));
+  const width = names.length;
+  const carriedBy = new Map<RowChange['schema'], boolean[]>();
+  let lastSchema: RowChange['schema'] | undefined;
+  let carried: boolean[] = [];
   for (const change of rows) {
-    let carried = carriedBy.get(change.schema);
-    if (!carried) {
-      carried = new Set(change.schema.columns.map((c) => c.name));
-      carriedBy.set(change.schema, carried);
+    if (change.schema !== lastSchema) {
+      lastSchema = change.schema;
+      let known = carriedBy.get(change.schema);
+      if (!known) {
+        const own = new Set(change.schema.columns.map((c) => c.name));
+        known = names.map((name, i) => isKey[i] === true || own.has(name));
+        carriedBy.set(change.schema, known);
+      }
+      carried = known;
     }
-    const values: (string | null)[] = [change.op, change.position.toString(), ''];
+    let values = '';
     let pattern = '';
-    for (let i = 0; i < width; i++) {
-      const name = (stage.columns[i] as { name: string }).name;
-      if (change.op === 'd') {
-        values.push(isKey[i] ? (change.key[name] ?? null) : null);
-        continue;
+    if (change.op === 'd') {
+      for (let i = 0; i < width; i++) {
+        const v = isKey[i] ? change.key[names[i] as string] : undefined;
+        values += v === undefined || v === null ? `\t${COPY_NULL}` : `\t${escapeCopyText(v)}`;
       }
-      const v = change.after?.[name];
-      if (v === UNCHANGED_TOAST || (!isKey[i] && !carried.has(name))) {
-        pattern = pattern === '' ? String(i) : `${pattern},${i}`;
-        values.push(null);
-      } else {
-        values.push(v === undefined ? null : v);
+    } else {
+      const after = change.after;
+      for (let i = 0; i < width; i++) {
+        const v = after?.[names[i] as string];
+        if (v === UNCHANGED_TOAST || !carried[i]) {
+          pattern = pattern === '' ? String(i) : `${pattern},${i}`;
+          values += `\t${COPY_NULL}`;
+        } else {
+          values += v === undefined || v === null ? `\t${COPY_NULL}` : `\t${escapeCopyText(v)}`;
+        }
       }
+      keepPatterns.add(pattern);
     }
-    values[2] = pattern;
-    if (change.op !== 'd') keepPatterns.add(pattern);
-    yield encodeCopyRow(values);
+    yield `${change.op}\t${change.position}\t${pattern}${values}\n`;
   }
 }
 

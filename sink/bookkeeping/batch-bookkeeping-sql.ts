@@ -36,7 +36,14 @@ export function tableProgressSql(
   batch: Pick<ChangeBatch, 'topic' | 'partition'>,
   changes: readonly RowChange[],
 ): string {
-  const maxTs = Math.trunc(changes.reduce((m, c) => Math.max(m, c.sourceTsMs), 0)) || 0;
+  // One pass over the table's changes for both figures.
+  let newestTs = 0;
+  let highest = 0n;
+  for (const c of changes) {
+    newestTs = Math.max(newestTs, c.sourceTsMs);
+    if (c.position > highest) highest = c.position;
+  }
+  const maxTs = Math.trunc(newestTs) || 0;
   const sourceTs =
     maxTs > 0 ? `to_timestamp(${safeInteger(maxTs)}::double precision / 1000)` : 'NULL';
   const values = [
@@ -44,7 +51,7 @@ export function tableProgressSql(
     quoteLiteral(target.name),
     quoteLiteral(batch.topic),
     safeInteger(batch.partition),
-    highestPosition(changes).toString(),
+    highest.toString(),
     sourceTs,
     'now()',
     safeInteger(changes.length),
