@@ -63,3 +63,101 @@ export function* inChunks(lines: Iterable<string>): Generator<string> {
   }
   if (parts.length > 0) yield parts.join('');
 }
+
+/** Room past a chunk's size for the line that fills it (longer lines grow the buffer). */
+const CHUNK_SLACK = 16 * 1024;
+
+/**
+ * COPY text written as UTF-8 straight into chunks of about 64 KiB, value by value: no string per
+ * value, line or chunk, and no array of lines. Short values are escaped and encoded byte by byte
+ * while they are ASCII; longer ones are scanned by the regex engine and encoded natively. A chunk
+ * ends after the line that brought it to 64 KiB (at most 64 KiB + one line, as `inChunks`).
+ */
+export class CopyTextWriter {
+  private buffer = Buffer.allocUnsafe(COPY_CHUNK_CHARS + CHUNK_SLACK);
+  private size = 0;
+
+  /** A column value after the row's first: a tab, then the value. */
+  value(value: string | null | undefined): void {
+    this.reserve(1);
+    this.buffer[this.size++] = 9;
+    this.first(value);
+  }
+
+  /** The row's first value. */
+  first(value: string | null | undefined): void {
+    if (value === null || value === undefined) {
+      this.reserve(2);
+      this.buffer[this.size++] = 92; // \N
+      this.buffer[this.size++] = 78;
+    } else if (value.length <= SHORT_VALUE) this.writeShort(value);
+    else this.writeEncoded(escapeCopyText(value));
+  }
+
+  endLine(): void {
+    this.reserve(1);
+    this.buffer[this.size++] = 10;
+  }
+
+  /** The chunk once it holds 64 KiB (call between lines); undefined until then. */
+  takeFull(): Buffer | undefined {
+    return this.size >= COPY_CHUNK_CHARS ? this.take() : undefined;
+  }
+
+  /** Whatever is written and not taken yet; undefined when nothing is. */
+  takeRest(): Buffer | undefined {
+    return this.size > 0 ? this.take() : undefined;
+  }
+
+  private take(): Buffer {
+    const chunk = this.buffer.subarray(0, this.size);
+    this.buffer = Buffer.allocUnsafe(COPY_CHUNK_CHARS + CHUNK_SLACK);
+    this.size = 0;
+    return chunk;
+  }
+
+  private writeShort(value: string): void {
+    // An escaped character takes 2 bytes; UTF-8 takes at most 3 bytes per UTF-16 unit.
+    this.reserve(value.length * 6);
+    const buffer = this.buffer;
+    let at = this.size;
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) {
+        // Past ASCII: the rest as a string, encoded natively.
+        this.size = at;
+        this.writeEncoded(escapeCopyText(value.slice(i)));
+        return;
+      }
+      if (c === 92) {
+        buffer[at++] = 92;
+        buffer[at++] = 92;
+      } else if (c === 9) {
+        buffer[at++] = 92;
+        buffer[at++] = 116; // t
+      } else if (c === 10) {
+        buffer[at++] = 92;
+        buffer[at++] = 110; // n
+      } else if (c === 13) {
+        buffer[at++] = 92;
+        buffer[at++] = 114; // r
+      } else buffer[at++] = c;
+    }
+    this.size = at;
+  }
+
+  /** Text already escaped, encoded as UTF-8. */
+  private writeEncoded(text: string): void {
+    // 3 bytes per unit at most; counted exactly only when that bound would not fit anyway.
+    const bound = text.length * 3;
+    this.reserve(this.size + bound <= this.buffer.length ? bound : Buffer.byteLength(text));
+    this.size += this.buffer.write(text, this.size);
+  }
+
+  private reserve(bytes: number): void {
+    if (this.size + bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.size + bytes, this.buffer.length * 2));
+    this.buffer.copy(grown, 0, 0, this.size);
+    this.buffer = grown;
+  }
+}

@@ -12,7 +12,7 @@ import { classifyPgError } from '../core/pg-errors.js';
 import type { RejectedChange } from '../pipeline/ports.js';
 import { type RowChange, tableKey, UNCHANGED_TOAST } from '../pipeline/row-change.js';
 import { highestPosition } from './bookkeeping/batch-bookkeeping-sql.js';
-import { COPY_NULL, escapeCopyText, inChunks } from './copy-text.js';
+import { CopyTextWriter } from './copy-text.js';
 import { applyKeylessChanges } from './keyless-apply.js';
 import {
   copyIntoStagingSql,
@@ -59,7 +59,8 @@ export async function applyTableChanges(
     primaryKey: target.primaryKey,
   };
   const truncates = changes.filter((c) => c.op === 't');
-  const rows = changes.filter((c) => c.op !== 't');
+  // Truncates are rare: without one the changes are the rows, not a copy of them.
+  const rows = truncates.length === 0 ? changes : changes.filter((c) => c.op !== 't');
   if (truncates.length > 0) {
     const position = highestPosition(truncates);
     for (const sql of truncateSql(mergeTarget, position)) await client.query(sql);
@@ -77,7 +78,7 @@ export async function applyTableChanges(
   }
 
   const stats = { upserted: 0, deleted: 0 };
-  const attempt = async (subset: RowChange[]): Promise<void> => {
+  const attempt = async (subset: readonly RowChange[]): Promise<void> => {
     await client.query('SAVEPOINT pgferry_rows');
     try {
       // Released by the merge's own round trip.
@@ -136,16 +137,15 @@ async function stageAndMerge(
   ctx: TableApplyContext,
   target: MergeTarget,
   stage: StagingTable,
-  rows: RowChange[],
+  rows: readonly RowChange[],
 ): Promise<{ upserted: number; deleted: number }> {
   const { client, timings } = ctx;
   const keepPatterns = new Set<string>();
-  const copyLines = copyLinesOf(stage, target.primaryKey, rows, keepPatterns);
   const copyStart = performance.now();
-  const lines = faultPointArmed('staging-copy')
-    ? holdHalfway(copyLines, rows.length)
-    : inChunks(copyLines);
-  await pipeline(Readable.from(lines), client.query(copyFrom(copyIntoStagingSql(stage))));
+  const chunks = faultPointArmed('staging-copy')
+    ? holdHalfway(stage, target.primaryKey, rows, keepPatterns)
+    : copyChunksOf(stage, target.primaryKey, rows, keepPatterns);
+  await pipeline(Readable.from(chunks), client.query(copyFrom(copyIntoStagingSql(stage))));
   const mergeStart = performance.now();
   timings.copy += mergeStart - copyStart;
   const statements = mergeSql(target, stage, [...keepPatterns].sort());
@@ -168,18 +168,18 @@ async function stageAndMerge(
 }
 
 /**
- * The COPY lines of the staged rows: op, position, the pattern of columns to leave untouched
- * (unchanged TOAST values, columns a schema version does not carry), then the column values.
- * Collects the patterns of upserts into `keepPatterns` (one merge statement per pattern).
- * Each line is written straight from the change (no array of values per row), and which stage
- * columns a schema version carries is worked out once per version.
+ * The COPY text of the staged rows, in chunks: op, position, the pattern of columns to leave
+ * untouched (unchanged TOAST values, columns a schema version does not carry), then the column
+ * values. Collects the patterns of upserts into `keepPatterns` (one merge statement per pattern).
+ * Written straight from each change into the chunk's bytes (no array of values, no string per
+ * line); which stage columns a schema version carries is worked out once per version.
  */
-export function* copyLinesOf(
+export function* copyChunksOf(
   stage: StagingTable,
   primaryKey: readonly string[],
   rows: readonly RowChange[],
   keepPatterns: Set<string>,
-): Generator<string> {
+): Generator<Buffer> {
   const keySet = new Set(primaryKey);
   const names = stage.columns.map((col) => col.name);
   const isKey = names.map((name) => keySet.has(name));
@@ -187,6 +187,9 @@ export function* copyLinesOf(
   const carriedBy = new Map<RowChange['schema'], boolean[]>();
   let lastSchema: RowChange['schema'] | undefined;
   let carried: boolean[] = [];
+  // One row's values, reused: the pattern that precedes them is known only once all are read.
+  const values: (string | null | undefined)[] = new Array(width);
+  const out = new CopyTextWriter();
   for (const change of rows) {
     if (change.schema !== lastSchema) {
       lastSchema = change.schema;
@@ -198,36 +201,41 @@ export function* copyLinesOf(
       }
       carried = known;
     }
-    let values = '';
     let pattern = '';
     if (change.op === 'd') {
-      for (let i = 0; i < width; i++) {
-        const v = isKey[i] ? change.key[names[i] as string] : undefined;
-        values += v === undefined || v === null ? `\t${COPY_NULL}` : `\t${escapeCopyText(v)}`;
-      }
+      for (let i = 0; i < width; i++) values[i] = isKey[i] ? change.key[names[i] as string] : null;
     } else {
       const after = change.after;
       for (let i = 0; i < width; i++) {
         const v = after?.[names[i] as string];
         if (v === UNCHANGED_TOAST || !carried[i]) {
           pattern = pattern === '' ? String(i) : `${pattern},${i}`;
-          values += `\t${COPY_NULL}`;
-        } else {
-          values += v === undefined || v === null ? `\t${COPY_NULL}` : `\t${escapeCopyText(v)}`;
-        }
+          values[i] = null;
+        } else values[i] = v;
       }
       keepPatterns.add(pattern);
     }
-    yield `${change.op}\t${change.position}\t${pattern}${values}\n`;
+    out.first(change.op);
+    out.value(change.position.toString());
+    out.value(pattern);
+    for (let i = 0; i < width; i++) out.value(values[i]);
+    out.endLine();
+    const full = out.takeFull();
+    if (full) yield full;
   }
+  const rest = out.takeRest();
+  if (rest) yield rest;
 }
 
-/** The COPY rows, with the staging-copy fault point halfway through (the COPY is then open). */
-async function* holdHalfway(lines: Iterable<string>, total: number): AsyncGenerator<string> {
-  let sent = 0;
-  for (const line of lines) {
-    if (sent === Math.floor(total / 2)) await faultPoint('staging-copy');
-    yield line;
-    sent += 1;
-  }
+/** The COPY chunks, with the staging-copy fault point after half the rows (the COPY is then open). */
+async function* holdHalfway(
+  stage: StagingTable,
+  primaryKey: readonly string[],
+  rows: readonly RowChange[],
+  keepPatterns: Set<string>,
+): AsyncGenerator<Buffer> {
+  const half = Math.floor(rows.length / 2);
+  yield* copyChunksOf(stage, primaryKey, rows.slice(0, half), keepPatterns);
+  await faultPoint('staging-copy');
+  yield* copyChunksOf(stage, primaryKey, rows.slice(half), keepPatterns);
 }

@@ -93,8 +93,9 @@ export function isNewer(a: RowChange, b: RowChange): boolean {
 function carryUnchangedToast(change: RowChange, previous: RowChange): RowChange {
   if (!change.after || !previous.after) return change; // nothing carries across a delete
   let after: PgRow | undefined;
-  for (const [column, value] of Object.entries(change.after)) {
-    if (value !== UNCHANGED_TOAST) continue;
+  // for-in, not Object.entries: no array of pairs per version (rows are plain objects).
+  for (const column in change.after) {
+    if (change.after[column] !== UNCHANGED_TOAST) continue;
     const earlier = previous.after[column];
     if (earlier === undefined || earlier === UNCHANGED_TOAST) continue;
     after ??= { ...change.after };

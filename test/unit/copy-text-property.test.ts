@@ -1,7 +1,8 @@
 // COPY text against the encoding it replaced (kept below as the oracle: a regex per value, an
 // array of values per row) on random strings — every control character, backslashes, tabs,
 // newlines, unicode (lone surrogates too), around the length where the scan changes — and on
-// random staged rows: NULL, unchanged-TOAST placeholders, columns a schema version lacks, deletes.
+// random staged rows: NULL, unchanged-TOAST placeholders, columns a schema version lacks, deletes;
+// the writer's bytes compared with the UTF-8 of the reference's text.
 import { describe, expect, it } from 'vitest';
 import {
   type PgRow,
@@ -10,9 +11,9 @@ import {
   UNCHANGED_TOAST,
 } from '../../pipeline/row-change.js';
 import type { TableSchema } from '../../pipeline/table-schema.js';
-import { encodeCopyRow, escapeCopyText, inChunks } from '../../sink/copy-text.js';
+import { CopyTextWriter, encodeCopyRow, escapeCopyText, inChunks } from '../../sink/copy-text.js';
 import type { StagingTable } from '../../sink/merge-sql.js';
-import { copyLinesOf } from '../../sink/table-apply.js';
+import { copyChunksOf } from '../../sink/table-apply.js';
 import { createSeededRandom, type SeededRandom } from '../support/seeded-random.js';
 
 // ---- the oracle ----
@@ -125,6 +126,33 @@ describe('COPY text against the reference encoding', () => {
     expect(chunks.join('')).toBe(lines.join(''));
     for (const chunk of chunks) expect(chunk.endsWith('\n')).toBe(true);
   });
+
+  it('writes the same bytes through CopyTextWriter, in chunks of 64 KiB ending with a line', () => {
+    const random = createSeededRandom(44);
+    const writer = new CopyTextWriter();
+    const chunks: Buffer[] = [];
+    let expected = '';
+    for (let i = 0; i < 6000; i++) {
+      const values = Array.from({ length: 1 + random.int(6) }, () =>
+        random.chance(0.2) ? null : randomText(random),
+      );
+      // Now and then a value larger than a chunk: the buffer grows for it.
+      if (random.chance(0.002)) values.push('x\t'.repeat(50_000));
+      writer.first(values[0]);
+      for (const v of values.slice(1)) writer.value(v);
+      writer.endLine();
+      expected += oracleEncodeRow(values);
+      const full = writer.takeFull();
+      if (full) chunks.push(full);
+    }
+    const rest = writer.takeRest();
+    if (rest) chunks.push(rest);
+    expect(writer.takeRest()).toBeUndefined();
+    expect(Buffer.concat(chunks).equals(Buffer.from(expected, 'utf8'))).toBe(true);
+    expect(chunks.length).toBeGreaterThan(3);
+    for (const chunk of chunks.slice(0, -1)) expect(chunk.length).toBeGreaterThanOrEqual(64 * 1024);
+    for (const chunk of chunks) expect(chunk[chunk.length - 1]).toBe(10);
+  });
 });
 
 // ---- random staged rows ----
@@ -178,17 +206,28 @@ function randomRow(random: SeededRandom, n: number): RowChange {
   };
 }
 
-describe('staged COPY lines against the reference', () => {
-  it('writes the same lines and keep-patterns for 300 random batches', () => {
+describe('staged COPY text against the reference', () => {
+  it('writes the same bytes and keep-patterns for 300 random batches', () => {
     const random = createSeededRandom(47);
+    let multiChunk = 0;
     for (let run = 0; run < 300; run++) {
-      const rows = Array.from({ length: 1 + random.int(40) }, (_, n) => randomRow(random, n));
+      // Now and then a batch of several chunks.
+      const count = random.chance(0.05) ? 2000 + random.int(2000) : 1 + random.int(40);
+      const rows = Array.from({ length: count }, (_, n) => randomRow(random, n));
       const expectedPatterns = new Set<string>();
-      const expected = [...oracleCopyLines(STAGE, ['k1', 'k2'], rows, expectedPatterns)];
+      const expected = [...oracleCopyLines(STAGE, ['k1', 'k2'], rows, expectedPatterns)].join('');
       const patterns = new Set<string>();
-      const lines = [...copyLinesOf(STAGE, ['k1', 'k2'], rows, patterns)];
-      expect(lines, `seed 47, run ${run}`).toEqual(expected);
+      const chunks = [...copyChunksOf(STAGE, ['k1', 'k2'], rows, patterns)];
+      const text = Buffer.concat(chunks).toString('utf8');
+      // Compared as bytes: lone surrogates become U+FFFD in both.
+      expect(
+        Buffer.concat(chunks).equals(Buffer.from(expected, 'utf8')),
+        `seed 47, run ${run}`,
+      ).toBe(true);
+      expect(text.split('\n')).toHaveLength(rows.length + 1);
       expect([...patterns].sort()).toEqual([...expectedPatterns].sort());
+      if (chunks.length > 1) multiChunk += 1;
     }
+    expect(multiChunk).toBeGreaterThan(3);
   });
 });
