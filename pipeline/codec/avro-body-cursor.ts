@@ -18,7 +18,7 @@ export class BodyCursor {
   itemsLeft = 0;
   depth = 0;
   private start = 0;
-  bytes: Uint8Array = new Uint8Array(0);
+  declare bytes: Uint8Array;
 
   constructor(bytes: Uint8Array, start = 0) {
     this.reset(bytes, start);

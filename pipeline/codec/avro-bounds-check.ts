@@ -22,6 +22,12 @@ export { MAX_NESTING };
 export interface Walker {
   walk(cursor: BodyCursor): unknown;
   minBytes: number;
+  /**
+   * A primitive's kind (PRIMITIVE below), or minus it for a union of null and that primitive (its
+   * null branch at `nullIndex`): what a record walks inline, without a call per field.
+   */
+  kind?: number;
+  nullIndex?: number;
   /** A record's walks of its fields, in order (for a reader that walks some fields itself). */
   fields?: readonly Walker[];
   /** A union's walks of its branches, by index. */
@@ -45,15 +51,62 @@ export function boundsWalkerOf(type: avro.Type): Walker {
  * header) against `type`; throws MessageBoundsError.
  */
 export function checkAvroBounds(type: avro.Type, bytes: Uint8Array, start = 0): void {
-  const cursor = new BodyCursor(bytes, start);
-  boundsWalkerOf(type).walk(cursor);
+  const walker = boundsWalkerOf(type);
+  // One cursor for every check: a check is synchronous and never nested.
+  cursor.reset(bytes, start);
+  walker.walk(cursor);
   cursor.end();
 }
+
+const cursor = new BodyCursor(new Uint8Array(0));
 
 const fixedSize = (minBytes: number, what: string): Walker => ({
   minBytes,
   walk: (c) => c.skip(minBytes, what),
 });
+
+/** Primitive kinds a record walks inline (walkPrimitive), with the checks their walkers make. */
+const PRIMITIVE = {
+  null: 1,
+  boolean: 2,
+  int: 3,
+  long: 4,
+  float: 5,
+  double: 6,
+  string: 7,
+  bytes: 8,
+};
+
+function walkPrimitive(c: BodyCursor, kind: number): void {
+  switch (kind) {
+    case PRIMITIVE.null:
+      return;
+    case PRIMITIVE.boolean:
+      if (c.left < 1) c.fail('boolean runs past the end');
+      if ((c.bytes[c.pos++] as number) > 1) c.fail('boolean is neither 0 nor 1', c.pos - 1);
+      return;
+    case PRIMITIVE.int:
+      c.readVarint(5, 'int');
+      return;
+    case PRIMITIVE.long:
+      c.readVarint(10, 'long');
+      return;
+    case PRIMITIVE.float:
+      c.skip(4, 'float');
+      return;
+    case PRIMITIVE.double:
+      c.skip(8, 'double');
+      return;
+    case PRIMITIVE.string:
+      c.skip(c.readLength('string'), 'string');
+      return;
+    default:
+      c.skip(c.readLength('bytes'), 'bytes');
+  }
+}
+
+/** `walker` with its kind, so that a record can walk it inline. */
+const primitive = (kind: number, walker: Walker): Walker => ({ ...walker, kind });
 
 function compileWalker(type: avro.Type, named: Map<avro.Type, Walker>): Walker {
   const known = named.get(type);
@@ -61,27 +114,27 @@ function compileWalker(type: avro.Type, named: Map<avro.Type, Walker>): Walker {
   const name = type.typeName;
   switch (name) {
     case 'null':
-      return { minBytes: 0, walk: () => undefined };
+      return primitive(PRIMITIVE.null, { minBytes: 0, walk: () => undefined });
     case 'boolean':
-      return {
+      return primitive(PRIMITIVE.boolean, {
         minBytes: 1,
-        walk: (c) => {
-          if (c.left < 1) c.fail('boolean runs past the end');
-          if ((c.bytes[c.pos++] as number) > 1) c.fail('boolean is neither 0 nor 1', c.pos - 1);
-        },
-      };
+        walk: (c) => walkPrimitive(c, PRIMITIVE.boolean),
+      });
     case 'int':
-      return { minBytes: 1, walk: (c) => c.readVarint(5, 'int') };
+      return primitive(PRIMITIVE.int, { minBytes: 1, walk: (c) => c.readVarint(5, 'int') });
     case 'long':
     case 'abstract:long':
-      return { minBytes: 1, walk: (c) => c.readVarint(10, 'long') };
+      return primitive(PRIMITIVE.long, { minBytes: 1, walk: (c) => c.readVarint(10, 'long') });
     case 'float':
-      return fixedSize(4, 'float');
+      return primitive(PRIMITIVE.float, fixedSize(4, 'float'));
     case 'double':
-      return fixedSize(8, 'double');
+      return primitive(PRIMITIVE.double, fixedSize(8, 'double'));
     case 'string':
     case 'bytes':
-      return { minBytes: 1, walk: (c) => c.skip(c.readLength(name), name) };
+      return primitive(PRIMITIVE[name], {
+        minBytes: 1,
+        walk: (c) => c.skip(c.readLength(name), name),
+      });
     case 'fixed':
       return fixedSize((type as avro.types.FixedType).size, `fixed ${type.name}`);
     case 'enum': {
@@ -118,11 +171,19 @@ function compileWalker(type: avro.Type, named: Map<avro.Type, Walker>): Walker {
 
 function compileUnion(types: readonly avro.Type[], named: Map<avro.Type, Walker>): Walker {
   const branches = types.map((t) => compileWalker(t, named));
-  return {
+  const walker: Walker = {
     minBytes: 1 + Math.min(...branches.map((b) => b.minBytes)),
     walk: (c) => (branches[c.readIndex(branches.length, 'union index')] as Walker).walk(c),
     branches,
   };
+  // ["null", T] of a primitive T (most columns): walked inline by its record.
+  const nullIndex = branches.findIndex((b) => b.kind === PRIMITIVE.null);
+  const other = branches[1 - nullIndex];
+  if (branches.length === 2 && nullIndex >= 0 && other?.kind !== undefined) {
+    walker.kind = -other.kind;
+    walker.nullIndex = nullIndex;
+  }
+  return walker;
 }
 
 function compileRecord(type: avro.types.RecordType, named: Map<avro.Type, Walker>): Walker {
@@ -133,9 +194,18 @@ function compileRecord(type: avro.types.RecordType, named: Map<avro.Type, Walker
   const fields = type.fields.map((f) => compileWalker(f.type, named));
   walker.minBytes = fields.reduce((sum, f) => sum + f.minBytes, 0);
   walker.fields = fields;
+  // Primitive fields and [null, primitive] unions inline, the others by their walk: the same
+  // checks in the same order, without a call per field.
+  const kinds = fields.map((f) => f.kind ?? 0);
+  const nullIndexes = fields.map((f) => f.nullIndex ?? -1);
   walker.walk = (c) => {
     c.enter();
-    for (const field of fields) field.walk(c);
+    for (let i = 0; i < kinds.length; i++) {
+      const kind = kinds[i] as number;
+      if (kind > 0) walkPrimitive(c, kind);
+      else if (kind === 0) (fields[i] as Walker).walk(c);
+      else if (c.readIndex(2, 'union index') !== nullIndexes[i]) walkPrimitive(c, -kind);
+    }
     c.leave();
   };
   return walker;

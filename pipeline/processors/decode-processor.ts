@@ -54,23 +54,22 @@ function schemaIdOf(bytes: Buffer, part: Part): number {
   return bytes.readUInt32BE(1);
 }
 
-/** Runs `read` on the message's Avro body; whatever it throws, the bytes are at fault: poison. */
-function readBody<T>(schema: ResolvedSchema, part: Part, read: () => T): T {
-  try {
-    return read();
-  } catch (error) {
-    throw new PoisonMessageError(
-      `${part} does not decode with its schema id ${schema.id}: ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
+/** Whatever reading a part's Avro body throws, the bytes are at fault: always poison. */
+function undecodable(part: Part, schema: ResolvedSchema, error: unknown): PoisonMessageError {
+  return new PoisonMessageError(
+    `${part} does not decode with its schema id ${schema.id}: ${(error as Error).message}`,
+    { cause: error },
+  );
 }
 
 function decodeWith(bytes: Buffer, schema: ResolvedSchema, part: Part): Record<string, unknown> {
-  const value = readBody(schema, part, () => {
+  let value: unknown;
+  try {
     checkAvroBounds(schema.type, bytes, HEADER_LENGTH);
-    return schema.type.fromBuffer(bytes.subarray(HEADER_LENGTH)) as unknown;
-  });
+    value = schema.type.fromBuffer(bytes.subarray(HEADER_LENGTH));
+  } catch (error) {
+    throw undecodable(part, schema, error);
+  }
   if (typeof value !== 'object' || value === null) {
     throw new PoisonMessageError(`${part} decodes to a ${typeof value}, not a record`);
   }
@@ -102,7 +101,11 @@ export function createDecodeProcessor(
   const readKey = (bytes: Buffer | null, schema: ResolvedSchema | null): KeyPart => {
     if (!bytes || !schema) return null;
     if (compiled && schema.type.typeName === 'record') {
-      readBody(schema, 'key', () => checkAvroBounds(schema.type, bytes, HEADER_LENGTH));
+      try {
+        checkAvroBounds(schema.type, bytes, HEADER_LENGTH);
+      } catch (error) {
+        throw undecodable('key', schema, error);
+      }
       return bytes;
     }
     return decodeWith(bytes, schema, 'key');
@@ -118,9 +121,12 @@ export function createDecodeProcessor(
     const keyBytes = Buffer.isBuffer(key) ? key : null;
     const decoder = compiled && schema ? compiledEnvelopeDecoderOf(schema.type) : undefined;
     if (decoder && bytes && schema && (keyBytes || !keySchema)) {
-      const reading = readBody(schema, 'value', () =>
-        decoder.read(bytes, HEADER_LENGTH, keyBytes, HEADER_LENGTH),
-      );
+      let reading: EnvelopeReading;
+      try {
+        reading = decoder.read(bytes, HEADER_LENGTH, keyBytes, HEADER_LENGTH);
+      } catch (error) {
+        throw undecodable('value', schema, error);
+      }
       return [{ record, key: null, keySchema, value: reading, valueSchema: schema, reading }];
     }
     // avsc's path: a tombstone, or a value schema the compiled decoder does not take.
