@@ -35,6 +35,18 @@ interface Cached<T> {
 /** A registry question still to ask before the record can be judged. */
 type Question = () => Promise<void>;
 
+/**
+ * What a record of a topic was found to be for good: its source table bound to the topic and
+ * every schema of it registered under the topic's own subjects (answers that never change).
+ * A record alike in all four passes without being judged again.
+ */
+interface SettledBinding {
+  schema: string;
+  table: string;
+  valueId: number;
+  keyId: number;
+}
+
 /** `source.schema`/`source.table` when they are text; else transform says what is wrong. */
 function readSource(value: Record<string, unknown>): TableRef | undefined {
   const source = value.source;
@@ -55,6 +67,8 @@ export function createTopicBindingProcessor(
   const subjectExists = new Map<string, Cached<boolean | undefined>>();
   /** Topics whose schemas could not be checked: said once each. */
   const unchecked = new Set<string>();
+  /** Per topic, the last record that was judged its topic's for good. */
+  const settled = new Map<string, SettledBinding>();
 
   /** Set while a record is judged again after its questions were answered: take the answers. */
   let takeAnswers = false;
@@ -79,22 +93,25 @@ export function createTopicBindingProcessor(
     return undefined;
   };
 
-  /** Judges one schema of the record; adds to `ask` what it still needs to know. */
+  /**
+   * Judges one schema of the record; adds to `ask` what it still needs to know. True when the
+   * schema is the topic's for good (its id registered under the topic's subject).
+   */
   const judgeSchema = (
     decoded: DecodedRecord,
     part: 'key' | 'value',
     id: number,
     ask: Question[],
     ctx: ProcessorContext,
-  ): void => {
+  ): boolean => {
     const topic = decoded.record.topic;
     const subject = subjectOf(topic, part);
     const before = ask.length;
     const ofSchema = subjectsOfSchema(id, ask);
-    if (ask.length > before) return;
-    if (ofSchema?.includes(subject)) return;
+    if (ask.length > before) return false;
+    if (ofSchema?.includes(subject)) return true;
     const subjectKnown = ofSchema === undefined ? undefined : exists(subject, ask);
-    if (ask.length > before) return;
+    if (ask.length > before) return false;
     const ownership = judgeSchemaOwnership(subject, ofSchema, subjectKnown);
     if (ownership === 'foreign') {
       const owners = (ofSchema ?? []).join(', ') || 'no subject';
@@ -109,19 +126,28 @@ export function createTopicBindingProcessor(
         'cannot check that the message schemas belong to the topic (the registry does not answer which subjects a schema id has, or names subjects otherwise); only the source table is checked',
       );
     }
+    return false;
   };
 
-  /** Throws when the record is not its topic's; returns the questions still open. */
-  const judge = (decoded: DecodedRecord, ctx: ProcessorContext): Question[] => {
+  /**
+   * Throws when the record is not its topic's; returns the questions still open, and whether the
+   * verdict holds for good (no registry to ask, or both schemas the topic's own).
+   */
+  const judge = (
+    decoded: DecodedRecord,
+    ctx: ProcessorContext,
+  ): { ask: Question[]; final: boolean } => {
     const ask: Question[] = [];
-    if (!subjects || decoded.value === null || decoded.valueSchema === null) return ask;
-    judgeSchema(decoded, 'value', decoded.valueSchema.id, ask, ctx);
+    if (!subjects || decoded.value === null || decoded.valueSchema === null) {
+      return { ask, final: !subjects };
+    }
+    const valueFinal = judgeSchema(decoded, 'value', decoded.valueSchema.id, ask, ctx);
     if (decoded.keySchema !== null) {
-      judgeSchema(decoded, 'key', decoded.keySchema.id, ask, ctx);
-      return ask;
+      const keyFinal = judgeSchema(decoded, 'key', decoded.keySchema.id, ask, ctx);
+      return { ask, final: valueFinal && keyFinal };
     }
     const op = decoded.value.op;
-    if (typeof op !== 'string' || !KEYED_OPS.has(op)) return ask;
+    if (typeof op !== 'string' || !KEYED_OPS.has(op)) return { ask, final: false };
     const topic = decoded.record.topic;
     const keySubject = subjectOf(topic, 'key');
     const keyed = exists(keySubject, ask);
@@ -130,7 +156,27 @@ export function createTopicBindingProcessor(
         `an op ${op} event without a key on ${topic}, whose table has a primary key (its key schemas are registered as ${keySubject}): the key was left out`,
       );
     }
-    return ask;
+    return { ask, final: false };
+  };
+
+  /** The record is alike (table and schema ids) to one judged its topic's for good. */
+  const isSettled = (decoded: DecodedRecord, source: TableRef): boolean => {
+    const known = settled.get(decoded.record.topic);
+    return (
+      known !== undefined &&
+      known.table === source.name &&
+      known.schema === source.schema &&
+      known.valueId === decoded.valueSchema?.id &&
+      known.keyId === (decoded.keySchema?.id ?? -1)
+    );
+  };
+  const settle = (decoded: DecodedRecord, source: TableRef): void => {
+    settled.set(decoded.record.topic, {
+      schema: source.schema,
+      table: source.name,
+      valueId: decoded.valueSchema?.id ?? -1,
+      keyId: decoded.keySchema?.id ?? -1,
+    });
   };
 
   return {
@@ -139,19 +185,23 @@ export function createTopicBindingProcessor(
       const value = decoded.value;
       if (value === null) return [decoded]; // a tombstone writes nothing
       const source = readSource(value);
-      if (source === undefined) return [decoded];
+      if (source === undefined || isSettled(decoded, source)) return [decoded];
       map.bind(decoded.record.topic, source);
-      const open = judge(decoded, ctx);
-      if (open.length === 0) return [decoded];
+      const first = judge(decoded, ctx);
+      if (first.ask.length === 0) {
+        if (first.final) settle(decoded, source);
+        return [decoded];
+      }
       return (async () => {
-        for (let ask = open; ask.length > 0; ) {
-          await Promise.all(ask.map((question) => question()));
+        for (let verdict = first; verdict.ask.length > 0; ) {
+          await Promise.all(verdict.ask.map((question) => question()));
           takeAnswers = true;
           try {
-            ask = judge(decoded, ctx);
+            verdict = judge(decoded, ctx);
           } finally {
             takeAnswers = false;
           }
+          if (verdict.ask.length === 0 && verdict.final) settle(decoded, source);
         }
         return [decoded];
       })();

@@ -131,6 +131,27 @@ describe('binding events to their topic', () => {
     }
   });
 
+  it('still judges each record once the topic’s own records passed (the verdict kept is only for alike records)', async () => {
+    const subjects = new FixtureSubjects();
+    const driver = driverWith({ subjects });
+    const passed = await driver.pipe(compositeRecords);
+    expect(passed.failures).toEqual([]);
+    const forgedTable = await withSource(insert1, { table: 'typeprobe' });
+    expect((await failureOf(driver, forgedTable)).error).toBeInstanceOf(TopicTableMismatchError);
+    const forgedSchema = await withSource(
+      typeprobeInsert,
+      { table: 'fixture_composite' },
+      COMPOSITE,
+    );
+    const foreign = await failureOf(driver, { ...forgedSchema, key: insert1.key });
+    expect(foreign.error).toBeInstanceOf(ForeignSchemaError);
+    const mixedKey = await failureOf(driver, { ...insert1, key: typeprobeInsert.key });
+    expect(mixedKey.error).toBeInstanceOf(ForeignSchemaError);
+    // And the topic's own records still pass.
+    const again = await driver.pipe(compositeRecords);
+    expect(again.failures).toEqual([]);
+  });
+
   it('dead-letters another table’s record copied onto a topic', async () => {
     const copied = { ...typeprobeInsert, topic: COMPOSITE };
     const failure = await failureOf(driverWith(), copied);
