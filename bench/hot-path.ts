@@ -12,7 +12,7 @@
 //
 //   npx tsx bench/hot-path.ts [--events N] [--rounds R] [--topic <bench run id>]
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { GCProfiler, getHeapStatistics } from 'node:v8';
 import { buildTopology } from '../cli/run-pipeline.js';
 import { createLogger } from '../core/logger.js';
@@ -474,15 +474,9 @@ async function readMachine() {
   try {
     return await readMachineInfo(loadStackEnv(), pkg.version);
   } catch {
-    // The stack is down: what this process can tell alone.
-    return {
-      cores: cpus().length,
-      cpuModel: cpus()[0]?.model ?? '?',
-      memoryBytes: totalmem(),
-      kernel: release(),
-      node: process.version,
-      loadAverageAtStart: round(loadavg()[0] ?? 0, 2),
-    };
+    // The stack is down (no versions to read): the cores, Node and the load.
+    const loadAverageAtStart = round(loadavg()[0] ?? 0, 2);
+    return { cores: cpus().length, node: process.version, loadAverageAtStart };
   }
 }
 

@@ -247,21 +247,20 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
     const position = typeof lsn === 'bigint' ? lsn : BigInt(lsn);
     const sourceTsMs = typeof tsMs === 'bigint' ? Number(tsMs) : Number(tsMs ?? 0);
     const txText = txId === null || txId === undefined ? null : String(txId);
-    const tableRef = { schema, name: table };
-    if (op === 't' || envelope.keyColumns.length === 0) {
-      const base = {
-        table: tableRef,
-        op,
-        position,
-        sourceTsMs,
-        txId: txText,
-        schema: envelope.table,
-        origin: originOf(decoded),
-      };
-      if (op === 't') {
-        const commitPosition = commitPositionOf({ sequence: readSequence(reading) });
-        return [{ ...base, key: {}, after: null, commitPosition }];
-      }
+    const base = {
+      table: { schema, name: table },
+      op,
+      position,
+      sourceTsMs,
+      txId: txText,
+      schema: envelope.table,
+      origin: originOf(decoded),
+    };
+    if (op === 't') {
+      const commitPosition = commitPositionOf({ sequence: readSequence(reading) });
+      return [{ ...base, key: {}, after: null, commitPosition }];
+    }
+    if (envelope.keyColumns.length === 0) {
       const keyless: KeylessRows<number> = {
         before: reading.beforeAt < 0 ? null : reading.beforeAt,
         after: reading.afterAt < 0 ? null : reading.afterAt,
@@ -275,24 +274,9 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
     if (!keyBytes) throw new PoisonMessageError(`op ${op} event without key and row`);
     const budget = new TextBudget(messageBytes(decoded));
     const key = rows.readKey(keyBytes, reading.keyAt, budget);
-    let after: PgRow | null = null;
-    if (op !== 'd') {
-      if (reading.afterAt < 0) throw new PoisonMessageError(`op ${op} event without \`after\``);
-      after = rows.readRow(reading.valueBytes, reading.afterAt, budget);
-    }
-    return [
-      {
-        table: tableRef,
-        op,
-        position,
-        sourceTsMs,
-        txId: txText,
-        schema: envelope.table,
-        origin: originOf(decoded),
-        key,
-        after,
-      },
-    ];
+    if (op === 'd') return [{ ...base, key, after: null }];
+    if (reading.afterAt < 0) throw new PoisonMessageError(`op ${op} event without \`after\``);
+    return [{ ...base, key, after: rows.readRow(reading.valueBytes, reading.afterAt, budget) }];
   };
 
   return poisonUntypedErrors<DecodedRecord, RowChange>('the change event does not convert', {

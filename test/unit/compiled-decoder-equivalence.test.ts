@@ -59,6 +59,14 @@ const arrayOf = (items: AvroJson, params?: Record<string, string>) => ({
   ...(params ? { 'connect.parameters': params } : {}),
 });
 
+/** A row field's type as a captured value schema has it. */
+function capturedColumn(topic: 'cdc.fixture_precise.varnum', field: string): AvroJson {
+  const envelope = loadSchema(topic, 'value') as AvroJsonObject;
+  const before = envelope.fields?.find((f) => f.name === 'before') as { type: AvroJson[] };
+  const row = before.type[1] as AvroJsonObject;
+  return row.fields?.find((f) => f.name === field)?.type as AvroJson;
+}
+
 const EVERY_TYPE_COLUMNS: [string, AvroJson][] = [
   ['id', 'long'],
   ['flag', nullable('boolean')],
@@ -68,32 +76,10 @@ const EVERY_TYPE_COLUMNS: [string, AvroJson][] = [
   ['real8', nullable('double')],
   ['label', nullable('string')],
   ['blob', nullable('bytes')],
-  [
-    'amount',
-    nullable({
-      type: 'bytes',
-      scale: 3,
-      precision: 10,
-      'connect.version': 1,
-      'connect.parameters': { scale: '3', 'connect.decimal.precision': '10' },
-      'connect.name': 'org.apache.kafka.connect.data.Decimal',
-      logicalType: 'decimal',
-    }),
-  ],
-  [
-    'varnum',
-    nullable({
-      type: 'record',
-      name: 'VariableScaleDecimal',
-      namespace: 'io.debezium.data',
-      fields: [
-        { name: 'scale', type: 'int' },
-        { name: 'value', type: 'bytes' },
-      ],
-      'connect.name': 'io.debezium.data.VariableScaleDecimal',
-    }),
-  ],
-  ['varnum2', nullable('io.debezium.data.VariableScaleDecimal')],
+  // Captured precise-mode numerics: Connect Decimal bytes, VariableScaleDecimal and a reference to it.
+  ['amount', capturedColumn('cdc.fixture_precise.varnum', 'fixed')],
+  ['varnum', capturedColumn('cdc.fixture_precise.varnum', 'amount')],
+  ['varnum2', capturedColumn('cdc.fixture_precise.varnum', 'ratio')],
   ['avrodec', nullable({ type: 'bytes', logicalType: 'decimal', precision: 8, scale: 2 })],
   [
     'fixeddec',

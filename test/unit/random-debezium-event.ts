@@ -53,8 +53,8 @@ const TEXTS = [
   'nope',
 ];
 
-/** Longs where exactness bites: around 2^53, the int64 limits, Debezium's stand-ins for infinity. */
-const LONGS = [
+/** Longs where exactness bites: varint byte edges, around 2^53 and the int64 limits. */
+export const EDGE_LONGS = [
   0n,
   1n,
   -1n,
@@ -63,9 +63,12 @@ const LONGS = [
   64n,
   8191n,
   -8193n,
+  2n ** 28n - 1n,
+  2n ** 28n,
   2n ** 31n - 1n,
   -(2n ** 31n),
   2n ** 48n,
+  2n ** 52n,
   2n ** 53n - 1n,
   2n ** 53n,
   2n ** 53n + 1n,
@@ -73,8 +76,14 @@ const LONGS = [
   -(2n ** 53n),
   -(2n ** 53n) - 1n,
   2n ** 56n,
+  2n ** 62n,
   2n ** 63n - 1n,
   -(2n ** 63n),
+];
+
+/** The edges, and what temporal codecs meet: days, timestamps, Debezium's stand-ins for infinity. */
+const LONGS = [
+  ...EDGE_LONGS,
   86_400_000_000n,
   86_400_000_000n * 10_957n + 1n,
   -86_400_000_000n - 1n,
