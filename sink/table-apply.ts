@@ -142,10 +142,12 @@ async function stageAndMerge(
   const { client, timings } = ctx;
   const keepPatterns = new Set<string>();
   const copyStart = performance.now();
+  const out = new CopyTextWriter();
   const chunks = faultPointArmed('staging-copy')
-    ? holdHalfway(stage, target.primaryKey, rows, keepPatterns)
-    : copyChunksOf(stage, target.primaryKey, rows, keepPatterns);
+    ? holdHalfway(stage, target.primaryKey, rows, keepPatterns, out)
+    : copyChunksOf(stage, target.primaryKey, rows, keepPatterns, out);
   await pipeline(Readable.from(chunks), client.query(copyFrom(copyIntoStagingSql(stage))));
+  out.recycle(); // the COPY has ended: every chunk has left its buffer
   const mergeStart = performance.now();
   timings.copy += mergeStart - copyStart;
   const statements = mergeSql(target, stage, [...keepPatterns].sort());
@@ -179,6 +181,7 @@ export function* copyChunksOf(
   primaryKey: readonly string[],
   rows: readonly RowChange[],
   keepPatterns: Set<string>,
+  out: CopyTextWriter = new CopyTextWriter(),
 ): Generator<Buffer> {
   const keySet = new Set(primaryKey);
   const names = stage.columns.map((col) => col.name);
@@ -189,7 +192,6 @@ export function* copyChunksOf(
   let carried: boolean[] = [];
   // One row's values, reused: the pattern that precedes them is known only once all are read.
   const values: (string | null | undefined)[] = new Array(width);
-  const out = new CopyTextWriter();
   for (const change of rows) {
     if (change.schema !== lastSchema) {
       lastSchema = change.schema;
@@ -233,9 +235,10 @@ async function* holdHalfway(
   primaryKey: readonly string[],
   rows: readonly RowChange[],
   keepPatterns: Set<string>,
+  out: CopyTextWriter,
 ): AsyncGenerator<Buffer> {
   const half = Math.floor(rows.length / 2);
-  yield* copyChunksOf(stage, primaryKey, rows.slice(0, half), keepPatterns);
+  yield* copyChunksOf(stage, primaryKey, rows.slice(0, half), keepPatterns, out);
   await faultPoint('staging-copy');
-  yield* copyChunksOf(stage, primaryKey, rows.slice(half), keepPatterns);
+  yield* copyChunksOf(stage, primaryKey, rows.slice(half), keepPatterns, out);
 }

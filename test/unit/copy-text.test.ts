@@ -1,7 +1,13 @@
 // COPY text format: the characters the format gives meaning to are escaped, NULL is \N, and
 // everything else (unicode included) passes through untouched.
 import { describe, expect, it } from 'vitest';
-import { COPY_NULL, encodeCopyRow, escapeCopyText, inChunks } from '../../sink/copy-text.js';
+import {
+  COPY_NULL,
+  CopyTextWriter,
+  encodeCopyRow,
+  escapeCopyText,
+  inChunks,
+} from '../../sink/copy-text.js';
 
 describe('escapeCopyText', () => {
   it('leaves plain text and unicode alone', () => {
@@ -76,5 +82,34 @@ describe('inChunks', () => {
   it('yields one chunk for a few lines and none for no lines', () => {
     expect([...inChunks(['a\n', 'b\n'])]).toEqual(['a\nb\n']);
     expect([...inChunks([])]).toEqual([]);
+  });
+});
+
+describe('CopyTextWriter', () => {
+  const fill = (writer: CopyTextWriter, text: string): Buffer => {
+    for (;;) {
+      writer.first(text);
+      writer.endLine();
+      const full = writer.takeFull();
+      if (full) return full;
+    }
+  };
+
+  it('writes nothing and takes no buffer for no rows', () => {
+    expect(new CopyTextWriter().takeRest()).toBeUndefined();
+  });
+
+  it('reuses the buffers of a COPY that ended, and only those', () => {
+    const first = new CopyTextWriter();
+    const sent = fill(first, 'a'.repeat(100));
+    const kept = Buffer.from(sent);
+    // Not recycled: a later COPY never writes over a chunk that may still be queued.
+    fill(new CopyTextWriter(), 'b'.repeat(100));
+    expect(sent.equals(kept)).toBe(true);
+    // Recycled (its COPY ended): the next writer writes into the same memory.
+    first.recycle();
+    const next = fill(new CopyTextWriter(), 'c'.repeat(100));
+    expect(next.toString('latin1', 0, 3)).toBe('ccc');
+    expect(sent.toString('latin1', 0, 3)).toBe('ccc');
   });
 });
