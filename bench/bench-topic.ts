@@ -6,7 +6,7 @@ import pg from 'pg';
 import { repoPath } from '../test/support/stack-env.js';
 import { applyBenchConnector, removeBenchConnector } from './bench-connector.js';
 import type { BenchSettings } from './bench-settings.js';
-import { createBenchKafka, readTopicEnds, sumEnds } from './kafka-topics.js';
+import { createBenchKafka, createTopics, readTopicEnds, sumEnds } from './kafka-topics.js';
 import {
   BENCH_TABLES,
   type BenchTable,
@@ -93,6 +93,10 @@ export async function produceBenchTopic(
   await db.connect();
   const kafka = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench');
   try {
+    // Every table's topic exists before the first event, with the broker's default partitions
+    // (as Debezium's own creation would make it): a table without events still has an (empty)
+    // topic to read, and topic creation is not part of the capture time.
+    await createTopics(kafka, topics);
     await applyBenchConnector(stack.connectUrl, db, connector);
     await sleep(3000);
     log(
@@ -103,7 +107,7 @@ export async function produceBenchTopic(
       stack.sourceDatabaseUrl,
       {
         events,
-        eventsPerTransaction: settings.eventsPerTransaction,
+        eventsPerTransaction: mix.eventsPerTransaction ?? settings.eventsPerTransaction,
         seed: settings.seed,
         spec: mix,
       },

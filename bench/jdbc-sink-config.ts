@@ -2,38 +2,42 @@
 // the batch size matched to pgferry's, as the bench always ran it) and tuned ones at several batch
 // sizes. Tuned is what an operator who read the connector's documentation would set for this
 // workload: the reduction buffer (one statement per row and batch: the last state wins, as in
-// pgferry's dedupe), PgJDBC's batched-insert rewrite, the UNNEST insert of 3.6 (one statement a
-// batch), tombstones dropped before the sink (the delete event already deletes the row; with
-// delete.enabled the sink runs each tombstone as a second delete), and a per-partition fetch large
-// enough to fill a batch.
+// pgferry's dedupe), PgJDBC's batched-insert rewrite, tombstones dropped before the sink (the
+// delete event already deletes the row; with delete.enabled the sink runs each tombstone as a
+// second delete), and a per-partition fetch large enough to fill a batch. `unnest-<n>` adds the
+// UNNEST insert of 3.6 (one statement a batch), which binds each column as an array of its
+// Connect type: this topic's numerics are strings (decimal.handling.mode=string), a text[] that
+// PostgreSQL will not put into a numeric column, so here it fails (and is reported so).
 
 export interface JdbcSinkConfig {
-  /** `default` or `tuned-<batch size>` (`default-<batch size>` for another default batch). */
+  /** `default`, `default-<batch size>`, `tuned-<batch size>` or `unnest-<batch size>`. */
   name: string;
   /** batch.size and the consumer's max.poll.records. */
   batchSize: number;
   tuned: boolean;
+  /** dialect.postgres.unnest.insert.enabled (on top of tuned). */
+  unnest: boolean;
 }
+
+export const DEFAULT_JDBC_CONFIGS = 'default,tuned-500,tuned-2000,tuned-5000,unnest-2000';
 
 /** BENCH_JDBC_CONFIGS; the default batch is BENCH_BATCH_SIZE (pgferry's BATCH_SIZE). */
 export function readJdbcConfigs(raw: string | undefined, batchSize: number): JdbcSinkConfig[] {
-  const names =
-    (raw ?? '').trim() === ''
-      ? ['default', 'tuned-500', 'tuned-2000', 'tuned-5000']
-      : (raw ?? '').split(',');
-  return names.map((entry) => {
+  const list = raw === undefined || raw.trim() === '' ? DEFAULT_JDBC_CONFIGS : raw;
+  return list.split(',').map((entry) => {
     const name = entry.trim();
-    const match = /^(default|tuned)(?:-(\d+))?$/.exec(name);
+    const match = /^(default|tuned|unnest)(?:-(\d+))?$/.exec(name);
     const size = match?.[2] === undefined ? batchSize : Number(match[2]);
     if (!match || !Number.isInteger(size) || size <= 0)
       throw new Error(
-        `BENCH_JDBC_CONFIGS: ${name} is not default, default-<batch size> or tuned-<batch size>`,
+        `BENCH_JDBC_CONFIGS: ${name} is not default, default-<batch size>, tuned-<batch size> or unnest-<batch size>`,
       );
-    const tuned = match[1] === 'tuned';
+    const kind = match[1] as 'default' | 'tuned' | 'unnest';
     return {
-      name: tuned || match[2] !== undefined ? `${match[1]}-${size}` : 'default',
+      name: kind !== 'default' || match[2] !== undefined ? `${kind}-${size}` : 'default',
       batchSize: size,
-      tuned,
+      tuned: kind !== 'default',
+      unnest: kind === 'unnest',
     };
   });
 }
@@ -48,7 +52,7 @@ export function jdbcConfigSettings(config: JdbcSinkConfig): Record<string, strin
   return {
     ...batch,
     'use.reduction.buffer': 'true',
-    'dialect.postgres.unnest.insert.enabled': 'true',
+    ...(config.unnest ? { 'dialect.postgres.unnest.insert.enabled': 'true' } : {}),
     // 8 MiB per partition: a poll of 5,000 wide records fits (the default 1 MiB does not).
     'consumer.override.max.partition.fetch.bytes': String(8 * 1024 * 1024),
     predicates: 'isTombstone',
@@ -74,9 +78,14 @@ export function jdbcTransforms(config: JdbcSinkConfig): Record<string, string> {
   };
 }
 
-/** Query parameters of the JDBC URL: PgJDBC rewrites batched INSERTs into multi-row ones. */
+/**
+ * Query parameters of the JDBC URL. Every configuration: `stringtype=unspecified`, since the
+ * project's connector sends numerics as strings (decimal.handling.mode=string) and the sink binds
+ * a string as varchar, which PostgreSQL refuses for a numeric column (it infers the type of an
+ * unspecified one). Tuned: PgJDBC rewrites batched INSERTs into multi-row ones.
+ */
 export function jdbcUrlParameters(config: JdbcSinkConfig): string {
-  return config.tuned ? '?reWriteBatchedInserts=true' : '';
+  return `?stringtype=unspecified${config.tuned ? '&reWriteBatchedInserts=true' : ''}`;
 }
 
 /** What the JSON says of a configuration: every setting it changes from the common ones. */
@@ -84,6 +93,6 @@ export function describeJdbcConfig(config: JdbcSinkConfig): Record<string, strin
   return {
     ...jdbcConfigSettings(config),
     ...jdbcTransforms(config),
-    ...(config.tuned ? { 'connection.url parameters': jdbcUrlParameters(config) } : {}),
+    'connection.url parameters': jdbcUrlParameters(config),
   };
 }

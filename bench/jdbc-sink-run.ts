@@ -33,6 +33,14 @@ export interface JdbcSinkResult {
   targetCpuSeconds: number;
 }
 
+/** The first line and the innermost cause of a task's trace, without the password. */
+function rootCause(trace: string | undefined, password: string): string {
+  const lines = (trace ?? 'no trace').split('\n');
+  const causes = lines.filter((l) => l.startsWith('Caused by:'));
+  const text = [lines[0], causes.at(-1)].filter((l) => l !== undefined).join(' ... ');
+  return (password === '' ? text : text.replaceAll(password, '***')).slice(0, 600);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runJdbcSink(
@@ -116,13 +124,7 @@ export async function runJdbcSink(
         .catch(() => ({}))) as { tasks?: { state: string; trace?: string }[] };
       const failed = status.tasks?.find((t) => t.state === 'FAILED');
       if (failed)
-        throw new Error(
-          `JDBC sink task failed: ${failed.trace
-            ?.split('\n')
-            .slice(0, 3)
-            .join(' ')
-            .replaceAll(role.password || '\u0000', '***')}`,
-        );
+        throw new Error(`JDBC sink task failed: ${rootCause(failed.trace, role.password)}`);
       if (Date.now() > deadline) throw new Error('JDBC sink did not drain the topic in time');
       if (Date.now() - lastLog > 15_000) {
         lastLog = Date.now();

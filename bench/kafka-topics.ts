@@ -54,6 +54,17 @@ export function endTracker(
   };
 }
 
+/** Creates topics (the broker's default partitions and replication) that do not exist yet. */
+export async function createTopics(kafka: Kafka, topics: readonly string[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: topics.map((topic) => ({ topic })), waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Partition -> end offset (the next offset to be written) of each topic. */
 export async function readTopicEnds(
   kafka: Kafka,

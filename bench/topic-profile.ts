@@ -3,7 +3,7 @@
 // from Kafka, untimed, so the JSON says how wide the rows of a race were.
 
 import type { BenchSettings } from './bench-settings.js';
-import type { BenchTopic, TableProfile, TopicProfile } from './bench-topic.js';
+import type { BenchTopic, TopicProfile } from './bench-topic.js';
 import { createBenchConsumer, createBenchKafka, endTracker } from './kafka-topics.js';
 import { round } from './round.js';
 
@@ -23,7 +23,7 @@ export async function profileTopic(
   const readTo = endTracker(topic.ends);
   await consumer.connect();
   try {
-    for (const t of topic.topics) await consumer.subscribe({ topic: t, fromBeginning: true });
+    await consumer.subscribe({ topics: topic.topics, fromBeginning: true });
     if (topic.messages > 0) {
       await new Promise<void>((resolve, reject) => {
         consumer
