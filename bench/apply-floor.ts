@@ -17,10 +17,9 @@ import {
 } from '../pipeline/source/fetch-chunks.js';
 import type { BenchSettings } from './bench-settings.js';
 import type { BenchTopic } from './bench-topic.js';
-import { assertNothingRejected, createInProcessPipeline } from './in-process-pipeline.js';
+import { assertNothingRejected, openInProcessPipeline } from './in-process-pipeline.js';
 import { createBenchKafka, endTracker } from './kafka-topics.js';
 import { readTargetBackendCpu } from './target-backend-cpu.js';
-import { createTargetDatabase } from './target-database.js';
 
 /** Records prepared before a window is applied: ~100-200 MB of row changes on the standard mix. */
 const WINDOW_RECORDS = 100_000;
@@ -95,9 +94,12 @@ export async function runApplyFloor(
   concurrency: number,
 ): Promise<ApplyFloorResult> {
   const { stack } = settings;
-  const database = `${settings.runId}_applyfloor`;
-  const targetUrl = await createTargetDatabase(stack, database, topic.tables);
-  const { sink, prepareChunk } = createInProcessPipeline(settings, topic, database, concurrency);
+  const { database, targetUrl, sink, prepareChunk } = await openInProcessPipeline(
+    settings,
+    topic,
+    'applyfloor',
+    concurrency,
+  );
   const groupId = `${settings.runId}-applyfloor`;
   const kafka = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench-apply-floor');
   const consumer = kafka.consumer({

@@ -2,22 +2,12 @@
 // Connect worker, replication slots (always: a slot left behind retains WAL) and publications,
 // and unless kept, its target databases, source tables (and the copy phase's schema), topics and
 // consumer groups. Runs at the end of every run and when a run is interrupted.
-import pg from 'pg';
 import { quoteIdent } from '../core/sql-identifier.js';
 import type { StackEnv } from '../test/support/stack-env.js';
 import { dropSourceDataset } from './copy-dataset.js';
 import { createBenchKafka } from './kafka-topics.js';
 import { PACED_TABLE } from './paced-workload.js';
-
-async function withClient(url: string, work: (client: pg.Client) => Promise<void>): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await work(client);
-  } finally {
-    await client.end();
-  }
-}
+import { withClient } from './source-workload.js';
 
 async function dropSlots(url: string, runId: string): Promise<void> {
   await withClient(url, async (client) => {

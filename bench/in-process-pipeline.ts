@@ -13,9 +13,12 @@ import type { KafkaRecord } from '../pipeline/source/kafka-record.js';
 import { PostgresSink, type SinkResult } from '../sink/postgres-sink.js';
 import type { BenchSettings } from './bench-settings.js';
 import type { BenchTopic } from './bench-topic.js';
-import { targetRole } from './target-database.js';
+import { createTargetDatabase, targetRole } from './target-database.js';
 
 export interface InProcessPipeline {
+  /** The phase's own target database (the topic's tables, empty). */
+  database: string;
+  targetUrl: string;
   sink: PostgresSink;
   log: Logger;
   /** A chunk of one partition's records to the sink's batch (throws on a rejected record). */
@@ -25,14 +28,17 @@ export interface InProcessPipeline {
   ): Promise<{ batch: ChangeBatch; stageMs: Record<string, number> }>;
 }
 
-export function createInProcessPipeline(
+export async function openInProcessPipeline(
   settings: BenchSettings,
   topic: BenchTopic,
-  database: string,
+  /** Names the target database: `<run id>_<label>`. */
+  label: string,
   /** The sink's APPLY_CONCURRENCY (its pool of target sessions). */
   concurrency = 1,
-): InProcessPipeline {
+): Promise<InProcessPipeline> {
   const { stack } = settings;
+  const database = `${settings.runId}_${label}`;
+  const targetUrl = await createTargetDatabase(stack, database, topic.tables);
   const log = createLogger('silent');
   const role = targetRole(stack);
   const target = new URL(stack.targetDatabaseUrl);
@@ -53,6 +59,8 @@ export function createInProcessPipeline(
     map: new TopicTableMap({ prefix: topic.prefix, from: 'KAFKA_TOPIC_PREFIX' }, undefined),
   });
   return {
+    database,
+    targetUrl,
     sink,
     log,
     async prepareChunk(groupId, records) {

@@ -7,7 +7,7 @@
 import { type KafkaRecord, recordSize } from '../pipeline/source/kafka-record.js';
 import type { BenchSettings } from './bench-settings.js';
 import type { BenchTopic } from './bench-topic.js';
-import { assertNothingRejected, createInProcessPipeline } from './in-process-pipeline.js';
+import { assertNothingRejected, openInProcessPipeline } from './in-process-pipeline.js';
 import {
   BENCH_FETCH_BYTES,
   benchRecord,
@@ -16,7 +16,6 @@ import {
   endTracker,
 } from './kafka-topics.js';
 import { readTargetBackendCpu } from './target-backend-cpu.js';
-import { createTargetDatabase } from './target-database.js';
 
 export interface SinkReplayResult {
   database: string;
@@ -39,9 +38,11 @@ export async function runSinkReplay(
   topic: BenchTopic,
 ): Promise<SinkReplayResult> {
   const { stack } = settings;
-  const database = `${settings.runId}_replay`;
-  const targetUrl = await createTargetDatabase(stack, database, topic.tables);
-  const { sink, prepareChunk } = createInProcessPipeline(settings, topic, database);
+  const { database, targetUrl, sink, prepareChunk } = await openInProcessPipeline(
+    settings,
+    topic,
+    'replay',
+  );
   const groupId = `${settings.runId}-replay`;
   const kafka = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench-replay');
   const consumer = createBenchConsumer(kafka, groupId);

@@ -189,8 +189,12 @@ export interface WorkloadCounts extends OpCounts {
   seconds: number;
 }
 
-async function withSource(sourceUrl: string, work: (client: pg.Client) => Promise<void>) {
-  const client = new pg.Client({ connectionString: sourceUrl });
+/** A client of `url` for the length of `work`. */
+export async function withClient(
+  url: string,
+  work: (client: pg.Client) => Promise<void>,
+): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     await work(client);
@@ -204,7 +208,7 @@ export async function createSourceTables(
   sourceUrl: string,
   tables: readonly BenchTable[],
 ): Promise<void> {
-  await withSource(sourceUrl, async (client) => {
+  await withClient(sourceUrl, async (client) => {
     for (const table of tables) {
       await client.query(`DROP TABLE IF EXISTS public.${quoteIdent(table.name)}`);
       await client.query(createTableSql(table));
@@ -213,7 +217,7 @@ export async function createSourceTables(
 }
 
 export async function dropSourceTables(sourceUrl: string, names: readonly string[]): Promise<void> {
-  await withSource(sourceUrl, async (client) => {
+  await withClient(sourceUrl, async (client) => {
     for (const name of names) await client.query(`DROP TABLE IF EXISTS public.${quoteIdent(name)}`);
   });
 }
