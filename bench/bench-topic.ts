@@ -31,6 +31,12 @@ export interface BenchTopic {
   ends: Map<string, Map<number, bigint>>;
   /** Partitions, messages and bytes per table, read from the topic (untimed). */
   profile?: TopicProfile;
+  /**
+   * Per partition the offset after its last change event (read with the profile): a sink that
+   * drops tombstones (the tuned JDBC configurations) has applied everything once its committed
+   * offsets reach these; it never commits the trailing tombstones it was not handed.
+   */
+  changeEnds?: Map<string, Map<number, bigint>>;
 }
 
 export interface TableProfile {
@@ -170,15 +176,32 @@ export async function produceBenchTopic(
 /** Where a run keeps its topic's description, so a later run can measure the same topic again. */
 const topicFile = (runId: string) => repoPath(`.stack/bench/${runId}.topic.json`);
 
-export function saveBenchTopic(runId: string, topic: BenchTopic): void {
-  mkdirSync(repoPath('.stack/bench'), { recursive: true });
-  const ends = Object.fromEntries(
-    [...topic.ends].map(([t, parts]) => [
+type StoredOffsets = Record<string, Record<string, string>>;
+
+const storeOffsets = (offsets: Map<string, Map<number, bigint>>): StoredOffsets =>
+  Object.fromEntries(
+    [...offsets].map(([t, parts]) => [
       t,
       Object.fromEntries([...parts].map(([p, o]) => [p, o.toString()])),
     ]),
   );
-  writeFileSync(topicFile(runId), `${JSON.stringify({ ...topic, ends }, null, 2)}\n`);
+
+const loadOffsets = (stored: StoredOffsets): Map<string, Map<number, bigint>> =>
+  new Map(
+    Object.entries(stored).map(([t, parts]) => [
+      t,
+      new Map(Object.entries(parts).map(([p, o]) => [Number(p), BigInt(o)])),
+    ]),
+  );
+
+export function saveBenchTopic(runId: string, topic: BenchTopic): void {
+  mkdirSync(repoPath('.stack/bench'), { recursive: true });
+  const stored = {
+    ...topic,
+    ends: storeOffsets(topic.ends),
+    ...(topic.changeEnds ? { changeEnds: storeOffsets(topic.changeEnds) } : {}),
+  };
+  writeFileSync(topicFile(runId), `${JSON.stringify(stored, null, 2)}\n`);
 }
 
 /**
@@ -191,18 +214,21 @@ export function loadBenchTopic(runId: string): BenchTopic {
     throw new Error(`BENCH_TOPIC=${runId}: no ${file} (run with BENCH_KEEP=1 first)`);
   const raw = JSON.parse(readFileSync(file, 'utf8')) as Omit<
     BenchTopic,
-    'ends' | 'mix' | 'tables'
+    'ends' | 'changeEnds' | 'mix' | 'tables'
   > & {
-    ends: Record<string, Record<string, string>>;
+    ends: StoredOffsets;
+    changeEnds?: StoredOffsets;
     mix?: MixName;
     tables?: BenchTable[];
   };
-  const ends = new Map(
-    Object.entries(raw.ends).map(([t, parts]) => [
-      t,
-      new Map(Object.entries(parts).map(([p, o]) => [Number(p), BigInt(o)])),
-    ]),
-  );
-  // Kept before mixes: the standard mix on the tables of that time.
-  return { ...raw, mix: raw.mix ?? 'standard', tables: raw.tables ?? [...BENCH_TABLES], ends };
+  const { changeEnds: storedChangeEnds, ...rest } = raw;
+  const ends = loadOffsets(raw.ends);
+  const changeEnds = storedChangeEnds ? loadOffsets(storedChangeEnds) : undefined;
+  return {
+    ...rest,
+    mix: raw.mix ?? 'standard',
+    tables: raw.tables ?? [...BENCH_TABLES],
+    ends,
+    ...(changeEnds ? { changeEnds } : {}),
+  };
 }

@@ -18,7 +18,7 @@ const SPREAD_FIGURES = [
 ] as const;
 
 /** The figures each run keeps in `runs` (the rest are the median run's). */
-const RUN_FIGURES = [...SPREAD_FIGURES, 'checksum', 'log', 'error'] as const;
+const RUN_FIGURES = ['ok', ...SPREAD_FIGURES, 'checksum', 'log', 'error'] as const;
 
 export interface Spread {
   median: number;

@@ -87,7 +87,9 @@ async function makeTopic(
   log(
     `topic ${topic.prefix} ready: ${topic.messages} messages, captured in ${topic.captureSeconds.toFixed(1)} s`,
   );
-  topic.profile = await profileTopic(settings, topic);
+  const read = await profileTopic(settings, topic);
+  topic.profile = read.profile;
+  topic.changeEnds = read.changeEnds;
   saveBenchTopic(topic.prefix, topic);
   return topic;
 }
@@ -193,7 +195,11 @@ async function measureTopic(
     topic = loadBenchTopic(settings.reuseTopic);
     log(`measuring the topic of run ${settings.reuseTopic} again (BENCH_TOPIC)`);
     notes.push(`The topic was made by run ${settings.reuseTopic} (BENCH_TOPIC).`);
-    topic.profile ??= await profileTopic(settings, topic);
+    if (!topic.profile || !topic.changeEnds) {
+      const read = await profileTopic(settings, topic);
+      topic.profile = read.profile;
+      topic.changeEnds = read.changeEnds;
+    }
   } else {
     topic = await makeTopic(
       settings,

@@ -7,10 +7,17 @@ import type { BenchTopic, TopicProfile } from './bench-topic.js';
 import { createBenchConsumer, createBenchKafka, endTracker } from './kafka-topics.js';
 import { round } from './round.js';
 
+/**
+ * The profile, and per partition the offset after its last change event (tombstones after it
+ * are not changes): what a sink that drops tombstones commits at the most.
+ */
 export async function profileTopic(
   settings: BenchSettings,
   topic: BenchTopic,
-): Promise<TopicProfile> {
+): Promise<{ profile: TopicProfile; changeEnds: Map<string, Map<number, bigint>> }> {
+  const changeEnds = new Map<string, Map<number, bigint>>(
+    topic.topics.map((t) => [t, new Map<number, bigint>()]),
+  );
   const tableOf = new Map(topic.tables.map((t) => [`${topic.prefix}.public.${t.name}`, t.name]));
   const sums = new Map<
     string,
@@ -38,6 +45,7 @@ export async function profileTopic(
                     continue;
                   }
                   sum.messages += 1;
+                  changeEnds.get(batch.topic)?.set(batch.partition, BigInt(m.offset) + 1n);
                   sum.key += m.key?.length ?? 0;
                   sum.value += m.value.length;
                 }
@@ -68,5 +76,5 @@ export async function profileTopic(
       avgValueBytes: sum.messages > 0 ? round(sum.value / sum.messages, 1) : 0,
     };
   }
-  return profile;
+  return { profile, changeEnds };
 }
