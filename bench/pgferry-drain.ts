@@ -124,6 +124,7 @@ export async function runPgferryDrain(
     // CPU of all the processes; memory of the largest (each process is bounded on its own).
     return {
       cpuSeconds: stats.reduce((n, s) => n + s.cpuSeconds, 0),
+      cpuSecondsAtStart: stats.reduce((n, s) => n + (s.cpuSecondsAtStart ?? 0), 0),
       rssBytes: Math.max(...stats.map((s) => s.rssBytes)),
       peakRssBytes: Math.max(...stats.map((s) => s.peakRssBytes)),
     };

@@ -17,6 +17,8 @@ export interface ProcessStats {
   rssBytes: number;
   /** Peak resident set size over the process's life (VmHWM). */
   peakRssBytes: number;
+  /** CPU seconds the process had used when the sampling began (`sampleProcess`): its start. */
+  cpuSecondsAtStart?: number;
 }
 
 export function readProcessStats(pid: number): ProcessStats | undefined {
@@ -41,7 +43,8 @@ export function readProcessStats(pid: number): ProcessStats | undefined {
 
 /** Samples a process every `intervalMs`; `stop` returns the last sample and the peak RSS seen. */
 export function sampleProcess(pid: number, intervalMs = 500): { stop(): ProcessStats | undefined } {
-  let last = readProcessStats(pid);
+  const first = readProcessStats(pid);
+  let last = first;
   let peak = last?.peakRssBytes ?? 0;
   const timer = setInterval(() => {
     const now = readProcessStats(pid);
@@ -54,7 +57,11 @@ export function sampleProcess(pid: number, intervalMs = 500): { stop(): ProcessS
       clearInterval(timer);
       const now = readProcessStats(pid) ?? last;
       if (!now) return undefined;
-      return { ...now, peakRssBytes: Math.max(peak, now.peakRssBytes) };
+      return {
+        ...now,
+        peakRssBytes: Math.max(peak, now.peakRssBytes),
+        ...(first ? { cpuSecondsAtStart: first.cpuSeconds } : {}),
+      };
     },
   };
 }

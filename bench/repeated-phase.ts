@@ -10,6 +10,7 @@ const SPREAD_FIGURES = [
   'steadyEventsPerSecond',
   'cpuSecondsPerMillionEvents',
   'pgferryCpuSecondsPerMillionEvents',
+  'pgferryDrainCpuSecondsPerMillionEvents',
   'connectWorkerCpuSecondsPerMillionEvents',
   'targetCpuSecondsPerMillionEvents',
   'peakRssMiB',

@@ -149,6 +149,12 @@ export class TopicPhases {
         cpuSeconds: round(r.stats?.cpuSeconds ?? Number.NaN, 2),
         cpuSecondsPerMillionEvents: this.perMillion(r.stats?.cpuSeconds),
         pgferryCpuSecondsPerMillionEvents: this.perMillion(r.stats?.cpuSeconds),
+        // Without the process's start (until /healthz answers: module loading, settings, the
+        // first connections): a fixed cost that a short drain spreads over few events.
+        startCpuSeconds: round(r.stats?.cpuSecondsAtStart ?? Number.NaN, 2),
+        pgferryDrainCpuSecondsPerMillionEvents: this.perMillion(
+          r.stats === undefined ? undefined : r.stats.cpuSeconds - (r.stats.cpuSecondsAtStart ?? 0),
+        ),
         targetCpuSecondsPerMillionEvents: this.perMillion(r.targetCpuSeconds),
         peakRssMiB: mebibytes(r.stats?.peakRssBytes),
         nodeOptions: s.pgferryNodeOptions,
