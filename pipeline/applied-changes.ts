@@ -1,5 +1,6 @@
 // What a committed chunk's changes say to the metrics: changes applied per (table, op), and per
-// table the newest source time applied and the end-to-end lag (target commit minus source write).
+// table the newest source time applied (never moving back) and the end-to-end lag of the chunk
+// (target commit minus source write).
 import type { PgferryMetrics } from '../core/metrics.js';
 import type { ChangeOp } from './row-change.js';
 import { type RowChange, type TableRef, tableKey } from './row-change.js';
@@ -18,6 +19,11 @@ interface TableTally {
 export class AppliedChangesRecorder {
   /** Tables whose (table, op) series exist: made at 0 for every op when a table is first seen. */
   private readonly knownTables = new Set<string>();
+  /**
+   * Per table the newest source time applied so far: partitions commit concurrently
+   * (APPLY_CONCURRENCY), so a chunk of a partition further behind must not move it back.
+   */
+  private readonly newestApplied = new Map<string, number>();
 
   constructor(private readonly metrics: PgferryMetrics) {}
 
@@ -73,7 +79,11 @@ export class AppliedChangesRecorder {
     const now = Date.now();
     for (const [table, ts] of newest) {
       if (ts <= 0) continue;
-      metrics.lastAppliedSourceTs.set({ table }, ts / 1000);
+      if (ts > (this.newestApplied.get(table) ?? 0)) {
+        this.newestApplied.set(table, ts);
+        metrics.lastAppliedSourceTs.set({ table }, ts / 1000);
+      }
+      // The lag of what this chunk applied (a partition behind the others shows as it is).
       metrics.endToEndLag.set({ table }, Math.max(0, (now - ts) / 1000));
       metrics.endToEndLagHistogram.observe(Math.max(0, (now - ts) / 1000));
     }

@@ -16,6 +16,7 @@ const OPS: readonly ChangeOp[] = ['c', 'r', 'u', 'd', 't'];
 
 class OracleRecorder {
   private readonly knownTables = new Set<string>();
+  private readonly newestSeen = new Map<string, number>();
   constructor(private readonly metrics: PgferryMetrics) {}
   record(changes: readonly RowChange[]): void {
     const { metrics } = this;
@@ -36,7 +37,8 @@ class OracleRecorder {
     }
     for (const { table, op, n } of counts.values()) metrics.changesApplied.inc({ table, op }, n);
     for (const [table, ts] of newest) {
-      if (ts <= 0) continue;
+      if (ts <= 0 || ts <= (this.newestSeen.get(table) ?? 0)) continue;
+      this.newestSeen.set(table, ts);
       metrics.lastAppliedSourceTs.set({ table }, ts / 1000);
     }
   }
@@ -95,6 +97,34 @@ describe('AppliedChangesRecorder', () => {
     expect(applied.reduce((n, v) => n + v.value, 0)).toBe(total);
     // Every op of a table seen has its series from the start, at 0 if nothing of it was applied.
     expect(applied).toHaveLength(3 * OPS.length);
+  });
+});
+
+describe('AppliedChangesRecorder with partitions applied concurrently', () => {
+  it("never moves a table's newest applied source time back; the lag is the chunk's", async () => {
+    const metrics = createMetrics();
+    const recorder = new AppliedChangesRecorder(metrics);
+    const change = (partition: number, sourceTsMs: number): RowChange => ({
+      table: { schema: 'public', name: 'orders' },
+      op: 'u',
+      key: { id: '1' },
+      after: null,
+      position: 1n,
+      sourceTsMs,
+      txId: null,
+      schema: { id: '1', columns: [], primaryKey: [] },
+      origin: { topic: 't', partition, offset: '0' },
+    });
+    const now = Date.now();
+    recorder.record([change(0, now - 1_000)]);
+    // Partition 1 is 60 s behind partition 0 and commits after it.
+    recorder.record([change(1, now - 60_000)]);
+    const ts = (await metrics.lastAppliedSourceTs.get()).values;
+    expect(ts).toEqual([{ labels: { table: 'public.orders' }, value: (now - 1_000) / 1000 }]);
+    const lag = (await metrics.endToEndLag.get()).values[0]?.value as number;
+    expect(lag).toBeGreaterThanOrEqual(60);
+    recorder.record([change(1, now - 500)]);
+    expect((await metrics.lastAppliedSourceTs.get()).values[0]?.value).toBe((now - 500) / 1000);
   });
 });
 
