@@ -1,4 +1,5 @@
 // The benchmark's settings, read once from the environment (BENCH_*) and the local stack's env.
+import { SETTINGS } from '../core/config/settings-table.js';
 import { loadStackEnv, type StackEnv } from '../test/support/stack-env.js';
 import { type CopyBenchSettings, readCopyBenchSettings } from './copy-settings.js';
 import { type JdbcSinkConfig, readJdbcConfigs } from './jdbc-sink-config.js';
@@ -110,16 +111,25 @@ function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
 export function readConcurrencies(raw: string | undefined): number[] {
   if (raw === undefined || raw.trim() === '') return [1, 2, 4];
   if (raw.trim() === '0' || raw.trim() === 'off') return [];
-  return raw.split(',').map((v) => {
+  const values = raw.split(',').map((v) => {
     const n = Number(v.trim());
     if (!Number.isInteger(n) || n <= 0 || n > 64)
       throw new Error('BENCH_APPLY_CONCURRENCY: integers from 1 to 64, comma-separated, or 0');
     return n;
   });
+  // A value's drain is named after it (target database, consumer group): a second drain of the
+  // same value would find the group at the topic's ends and apply nothing.
+  const repeated = values.find((n, i) => values.indexOf(n) !== i);
+  if (repeated !== undefined)
+    throw new Error(
+      `BENCH_APPLY_CONCURRENCY: ${repeated} is listed twice (BENCH_REPEAT_OTHERS repeats each value)`,
+    );
+  return values;
 }
 
 export function readBenchSettings(env: NodeJS.ProcessEnv): BenchSettings {
-  const batchSize = readInteger(env, 'BENCH_BATCH_SIZE', 1000);
+  // pgferry's default BATCH_SIZE: the drains run pgferry as it ships.
+  const batchSize = readInteger(env, 'BENCH_BATCH_SIZE', Number(SETTINGS.BATCH_SIZE.default));
   const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 12);
   return {
     events: readInteger(env, 'BENCH_EVENTS', 1_000_000),

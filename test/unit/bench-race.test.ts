@@ -85,6 +85,7 @@ describe('bench lists', () => {
     expect(readConcurrencies('8, 16')).toEqual([8, 16]);
     expect(() => readConcurrencies('65')).toThrow(/1 to 64/);
     expect(() => readConcurrencies('2,x')).toThrow(/BENCH_APPLY_CONCURRENCY/);
+    expect(() => readConcurrencies('4,2,4')).toThrow(/4 is listed twice.*BENCH_REPEAT_OTHERS/);
   });
 
   it('mixes: all by default, standard always, in their fixed order, unknown refused', () => {

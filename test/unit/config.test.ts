@@ -177,7 +177,7 @@ describe('loadConfig defaults', () => {
       tls: {},
     });
     expect(config.batch).toEqual({
-      maxRows: 1000,
+      maxRows: 5000,
       maxBytes: 16 * 1024 * 1024,
       applyConcurrency: Math.min(8, Math.max(2, availableParallelism())),
     });
@@ -247,7 +247,7 @@ describe('describeConfig', () => {
     for (const row of rows) {
       expect(row.description.length).toBeGreaterThan(10);
     }
-    expect(rows.find((row) => row.env === 'BATCH_SIZE')?.default).toBe('1000');
+    expect(rows.find((row) => row.env === 'BATCH_SIZE')?.default).toBe('5000');
     expect(rows.filter((row) => row.secret).map((row) => row.env)).toEqual([
       'KAFKA_SASL_PASSWORD',
       'SCHEMA_REGISTRY_PASSWORD',

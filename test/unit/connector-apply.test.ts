@@ -183,7 +183,7 @@ describe('pgferry CLI', () => {
     const result = await run(['config', 'check'], { TARGET_DB_PASSWORD: 'topsecret' });
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^TARGET_DB_PASSWORD\s+\*\*\*\s+env$/m);
-    expect(result.stdout).toMatch(/^BATCH_SIZE\s+1000\s+default$/m);
+    expect(result.stdout).toMatch(/^BATCH_SIZE\s+5000\s+default$/m);
     expect(result.stdout).not.toContain('topsecret');
   });
 
