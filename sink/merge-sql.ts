@@ -20,9 +20,25 @@ export interface StagingTable {
 const keyMatch = (left: string, right: string, key: readonly string[]): string =>
   key.map((k) => `${left}.${quoteIdent(k)} = ${right}.${quoteIdent(k)}`).join(' AND ');
 
+/**
+ * The session's staging table for a column set, then its variable-length columns stored
+ * uncompressed (STORAGE EXTERNAL): a staged value is read once by the merge and gone at commit,
+ * so compressing it (a large text or jsonb above the TOAST threshold) only to decompress it for
+ * the target, which compresses it again, cost the target's CPU twice. Which columns are
+ * variable-length is read from the catalog (a fixed-length type refuses the clause).
+ */
 export function createStagingTableSql(stage: StagingTable): string {
   const cols = stage.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`);
-  return `CREATE TEMP TABLE IF NOT EXISTS ${quoteIdent(stage.name)} (__op "char" NOT NULL, __pos bigint NOT NULL, __toast text NOT NULL${cols.length ? `, ${cols.join(', ')}` : ''}) ON COMMIT DELETE ROWS`;
+  const create = `CREATE TEMP TABLE IF NOT EXISTS ${quoteIdent(stage.name)} (__op "char" NOT NULL, __pos bigint NOT NULL, __toast text NOT NULL${cols.length ? `, ${cols.join(', ')}` : ''}) ON COMMIT DELETE ROWS`;
+  const rel = quoteLiteral(`pg_temp.${quoteIdent(stage.name)}`);
+  // The name goes inside a dollar-quoted body: it must not end the quote.
+  if (rel.includes('$pgferry_stage$')) throw new RangeError('invalid staging table name');
+  const storage =
+    `DO $pgferry_stage$DECLARE cols text; BEGIN ` +
+    `SELECT string_agg(format('ALTER COLUMN %I SET STORAGE EXTERNAL', attname), ', ' ORDER BY attnum) INTO cols FROM pg_attribute WHERE attrelid = ${rel}::regclass AND attnum > 0 AND NOT attisdropped AND attstorage IN ('x', 'm'); ` +
+    `IF cols IS NOT NULL THEN EXECUTE format('ALTER TABLE %s ', ${rel}::regclass) || cols; END IF; ` +
+    'END$pgferry_stage$';
+  return `${create};\n${storage}`;
 }
 
 export function copyIntoStagingSql(stage: StagingTable): string {

@@ -45,22 +45,41 @@ const WEIRD_STAGE: StagingTable = {
   ],
 };
 
+/** The CREATE statement (the first of the two). */
+const createOf = (stage: StagingTable): string =>
+  createStagingTableSql(stage).split(';\n')[0] as string;
+
 describe('createStagingTableSql', () => {
   it('puts the bookkeeping columns first and quotes the staged ones', () => {
-    expect(createStagingTableSql(ORDERS_STAGE)).toBe(
+    expect(createOf(ORDERS_STAGE)).toBe(
       'CREATE TEMP TABLE IF NOT EXISTS "pgferry_stage_0123" (__op "char" NOT NULL, __pos bigint NOT NULL, __toast text NOT NULL, "id" integer, "body" text, "note" character varying(20)) ON COMMIT DELETE ROWS',
     );
   });
 
   it('quotes names with quotes, spaces and unicode', () => {
-    expect(createStagingTableSql(WEIRD_STAGE)).toBe(
+    expect(createOf(WEIRD_STAGE)).toBe(
       'CREATE TEMP TABLE IF NOT EXISTS "pgferry_stage_""x""" (__op "char" NOT NULL, __pos bigint NOT NULL, __toast text NOT NULL, "order id" bigint, "line""no" integer, "naïve Ünïcode" text, "Qty" numeric(12,2)) ON COMMIT DELETE ROWS',
     );
   });
 
   it('has no dangling comma without staged columns', () => {
-    expect(createStagingTableSql({ name: 's', columns: [] })).toBe(
+    expect(createOf({ name: 's', columns: [] })).toBe(
       'CREATE TEMP TABLE IF NOT EXISTS "s" (__op "char" NOT NULL, __pos bigint NOT NULL, __toast text NOT NULL) ON COMMIT DELETE ROWS',
+    );
+  });
+
+  it("then stores the table's variable-length columns uncompressed, the name as a literal", () => {
+    const [create, storage, ...rest] = createStagingTableSql(WEIRD_STAGE).split(';\n');
+    expect(create).toMatch(/^CREATE TEMP TABLE/);
+    expect(rest).toEqual([]);
+    expect(storage).toBe(
+      "DO $pgferry_stage$DECLARE cols text; BEGIN SELECT string_agg(format('ALTER COLUMN %I SET STORAGE EXTERNAL', attname), ', ' ORDER BY attnum) INTO cols FROM pg_attribute WHERE attrelid = 'pg_temp.\"pgferry_stage_\"\"x\"\"\"'::regclass AND attnum > 0 AND NOT attisdropped AND attstorage IN ('x', 'm'); IF cols IS NOT NULL THEN EXECUTE format('ALTER TABLE %s ', 'pg_temp.\"pgferry_stage_\"\"x\"\"\"'::regclass) || cols; END IF; END$pgferry_stage$",
+    );
+  });
+
+  it('refuses a name that would end the dollar quote', () => {
+    expect(() => createStagingTableSql({ name: 'a$pgferry_stage$b', columns: [] })).toThrow(
+      RangeError,
     );
   });
 });
