@@ -94,6 +94,7 @@ export class TargetConnection {
     });
     try {
       await ensureBookkeeping(client);
+      await commitDurably(client, this.log);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw error;
@@ -108,4 +109,20 @@ export class TargetConnection {
     this.onSessionLost();
     client?.end().catch(() => undefined);
   }
+}
+
+/**
+ * A target tuned with `synchronous_commit = off` (common for bulk loads) may lose its last
+ * commits in a crash. pgferry keeps running through a target restart and carries on from the
+ * offsets it applied, so a lost commit would be a gap nobody replays: the sink's sessions commit
+ * with `local` durability then. Stricter settings (on, remote_write, remote_apply) are kept.
+ */
+async function commitDurably(client: pg.Client, log: Logger): Promise<void> {
+  const raised = await client.query(
+    "SELECT set_config('synchronous_commit', 'local', false) FROM (SELECT current_setting('synchronous_commit') AS s) AS c WHERE s = 'off'",
+  );
+  if (raised.rowCount)
+    log.info(
+      'the target has synchronous_commit = off: the sink commits with synchronous_commit = local (a commit lost in a crash would be a gap)',
+    );
 }

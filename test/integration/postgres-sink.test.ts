@@ -20,6 +20,7 @@ import {
 } from '../../pipeline/row-change.js';
 import type { ColumnSchema, TableSchema } from '../../pipeline/table-schema.js';
 import { PostgresSink } from '../../sink/postgres-sink.js';
+import { TargetConnection } from '../../sink/target-connection.js';
 import { loadStackEnv } from '../support/stack-env.js';
 
 const stack = loadStackEnv();
@@ -253,6 +254,34 @@ describe('PostgresSink on the real target', () => {
         rolbypassrls: false,
       },
     ]);
+  });
+
+  it('commits durably on a target tuned with synchronous_commit = off, keeps a stricter setting', async () => {
+    const role = `ALTER ROLE ${quoteIdent(settings.user)} IN DATABASE ${quoteIdent(settings.database)}`;
+    const showOnNewSession = async (): Promise<string> => {
+      const connection = new TargetConnection(settings, log, () => undefined);
+      try {
+        const client = await connection.session();
+        return (
+          (
+            await client.query<{ s: string }>('SELECT current_setting($1) AS s', [
+              'synchronous_commit',
+            ])
+          ).rows[0]?.s ?? ''
+        );
+      } finally {
+        await connection.close();
+      }
+    };
+    try {
+      await admin.query(`${role} SET synchronous_commit = off`);
+      expect(await showOnNewSession()).toBe('local');
+      await admin.query(`${role} SET synchronous_commit = remote_write`);
+      expect(await showOnNewSession()).toBe('remote_write');
+    } finally {
+      await admin.query(`${role} RESET synchronous_commit`);
+    }
+    expect(await showOnNewSession()).toBe('on');
   });
 
   it('creates the table on the first batch, then applies updates and deletes', async () => {
