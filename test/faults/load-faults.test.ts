@@ -41,6 +41,14 @@ const BIG_TX_BATCH_SIZE = 5_000;
 const SAMPLE_MS = 5_000;
 /** The slowest interval of the big transaction's apply against the median (see case 15). */
 const STEADY_FLOOR = 0.1;
+/**
+ * Rows waiting in Kafka at an interval's start for the interval to measure pgferry (case 15).
+ * Not a whole batch: a fetch hands pgferry what is there, and since pgferry keeps pace with
+ * Debezium (~11-13k rows/s here, no context headers) a backlog of 5,000 was rare, and a 94 s
+ * apply left 4 intervals to judge. A stall or a slowdown makes the backlog grow, so those
+ * intervals still count.
+ */
+const MEASURED_BACKLOG = 1_000;
 
 /** The offset stored in the target for every partition of one topic (summed). */
 async function storedOffset(topic: string): Promise<bigint> {
@@ -232,7 +240,7 @@ describe.sequential('load: a locked target table, one huge source transaction', 
     await admin.disconnect();
     // Rows/s per interval, from the first interval that saw rows to the last full one: the
     // first (ramp-up, rows arrive mid-interval) and the last (the tail ends mid-interval) are
-    // left out. Only intervals that start with a backlog of at least a batch in Kafka measure
+    // left out. Only intervals that start with a backlog in Kafka (MEASURED_BACKLOG) measure
     // pgferry; in the others it waits for Debezium and its rate is Debezium's.
     const rates: number[] = [];
     const lines: string[] = [];
@@ -245,7 +253,7 @@ describe.sequential('load: a locked target table, one huge source transaction', 
       lines.push(
         `${Math.round((b.at - started) / 1000)} s: applied ${Math.round(rate)}/s, debezium ${Math.round((b.produced - a.produced) / seconds)}/s, backlog ${backlog}, RSS ${b.rssMb} heap ${b.heapUsedMb}/${b.heapTotalMb} ext ${b.externalMb} MiB`,
       );
-      if (a.rows === 0 || b.rows >= BIG_TX_ROWS || backlog < BIG_TX_BATCH_SIZE) continue;
+      if (a.rows === 0 || b.rows >= BIG_TX_ROWS || backlog < MEASURED_BACKLOG) continue;
       rates.push(rate);
     }
     console.log(`case 15 intervals:\n${lines.join('\n')}`);
