@@ -6,7 +6,7 @@
 // No snapshot by default: the bench's tables are created empty before their connector starts.
 // The copy phase's Debezium snapshot path asks for snapshot.mode=initial (and its own publication).
 import type pg from 'pg';
-import { ConnectClient } from '../core/connect-client.js';
+import { ConnectClient, type ConnectorTaskStatus } from '../core/connect-client.js';
 import { applyConnector } from '../migrate/connector/connector-apply.js';
 import { readConnectorDefinition } from '../migrate/connector/connector-definition.js';
 import { repoPath } from '../test/support/stack-env.js';
@@ -86,4 +86,16 @@ export async function removeBenchConnector(
     if (dropped.rowCount || !left.rowCount) return;
     await sleep(500);
   }
+}
+
+/**
+ * The connector's first FAILED task, or undefined while none has failed (or its status cannot be
+ * read: Connect busy with a rebalance, the connector not known yet).
+ */
+export async function failedTask(
+  connect: ConnectClient,
+  name: string,
+): Promise<ConnectorTaskStatus | undefined> {
+  const status = await connect.getConnectorStatus(name).catch(() => undefined);
+  return status?.tasks.find((t) => t.state === 'FAILED');
 }

@@ -3,8 +3,9 @@
 // in Kafka; then the connector is removed, so the topic stays as it is for every phase.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
+import { ConnectClient } from '../core/connect-client.js';
 import { repoPath } from '../test/support/stack-env.js';
-import { applyBenchConnector, removeBenchConnector } from './bench-connector.js';
+import { applyBenchConnector, failedTask, removeBenchConnector } from './bench-connector.js';
 import type { BenchSettings } from './bench-settings.js';
 import { createBenchKafka, createTopics, readTopicEnds, sumEnds } from './kafka-topics.js';
 import {
@@ -67,15 +68,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The connector failed while making the topic: the topic is not exactly the workload. */
 export class SpoiledTopicError extends Error {}
 
-/** The first line of a failed task's trace, or undefined when no task has failed. */
-async function connectorTaskFailed(connectUrl: string, name: string): Promise<string | undefined> {
-  const status = (await fetch(`${connectUrl}/connectors/${encodeURIComponent(name)}/status`)
-    .then((r) => r.json())
-    .catch(() => ({}))) as { tasks?: { state: string; trace?: string }[] };
-  const failed = status.tasks?.find((t) => t.state === 'FAILED');
-  return failed ? (failed.trace?.split('\n')[0] ?? 'FAILED') : undefined;
-}
-
 export async function produceBenchTopic(
   settings: BenchSettings,
   log: (line: string) => void,
@@ -87,6 +79,7 @@ export async function produceBenchTopic(
   const prefix = `${settings.runId}${mix.code}`;
   const tables = [...mix.tables];
   const connectorName = `${prefix}-source`;
+  const connect = new ConnectClient({ baseUrl: stack.connectUrl });
   const connector = {
     name: connectorName,
     topicPrefix: prefix,
@@ -144,8 +137,11 @@ export async function produceBenchTopic(
         // A failed task (a Kafka or registry outage: another session's fault test) may have
         // published part of a transaction; restarted, it would publish some events twice. The
         // topic would no longer be exactly the workload: the caller makes a new one.
-        const failed = await connectorTaskFailed(stack.connectUrl, connectorName);
-        if (failed) throw new SpoiledTopicError(`the bench connector's task failed: ${failed}`);
+        const failed = await failedTask(connect, connectorName);
+        if (failed)
+          throw new SpoiledTopicError(
+            `the bench connector's task failed: ${failed.trace?.split('\n')[0] ?? 'FAILED'}`,
+          );
         if (Date.now() - lastProgress > 180_000) {
           throw new Error(`Debezium published nothing for 180 s (${count} messages in Kafka)`);
         }

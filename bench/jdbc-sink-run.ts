@@ -3,6 +3,8 @@
 // (jdbc-sink-config.ts); done when the connector's consumer group has committed the topic ends
 // (a configuration that drops tombstones: the offset after each partition's last change event).
 // Events/s, the worker's CPU and memory, the target backends' CPU.
+import { ConnectClient } from '../core/connect-client.js';
+import { failedTask } from './bench-connector.js';
 import type { BenchSettings } from './bench-settings.js';
 import type { BenchTopic } from './bench-topic.js';
 import type { ConnectWorker } from './connect-worker.js';
@@ -106,6 +108,7 @@ export async function runJdbcSink(
     const reason = (await created.text()).replaceAll(role.password || '\u0000', '***');
     throw new Error(`JDBC sink connector refused: ${created.status} ${reason.slice(0, 500)}`);
   }
+  const connect = new ConnectClient({ baseUrl: worker.url });
   try {
     const deadline = Date.now() + settings.drainTimeoutMs;
     let lastLog = Date.now();
@@ -122,10 +125,7 @@ export async function runJdbcSink(
       // Tuned configurations drop tombstones: a partition's trailing ones are never committed.
       if (reachedEnds(sinkConfig.tuned ? (topic.changeEnds ?? topic.ends) : topic.ends, offsets))
         break;
-      const status = (await fetch(`${worker.url}/connectors/${connector}/status`)
-        .then((r) => r.json())
-        .catch(() => ({}))) as { tasks?: { state: string; trace?: string }[] };
-      const failed = status.tasks?.find((t) => t.state === 'FAILED');
+      const failed = await failedTask(connect, connector);
       if (failed)
         throw new Error(`JDBC sink task failed: ${rootCause(failed.trace, role.password)}`);
       if (Date.now() > deadline) throw new Error('JDBC sink did not drain the topic in time');
