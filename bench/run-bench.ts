@@ -87,9 +87,7 @@ async function makeTopic(
   log(
     `topic ${topic.prefix} ready: ${topic.messages} messages, captured in ${topic.captureSeconds.toFixed(1)} s`,
   );
-  const read = await profileTopic(settings, topic);
-  topic.profile = read.profile;
-  topic.changeEnds = read.changeEnds;
+  Object.assign(topic, await profileTopic(settings, topic));
   saveBenchTopic(topic.prefix, topic);
   return topic;
 }
@@ -195,11 +193,8 @@ async function measureTopic(
     topic = loadBenchTopic(settings.reuseTopic);
     log(`measuring the topic of run ${settings.reuseTopic} again (BENCH_TOPIC)`);
     notes.push(`The topic was made by run ${settings.reuseTopic} (BENCH_TOPIC).`);
-    if (!topic.profile || !topic.changeEnds) {
-      const read = await profileTopic(settings, topic);
-      topic.profile = read.profile;
-      topic.changeEnds = read.changeEnds;
-    }
+    if (!topic.profile || !topic.changeEnds)
+      Object.assign(topic, await profileTopic(settings, topic));
   } else {
     topic = await makeTopic(
       settings,
