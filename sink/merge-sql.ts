@@ -70,7 +70,8 @@ export function truncateSql(target: MergeTarget, position: bigint): string[] {
  *    the staged changes newer than the table's last truncate, never over a newer or equal one;
  *    the upsert's RETURNING names the changes that won, and every other staged change is dropped
  *    (older than what the target has, or overtaken by a concurrent writer: ON CONFLICT waits for
- *    it and compares with its committed position);
+ *    it and compares with its committed position). A staged key appears once, so as many winners
+ *    as staged changes means none lost: then nothing is looked for;
  * 2. delete the deleted rows; 3. upsert the rest, one statement per set of columns to keep
  *    (unchanged TOAST values, columns a change's schema version lacks).
  * The staged changes are never joined with the position table by a hash join: that read the
@@ -93,7 +94,9 @@ export function mergeSql(
     // another display scale: Debezium sends delete 1.50 + create 1.500, on two partitions, in
     // either order): the write wins, or the row would be lost.
     `WITH won AS (INSERT INTO ${p} AS p (${keyList}, __pos, __deleted) SELECT ${keyList}, __pos, __op = 'd' FROM ${s} WHERE __pos > COALESCE((SELECT truncated_position FROM ${tablesTable()} WHERE table_schema = ${quoteLiteral(target.schema)} AND table_name = ${quoteLiteral(target.name)} FOR SHARE), 0) ON CONFLICT (${keyList}) DO UPDATE SET __pos = EXCLUDED.__pos, __deleted = EXCLUDED.__deleted WHERE p.__pos < EXCLUDED.__pos OR (p.__pos = EXCLUDED.__pos AND p.__deleted AND NOT EXCLUDED.__deleted) RETURNING ${keyList}, __pos) ` +
-      `DELETE FROM ${s} AS s WHERE NOT EXISTS (SELECT 1 FROM won WHERE ${keyMatch('won', 's', key)} AND won.__pos = s.__pos)`,
+      // Nothing to remove when every staged change won (the rule): the counts, compared once
+      // (a one-time filter), spare the anti-join's two sorts — a quarter of this statement.
+      `DELETE FROM ${s} AS s WHERE (SELECT count(*) FROM won) < (SELECT count(*) FROM ${s}) AND NOT EXISTS (SELECT 1 FROM won WHERE ${keyMatch('won', 's', key)} AND won.__pos = s.__pos)`,
     `DELETE FROM ${t} AS t USING ${s} AS s WHERE s.__op = 'd' AND ${keyMatch('t', 's', key)}`,
   ];
   const keySet = new Set(key);
