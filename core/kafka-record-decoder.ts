@@ -85,23 +85,6 @@ function readZigZag(buf: Buffer, at: number, maxBytes: number): number {
   return -1;
 }
 
-/**
- * Position after a bytes field at `at` (a zigzag varint length, -1 for null), its bytes (a view,
- * as kafkajs gives them) in `bytesField.value`; -1 when it does not fit in `buf`.
- */
-const bytesField: { value: Buffer | null } = { value: null };
-function readBytes(buf: Buffer, at: number): number {
-  const start = readZigZag(buf, at, 4);
-  const length = varint.value;
-  if (start < 0 || length < -1 || start + Math.max(0, length) > buf.length) return -1;
-  if (length < 0) {
-    bytesField.value = null;
-    return start;
-  }
-  bytesField.value = buf.subarray(start, start + length);
-  return start + length;
-}
-
 let fastDecoded = 0;
 /** Records the fast path has decoded in this process (for tests). */
 export const fastDecodedRecords = (): number => fastDecoded;
@@ -129,12 +112,24 @@ export function fastRecordDecoder(original: RecordDecoder): RecordDecoder {
     if (!Number.isSafeInteger(timestamp) || !Number.isSafeInteger(offset)) {
       return original(decoder, ctx);
     }
-    at = readBytes(buf, at);
-    if (at < 0) return original(decoder, ctx);
-    const key = bytesField.value;
-    at = readBytes(buf, at);
-    if (at < 0) return original(decoder, ctx);
-    const value = bytesField.value;
+    at = readZigZag(buf, at, 4);
+    if (at < 0 || varint.value < -1 || at + Math.max(0, varint.value) > buf.length) {
+      return original(decoder, ctx);
+    }
+    let key: Buffer | null = null;
+    if (varint.value >= 0) {
+      key = buf.subarray(at, at + varint.value);
+      at += varint.value;
+    }
+    at = readZigZag(buf, at, 4);
+    if (at < 0 || varint.value < -1 || at + Math.max(0, varint.value) > buf.length) {
+      return original(decoder, ctx);
+    }
+    let value: Buffer | null = null;
+    if (varint.value >= 0) {
+      value = buf.subarray(at, at + varint.value);
+      at += varint.value;
+    }
     // Headers: none (0, or -1 for a null array) is the fast path; any header is kafkajs'.
     at = readZigZag(buf, at, 4);
     if (at < 0 || (varint.value !== 0 && varint.value !== -1)) return original(decoder, ctx);
