@@ -6,7 +6,6 @@ import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
 import type { KafkaSettings } from './config.js';
 import { RetriableError, TlsConnectionError } from './errors.js';
-import { installFastRecordDecoder } from './kafka-record-decoder.js';
 import type { Logger } from './logger.js';
 import { findTlsFailure, type TlsFailure } from './tls-failure.js';
 
@@ -20,15 +19,7 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 /** Retry and timeouts a one-shot reader (a CLI command) shortens to fail fast. */
 export type KafkaTimeouts = Pick<KafkaConfig, 'retry' | 'connectionTimeout' | 'requestTimeout'>;
 
-let warnedSlowRecords = false;
-
 export function createKafka(settings: KafkaSettings, log: Logger, timeouts?: KafkaTimeouts): Kafka {
-  // Before kafkajs' first fetch: records decoded with numbers, not BigInts (same results).
-  const records = installFastRecordDecoder();
-  if (records !== 'installed' && !warnedSlowRecords) {
-    warnedSlowRecords = true;
-    log.warn({ records }, 'kafkajs records are decoded by kafkajs itself (slower, same results)');
-  }
   const config: KafkaConfig = {
     clientId: settings.clientId,
     brokers: settings.brokers,
