@@ -40,7 +40,15 @@ export interface TableApplyContext {
   timings: ApplyTimings;
   /** Rejected rows are added here. */
   rejected: RejectedChange[];
+  /**
+   * The row savepoint was opened with the batch's BEGIN and nothing ran since: the first attempt
+   * of a keyed table's rows uses it (and clears this) instead of opening one.
+   */
+  savepointOpen?: boolean;
 }
+
+/** The savepoint each attempt at a table's rows runs under (released by the merge). */
+export const ROW_SAVEPOINT = 'pgferry_rows';
 
 class RejectedRowError extends Error {}
 
@@ -50,6 +58,9 @@ export async function applyTableChanges(
   changes: readonly RowChange[],
 ): Promise<{ upserted: number; deleted: number }> {
   // A keyless table (no primary key, REPLICA IDENTITY FULL): every change, by full-row match.
+  // The savepoint opened with BEGIN serves only rows applied before anything else runs.
+  const savepointOpen = ctx.savepointOpen === true;
+  ctx.savepointOpen = false;
   if (target.primaryKey.length === 0) return applyKeylessChanges(ctx, target, changes);
   const { client } = ctx;
   const mergeTarget: MergeTarget = {
@@ -72,14 +83,19 @@ export async function applyTableChanges(
   if (rows.length === 0) return { upserted: 0, deleted: 0 };
 
   const stage = stagingTableFor(target, rows);
-  if (!ctx.stagingTables.has(stage.name)) {
+  // A staging table created under the savepoint would be dropped by a rollback to it.
+  const creates = !ctx.stagingTables.has(stage.name);
+  if (creates) {
     await client.query(createStagingTableSql(stage));
     ctx.stagingTables.add(stage.name);
   }
 
   const stats = { upserted: 0, deleted: 0 };
+  // Opened with BEGIN, and nothing (a truncate, a staging table) has run since.
+  let opened = savepointOpen && truncates.length === 0 && !creates;
   const attempt = async (subset: readonly RowChange[]): Promise<void> => {
-    await client.query('SAVEPOINT pgferry_rows');
+    if (opened) opened = false;
+    else await client.query(`SAVEPOINT ${ROW_SAVEPOINT}`);
     try {
       // Released by the merge's own round trip.
       const result = await stageAndMerge(ctx, mergeTarget, stage, subset);

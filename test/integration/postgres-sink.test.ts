@@ -693,6 +693,40 @@ describe('PostgresSink on the real target', () => {
     expect(await rowsOf(t, ['id', 'qty'])).toContainEqual({ id: '4', qty: '4' });
   });
 
+  it("opens a batch's row savepoint with its BEGIN once the staging table exists, and still isolates a rejected row", async () => {
+    const t = newTable('savepoint', {
+      columns: [col('id', 'integer', false), col('qty', 'integer')],
+      primaryKey: ['id'],
+    });
+    await write(t, [change(t, 'c', 1n, { id: '1', qty: '1' })]);
+    await admin.query(`ALTER TABLE ${target(t)} ADD CONSTRAINT qty_small CHECK (qty < 100)`);
+    // Every query the sink's sessions send during the second batch (the sink runs in this process).
+    const sent: string[] = [];
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      if (typeof args[0] === 'string') sent.push(args[0]);
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof query;
+    let result: Awaited<ReturnType<typeof sink.writeBatch>>;
+    const changes = [2, 3, 4].map((i) =>
+      change(t, 'c', BigInt(10 + i), { id: String(i), qty: i === 3 ? '500' : String(i) }),
+    );
+    try {
+      result = await sink.writeBatch(batchOf(t, changes));
+    } finally {
+      pg.Client.prototype.query = query;
+    }
+    const opening = sent.filter((q) => q.startsWith('BEGIN;'));
+    expect(opening).toHaveLength(1);
+    expect(opening[0]).toMatch(/;\nSAVEPOINT pgferry_rows$/);
+    // Five attempts (all three, [2, 3], [2], [3], [4]), three of them rolled back: the first ran
+    // under the savepoint opened with BEGIN, the bisection's four opened their own.
+    expect(sent.filter((q) => q === 'ROLLBACK TO SAVEPOINT pgferry_rows')).toHaveLength(3);
+    expect(sent.filter((q) => q === 'SAVEPOINT pgferry_rows')).toHaveLength(4);
+    expect(result.rejected.map((r) => r.change)).toEqual([changes[1]]);
+    expect((await rowsOf(t, ['id', 'qty'])).map((r) => r.id)).toEqual(['1', '2', '4']);
+  });
+
   it('follows schema evolution: added column, widened type; stops on an incompatible change', async () => {
     const t = newTable('evolve', {
       columns: [col('id', 'integer', false), col('qty', 'integer')],
