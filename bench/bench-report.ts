@@ -98,8 +98,9 @@ export interface MixResult {
   ok: boolean;
   error?: string;
   workload?: WorkloadFigures;
-  phases?: { pgferry: PhaseFigures; jdbcSink: PhaseFigures };
-  ratios?: { pgferryOverJdbcSink: number | null };
+  /** `baseline`: the drain of BENCH_BASELINE_BIN's build on the mix's topic, right after pgferry's. */
+  phases?: { pgferry: PhaseFigures; jdbcSink: PhaseFigures; baseline?: PhaseFigures };
+  ratios?: { pgferryOverJdbcSink: number | null; pgferryOverBaseline?: number | null };
 }
 
 /** The document of a run of the copy phase alone (BENCH_PHASES=copy): no topic. */
@@ -256,6 +257,9 @@ function renderMixes(mixes: BenchResult['mixes']): string[] {
       mix.ok && mix.phases
         ? [
             phaseRow(`${name}: pgferry drain`, mix.phases.pgferry),
+            ...(mix.phases.baseline
+              ? [phaseRow(`${name}: pgferry drain, baseline build`, mix.phases.baseline)]
+              : []),
             phaseRow(`${name}: JDBC sink`, mix.phases.jdbcSink),
           ]
         : [
@@ -266,7 +270,7 @@ function renderMixes(mixes: BenchResult['mixes']): string[] {
     ...entries.flatMap(([name, mix]) =>
       mix.workload
         ? [
-            `- ${name}: ${mix.description}. ${workloadLine(mix.workload, mix.workload.creates + mix.workload.updates + mix.workload.deletes)} pgferry / JDBC sink ${cell(mix.ratios?.pgferryOverJdbcSink)}.`,
+            `- ${name}: ${mix.description}. ${workloadLine(mix.workload, mix.workload.creates + mix.workload.updates + mix.workload.deletes)} pgferry / JDBC sink ${cell(mix.ratios?.pgferryOverJdbcSink)}${mix.ratios?.pgferryOverBaseline === undefined ? '' : `, pgferry / baseline build ${cell(mix.ratios.pgferryOverBaseline)}`}.`,
           ]
         : [],
     ),

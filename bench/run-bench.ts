@@ -156,6 +156,15 @@ async function measureMix(
         phases.drain({ label: `pgferry${mix.code}` }),
       )
     : SKIPPED;
+  const baseline =
+    settings.baselineBin && wanted('pgferry')
+      ? await runner.repeated(
+          `${name}: pgferry baseline drain`,
+          settings.repeatOthers,
+          SERVICES.apply,
+          phases.drain({ label: `baseline${mix.code}`, bin: settings.baselineBin }),
+        )
+      : undefined;
   const jdbcSink =
     best && wanted('jdbc') && !settings.skipJdbcSink
       ? await runner.repeated(
@@ -172,8 +181,11 @@ async function measureMix(
     description: mix.description,
     ok: true,
     workload: describeWorkload(topic, expected),
-    phases: { pgferry, jdbcSink },
-    ratios: { pgferryOverJdbcSink: ratio(pgferry, jdbcSink) },
+    phases: { pgferry, jdbcSink, ...(baseline ? { baseline } : {}) },
+    ratios: {
+      pgferryOverJdbcSink: ratio(pgferry, jdbcSink),
+      ...(baseline ? { pgferryOverBaseline: ratio(pgferry, baseline) } : {}),
+    },
   };
 }
 
