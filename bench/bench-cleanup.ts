@@ -9,12 +9,25 @@ import { createBenchKafka } from './kafka-topics.js';
 import { PACED_TABLE } from './paced-workload.js';
 import { withClient } from './source-workload.js';
 
+/**
+ * Drops the run's replication slots. A slot whose connector was just deleted can still be active
+ * for a few seconds (its task stopping): it is waited for, up to 30 s, rather than left behind
+ * (an interrupted run once left one, holding WAL on the shared source).
+ */
 async function dropSlots(url: string, runId: string): Promise<void> {
   await withClient(url, async (client) => {
-    await client.query(
-      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE starts_with(slot_name, $1) AND NOT active',
-      [runId],
-    );
+    for (let attempt = 0; attempt < 30; attempt++) {
+      await client.query(
+        'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE starts_with(slot_name, $1) AND NOT active',
+        [runId],
+      );
+      const left = await client.query(
+        'SELECT 1 FROM pg_replication_slots WHERE starts_with(slot_name, $1)',
+        [runId],
+      );
+      if (left.rowCount === 0) return;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
   });
 }
 

@@ -488,8 +488,20 @@ async function main(): Promise<void> {
 /** The run in progress, for an interrupted run's cleanup. */
 let current: { settings: BenchSettings } | undefined;
 
-/** Ctrl-C or SIGTERM: stop the children, remove what the run made, exit. */
+let cleaningUp = false;
+
+/**
+ * Ctrl-C or SIGTERM: stop the children, remove what the run made, exit. Repeats are ignored
+ * while it cleans up: Ctrl-C signals the whole process group, and `npm run` / `tsx` pass it on
+ * too, so the bench gets it two or three times; taken by Node's default action, the second one
+ * killed the cleanup half-way (a connector and its replication slot were left behind).
+ */
 function cleanUpOnSignal(signal: NodeJS.Signals): void {
+  if (cleaningUp) {
+    log(`${signal}: still cleaning up (SIGKILL to leave at once)`);
+    return;
+  }
+  cleaningUp = true;
   log(`${signal}: stopping and cleaning up`);
   stopChildren();
   const settings = current?.settings;
@@ -502,8 +514,8 @@ function cleanUpOnSignal(signal: NodeJS.Signals): void {
     settings.pacedRates.length > 0,
   ).finally(() => process.exit(130));
 }
-process.once('SIGINT', cleanUpOnSignal);
-process.once('SIGTERM', cleanUpOnSignal);
+process.on('SIGINT', cleanUpOnSignal);
+process.on('SIGTERM', cleanUpOnSignal);
 
 main().then(
   () => process.exit(0),
