@@ -57,10 +57,10 @@ export async function applyTableChanges(
   target: TargetTable,
   changes: readonly RowChange[],
 ): Promise<{ upserted: number; deleted: number }> {
-  // A keyless table (no primary key, REPLICA IDENTITY FULL): every change, by full-row match.
   // The savepoint opened with BEGIN serves only rows applied before anything else runs.
   const savepointOpen = ctx.savepointOpen === true;
   ctx.savepointOpen = false;
+  // A keyless table (no primary key, REPLICA IDENTITY FULL): every change, by full-row match.
   if (target.primaryKey.length === 0) return applyKeylessChanges(ctx, target, changes);
   const { client } = ctx;
   const mergeTarget: MergeTarget = {
@@ -103,8 +103,8 @@ export async function applyTableChanges(
       stats.deleted += result.deleted;
     } catch (error) {
       if (classifyPgError(error) !== 'rejected-row') throw error;
-      await client.query('ROLLBACK TO SAVEPOINT pgferry_rows');
-      await client.query('RELEASE SAVEPOINT pgferry_rows');
+      await client.query(`ROLLBACK TO SAVEPOINT ${ROW_SAVEPOINT}`);
+      await client.query(`RELEASE SAVEPOINT ${ROW_SAVEPOINT}`);
       if (subset.length === 1) {
         const change = subset[0] as RowChange;
         ctx.rejected.push({ change, error: new RejectedRowError((error as Error).message) });
@@ -168,7 +168,7 @@ async function stageAndMerge(
   timings.copy += mergeStart - copyStart;
   const statements = mergeSql(target, stage, [...keepPatterns].sort());
   const merging = client
-    .query(`${statements.join(';\n')};\nRELEASE SAVEPOINT pgferry_rows`)
+    .query(`${statements.join(';\n')};\nRELEASE SAVEPOINT ${ROW_SAVEPOINT}`)
     .finally(() => {
       timings.merge += performance.now() - mergeStart;
     });
