@@ -13,6 +13,33 @@ export type PgValue = string | null | typeof UNCHANGED_TOAST;
 
 export type PgRow = Record<string, PgValue>;
 
+/**
+ * The one column name whose assignment to a plain object does not make a property: `row.__proto__
+ * = v` calls Object.prototype's setter, so the value was lost and the prototype read back in its
+ * place (a source column may be called so: it is a valid PostgreSQL and Avro name).
+ */
+export const PROTO_COLUMN = '__proto__';
+
+/** Sets a column of a row or key (plain objects keyed by column name) as an own property. */
+export function setColumn<V>(row: Record<string, V>, column: string, value: V): void {
+  if (column === PROTO_COLUMN) {
+    Object.defineProperty(row, column, {
+      value,
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+  } else row[column] = value;
+}
+
+/**
+ * A column of a row, or undefined when the row does not carry it: never a member every object
+ * inherits (a column "constructor" or "toString" that the change's schema version lacks).
+ */
+export function columnOf<V>(row: Record<string, V>, column: string): V | undefined {
+  return Object.hasOwn(row, column) ? row[column] : undefined;
+}
+
 export interface TableRef {
   schema: string;
   name: string;

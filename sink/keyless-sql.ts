@@ -4,8 +4,7 @@
 // Identifiers are quoted and types come from the target's catalog; values are parameters.
 
 import { qualifiedName, quoteIdent } from '../core/sql-identifier.js';
-import type { PgRow } from '../pipeline/row-change.js';
-import { UNCHANGED_TOAST } from '../pipeline/row-change.js';
+import { columnOf, type PgRow, UNCHANGED_TOAST } from '../pipeline/row-change.js';
 
 export interface KeylessTarget {
   schema: string;
@@ -30,7 +29,7 @@ const NO_EQUALITY = /^(json|xml|point|line|lseg|box|path|polygon|circle)(\[\])?$
 function rowMatch(target: KeylessTarget, before: PgRow, values: (string | null)[]): string {
   const terms: string[] = [];
   for (const [column, type] of target.columns) {
-    const value = before[column];
+    const value = columnOf(before, column);
     if (value === undefined || value === UNCHANGED_TOAST) continue;
     const c = quoteIdent(column);
     if (value === null) {
@@ -73,7 +72,7 @@ export function keylessUpdateSql(
   const values: (string | null)[] = [];
   const sets: string[] = [];
   for (const [column, type] of target.columns) {
-    const value = after[column];
+    const value = columnOf(after, column);
     if (value === undefined || value === UNCHANGED_TOAST) continue;
     values.push(value);
     sets.push(`${quoteIdent(column)} = $${values.length}::${type}`);

@@ -6,7 +6,7 @@
 // Compiled once per (key schema, value schema).
 import type avro from 'avsc';
 import { PoisonMessageError } from '../../core/errors.js';
-import { type PgRow, UNCHANGED_TOAST } from '../row-change.js';
+import { type PgRow, PROTO_COLUMN, setColumn, UNCHANGED_TOAST } from '../row-change.js';
 import { compileValueReader, type ValueReader } from './avro-value-reader.js';
 import { WireReader } from './avro-wire-reader.js';
 import type { EnvelopeColumn, EnvelopeSchema } from './envelope-schema.js';
@@ -21,6 +21,8 @@ export interface CompiledRowReader {
 
 interface ColumnRead {
   column: string;
+  /** The column is "__proto__": set by setColumn (an assignment would set the prototype). */
+  proto: boolean;
   codec: EnvelopeColumn['codec'];
   read: ValueReader;
 }
@@ -40,6 +42,7 @@ function columnReads(
     const longs = column.codec.longsAsNumbers ? 'number-or-bigint' : 'bigint';
     reads.push({
       column: column.column,
+      proto: column.column === PROTO_COLUMN,
       codec: column.codec,
       read: compileValueReader(field.type, longs),
     });
@@ -69,7 +72,9 @@ export function compileRowReader(
       const out: PgRow = {};
       for (let i = 0; i < row.length; i++) {
         const c = row[i] as ColumnRead;
-        out[c.column] = c.codec.toPg(c.read(wire), budget);
+        const v = c.codec.toPg(c.read(wire), budget);
+        if (c.proto) setColumn(out, c.column, v);
+        else out[c.column] = v;
       }
       return out;
     },
@@ -83,7 +88,8 @@ export function compileRowReader(
         if (v === null || v === UNCHANGED_TOAST) {
           throw new PoisonMessageError(`primary-key column ${c.column} is null in the event`);
         }
-        out[c.column] = v;
+        if (c.proto) setColumn(out, c.column, v);
+        else out[c.column] = v;
       }
       return out;
     },

@@ -10,7 +10,15 @@
 // through as it came, without a sort or a copy.
 
 import { numericIdentity } from '../codec/decimal.js';
-import { type PgRow, type RowChange, type TableRef, UNCHANGED_TOAST } from '../row-change.js';
+import {
+  columnOf,
+  type PgRow,
+  type PgValue,
+  type RowChange,
+  setColumn,
+  type TableRef,
+  UNCHANGED_TOAST,
+} from '../row-change.js';
 import type { TableSchema } from '../table-schema.js';
 import type { Processor } from './processor.js';
 
@@ -96,10 +104,10 @@ function carryUnchangedToast(change: RowChange, previous: RowChange): RowChange 
   // for-in, not Object.entries: no array of pairs per version (rows are plain objects).
   for (const column in change.after) {
     if (change.after[column] !== UNCHANGED_TOAST) continue;
-    const earlier = previous.after[column];
+    const earlier = columnOf(previous.after, column);
     if (earlier === undefined || earlier === UNCHANGED_TOAST) continue;
     after ??= { ...change.after };
-    after[column] = earlier;
+    setColumn<PgValue>(after, column, earlier);
   }
   return after ? { ...change, after } : change;
 }

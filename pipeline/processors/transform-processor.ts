@@ -20,7 +20,14 @@ import {
   readEnvelopeSchema,
 } from '../codec/envelope-schema.js';
 import { TextBudget } from '../codec/text-budget.js';
-import { type ChangeOp, type PgRow, type RowChange, UNCHANGED_TOAST } from '../row-change.js';
+import {
+  type ChangeOp,
+  type PgRow,
+  PROTO_COLUMN,
+  type RowChange,
+  setColumn,
+  UNCHANGED_TOAST,
+} from '../row-change.js';
 import type { DecodedRecord } from './decode-processor.js';
 import { poisonUntypedErrors } from './poison-untyped-errors.js';
 import type { Processor } from './processor.js';
@@ -42,8 +49,25 @@ function convertRow(
   budget: TextBudget,
 ): PgRow {
   const row: PgRow = {};
-  for (const c of columns) row[c.column] = c.codec.toPg(record[c.field], budget);
+  for (const c of columns) setColumn(row, c.column, c.codec.toPg(record[c.field], budget));
   return row;
+}
+
+/**
+ * avsc's record objects set each field by assignment, so a field "__proto__" is lost in them (its
+ * value set the prototype or was ignored). The compiled decoder reads every standard Debezium
+ * envelope; one it cannot read that has such a field stops its table rather than write NULL.
+ */
+function refuseProtoFields(envelope: EnvelopeSchema, table: string): void {
+  const column = [...envelope.keyColumns, ...envelope.rowColumns].find(
+    (c) => c.field === PROTO_COLUMN,
+  );
+  if (column) {
+    throw new SchemaIncompatibleError(
+      `table ${table}: its events do not fit pgferry's compiled decoder, and the general Avro decoder cannot read a field named ${PROTO_COLUMN} (column ${column.column})`,
+      { table },
+    );
+  }
 }
 
 const messageBytes = (decoded: DecodedRecord): number =>
@@ -176,6 +200,7 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
     if (typeof source.lsn !== 'bigint')
       throw new PoisonMessageError('change event without source.lsn');
     const envelope = schemaPairOf(decoded).envelope;
+    refuseProtoFields(envelope, `${source.schema}.${source.table}`);
     const base = {
       table: { schema: source.schema, name: source.table },
       op,
@@ -211,7 +236,7 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
       if (v === null || v === UNCHANGED_TOAST) {
         throw new PoisonMessageError(`primary-key column ${c.column} is null in the event`);
       }
-      key[c.column] = v;
+      setColumn(key, c.column, v);
     }
     if (op === 'd') return [{ ...base, key, after: null }];
     if (!value.after) throw new PoisonMessageError(`op ${op} event without \`after\``);

@@ -24,6 +24,10 @@ const TYPES = t('types');
 const DOCS = t('docs');
 const ITEMS = t('items');
 const BULK = t('bulk');
+// Columns named like the properties every JavaScript object has: a row or key built as a plain
+// object by column name would lose "__proto__" (its setter) or read the inherited member instead.
+const ODD = t('odd');
+const ODD_DOCS = t('odd_docs');
 const STATUS = t('status');
 const topicOf = (table: string) => `${prefix}.public.${table}`;
 
@@ -33,6 +37,8 @@ const TABLES = [
   { name: TYPES, orderBy: 'id' },
   { name: DOCS, orderBy: 'id' },
   { name: ITEMS, orderBy: 'order_id, line' },
+  { name: ODD, orderBy: '"__proto__", "constructor"' },
+  { name: ODD_DOCS, orderBy: 'id' },
 ];
 
 const kafka = new Kafka({
@@ -130,6 +136,14 @@ describe.sequential('replication end to end', () => {
       `CREATE TABLE ${ITEMS} (order_id integer, line integer, sku text, qty integer, PRIMARY KEY (order_id, line))`,
     );
     await sql(`CREATE TABLE ${BULK} (id integer PRIMARY KEY, payload text)`);
+    await sql(`CREATE TABLE ${ODD} ("__proto__" integer, "constructor" text, "toString" text,
+      "valueOf" integer, "hasOwnProperty" boolean, PRIMARY KEY ("__proto__", "constructor"))`);
+    await sql(
+      `CREATE TABLE ${ODD_DOCS} (id integer PRIMARY KEY, "__proto__" text, "toJSON" text, "prototype" integer)`,
+    );
+    await sql(
+      `INSERT INTO ${ODD} SELECT g, 'c' || g, 'ts' || g, g * 2, g % 2 = 0 FROM generate_series(1, 5) g`,
+    );
     // Rows present before the connector starts: they arrive as snapshot reads (op r).
     await sql(`INSERT INTO ${USERS} (username, email, active, score, balance)
       SELECT 'snap' || g, 'snap' || g || '@example.com', g % 2 = 0, g / 3.0, g * 1.25 FROM generate_series(1, 50) g`);
@@ -199,6 +213,19 @@ describe.sequential('replication end to end', () => {
        '1970-01-01 00:00:00', '1970-01-01'),
       ('00000000-0000-0000-0000-000000000003', NULL, 1.7976931348623157e308, 1.17549435e-38, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        '1900-03-04 05:06:07.5', '2262-04-11')`);
+    // Columns named __proto__, constructor, toString...: inserts, updates, a delete, a key
+    // update, and a TOASTed "__proto__" left unchanged by later updates.
+    await sql(
+      `INSERT INTO ${ODD} SELECT g, 'c' || g, 'ts' || g, g * 2, g % 2 = 0 FROM generate_series(6, 20) g`,
+    );
+    await sql(`UPDATE ${ODD} SET "toString" = 'changed', "valueOf" = -1 WHERE "__proto__" <= 8`);
+    await sql(`UPDATE ${ODD} SET "__proto__" = 100 WHERE "__proto__" = 9`);
+    await sql(`DELETE FROM ${ODD} WHERE "__proto__" = 10`);
+    await sql(`INSERT INTO ${ODD_DOCS} VALUES
+      (1, (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 800) g), '{"a":1}', 1),
+      (2, 'short', NULL, 2)`);
+    await sql(`UPDATE ${ODD_DOCS} SET "prototype" = "prototype" + 10, "toJSON" = 'x'`);
+    await sql(`UPDATE ${ODD_DOCS} SET "prototype" = "prototype" + 10`);
     // A truncate, then rows after it.
     await sql(`TRUNCATE ${ITEMS}`);
     await sql(

@@ -183,6 +183,42 @@ describe('dedupe', () => {
     expect(update.after?.body).toBe(UNCHANGED_TOAST); // the input record is not changed
   });
 
+  it('carries an unchanged TOAST value of a column named __proto__, and reads no inherited member', async () => {
+    // Rows are objects keyed by column name: `row.__proto__ = v` would set the prototype, and
+    // a column "constructor" the older version lacks would read Object's constructor.
+    const row = (values: [string, PgRow[string]][]): PgRow => Object.fromEntries(values);
+    const insert = change({
+      op: 'c',
+      position: 10n,
+      offset: '0',
+      after: row([
+        ['id', '1'],
+        ['__proto__', 'A'],
+        ['label', 'v1'],
+      ]),
+    });
+    const update = change({
+      position: 20n,
+      offset: '1',
+      after: row([
+        ['id', '1'],
+        ['__proto__', UNCHANGED_TOAST],
+        ['constructor', UNCHANGED_TOAST],
+        ['label', 'v2'],
+      ]),
+    });
+    const { outputs } = await newDriver().pipe([insert, update]);
+    const after = outputs[0]?.after as PgRow;
+    expect(Object.hasOwn(after, '__proto__')).toBe(true);
+    expect(Object.entries(after)).toEqual([
+      ['id', '1'],
+      ['__proto__', 'A'],
+      ['constructor', UNCHANGED_TOAST],
+      ['label', 'v2'],
+    ]);
+    expect(Object.getPrototypeOf(after)).toBe(Object.prototype);
+  });
+
   it('names the records it folded, never the winner, even when TOAST made the winner a copy', async () => {
     const insert = change({ op: 'c', position: 10n, offset: '4', after: { id: '1', body: 'A' } });
     const update = change({

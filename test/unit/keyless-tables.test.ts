@@ -69,6 +69,23 @@ describe('keyless SQL', () => {
     expect(sql?.values).toEqual(['1', '3.00', null, '1', '2.50']);
   });
 
+  it('never takes an inherited member for a value: target columns named constructor and toString the change lacks', () => {
+    const odd: KeylessTarget = {
+      schema: 'public',
+      name: 'odd',
+      columns: new Map([
+        ['tid', 'integer'],
+        ['constructor', 'text'],
+        ['toString', 'text'],
+      ]),
+    };
+    const sql = keylessUpdateSql(odd, { tid: '1' }, { tid: '2' });
+    expect(sql?.text).toBe(
+      'UPDATE "public"."odd" SET "tid" = $1::integer WHERE ctid = (SELECT ctid FROM "public"."odd" WHERE "tid" = $2::integer LIMIT 1)',
+    );
+    expect(sql?.values).toEqual(['2', '1']);
+  });
+
   it('has nothing to update when the change sets no column of the target', () => {
     expect(keylessUpdateSql(target, { gone: 'x' }, { gone: 'y' })).toBeUndefined();
   });
