@@ -235,10 +235,8 @@ export class PipelineRunner implements ChunkHandler<ProcessedChunk> {
     const { metrics } = this.options;
     const topic = chunk.topic;
     if (this.stopped.has(topic)) throw new ChunkAbandonedError(`table of ${topic} is stopped`);
-    const bytes = chunk.records.reduce(
-      (n, r) => n + (r.key?.length ?? 0) + (r.value?.length ?? 0),
-      0,
-    );
+    let bytes = 0;
+    for (const r of chunk.records) bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0);
     metrics.eventsConsumed.inc({ topic }, chunk.records.length);
     metrics.bytesConsumed.inc({ topic }, bytes);
 

@@ -298,7 +298,12 @@ function groupByTable(
   if (first === undefined) return byTable;
   // A topic names one table: a batch is nearly always one table's, kept as it is.
   const { schema, name } = first.table;
-  if (changes.every((c) => c.table.name === name && c.table.schema === schema)) {
+  // Transform gives consecutive changes of one table the same TableRef: compared by identity first.
+  if (
+    changes.every(
+      (c) => c.table === first.table || (c.table.name === name && c.table.schema === schema),
+    )
+  ) {
     byTable.set(tableKey(first.table), { source: first.table, changes: changes as RowChange[] });
     return byTable;
   }

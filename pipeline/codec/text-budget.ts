@@ -11,10 +11,23 @@ export const TEXT_ALLOWANCE = 64 * 1024;
 export const TEXT_PER_MESSAGE_BYTE = 16;
 
 export class TextBudget {
-  private left: number;
+  private left = 0;
+  private bytes = 0;
 
-  constructor(readonly messageBytes: number) {
+  constructor(messageBytes: number) {
+    this.reset(messageBytes);
+  }
+
+  /** The message's bytes, which set the allowance. */
+  get messageBytes(): number {
+    return this.bytes;
+  }
+
+  /** The whole allowance again, for the next message of `messageBytes` (one budget, reused). */
+  reset(messageBytes: number): this {
+    this.bytes = messageBytes;
     this.left = TEXT_ALLOWANCE + TEXT_PER_MESSAGE_BYTE * messageBytes;
+    return this;
   }
 
   /** Refuses the message when `length` more characters would not fit; does not spend them. */

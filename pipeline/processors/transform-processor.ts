@@ -26,6 +26,7 @@ import {
   PROTO_COLUMN,
   type RowChange,
   setColumn,
+  type TableRef,
   UNCHANGED_TOAST,
 } from '../row-change.js';
 import type { DecodedRecord } from './decode-processor.js';
@@ -149,6 +150,14 @@ const originOf = (decoded: DecodedRecord) => ({
 
 export function createTransformProcessor(): Processor<DecodedRecord, RowChange> {
   const pairs = new Map<string, SchemaPair>();
+  /** The budget of the keyed events' text, reset for each (conversion is synchronous). */
+  const budget = new TextBudget(0);
+  /** The last change's table: consecutive events share it (and the sink tells it by identity). */
+  let lastTable: TableRef = { schema: '', name: '' };
+  const tableRefOf = (schema: string, name: string): TableRef => {
+    if (lastTable.name !== name || lastTable.schema !== schema) lastTable = { schema, name };
+    return lastTable;
+  };
   /** The pair of the last event: consecutive events mostly share it, without a lookup key. */
   let last: { key: unknown; value: unknown; pair: SchemaPair } | undefined;
 
@@ -272,8 +281,35 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
     const position = typeof lsn === 'bigint' ? lsn : BigInt(lsn);
     const sourceTsMs = typeof tsMs === 'bigint' ? Number(tsMs) : Number(tsMs ?? 0);
     const txText = txId === null || txId === undefined ? null : String(txId);
+    if (op !== 't' && envelope.keyColumns.length > 0) {
+      // A keyed table's row change (nearly every event): the change made in one literal, its
+      // table the same object as the event before's, one text budget for every event.
+      // The key comes from the key message (decode checked it whenever the pair has key columns).
+      const keyBytes = reading.keyBytes;
+      if (!keyBytes) throw new PoisonMessageError(`op ${op} event without key and row`);
+      budget.reset(messageBytes(decoded));
+      const key = rows.readKey(keyBytes, reading.keyAt, budget);
+      let after: PgRow | null = null;
+      if (op !== 'd') {
+        if (reading.afterAt < 0) throw new PoisonMessageError(`op ${op} event without \`after\``);
+        after = rows.readRow(reading.valueBytes, reading.afterAt, budget);
+      }
+      return [
+        {
+          table: tableRefOf(schema, table),
+          op,
+          position,
+          sourceTsMs,
+          txId: txText,
+          schema: envelope.table,
+          origin: originOf(decoded),
+          key,
+          after,
+        },
+      ];
+    }
     const base = {
-      table: { schema, name: table },
+      table: tableRefOf(schema, table),
       op,
       position,
       sourceTsMs,
@@ -285,23 +321,14 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
       const commitPosition = commitPositionOf({ sequence: readSequence(reading) });
       return [{ ...base, key: {}, after: null, commitPosition }];
     }
-    if (envelope.keyColumns.length === 0) {
-      const keyless: KeylessRows<number> = {
-        before: reading.beforeAt < 0 ? null : reading.beforeAt,
-        after: reading.afterAt < 0 ? null : reading.afterAt,
-        convert: (at, budget) => rows.readRow(reading.valueBytes, at, budget),
-        sequence: () => readSequence(reading),
-      };
-      return [keylessChange(base, keyless, decoded)];
-    }
-    // The key comes from the key message (decode checked it whenever the pair has key columns).
-    const keyBytes = reading.keyBytes;
-    if (!keyBytes) throw new PoisonMessageError(`op ${op} event without key and row`);
-    const budget = new TextBudget(messageBytes(decoded));
-    const key = rows.readKey(keyBytes, reading.keyAt, budget);
-    if (op === 'd') return [keyedChange(base, key, null)];
-    if (reading.afterAt < 0) throw new PoisonMessageError(`op ${op} event without \`after\``);
-    return [keyedChange(base, key, rows.readRow(reading.valueBytes, reading.afterAt, budget))];
+    // A keyless table's change (the keyed ones returned above).
+    const keyless: KeylessRows<number> = {
+      before: reading.beforeAt < 0 ? null : reading.beforeAt,
+      after: reading.afterAt < 0 ? null : reading.afterAt,
+      convert: (at, keylessBudget) => rows.readRow(reading.valueBytes, at, keylessBudget),
+      sequence: () => readSequence(reading),
+    };
+    return [keylessChange(base, keyless, decoded)];
   };
 
   return poisonUntypedErrors<DecodedRecord, RowChange>('the change event does not convert', {
@@ -313,28 +340,6 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
       return convertEnvelope(decoded, value);
     },
   });
-}
-
-/**
- * A keyed table's change from its base, as a literal: `{ ...base, key, after }` made every change
- * an object that cost the transform and every stage after it several times as much (hot-path).
- */
-function keyedChange(
-  base: Omit<RowChange, 'key' | 'after'>,
-  key: Record<string, string>,
-  after: PgRow | null,
-): RowChange {
-  return {
-    table: base.table,
-    op: base.op,
-    position: base.position,
-    sourceTsMs: base.sourceTsMs,
-    txId: base.txId,
-    schema: base.schema,
-    origin: base.origin,
-    key,
-    after,
-  };
 }
 
 /** avsc's key and envelope of a compiled reading (its bytes are checked: they decode). */
