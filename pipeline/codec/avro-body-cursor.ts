@@ -52,7 +52,7 @@ export class BodyCursor {
    * A zigzag varint as a Number: exact up to 2^53, and beyond that still far more than any body
    * holds, which is all a length or count is compared with. `maxBytes`: 5 for int, 10 for long.
    */
-  readVarint(maxBytes: 5 | 10, what: string): number {
+  readVarint(maxBytes: 5 | 10, what: string, whatSuffix = ''): number {
     const start = this.pos;
     const first = this.bytes[start];
     if (first !== undefined && first < 0x80) {
@@ -63,7 +63,7 @@ export class BodyCursor {
     let raw = 0;
     let scale = 1;
     for (let i = 0; ; i++) {
-      if (this.pos >= this.bytes.length) this.fail(`${what} runs past the end`, start);
+      if (this.pos >= this.bytes.length) this.fail(`${what}${whatSuffix} runs past the end`, start);
       const byte = this.bytes[this.pos++] as number;
       raw += (byte & 0x7f) * scale;
       if ((byte & 0x80) === 0) {
@@ -74,13 +74,17 @@ export class BodyCursor {
       if (i === maxBytes - 1) break;
       scale *= 128;
     }
-    return this.fail(`${what} is not a valid ${maxBytes === 5 ? 'int' : 'long'} varint`, start);
+    return this.fail(
+      `${what}${whatSuffix} is not a valid ${maxBytes === 5 ? 'int' : 'long'} varint`,
+      start,
+    );
   }
 
   /** A string or bytes length: never negative, never more than the bytes left. */
   readLength(what: string): number {
     const at = this.pos;
-    const length = this.readVarint(10, `${what} length`);
+    // The label is joined only for an error: a template here made a string per value read.
+    const length = this.readVarint(10, what, ' length');
     if (length < 0 || length > this.left) {
       this.fail(`${what} length ${length}, only ${this.left} bytes left`, at);
     }

@@ -215,18 +215,21 @@ function compileRecord(type: avro.types.RecordType, named: Map<avro.Type, Walker
 function compileBlocks(what: 'array' | 'map', items: Walker, keyed: boolean): Walker {
   // A map entry is a key (a string: at least its length byte) and a value.
   const itemMinBytes = items.minBytes + (keyed ? 1 : 0);
+  // Error labels made once, not per block.
+  const countWhat = `${what} block count`;
+  const blockWhat = `${what} block`;
   return {
     minBytes: 1,
     walk: (c) => {
       c.enter();
       for (;;) {
         const at = c.pos;
-        let count = c.readVarint(10, `${what} block count`);
+        let count = c.readVarint(10, countWhat);
         if (count === 0) break;
         let end = -1;
         if (count < 0) {
           count = -count;
-          const size = c.readLength(`${what} block`);
+          const size = c.readLength(blockWhat);
           end = c.pos + size;
         }
         c.takeItems(count, itemMinBytes, what, at);

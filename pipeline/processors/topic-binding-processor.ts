@@ -47,13 +47,13 @@ interface SettledBinding {
   keyId: number;
 }
 
-/** `source.schema`/`source.table` when they are text; else transform says what is wrong. */
-function readSource(value: Record<string, unknown>): TableRef | undefined {
+/** `source` when its schema and table are text; else transform says what is wrong. */
+function readSource(value: Record<string, unknown>): { schema: string; table: string } | undefined {
   const source = value.source;
   if (typeof source !== 'object' || source === null) return undefined;
   const { schema, table } = source as { schema?: unknown; table?: unknown };
   return typeof schema === 'string' && typeof table === 'string'
-    ? { schema, name: table }
+    ? (source as { schema: string; table: string })
     : undefined;
 }
 
@@ -160,11 +160,14 @@ export function createTopicBindingProcessor(
   };
 
   /** The record is alike (table and schema ids) to one judged its topic's for good. */
-  const isSettled = (decoded: DecodedRecord, source: TableRef): boolean => {
+  const isSettled = (
+    decoded: DecodedRecord,
+    source: { schema: string; table: string },
+  ): boolean => {
     const known = settled.get(decoded.record.topic);
     return (
       known !== undefined &&
-      known.table === source.name &&
+      known.table === source.table &&
       known.schema === source.schema &&
       known.valueId === decoded.valueSchema?.id &&
       known.keyId === (decoded.keySchema?.id ?? -1)
@@ -184,8 +187,10 @@ export function createTopicBindingProcessor(
     process(decoded, ctx) {
       const value = decoded.value;
       if (value === null) return [decoded]; // a tombstone writes nothing
-      const source = readSource(value);
-      if (source === undefined || isSettled(decoded, source)) return [decoded];
+      const read = readSource(value);
+      // A record alike to one settled: no object made (most records).
+      if (read === undefined || isSettled(decoded, read)) return [decoded];
+      const source: TableRef = { schema: read.schema, name: read.table };
       map.bind(decoded.record.topic, source);
       const first = judge(decoded, ctx);
       if (first.ask.length === 0) {
