@@ -90,7 +90,13 @@ export async function planCopy(
   const work: CopyTableWork[] = [];
   const fresh: { work: CopyTableWork; bounds: string[][] }[] = [];
   const boundsReads: Promise<void>[] = [];
+  // One query at a time on a client (node-postgres queues a second one with a deprecation
+  // warning, and pg@9 refuses it): the bounds passes run one after another on their client, and
+  // when that client is `source` itself, the next table's facts wait for them.
+  const boundsClient = options.boundsSource ?? source;
+  let boundsQueue: Promise<unknown> = Promise.resolve();
   for (const pair of pairs) {
+    if (boundsClient === source) await boundsQueue;
     const name = formatTableName(pair.target);
     // Source and target answer at the same time: planning many small tables is round trips.
     const [sourceFacts, targetFacts] = await Promise.all([
@@ -155,16 +161,21 @@ export async function planCopy(
       start: 'new',
     };
     const entry = { work: planned, bounds: [] as string[][] };
-    boundsReads.push(
-      chunkBounds(options.boundsSource ?? source, pair.source, sourceFacts.key, {
-        chunkRows: options.chunkRows,
-        estimatedRows: sourceFacts.estimatedRows,
-      }).then((bounds) => {
+    const reading = boundsQueue
+      .then(() =>
+        chunkBounds(boundsClient, pair.source, sourceFacts.key, {
+          chunkRows: options.chunkRows,
+          estimatedRows: sourceFacts.estimatedRows,
+        }),
+      )
+      .then((bounds) => {
         entry.bounds = bounds;
         planned.pending = chunksOf(bounds);
         planned.chunksTotal = planned.pending.length;
-      }),
-    );
+      });
+    // A failed pass is reported below (allSettled); the next one runs all the same.
+    boundsQueue = reading.catch(() => undefined);
+    boundsReads.push(reading);
     fresh.push(entry);
     work.push(planned);
   }
