@@ -41,8 +41,17 @@ function javaCommand(...args: string[]): string[] {
   ];
 }
 
-/** Kafka's Uuid text form: 16 random bytes, base64url without padding. */
-const randomClusterId = (): string => randomBytes(16).toString('base64url');
+/**
+ * Kafka's Uuid text form: 16 random bytes, base64url without padding, never starting with "-"
+ * (the storage tool would read such an id as an option: 1 run in 64 failed so; Kafka's own
+ * random-uuid draws again in that case too).
+ */
+function randomClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
 
 export async function startThrowawayKafka(options: ThrowawayKafkaOptions): Promise<ThrowawayKafka> {
   const dir = mkdtempSync(join(tmpdir(), 'pgferry-kafka-'));
