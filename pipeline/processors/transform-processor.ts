@@ -281,45 +281,37 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
     const position = typeof lsn === 'bigint' ? lsn : BigInt(lsn);
     const sourceTsMs = typeof tsMs === 'bigint' ? Number(tsMs) : Number(tsMs ?? 0);
     const txText = txId === null || txId === undefined ? null : String(txId);
-    if (op !== 't' && envelope.keyColumns.length > 0) {
-      // A keyed table's row change (nearly every event): the change made in one literal, its
-      // table the same object as the event before's, one text budget for every event.
+    // A keyed table's row change (nearly every event): the change made in one literal, its
+    // table the same object as the event before's, one text budget for every event.
+    const keyed = op !== 't' && envelope.keyColumns.length > 0;
+    let key: Record<string, string> | undefined;
+    let after: PgRow | null = null;
+    if (keyed) {
       // The key comes from the key message (decode checked it whenever the pair has key columns).
       const keyBytes = reading.keyBytes;
       if (!keyBytes) throw new PoisonMessageError(`op ${op} event without key and row`);
       budget.reset(messageBytes(decoded));
-      const key = rows.readKey(keyBytes, reading.keyAt, budget);
-      let after: PgRow | null = null;
+      key = rows.readKey(keyBytes, reading.keyAt, budget);
       if (op !== 'd') {
         if (reading.afterAt < 0) throw new PoisonMessageError(`op ${op} event without \`after\``);
         after = rows.readRow(reading.valueBytes, reading.afterAt, budget);
       }
-      return [
-        {
-          table: tableRefOf(schema, table),
-          op,
-          position,
-          sourceTsMs,
-          txId: txText,
-          schema: envelope.table,
-          origin: originOf(decoded),
-          key,
-          after,
-        },
-      ];
     }
-    const base = {
-      table: tableRefOf(schema, table),
+    const change = rowChange(
+      tableRefOf(schema, table),
       op,
       position,
       sourceTsMs,
-      txId: txText,
-      schema: envelope.table,
-      origin: originOf(decoded),
-    };
+      txText,
+      envelope.table,
+      originOf(decoded),
+      key ?? {},
+      after,
+    );
+    if (keyed) return [change];
     if (op === 't') {
       const commitPosition = commitPositionOf({ sequence: readSequence(reading) });
-      return [{ ...base, key: {}, after: null, commitPosition }];
+      return [{ ...change, commitPosition }];
     }
     // A keyless table's change (the keyed ones returned above).
     const keyless: KeylessRows<number> = {
@@ -328,7 +320,7 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
       convert: (at, keylessBudget) => rows.readRow(reading.valueBytes, at, keylessBudget),
       sequence: () => readSequence(reading),
     };
-    return [keylessChange(base, keyless, decoded)];
+    return [keylessChange(change, keyless, decoded)];
   };
 
   return poisonUntypedErrors<DecodedRecord, RowChange>('the change event does not convert', {
@@ -340,6 +332,24 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
       return convertEnvelope(decoded, value);
     },
   });
+}
+
+/**
+ * A change as one literal, its fields always in this order (one shape for every change): made
+ * whole, without a base object spread into it, for the keyed events that are nearly all of them.
+ */
+function rowChange(
+  table: TableRef,
+  op: ChangeOp,
+  position: bigint,
+  sourceTsMs: number,
+  txId: string | null,
+  schema: RowChange['schema'],
+  origin: RowChange['origin'],
+  key: RowChange['key'],
+  after: RowChange['after'],
+): RowChange {
+  return { table, op, position, sourceTsMs, txId, schema, origin, key, after };
 }
 
 /** avsc's key and envelope of a compiled reading (its bytes are checked: they decode). */
