@@ -252,35 +252,6 @@ function nullableRead<T>(
 const isString = (t: avro.Type) => t.typeName === 'string';
 const isLong = (t: avro.Type) => t.typeName === 'long' || t.typeName === 'abstract:long';
 
-/**
- * The step that reads one of source's fields into the reading, by a store of its own: one store
- * shared by the five fields saw five property names and went megamorphic.
- */
-function sourceSetter(key: SourceKey, read: (c: BodyCursor, wire: WireReader) => unknown): Step {
-  switch (key) {
-    case 'schema':
-      return (c, reading, wire) => {
-        reading.source.schema = read(c, wire) as string | null;
-      };
-    case 'table':
-      return (c, reading, wire) => {
-        reading.source.table = read(c, wire) as string | null;
-      };
-    case 'lsn':
-      return (c, reading, wire) => {
-        reading.source.lsn = read(c, wire) as Long | null;
-      };
-    case 'ts_ms':
-      return (c, reading, wire) => {
-        reading.source.ts_ms = read(c, wire) as Long | null;
-      };
-    default:
-      return (c, reading, wire) => {
-        reading.source.txId = read(c, wire) as Long | null;
-      };
-  }
-}
-
 function compileSourceStep(type: avro.Type, walk: Walker): Step | undefined {
   if (type.typeName !== 'record' || !walk.fields) return undefined;
   const walks = walk.fields;
@@ -293,7 +264,10 @@ function compileSourceStep(type: avro.Type, walk: Walker): Step | undefined {
         ? nullableRead(field.type, isString, (c, wire) => readString(c, wire, memo))
         : nullableRead(field.type, isLong, readLong);
       if (!read) return undefined;
-      steps.push(sourceSetter(name as SourceKey, read));
+      const key = name as SourceKey;
+      steps.push((c, reading, wire) => {
+        (reading.source as Record<SourceKey, unknown>)[key] = read(c, wire);
+      });
     } else if (name === 'sequence') {
       const at = nullableRead(field.type, isString, (c) => {
         const start = c.pos;
