@@ -59,13 +59,10 @@ function convertRow(
  * value set the prototype or was ignored). The compiled decoder reads every standard Debezium
  * envelope; one it cannot read that has such a field stops its table rather than write NULL.
  */
-function refuseProtoFields(envelope: EnvelopeSchema, table: string): void {
-  const column = [...envelope.keyColumns, ...envelope.rowColumns].find(
-    (c) => c.field === PROTO_COLUMN,
-  );
-  if (column) {
+function refuseProtoField(protoColumn: string | undefined, table: string): void {
+  if (protoColumn !== undefined) {
     throw new SchemaIncompatibleError(
-      `table ${table}: its events do not fit pgferry's compiled decoder, and the general Avro decoder cannot read a field named ${PROTO_COLUMN} (column ${column.column})`,
+      `table ${table}: its events do not fit pgferry's compiled decoder, and the general Avro decoder cannot read a field named ${PROTO_COLUMN} (column ${protoColumn})`,
       { table },
     );
   }
@@ -140,6 +137,8 @@ interface SchemaPair {
   envelope: EnvelopeSchema;
   /** undefined: not compiled yet; null: the avsc types do not fit it (avsc decodes the bytes). */
   rows: CompiledRowReader | null | undefined;
+  /** The column whose Avro field is "__proto__", which avsc's records lose; found once. */
+  protoColumn: string | undefined;
 }
 
 const originOf = (decoded: DecodedRecord) => ({
@@ -173,7 +172,10 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
         decoded.keySchema?.json ?? null,
         valueSchema.json,
       );
-      pair = { envelope, rows: undefined };
+      const proto = [...envelope.keyColumns, ...envelope.rowColumns].find(
+        (c) => c.field === PROTO_COLUMN,
+      );
+      pair = { envelope, rows: undefined, protoColumn: proto?.column };
       pairs.set(id, pair);
     }
     last = { key: decoded.keySchema, value: valueSchema, pair };
@@ -208,8 +210,9 @@ export function createTransformProcessor(): Processor<DecodedRecord, RowChange> 
     }
     if (typeof source.lsn !== 'bigint')
       throw new PoisonMessageError('change event without source.lsn');
-    const envelope = schemaPairOf(decoded).envelope;
-    refuseProtoFields(envelope, `${source.schema}.${source.table}`);
+    const pair = schemaPairOf(decoded);
+    refuseProtoField(pair.protoColumn, `${source.schema}.${source.table}`);
+    const envelope = pair.envelope;
     const base = {
       table: { schema: source.schema, name: source.table },
       op,
