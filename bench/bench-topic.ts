@@ -172,6 +172,9 @@ export async function produceBenchTopic(
 /** Where a run keeps its topic's description, so a later run can measure the same topic again. */
 const topicFile = (runId: string) => repoPath(`.stack/bench/${runId}.topic.json`);
 
+/** Whether a run kept its topic's description (BENCH_KEEP=1). */
+export const hasBenchTopic = (runId: string): boolean => existsSync(topicFile(runId));
+
 type StoredOffsets = Record<string, Record<string, string>>;
 
 const storeOffsets = (offsets: Map<string, Map<number, bigint>>): StoredOffsets =>

@@ -35,7 +35,7 @@ import { type RowChange, UNCHANGED_TOAST } from '../pipeline/row-change.js';
 import type { KafkaRecord } from '../pipeline/source/kafka-record.js';
 import { encodeCopyRow } from '../sink/copy-text.js';
 import { loadStackEnv, repoPath } from '../test/support/stack-env.js';
-import { loadBenchTopic } from './bench-topic.js';
+import { hasBenchTopic, loadBenchTopic } from './bench-topic.js';
 import { createBenchConsumer, createBenchKafka, readTopicEnds } from './kafka-topics.js';
 import { readMachineInfo } from './machine-info.js';
 
@@ -189,7 +189,7 @@ async function readFromKafka(topicRun: string, count: number): Promise<CachedRec
   const stack = loadStackEnv();
   // Topics are named after their run since runs name their tables so; older kept runs named
   // them bench_narrow / bench_wide.
-  const topics = existsSync(repoPath(`.stack/bench/${topicRun}.topic.json`))
+  const topics = hasBenchTopic(topicRun)
     ? loadBenchTopic(topicRun).topics
     : ['bench_narrow', 'bench_wide'].map((t) => `${topicRun}.public.${t}`);
   const kafka = createBenchKafka(stack.kafkaBootstrap, 'pgferry-bench-hot-path');
