@@ -2,7 +2,7 @@
 // pattern and target database), its log in .stack/logs, CPU and memory sampled from /proc.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { freePort } from '../test/support/pgferry-process.js';
 import { repoPath } from '../test/support/stack-env.js';
 import type { BenchSettings } from './bench-settings.js';
@@ -13,6 +13,8 @@ export interface PgferryChild {
   logFile: string;
   /** Seconds from spawn until /healthz answered. */
   startupSeconds: number;
+  /** Saves the child's /metrics beside its log (`<log>.metrics`); best effort. */
+  saveMetrics(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -91,5 +93,18 @@ export async function startPgferryChild(
     }
     await sleep(100);
   }
-  return { child, logFile, startupSeconds: (performance.now() - started) / 1000, stop };
+  const saveMetrics = async () => {
+    const text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+      (r) => r.text(),
+      () => undefined,
+    );
+    if (text !== undefined) writeFileSync(`${logFile}.metrics`, text);
+  };
+  return {
+    child,
+    logFile,
+    startupSeconds: (performance.now() - started) / 1000,
+    saveMetrics,
+    stop,
+  };
 }

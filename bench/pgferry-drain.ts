@@ -161,6 +161,8 @@ export async function runPgferryDrain(
     }
     const seconds = (performance.now() - started) / 1000;
     const stats = sampleAll();
+    // Where the batches' time went, for a post-mortem (pgferry_stage_duration_seconds, ...).
+    await Promise.all(children.map((c) => c.saveMetrics()));
     const targetCpuSeconds = await readTargetBackendCpu(stack, database);
     return {
       database,

@@ -22,14 +22,17 @@ const keyMatch = (left: string, right: string, key: readonly string[]): string =
 
 /**
  * The session's staging table for a column set, then its variable-length columns stored
- * uncompressed (STORAGE EXTERNAL): a staged value is read once by the merge and gone at commit,
- * so compressing it (a large text or jsonb above the TOAST threshold) only to decompress it for
- * the target, which compresses it again, cost the target's CPU twice. Which columns are
- * variable-length is read from the catalog (a fixed-length type refuses the clause).
+ * uncompressed (STORAGE EXTERNAL): a staged value is read once by the merge and emptied with it
+ * (clearStagingSql), so compressing it (a large text or jsonb above the TOAST threshold) only to
+ * decompress it for the target, which compresses it again, cost the target's CPU twice. Which
+ * columns are variable-length is read from the catalog (a fixed-length type refuses the clause).
+ * Not ON COMMIT DELETE ROWS: PostgreSQL then empties every such table of the session at every
+ * commit, used or not, and a session keeps one per table it has applied (a commit took 19 ms
+ * with 100 of them, 0.3 ms with one).
  */
 export function createStagingTableSql(stage: StagingTable): string {
   const cols = stage.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`);
-  const create = `CREATE TEMP TABLE IF NOT EXISTS ${quoteIdent(stage.name)} (__op "char" NOT NULL, __pos bigint NOT NULL, __toast text NOT NULL${cols.length ? `, ${cols.join(', ')}` : ''}) ON COMMIT DELETE ROWS`;
+  const create = `CREATE TEMP TABLE IF NOT EXISTS ${quoteIdent(stage.name)} (__op "char" NOT NULL, __pos bigint NOT NULL, __toast text NOT NULL${cols.length ? `, ${cols.join(', ')}` : ''})`;
   const rel = quoteLiteral(`pg_temp.${quoteIdent(stage.name)}`);
   // The name goes inside a dollar-quoted body: it must not end the quote.
   if (rel.includes('$pgferry_stage$')) throw new RangeError('invalid staging table name');
@@ -39,6 +42,14 @@ export function createStagingTableSql(stage: StagingTable): string {
     `IF cols IS NOT NULL THEN EXECUTE format('ALTER TABLE %s ', ${rel}::regclass) || cols; END IF; ` +
     'END$pgferry_stage$';
   return `${create};\n${storage}`;
+}
+
+/**
+ * Empties a staging table once its rows are merged, in the merge's (sub)transaction: what a
+ * transaction staged and committed is gone with it; what it staged and rolled back is invisible.
+ */
+export function clearStagingSql(stage: StagingTable): string {
+  return `TRUNCATE ${quoteIdent(stage.name)}`;
 }
 
 export function copyIntoStagingSql(stage: StagingTable): string {

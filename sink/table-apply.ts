@@ -15,6 +15,7 @@ import { highestPosition } from './bookkeeping/batch-bookkeeping-sql.js';
 import { CopyTextWriter } from './copy-text.js';
 import { applyKeylessChanges } from './keyless-apply.js';
 import {
+  clearStagingSql,
   copyIntoStagingSql,
   createStagingTableSql,
   type MergeTarget,
@@ -168,7 +169,9 @@ async function stageAndMerge(
   timings.copy += mergeStart - copyStart;
   const statements = mergeSql(target, stage, [...keepPatterns].sort());
   const merging = client
-    .query(`${statements.join(';\n')};\nRELEASE SAVEPOINT ${ROW_SAVEPOINT}`)
+    .query(
+      `${statements.join(';\n')};\n${clearStagingSql(stage)};\nRELEASE SAVEPOINT ${ROW_SAVEPOINT}`,
+    )
     .finally(() => {
       timings.merge += performance.now() - mergeStart;
     });

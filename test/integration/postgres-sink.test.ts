@@ -812,6 +812,47 @@ describe('PostgresSink on the real target', () => {
     ]);
   });
 
+  it('empties a staging table with its merge: nothing staged outlives its batch', async () => {
+    // Staging tables are not ON COMMIT DELETE ROWS (PostgreSQL would empty every such table of
+    // the session at each commit, one per table applied): each merge empties its own.
+    const mark = `staged_${runId}`;
+    const t = newTable('staging', {
+      columns: [col('id', 'integer', false), col(mark, 'text')],
+      primaryKey: ['id'],
+    });
+    const big = 'x'.repeat(200_000); // stored out of line: the staging table's TOAST table too
+    // The sink's staging tables of this table (temporary, in its sessions): their files' sizes.
+    const stagedBytes = async () => {
+      const { rows } = await admin.query<{ main: string; toast: string }>(
+        `SELECT pg_relation_size(c.oid)::text AS main, pg_relation_size(c.reltoastrelid)::text AS toast
+           FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+          WHERE c.relpersistence = 't' AND c.relname LIKE 'pgferry_stage_%' AND a.attname = $1`,
+        [mark],
+      );
+      return rows.map((r) => Number(r.main) + Number(r.toast));
+    };
+    await write(t, [
+      change(t, 'c', 10n, { id: '1', [mark]: big }),
+      change(t, 'c', 11n, { id: '2', [mark]: 'b' }),
+    ]);
+    expect(await rowsOf(t, ['id'])).toEqual([{ id: '1' }, { id: '2' }]);
+    expect(await stagedBytes()).toEqual([0]);
+    // A batch rolled back after its merge (its dead letters could not be sent) leaves its staged
+    // rows behind, invisible; the next merge empties them.
+    const failing = sink.writeBatch(batchOf(t, [change(t, 'u', 12n, { id: '2', [mark]: big })]), {
+      beforeCommit: async () => {
+        throw new Error('dead-letter topic unavailable');
+      },
+    });
+    await expect(failing).rejects.toThrow('dead-letter topic unavailable');
+    await write(t, [change(t, 'u', 13n, { id: '1', [mark]: 'a' })]);
+    expect(await rowsOf(t)).toEqual([
+      { id: '1', [mark]: 'a' },
+      { id: '2', [mark]: 'b' },
+    ]);
+    expect(await stagedBytes()).toEqual([0]);
+  });
+
   it('recovers when a batch that created a staging table is rolled back', async () => {
     const t = newTable('rollback', {
       columns: [col('id', 'integer', false), col('v', 'text')],

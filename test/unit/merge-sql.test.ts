@@ -3,6 +3,7 @@
 // does not keep.
 import { describe, expect, it } from 'vitest';
 import {
+  clearStagingSql,
   copyIntoStagingSql,
   createStagingTableSql,
   type MergeTarget,
@@ -52,19 +53,19 @@ const createOf = (stage: StagingTable): string =>
 describe('createStagingTableSql', () => {
   it('puts the bookkeeping columns first and quotes the staged ones', () => {
     expect(createOf(ORDERS_STAGE)).toBe(
-      'CREATE TEMP TABLE IF NOT EXISTS "pgferry_stage_0123" (__op "char" NOT NULL, __pos bigint NOT NULL, __toast text NOT NULL, "id" integer, "body" text, "note" character varying(20)) ON COMMIT DELETE ROWS',
+      'CREATE TEMP TABLE IF NOT EXISTS "pgferry_stage_0123" (__op "char" NOT NULL, __pos bigint NOT NULL, __toast text NOT NULL, "id" integer, "body" text, "note" character varying(20))',
     );
   });
 
   it('quotes names with quotes, spaces and unicode', () => {
     expect(createOf(WEIRD_STAGE)).toBe(
-      'CREATE TEMP TABLE IF NOT EXISTS "pgferry_stage_""x""" (__op "char" NOT NULL, __pos bigint NOT NULL, __toast text NOT NULL, "order id" bigint, "line""no" integer, "naïve Ünïcode" text, "Qty" numeric(12,2)) ON COMMIT DELETE ROWS',
+      'CREATE TEMP TABLE IF NOT EXISTS "pgferry_stage_""x""" (__op "char" NOT NULL, __pos bigint NOT NULL, __toast text NOT NULL, "order id" bigint, "line""no" integer, "naïve Ünïcode" text, "Qty" numeric(12,2))',
     );
   });
 
   it('has no dangling comma without staged columns', () => {
     expect(createOf({ name: 's', columns: [] })).toBe(
-      'CREATE TEMP TABLE IF NOT EXISTS "s" (__op "char" NOT NULL, __pos bigint NOT NULL, __toast text NOT NULL) ON COMMIT DELETE ROWS',
+      'CREATE TEMP TABLE IF NOT EXISTS "s" (__op "char" NOT NULL, __pos bigint NOT NULL, __toast text NOT NULL)',
     );
   });
 
@@ -81,6 +82,13 @@ describe('createStagingTableSql', () => {
     expect(() => createStagingTableSql({ name: 'a$pgferry_stage$b', columns: [] })).toThrow(
       RangeError,
     );
+  });
+});
+
+describe('clearStagingSql', () => {
+  it('empties the one staging table, quoted', () => {
+    expect(clearStagingSql(ORDERS_STAGE)).toBe('TRUNCATE "pgferry_stage_0123"');
+    expect(clearStagingSql(WEIRD_STAGE)).toBe('TRUNCATE "pgferry_stage_""x"""');
   });
 });
 
