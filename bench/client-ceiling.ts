@@ -33,7 +33,7 @@ export async function runClientCeiling(
   const started = performance.now();
   await consumer.connect();
   try {
-    for (const t of topic.topics) await consumer.subscribe({ topic: t, fromBeginning: true });
+    await consumer.subscribe({ topics: topic.topics, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       consumer
         .run({

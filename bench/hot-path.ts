@@ -209,7 +209,7 @@ async function readFromKafka(topicRun: string, count: number): Promise<CachedRec
   const consumer = createBenchConsumer(kafka, groupId);
   await consumer.connect();
   try {
-    for (const t of topics) await consumer.subscribe({ topic: t, fromBeginning: true });
+    await consumer.subscribe({ topics, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       const done = () => [...quotas].every(([id, n]) => (byPartition.get(id)?.length ?? 0) >= n);
       consumer

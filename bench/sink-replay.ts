@@ -80,7 +80,7 @@ export async function runSinkReplay(
   await sink.start();
   await consumer.connect();
   try {
-    for (const t of topic.topics) await consumer.subscribe({ topic: t, fromBeginning: true });
+    await consumer.subscribe({ topics: topic.topics, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       consumer
         .run({

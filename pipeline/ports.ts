@@ -112,7 +112,11 @@ export interface ChangeSink {
 
 /** The next offsets applied in the target per partition: the truth a consumer seeks to. */
 export interface OffsetStore {
-  storedOffsets(groupId: string, topic: string): Promise<Map<number, string>>;
+  /** The target's applied offsets of these topics: topic -> partition -> next offset. */
+  storedOffsets(
+    groupId: string,
+    topics: readonly string[],
+  ): Promise<Map<string, Map<number, string>>>;
 }
 
 export interface DeadLetter {

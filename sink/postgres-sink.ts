@@ -81,14 +81,17 @@ export class PostgresSink implements ChangeSink, OffsetStore {
     await this.sessions.close();
   }
 
-  /** Offsets the target holds for a topic (partition -> next offset), to seek on assignment. */
-  async storedOffsets(groupId: string, topic: string): Promise<Map<number, string>> {
+  /** Offsets the target holds for topics (topic -> partition -> next offset), to seek on assignment. */
+  async storedOffsets(
+    groupId: string,
+    topics: readonly string[],
+  ): Promise<Map<string, Map<number, string>>> {
     // Its own short connection: this runs on rebalance, possibly while a batch transaction is
     // open on the sink's connection, and must not interleave with it.
     const client = await this.sessions.connect('pgferry-offsets');
     try {
       await ensureBookkeeping(client);
-      return await readStoredOffsets(client, groupId, topic);
+      return await readStoredOffsets(client, groupId, topics);
     } finally {
       await client.end().catch(() => undefined);
     }

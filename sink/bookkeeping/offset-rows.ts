@@ -10,17 +10,26 @@ export interface StoredOffset {
   nextOffset: string;
 }
 
-/** Offsets applied in the target for these partitions (next offset to read), if any. */
+/**
+ * Offsets applied in the target for these topics' partitions (next offset to read), if any:
+ * topic -> partition -> offset, in one query (a group may hold thousands of topics).
+ */
 export async function readStoredOffsets(
   client: pg.ClientBase,
   groupId: string,
-  topic: string,
-): Promise<Map<number, string>> {
-  const result = await client.query<{ partition: number; next_offset: string }>(
-    `SELECT partition, next_offset FROM ${offsetsTable()} WHERE group_id = $1 AND topic = $2`,
-    [groupId, topic],
+  topics: readonly string[],
+): Promise<Map<string, Map<number, string>>> {
+  const result = await client.query<{ topic: string; partition: number; next_offset: string }>(
+    `SELECT topic, partition, next_offset FROM ${offsetsTable()} WHERE group_id = $1 AND topic = ANY($2::text[])`,
+    [groupId, topics],
   );
-  return new Map(result.rows.map((r) => [r.partition, r.next_offset]));
+  const stored = new Map<string, Map<number, string>>();
+  for (const r of result.rows) {
+    const partitions = stored.get(r.topic) ?? new Map<number, string>();
+    partitions.set(r.partition, r.next_offset);
+    stored.set(r.topic, partitions);
+  }
+  return stored;
 }
 
 /** Every partition's offset applied for the group, across its topics. */

@@ -872,6 +872,10 @@ describe('PostgresSink on the real target', () => {
     expect((await sink.writeBatch(batch)).alreadyApplied).toBe(false);
     expect(await rowsOf(t)).toEqual([{ id: '1', v: 'a' }]);
     expect(await storedOffset(t)).toBe('1');
+    // What a consumer seeks to on assignment: every topic in one read, none for a topic unseen.
+    expect(await sink.storedOffsets(GROUP, [t.topic, `${t.topic}_unseen`])).toEqual(
+      new Map([[t.topic, new Map([[0, '1']])]]),
+    );
   });
 
   it('writes into a table made before replication (schema-sync, pg_dump): enum, GENERATED ALWAYS key, generated column', async () => {

@@ -32,8 +32,12 @@ class FakeConsumer {
   async connect(): Promise<void> {
     this.calls.push('connect');
   }
-  async subscribe({ topic }: { topic: string }): Promise<void> {
-    this.subscribed.push(topic);
+  /** Subscribe calls, each with its topics: pgferry subscribes once to them all. */
+  readonly subscribeCalls: string[][] = [];
+  async subscribe({ topic, topics }: { topic?: string; topics?: string[] }): Promise<void> {
+    const all = topics ?? (topic === undefined ? [] : [topic]);
+    this.subscribeCalls.push(all);
+    this.subscribed.push(...all);
   }
   async run(options: { eachBatch: (payload: EachBatchPayload) => Promise<void> }): Promise<void> {
     this.eachBatch = options.eachBatch;
@@ -149,7 +153,8 @@ afterEach(async () => {
 async function startSource(options: { stored?: Record<string, Map<number, string>> } = {}) {
   const kafka = new FakeKafka();
   const handler = new FakeHandler();
-  const offsetReads: string[] = [];
+  /** The topics of each read of stored offsets. */
+  const offsetReads: string[][] = [];
   const source = new KafkaSource<string>(
     {
       kafka: kafka as unknown as Kafka,
@@ -163,9 +168,9 @@ async function startSource(options: { stored?: Record<string, Map<number, string
       pollTimeoutMs: 100,
       log,
       offsets: {
-        storedOffsets: async (_group, topic) => {
-          offsetReads.push(topic);
-          return options.stored?.[topic] ?? new Map();
+        storedOffsets: async (_group, topics) => {
+          offsetReads.push([...topics]);
+          return new Map(Object.entries(options.stored ?? {}).filter(([t]) => topics.includes(t)));
         },
       },
     },
@@ -183,6 +188,8 @@ describe('KafkaSource (fake kafkajs)', () => {
   it('subscribes to the matching topics, never a dead-letter topic', async () => {
     const { consumer, source } = await startSource();
     expect(consumer.subscribed).toEqual(['cdc.public.a', 'cdc.public.b']);
+    // In one call: kafkajs refreshes the metadata of every topic so far on each call.
+    expect(consumer.subscribeCalls).toEqual([['cdc.public.a', 'cdc.public.b']]);
     expect(source.topics).toEqual(['cdc.public.a', 'cdc.public.b']);
   });
 
@@ -193,7 +200,8 @@ describe('KafkaSource (fake kafkajs)', () => {
     consumer.join({ 'cdc.public.a': [0, 1], 'cdc.public.b': [0] });
     expect(source.isJoined).toBe(true);
     await settle();
-    expect(offsetReads).toEqual(['cdc.public.a', 'cdc.public.b']);
+    // One read for every assigned topic.
+    expect(offsetReads).toEqual([['cdc.public.a', 'cdc.public.b']]);
     // Partition 1 and topic b have nothing stored: Kafka's committed offset stands.
     expect(consumer.seeks).toEqual([{ topic: 'cdc.public.a', partition: 0, offset: '42' }]);
   });
@@ -285,8 +293,8 @@ describe('KafkaSource (fake kafkajs)', () => {
     const { consumer, handler, source } = await startSource();
     (source as unknown as { options: { offsets: unknown } }).options.offsets = {
       storedOffsets: () =>
-        new Promise<Map<number, string>>((resolve) => {
-          finishSeek = () => resolve(new Map([[0, '5']]));
+        new Promise<Map<string, Map<number, string>>>((resolve) => {
+          finishSeek = () => resolve(new Map([['cdc.public.a', new Map([[0, '5']])]]));
         }),
     };
     consumer.join({ 'cdc.public.a': [0] });
